@@ -1,0 +1,72 @@
+import type { Config } from '../config/types.js';
+import type { Output, Parameter, Resource } from './cfn.js';
+import type { Names, StackRole } from './naming.js';
+
+/** How the deployer makes a secret's value once, on the first deploy (see src/deployer). */
+export type SecretGenerator = 'mastodon-secrets' | 'ses-smtp-password';
+
+/** The part of one stack a compile step contributes. */
+export interface StackPart {
+  Parameters?: Record<string, Parameter>;
+  Conditions?: Record<string, unknown>;
+  Resources?: Record<string, Resource>;
+  Outputs?: Record<string, Output>;
+  /** Parameters the deployer fills from another stack's outputs (e.g. a us-east-1 certificate ARN). */
+  wiring?: Record<string, { stack: StackRole; output: string }>;
+  /** Outputs naming secrets whose values the deployer generates once and never changes. */
+  generatedSecrets?: Record<string, SecretGenerator>;
+}
+
+/** What a compile step returns: parts of one or more stacks. */
+export type Fragment = Partial<Record<StackRole, StackPart>>;
+
+/** A compile step: a pure function from the validated config to the resources it owns. */
+export type CompileStep = (config: Config, names: Names) => Fragment;
+
+type KeepPolicy = 'Retain' | 'Snapshot';
+/** Marks a stateful resource so that its data survives both deletion and replacement. */
+export function keepData<R extends Resource>(resource: R, policy: KeepPolicy): R & { UpdateReplacePolicy: KeepPolicy } {
+  return Object.assign(resource, { DeletionPolicy: policy as Resource['DeletionPolicy'], UpdateReplacePolicy: policy });
+}
+
+const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets'] as const;
+/** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
+const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
+
+export interface DuplicateId {
+  stack: StackRole;
+  section: string;
+  id: string;
+  /** The step that defined it first, and the one that tried again. */
+  first: string;
+  second: string;
+}
+
+/**
+ * Merges named fragments stack by stack. A logical id defined twice is never silently
+ * overwritten: every clash is returned, and the first definition is kept.
+ */
+export function mergeFragments(fragments: { step: string; fragment: Fragment }[]): { stacks: Partial<Record<StackRole, StackPart>>; duplicates: DuplicateId[] } {
+  const stacks: Partial<Record<StackRole, StackPart>> = {};
+  const owners = new Map<string, string>();
+  const duplicates: DuplicateId[] = [];
+  for (const { step, fragment } of fragments) {
+    for (const [stack, part] of Object.entries(fragment) as [StackRole, StackPart][]) {
+      const target = (stacks[stack] ??= {});
+      for (const section of SECTIONS) {
+        for (const [id, value] of Object.entries(part[section] ?? {})) {
+          const namespace = LOGICAL_ID_SECTIONS.has(section) ? 'ids' : section;
+          const ownerKey = `${stack}/${namespace}/${id}`;
+          const first = owners.get(ownerKey);
+          if (first !== undefined) {
+            duplicates.push({ stack, section, id, first, second: step });
+            continue;
+          }
+          owners.set(ownerKey, step);
+          ((target[section] ??= {}) as Record<string, unknown>)[id] = value;
+        }
+      }
+    }
+  }
+  return { stacks, duplicates };
+}

@@ -1,0 +1,81 @@
+import type { Config } from '../config/types.js';
+import { GetAtt, Listener, ListenerRule, LoadBalancer, Ref, TargetGroup } from './cfn.js';
+import { instanceCertificateArn } from './certificates.js';
+import type { CompileStep } from './fragment.js';
+import { Ids, OutputIds } from './naming.js';
+import { STREAMING_PORT, subnetIds, vpcId, WEB_PORT } from './network.js';
+
+export const STREAMING_PATHS = ['/api/v1/streaming', '/api/v1/streaming/*'];
+/** TLS 1.3 with TLS 1.2 fallback; nothing older. */
+const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
+
+export const httpsListener = Ref(Ids.HttpsListener);
+
+/** A target group of Fargate tasks (by IP) with an HTTP health check. */
+export function taskTargetGroup(config: Config, port: number, healthCheckPath: string) {
+  return new TargetGroup({
+    TargetType: 'ip',
+    Protocol: 'HTTP',
+    Port: port,
+    VpcId: vpcId(config),
+    HealthCheckPath: healthCheckPath,
+    Matcher: { HttpCode: '200' },
+    // Tasks leave quickly on deploys; the 300 s default only makes deploys slower.
+    TargetGroupAttributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }],
+  });
+}
+
+export function forwardTo(targetGroupId: string) {
+  return [{ Type: 'forward', TargetGroupArn: Ref(targetGroupId) }];
+}
+
+export const compileLoadBalancer: CompileStep = (config) => {
+  const production = config.mastodon.mode === 'production';
+  return {
+    main: {
+      Resources: {
+        [Ids.LoadBalancer]: new LoadBalancer({
+          Type: 'application',
+          Scheme: 'internet-facing',
+          IpAddressType: 'ipv4',
+          Subnets: subnetIds(config),
+          SecurityGroups: [Ref(Ids.LoadBalancerSecurityGroup)],
+          LoadBalancerAttributes: [{ Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' }],
+        }),
+        [Ids.HttpListener]: new Listener({
+          LoadBalancerArn: Ref(Ids.LoadBalancer),
+          Port: 80,
+          Protocol: 'HTTP',
+          DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
+        }),
+        [Ids.HttpsListener]: new Listener({
+          LoadBalancerArn: Ref(Ids.LoadBalancer),
+          Port: 443,
+          Protocol: 'HTTPS',
+          SslPolicy: TLS_POLICY,
+          Certificates: [{ CertificateArn: instanceCertificateArn(config) }],
+          // In maintenance and debug the web container sleeps: answer honestly instead of timing out.
+          DefaultActions: production
+            ? forwardTo(Ids.WebTargetGroup)
+            : [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503', ContentType: 'text/plain', MessageBody: `${config.domain} is down for maintenance.` } }],
+        }),
+        [Ids.WebTargetGroup]: taskTargetGroup(config, WEB_PORT, '/health'),
+        [Ids.StreamingTargetGroup]: taskTargetGroup(config, STREAMING_PORT, '/api/v1/streaming/health'),
+        // The web UI opens /api/v1/streaming/?stream=... and friends: match the path and everything below it.
+        [Ids.StreamingListenerRule]: new ListenerRule({
+          ListenerArn: httpsListener,
+          Priority: 1,
+          Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: STREAMING_PATHS } }],
+          Actions: forwardTo(Ids.StreamingTargetGroup),
+        }),
+      },
+      Outputs: {
+        [OutputIds.LoadBalancerDnsName]: {
+          Description: `Point ${config.domain} (and every service host) at this name: a CNAME, or an alias record on Route 53`,
+          Value: GetAtt(Ids.LoadBalancer, 'DNSName'),
+        },
+        [OutputIds.MastodonUrl]: { Description: 'The instance', Value: `https://${config.domain}` },
+      },
+    },
+  };
+};

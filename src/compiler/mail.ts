@@ -1,0 +1,77 @@
+import type { Config } from '../config/types.js';
+import { AccessKey, EmailIdentity, GetAtt, IamUser, Join, Ref, Secret, Sub, type Value } from './cfn.js';
+import { keepData, type CompileStep, type Fragment } from './fragment.js';
+import { Ids, OutputIds } from './naming.js';
+import { secretArnParameter } from './secrets.js';
+
+export function mailDomain(config: Config): string {
+  return config.mail.from.split('@')[1];
+}
+
+/** ARN of the secret with the SMTP `username` and `password`. */
+export function smtpSecretArn(config: Config): Value<string> {
+  return config.mail.smtpSecretArn ?? Ref(Ids.SmtpCredentialsArnParameter);
+}
+
+/**
+ * SES SMTP needs an IAM user's access key, and its SMTP password is derived from the secret key
+ * (an HMAC chain CloudFormation cannot compute). The secrets stack keeps the key in Secrets
+ * Manager; the deployer derives the password into the same secret once. Nothing is in a template.
+ */
+function createdSmtpCredentials(config: Config, names: { secretName(purpose: 'smtp'): string }): Fragment {
+  return {
+    secrets: {
+      Resources: {
+        [Ids.SmtpUser]: new IamUser({
+          Policies: [
+            {
+              PolicyName: 'send-mail',
+              PolicyDocument: {
+                Version: '2012-10-17',
+                Statement: [{ Effect: 'Allow', Action: 'ses:SendRawEmail', Resource: Sub(`arn:\${AWS::Partition}:ses:\${AWS::Region}:\${AWS::AccountId}:identity/${mailDomain(config)}`) }],
+              },
+            },
+          ],
+        }),
+        [Ids.SmtpAccessKey]: new AccessKey({ UserName: Ref(Ids.SmtpUser) }),
+        [Ids.SmtpCredentials]: keepData(
+          new Secret({
+            Name: names.secretName('smtp'),
+            Description: 'SES SMTP credentials for Mastodon; mastodon-cfn deploy derives `password` from `secretAccessKey` once',
+            SecretString: Join('', ['{"username":"', Ref(Ids.SmtpAccessKey), '","secretAccessKey":"', GetAtt(Ids.SmtpAccessKey, 'SecretAccessKey'), '"}']),
+          }),
+          'Retain',
+        ),
+      },
+      Outputs: { [OutputIds.SmtpCredentialsArn]: { Description: 'SES SMTP credentials (username, password)', Value: Ref(Ids.SmtpCredentials) } },
+      generatedSecrets: { [OutputIds.SmtpCredentialsArn]: 'ses-smtp-password' },
+    },
+    main: {
+      Parameters: { [Ids.SmtpCredentialsArnParameter]: secretArnParameter('ARN of the SES SMTP credentials; mastodon-cfn deploy passes it from the secrets stack') },
+      wiring: { [Ids.SmtpCredentialsArnParameter]: { stack: 'secrets', output: OutputIds.SmtpCredentialsArn } },
+    },
+  };
+}
+
+export const compileMail: CompileStep = (config, names) => {
+  const credentials = config.mail.smtpSecretArn ? {} : createdSmtpCredentials(config, names);
+  const dkimOutputs = Object.fromEntries(
+    [1, 2, 3].map((n) => [
+      OutputIds.dkimRecord(n),
+      {
+        Description: `DKIM record ${n} of 3 for ${mailDomain(config)}: create this CNAME`,
+        Value: Join(' ', [GetAtt(Ids.MailIdentity, `DkimDNSTokenName${n}`), 'CNAME', GetAtt(Ids.MailIdentity, `DkimDNSTokenValue${n}`)]),
+      },
+    ]),
+  );
+  return {
+    ...credentials,
+    main: {
+      ...credentials.main,
+      Resources: {
+        [Ids.MailIdentity]: new EmailIdentity({ EmailIdentity: mailDomain(config), DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' } }),
+      },
+      Outputs: dkimOutputs,
+    },
+  };
+};

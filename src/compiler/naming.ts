@@ -1,0 +1,135 @@
+/**
+ * Every logical id, stack name and physical name the compiler makes comes from here.
+ * Renaming a logical id makes CloudFormation replace the resource (and a replaced database
+ * is a restored snapshot at best), so these strings are part of the product's contract and
+ * test/naming.test.ts pins them.
+ */
+export type StackRole = 'certificates' | 'secrets' | 'main';
+
+/** Deploy order: the certificate and secrets stacks feed the main stack. */
+export const STACK_ROLES: readonly StackRole[] = ['certificates', 'secrets', 'main'];
+
+export interface Names {
+  service: string;
+  stage: string;
+  /** `<service>-<stage>`: the main stack's name and the prefix of every other name. */
+  prefix: string;
+  stackName(role: StackRole): string;
+  templateFile(role: StackRole): string;
+  /** Tags every stack carries (CloudFormation propagates them to the resources). */
+  tags: Record<string, string>;
+  logGroup(component: string): string;
+  /** Fixed secret names: a retained secret keeps its name, so a re-created stack cannot silently start over with new keys. */
+  secretName(purpose: 'mastodon' | 'smtp'): string;
+}
+
+export function makeNames(service: string, stage: string, userTags: Record<string, string> = {}): Names {
+  const prefix = `${service}-${stage}`;
+  const stackName = (role: StackRole) => (role === 'main' ? prefix : `${prefix}-${role}`);
+  return {
+    service,
+    stage,
+    prefix,
+    stackName,
+    templateFile: (role) => `${stackName(role)}.template.json`,
+    tags: { ...userTags, 'mastodon-cfn:service': service, 'mastodon-cfn:stage': stage },
+    logGroup: (component) => `/mastodon-cfn/${prefix}/${component}`,
+    secretName: (purpose) => `mastodon-cfn/${prefix}/${purpose}`,
+  };
+}
+
+/** `post-blog` → `PostBlog`: the form a service name takes inside logical ids. */
+export function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0].toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/** Logical ids of the resources the compiler generates, by component. */
+export const Ids = {
+  // network
+  Vpc: 'Vpc',
+  InternetGateway: 'InternetGateway',
+  VpcGatewayAttachment: 'VpcGatewayAttachment',
+  PublicRouteTable: 'PublicRouteTable',
+  PublicRoute: 'PublicRoute',
+  publicSubnet: (index: number) => `PublicSubnet${index + 1}`,
+  publicSubnetRouteTableAssociation: (index: number) => `PublicSubnet${index + 1}RouteTableAssociation`,
+  LoadBalancerSecurityGroup: 'LoadBalancerSecurityGroup',
+  TaskSecurityGroup: 'TaskSecurityGroup',
+  DatabaseSecurityGroup: 'DatabaseSecurityGroup',
+  CacheSecurityGroup: 'CacheSecurityGroup',
+  loadBalancerToTasksEgress: (port: number) => `LoadBalancerEgressToTasksPort${port}`,
+  TaskEgressToDatabase: 'TaskEgressToDatabase',
+  TaskEgressToCache: 'TaskEgressToCache',
+  // database
+  DatabaseSubnetGroup: 'DatabaseSubnetGroup',
+  DatabaseCluster: 'DatabaseCluster',
+  DatabaseInstance: 'DatabaseInstance',
+  // cache
+  CacheSubnetGroup: 'CacheSubnetGroup',
+  Cache: 'Cache',
+  // load balancer
+  LoadBalancer: 'LoadBalancer',
+  HttpListener: 'HttpListener',
+  HttpsListener: 'HttpsListener',
+  WebTargetGroup: 'WebTargetGroup',
+  StreamingTargetGroup: 'StreamingTargetGroup',
+  StreamingListenerRule: 'StreamingListenerRule',
+  // compute
+  Cluster: 'Cluster',
+  ClusterCapacityProviders: 'ClusterCapacityProviders',
+  MastodonLogGroup: 'MastodonLogGroup',
+  MastodonExecutionRole: 'MastodonExecutionRole',
+  MastodonTaskRole: 'MastodonTaskRole',
+  MastodonTaskDefinition: 'MastodonTaskDefinition',
+  MastodonService: 'MastodonService',
+  // media
+  MediaBucket: 'MediaBucket',
+  MediaBucketPolicy: 'MediaBucketPolicy',
+  MediaOriginAccessControl: 'MediaOriginAccessControl',
+  MediaDistribution: 'MediaDistribution',
+  // certificates
+  InstanceCertificate: 'InstanceCertificate',
+  MediaCertificate: 'MediaCertificate',
+  MediaCertificateArnParameter: 'MediaCertificateArn',
+  // mail
+  MailIdentity: 'MailIdentity',
+  SmtpUser: 'SmtpUser',
+  SmtpAccessKey: 'SmtpAccessKey',
+  SmtpCredentials: 'SmtpCredentials',
+  SmtpCredentialsArnParameter: 'SmtpCredentialsArn',
+  // secrets
+  MastodonSecrets: 'MastodonSecrets',
+  MastodonSecretsArnParameter: 'MastodonSecretsArn',
+  // extra services: Service<Name><Part>
+  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'Certificate' | 'ListenerCertificate' | 'Url') =>
+    `Service${pascal(name)}${part}`,
+} as const;
+
+/** Outputs other stacks or the deployer read, by stack. */
+export const OutputIds = {
+  MediaCertificateArn: 'MediaCertificateArn',
+  MastodonSecretsArn: 'MastodonSecretsArn',
+  SmtpCredentialsArn: 'SmtpCredentialsArn',
+  LoadBalancerDnsName: 'LoadBalancerDnsName',
+  MediaDistributionDomainName: 'MediaDistributionDomainName',
+  MastodonUrl: 'MastodonUrl',
+  MastodonVersion: 'MastodonVersion',
+  dkimRecord: (index: number) => `DkimRecord${index}`,
+} as const;
+
+/**
+ * Listener rule priority of an extra service when the config gives none: derived from the
+ * name alone (FNV-1a), so adding, removing or reordering services never renumbers the others.
+ */
+export function defaultRulePriority(serviceName: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of serviceName) {
+    hash ^= char.charCodeAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return 1000 + (hash % 40000);
+}

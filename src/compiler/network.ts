@@ -1,0 +1,99 @@
+import type { Config } from '../config/types.js';
+import { Cidr, GetAtt, GetAZs, InternetGateway, Ref, Route, RouteTable, SecurityGroup, SecurityGroupEgress, Select, Subnet, SubnetRouteTableAssociation, Vpc, VpcGatewayAttachment, type Resource, type Value } from './cfn.js';
+import type { CompileStep } from './fragment.js';
+import { Ids } from './naming.js';
+
+export const WEB_PORT = 3000;
+export const STREAMING_PORT = 4000;
+export const POSTGRES_PORT = 5432;
+export const REDIS_PORT = 6379;
+/** What Mastodon tasks reach on the internet: HTTPS and HTTP for federation, images and AWS APIs; 587 for SES SMTP. */
+const INTERNET_EGRESS_PORTS = [443, 80, 587];
+
+/** CloudFormation turns an empty egress list into "allow all"; this rule matches no traffic (ICMP type 252, code 86). */
+const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp', FromPort: 252, ToPort: 86, Description: 'No outbound traffic' }];
+
+export function vpcId(config: Config): Value<string> {
+  return config.network.vpcId ?? Ref(Ids.Vpc);
+}
+
+export function subnetIds(config: Config): Value<string>[] {
+  return config.network.subnetIds ?? Array.from({ length: config.network.availabilityZones }, (_, i) => Ref(Ids.publicSubnet(i)));
+}
+
+/** Every port the load balancer forwards to a task, in a stable order. */
+export function taskPorts(config: Config): number[] {
+  return [...new Set([WEB_PORT, STREAMING_PORT, ...Object.values(config.services).map((s) => s.port)])].sort((a, b) => a - b);
+}
+
+function createdVpc(config: Config): Record<string, Resource> {
+  const zones = config.network.availabilityZones;
+  // The block is cut in four equal subnets (a /16 gives /18s): room for the third zone and one spare.
+  const hostBits = 32 - (Number(config.network.cidr.split('/')[1]) + 2);
+  const resources: Record<string, Resource> = {
+    [Ids.Vpc]: new Vpc({ CidrBlock: config.network.cidr, EnableDnsSupport: true, EnableDnsHostnames: true }),
+    [Ids.InternetGateway]: new InternetGateway({}),
+    [Ids.VpcGatewayAttachment]: new VpcGatewayAttachment({ VpcId: Ref(Ids.Vpc), InternetGatewayId: Ref(Ids.InternetGateway) }),
+    [Ids.PublicRouteTable]: new RouteTable({ VpcId: Ref(Ids.Vpc) }),
+    [Ids.PublicRoute]: new Route({ RouteTableId: Ref(Ids.PublicRouteTable), DestinationCidrBlock: '0.0.0.0/0', GatewayId: Ref(Ids.InternetGateway) }).dependsOn(Ids.VpcGatewayAttachment),
+  };
+  for (let i = 0; i < zones; i++) {
+    resources[Ids.publicSubnet(i)] = new Subnet({
+      VpcId: Ref(Ids.Vpc),
+      AvailabilityZone: Select(i, GetAZs('')),
+      CidrBlock: Select(i, Cidr(GetAtt(Ids.Vpc, 'CidrBlock'), 4, hostBits)),
+      MapPublicIpOnLaunch: true,
+    });
+    resources[Ids.publicSubnetRouteTableAssociation(i)] = new SubnetRouteTableAssociation({ SubnetId: Ref(Ids.publicSubnet(i)), RouteTableId: Ref(Ids.PublicRouteTable) });
+  }
+  return resources;
+}
+
+/**
+ * One security group per tier, each admitting only the tier in front of it: the internet
+ * reaches the load balancer, the load balancer reaches the tasks, the tasks reach the database
+ * and the cache. Rules that point at a later tier are separate resources to avoid reference cycles.
+ */
+export const compileNetwork: CompileStep = (config, names) => {
+  const vpc = vpcId(config);
+  const ports = taskPorts(config);
+  const tcp = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port });
+  const resources: Record<string, Resource> = {
+    ...(config.network.vpcId ? {} : createdVpc(config)),
+    [Ids.LoadBalancerSecurityGroup]: new SecurityGroup({
+      GroupDescription: `${names.prefix} load balancer: HTTP and HTTPS from the internet`,
+      VpcId: vpc,
+      SecurityGroupIngress: [80, 443].map((port) => ({ ...tcp(port), CidrIp: '0.0.0.0/0', Description: `Port ${port} from the internet` })),
+      SecurityGroupEgress: NO_EGRESS,
+    }),
+    [Ids.TaskSecurityGroup]: new SecurityGroup({
+      GroupDescription: `${names.prefix} tasks: service ports from the load balancer only`,
+      VpcId: vpc,
+      SecurityGroupIngress: ports.map((port) => ({ ...tcp(port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${port} from the load balancer` })),
+      SecurityGroupEgress: INTERNET_EGRESS_PORTS.map((port) => ({ ...tcp(port), CidrIp: '0.0.0.0/0', Description: `Port ${port} to the internet` })),
+    }),
+    [Ids.DatabaseSecurityGroup]: new SecurityGroup({
+      GroupDescription: `${names.prefix} database: PostgreSQL from the tasks only`,
+      VpcId: vpc,
+      SecurityGroupIngress: [{ ...tcp(POSTGRES_PORT), SourceSecurityGroupId: Ref(Ids.TaskSecurityGroup), Description: 'PostgreSQL from the tasks' }],
+      SecurityGroupEgress: NO_EGRESS,
+    }),
+    [Ids.CacheSecurityGroup]: new SecurityGroup({
+      GroupDescription: `${names.prefix} cache: Redis protocol from the tasks only`,
+      VpcId: vpc,
+      SecurityGroupIngress: [{ ...tcp(REDIS_PORT), SourceSecurityGroupId: Ref(Ids.TaskSecurityGroup), Description: 'Redis protocol from the tasks' }],
+      SecurityGroupEgress: NO_EGRESS,
+    }),
+    [Ids.TaskEgressToDatabase]: new SecurityGroupEgress({ GroupId: Ref(Ids.TaskSecurityGroup), ...tcp(POSTGRES_PORT), DestinationSecurityGroupId: Ref(Ids.DatabaseSecurityGroup), Description: 'PostgreSQL to the database' }),
+    [Ids.TaskEgressToCache]: new SecurityGroupEgress({ GroupId: Ref(Ids.TaskSecurityGroup), ...tcp(REDIS_PORT), DestinationSecurityGroupId: Ref(Ids.CacheSecurityGroup), Description: 'Redis protocol to the cache' }),
+  };
+  for (const port of ports) {
+    resources[Ids.loadBalancerToTasksEgress(port)] = new SecurityGroupEgress({
+      GroupId: Ref(Ids.LoadBalancerSecurityGroup),
+      ...tcp(port),
+      DestinationSecurityGroupId: Ref(Ids.TaskSecurityGroup),
+      Description: `Port ${port} to the tasks`,
+    });
+  }
+  return { main: { Resources: resources } };
+};

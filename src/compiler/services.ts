@@ -1,0 +1,84 @@
+import type { Config, ServiceConfig } from '../config/types.js';
+import { ListenerCertificate, ListenerRule, Ref, Sub, type Resource, type Value } from './cfn.js';
+import { dnsCertificate } from './certificates.js';
+import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList } from './compute.js';
+import type { CompileStep } from './fragment.js';
+import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
+import { defaultRulePriority, Ids, type Names } from './naming.js';
+
+/** Where a secret reference points, for the execution role's policy: the whole secret or parameter, not a JSON key of it. */
+function secretSource(reference: string): { kind: 'secret' | 'parameter'; resource: Value<string> } {
+  if (reference.startsWith('/')) return { kind: 'parameter', resource: Sub(`arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${reference}`) };
+  if (reference.split(':')[2] === 'ssm') return { kind: 'parameter', resource: reference };
+  const secretArn = reference.split(':').slice(0, 7).join(':');
+  // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+  return { kind: 'secret', resource: /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????` };
+}
+
+function compileService(config: Config, names: Names, name: string, service: ServiceConfig): Record<string, Resource> {
+  const id = (part: Parameters<typeof Ids.service>[1]) => Ids.service(name, part);
+  const sources = Object.values(service.secrets).map(secretSource);
+  const conditions = [
+    ...(service.host ? [{ Field: 'host-header', HostHeaderConfig: { Values: [service.host] } }] : []),
+    ...(service.path ? [{ Field: 'path-pattern', PathPatternConfig: { Values: [service.path] } }] : []),
+  ];
+  const resources: Record<string, Resource> = {
+    [id('LogGroup')]: logGroup(config, names.logGroup(name)),
+    [id('ExecutionRole')]: executionRole(
+      sources.filter((s) => s.kind === 'secret').map((s) => s.resource),
+      sources.filter((s) => s.kind === 'parameter').map((s) => s.resource),
+    ),
+    [id('TaskDefinition')]: fargateTaskDefinition({
+      family: `${names.prefix}-${name}`,
+      cpu: service.cpu,
+      memory: service.memory,
+      architecture: service.architecture,
+      executionRoleId: id('ExecutionRole'),
+      containers: [
+        {
+          Name: name,
+          Image: service.image,
+          Essential: true,
+          Command: service.command,
+          PortMappings: [{ ContainerPort: service.port, Protocol: 'tcp' }],
+          Environment: environmentList({ ...service.environment, PORT: String(service.port) }),
+          Secrets: Object.keys(service.secrets).length ? secretList(service.secrets) : undefined,
+          LogConfiguration: awsLogs(id('LogGroup'), name),
+        },
+      ],
+    }),
+    [id('TargetGroup')]: taskTargetGroup(config, service.port, service.healthCheck),
+    [id('ListenerRule')]: new ListenerRule({
+      ListenerArn: httpsListener,
+      Priority: service.priority ?? defaultRulePriority(name),
+      Conditions: conditions,
+      Actions: forwardTo(id('TargetGroup')),
+    }),
+    [id('Service')]: fargateService(config, {
+      taskDefinitionId: id('TaskDefinition'),
+      desiredCount: service.desiredCount,
+      capacity: service.capacity,
+      execEnabled: false,
+      loadBalancers: [{ ContainerName: name, ContainerPort: service.port, TargetGroupArn: Ref(id('TargetGroup')) }],
+      healthCheckGraceSeconds: 60,
+      dependsOn: [id('ListenerRule')],
+    }),
+  };
+  if (service.host) {
+    // Served on the shared HTTPS listener through SNI, with a certificate of its own.
+    resources[id('Certificate')] = dnsCertificate(service.host);
+    resources[id('ListenerCertificate')] = new ListenerCertificate({ ListenerArn: httpsListener, Certificates: [{ CertificateArn: Ref(id('Certificate')) }] });
+  }
+  return resources;
+}
+
+export const compileServices: CompileStep = (config, names) => ({
+  main: {
+    Resources: Object.assign({}, ...Object.entries(config.services).map(([name, service]) => compileService(config, names, name, service))),
+    Outputs: Object.fromEntries(
+      Object.entries(config.services)
+        .filter(([, service]) => service.host)
+        .map(([name, service]) => [Ids.service(name, 'Url'), { Description: `Service ${name}`, Value: `https://${service.host}${service.path ?? ''}`.replace(/\*$/, '') }]),
+    ),
+  },
+});

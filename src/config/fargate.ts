@@ -1,0 +1,20 @@
+/** Fargate's valid task sizes: memory (MiB) allowed for each CPU value. */
+const MEMORY_BY_CPU: Record<number, { min: number; max: number; step: number }> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
+};
+
+/** Why cpu/memory is not a Fargate size, or undefined when it is. */
+export function fargateSizeProblem(cpu: number, memory: number): string | undefined {
+  const allowed = MEMORY_BY_CPU[cpu];
+  if (!allowed) return `cpu ${cpu} is not a Fargate size (use ${Object.keys(MEMORY_BY_CPU).join(', ')})`;
+  const fits = memory >= allowed.min && memory <= allowed.max && (memory - allowed.min) % allowed.step === 0;
+  if (fits) return undefined;
+  if (cpu === 256) return `memory ${memory} is not valid with cpu 256: use 512, 1024 or 2048`;
+  return `memory ${memory} is not valid with cpu ${cpu}: use ${allowed.min} to ${allowed.max} in steps of ${allowed.step}`;
+}

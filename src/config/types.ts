@@ -1,0 +1,52 @@
+/**
+ * The validated config, with every default filled in. The schema
+ * (schema/mastodon.config.schema.json) documents each key and its default.
+ */
+export type Capacity = 'spot' | 'on-demand';
+export type Architecture = 'arm64' | 'x86_64';
+export type RunMode = 'production' | 'maintenance' | 'debug';
+export type EnvironmentMap = Record<string, string | number | boolean>;
+
+export interface ServiceConfig {
+  image: string;
+  port: number;
+  healthCheck: string;
+  host?: string;
+  path?: string;
+  priority?: number;
+  cpu: number;
+  memory: number;
+  desiredCount: number;
+  capacity: Capacity;
+  architecture: Architecture;
+  command?: string[];
+  environment: EnvironmentMap;
+  secrets: Record<string, string>;
+}
+
+export interface Config {
+  service: string;
+  provider: { region: string; stage: string; tags: Record<string, string>; logRetentionInDays: number };
+  domain: string;
+  mastodon: {
+    version: string;
+    image: string;
+    streamingImage: string;
+    mode: RunMode;
+    capacity: Capacity;
+    architecture: Architecture;
+    cpu: number;
+    memory: number;
+    desiredCount: number;
+    environment: EnvironmentMap;
+  };
+  database: { minCapacity: number; maxCapacity: number; engineVersion: string; backupRetentionDays: number };
+  cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };
+  media: { domain: string; priceClass: string };
+  certificates: { instance?: string; media?: string };
+  mail: { from: string; smtpSecretArn?: string };
+  network: { vpcId?: string; subnetIds?: string[]; cidr: string; availabilityZones: number };
+  services: Record<string, ServiceConfig>;
+  custom: Record<string, unknown>;
+  resources: { Resources: Record<string, unknown>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> };
+}

@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import type { Problem } from '../errors.js';
+import { packagePath } from '../packagePath.js';
+import { defaultRulePriority, pascal } from '../compiler/naming.js';
+import { fargateSizeProblem } from './fargate.js';
+import type { LoadedConfig } from './load.js';
+import { dotted, getAt, type ConfigPath } from './path.js';
+import { validate as validateSchema, type SchemaError } from './schemaValidator.generated.js';
+import type { Config } from './types.js';
+
+type Locate = LoadedConfig['locate'];
+
+/** Validates against the schema (filling in its defaults), then fills derived defaults and checks what a schema cannot. */
+export function validateConfig(resolved: Record<string, unknown>, locate: Locate): { config: Config; problems: Problem[] } {
+  const data = structuredClone(resolved);
+  if (!validateSchema(data)) {
+    return { config: data as unknown as Config, problems: schemaProblems(validateSchema.errors ?? [], data, locate) };
+  }
+  const config = data as unknown as Config;
+  config.media.domain ??= `media.${config.domain}`;
+  config.mail.from ??= `notifications@${config.domain}`;
+  return { config, problems: semanticProblems(config, locate) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema errors, in words
+
+let schemaDocument: Record<string, unknown> | undefined;
+/** The schema itself, read only when there are errors to explain (hints and key suggestions). */
+function schemaAt(schemaPath: string): Record<string, unknown> | undefined {
+  schemaDocument ??= JSON.parse(readFileSync(packagePath('schema/mastodon.config.schema.json'), 'utf8')) as Record<string, unknown>;
+  const segments = schemaPath.replace(/^#\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return getAt(schemaDocument, segments) as Record<string, unknown> | undefined;
+}
+
+function pointerToPath(pointer: string): string[] {
+  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'a mapping (key: value)',
+  array: 'a list',
+  'string,number,boolean': 'a string, number or boolean',
+};
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}"`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+function suggestion(unknown: string, known: string[]): string {
+  const close = known.map((k) => [k, editDistance(unknown, k)] as const).filter(([, d]) => d <= Math.max(2, unknown.length / 3)).sort((x, y) => x[1] - y[1]);
+  if (close.length > 0) return ` (did you mean "${close[0][0]}"?)`;
+  return known.length > 0 ? ` (known keys: ${known.join(', ')})` : '';
+}
+
+function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): Problem[] {
+  const problems: Problem[] = [];
+  for (const error of errors) {
+    const path = pointerToPath(error.instancePath);
+    const value = getAt(data, path);
+    const parent = schemaAt(error.schemaPath.split('/').slice(0, -1).join('/'));
+    const at = (p: ConfigPath, key = false) => ({ path: dotted(p), ...locate(p, { key }) });
+    const code = `schema.${error.keyword}`;
+    switch (error.keyword) {
+      case 'additionalProperties': {
+        const key = String(error.params.additionalProperty);
+        const known = Object.keys((parent?.properties as Record<string, unknown>) ?? {});
+        problems.push({ code, ...at([...path, key], true), message: `unknown key "${key}"${suggestion(key, known)}` });
+        break;
+      }
+      case 'required':
+        problems.push({ code, ...at(path), message: `missing required key "${String(error.params.missingProperty)}"` });
+        break;
+      case 'type':
+        problems.push({ code, ...at(path), message: `must be ${TYPE_WORDS[String(error.params.type)] ?? String(error.params.type)}, not ${describe(value)}` });
+        break;
+      case 'enum':
+        problems.push({ code, ...at(path), message: `must be one of ${(error.params.allowedValues as unknown[]).map(String).join(', ')}; got ${describe(value)}` });
+        break;
+      case 'pattern': {
+        const hint = parent?.['x-pattern-hint'] ?? `a string matching ${String(error.params.pattern)}`;
+        if (error.propertyName !== undefined) {
+          problems.push({ code, ...at([...path, error.propertyName], true), message: `"${error.propertyName}" is not a valid name here: use ${String(hint)}` });
+        } else {
+          problems.push({ code, ...at(path), message: `must be ${String(hint)}; got ${describe(value)}` });
+        }
+        break;
+      }
+      case 'propertyNames':
+        break; // reported by its inner `pattern` error, with the offending key
+      case 'minimum':
+      case 'maximum':
+        problems.push({ code, ...at(path), message: `must be ${error.keyword === 'minimum' ? 'at least' : 'at most'} ${String(error.params.limit)}; got ${describe(value)}` });
+        break;
+      case 'multipleOf':
+        problems.push({ code, ...at(path), message: `must be a multiple of ${String(error.params.multipleOf)}; got ${describe(value)}` });
+        break;
+      case 'maxLength':
+      case 'minLength':
+        problems.push({ code, ...at(path), message: `must be ${error.keyword === 'maxLength' ? 'at most' : 'at least'} ${String(error.params.limit)} characters long; got ${String((value as string).length)}` });
+        break;
+      case 'minItems':
+        problems.push({ code, ...at(path), message: `must list at least ${String(error.params.limit)} items` });
+        break;
+      case 'uniqueItems':
+        problems.push({ code, ...at(path), message: `must not list the same item twice (items ${String(error.params.j)} and ${String(error.params.i)} are equal)` });
+        break;
+      default:
+        problems.push({ code, ...at(path), message: error.message ?? 'is not valid' });
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks beyond the schema
+
+/** Keys the compiler sets itself; a user value would silently break the wiring. */
+const RESERVED_MASTODON_ENV = /^(LOCAL_DOMAIN|RAILS_ENV|NODE_ENV|DB_.*|REDIS_.*|S3_.*|SMTP_.*|SECRET_KEY_BASE|OTP_SECRET|VAPID_.*|ACTIVE_RECORD_ENCRYPTION_.*|RAILS_SERVE_STATIC_FILES|PORT|BIND)$/;
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.slice(1).split('.').map(Number);
+  const pb = b.slice(1).split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  return 0;
+}
+
+function semanticProblems(config: Config, locate: Locate): Problem[] {
+  const problems: Problem[] = [];
+  const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
+
+  if (config.database.minCapacity > config.database.maxCapacity) {
+    report(['database', 'minCapacity'], 'capacity', `minCapacity ${config.database.minCapacity} is greater than maxCapacity ${config.database.maxCapacity}`);
+  }
+  if (compareVersions(config.mastodon.version, 'v4.3.0') < 0) {
+    report(['mastodon', 'version'], 'version', `${config.mastodon.version} is too old: mastodon-cfn supports v4.3.0 and later (the releases with a separate streaming image)`);
+  }
+  const mastodonSize = fargateSizeProblem(config.mastodon.cpu, config.mastodon.memory);
+  if (mastodonSize) report(['mastodon', 'memory'], 'fargateSize', mastodonSize);
+  for (const key of Object.keys(config.mastodon.environment)) {
+    if (RESERVED_MASTODON_ENV.test(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
+  }
+
+  if (config.media.domain === config.domain) {
+    report(['media', 'domain'], 'mediaDomain', `the media domain must differ from the instance domain ${config.domain} (CloudFront and the load balancer cannot share a name)`);
+  }
+  if (config.certificates.instance && config.certificates.instance.split(':')[3] !== config.provider.region) {
+    report(['certificates', 'instance'], 'certificateRegion', `the instance certificate must be in ${config.provider.region}, the region of the load balancer`);
+  }
+  if ((config.network.vpcId === undefined) !== (config.network.subnetIds === undefined)) {
+    const missing = config.network.vpcId === undefined ? 'vpcId' : 'subnetIds';
+    report(['network', config.network.vpcId === undefined ? 'subnetIds' : 'vpcId'], 'network', `network.vpcId and network.subnetIds go together: add ${missing}`);
+  }
+
+  const hostOwners = new Map<string, string>([
+    [config.domain, 'domain'],
+    [config.media.domain, 'media.domain'],
+  ]);
+  const idOwners = new Map<string, string>();
+  const priorityOwners = new Map<number, string>();
+  for (const [name, service] of Object.entries(config.services)) {
+    const at = (key: string) => ['services', name, key];
+    if (!service.host && !service.path) report(['services', name], 'route', `service "${name}" needs a host or a path to be routed to`);
+    if (service.host) {
+      const owner = hostOwners.get(service.host);
+      if (owner) report(at('host'), 'duplicateHost', `host ${service.host} is already used by ${owner}`);
+      else hostOwners.set(service.host, `services.${name}.host`);
+    }
+    const size = fargateSizeProblem(service.cpu, service.memory);
+    if (size) report(at('memory'), 'fargateSize', size);
+    const id = pascal(name);
+    const idOwner = idOwners.get(id);
+    if (idOwner) report(['services', name], 'logicalId', `service names "${idOwner}" and "${name}" both become "${id}" in logical ids: rename one`);
+    else idOwners.set(id, name);
+    const priority = service.priority ?? defaultRulePriority(name);
+    const priorityOwner = priorityOwners.get(priority);
+    if (priorityOwner) report(service.priority ? at('priority') : ['services', name], 'priority', `listener rule priority ${priority} is also used by service "${priorityOwner}": set services.${name}.priority`);
+    else priorityOwners.set(priority, name);
+  }
+  return problems;
+}

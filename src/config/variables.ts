@@ -1,0 +1,219 @@
+import type { Problem } from '../errors.js';
+import type { LoadedConfig } from './load.js';
+import { dotted, isPlainObject, type ConfigPath } from './path.js';
+
+/**
+ * Serverless-style variables, in values only:
+ *   ${opt:stage}            a CLI option (e.g. --stage)
+ *   ${env:NAME}             an environment variable
+ *   ${self:custom.x}        another value of this config
+ *   ${ssm:/path}            a CloudFormation dynamic reference, resolved by CloudFormation at deploy time
+ * each optionally with a default after a comma: a quoted string, a number, true/false or another variable.
+ * A string that is exactly one variable takes the variable's type (so ${self:custom.ports} can be a list).
+ */
+export interface VariableSources {
+  options: Readonly<Record<string, string | undefined>>;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+type Expression = { kind: 'literal'; value: unknown } | Variable;
+interface Variable {
+  kind: 'variable';
+  source: string;
+  address: Segment[];
+  fallback?: Expression;
+  text: string;
+}
+type Segment = string | Variable;
+
+const FAILED = Symbol('failed');
+type Resolved = unknown | typeof FAILED;
+
+class VariableSyntaxError extends Error {}
+
+/** Parses `text` into literal pieces and variables. */
+function parseTemplate(text: string): Segment[] {
+  const segments: Segment[] = [];
+  let index = 0;
+  let literal = '';
+  while (index < text.length) {
+    if (text.startsWith('${', index)) {
+      if (literal) segments.push(literal);
+      literal = '';
+      const [variable, end] = parseVariable(text, index);
+      segments.push(variable);
+      index = end;
+    } else {
+      literal += text[index++];
+    }
+  }
+  if (literal) segments.push(literal);
+  return segments;
+}
+
+/** Parses the variable starting at `start` (at `${`); returns it and the index after its `}`. */
+function parseVariable(text: string, start: number): [Variable, number] {
+  const sourceMatch = /^\$\{([a-zA-Z]+):/.exec(text.slice(start));
+  if (!sourceMatch) {
+    throw new VariableSyntaxError(`malformed variable at "${text.slice(start, start + 20)}": expected \${source:address}`);
+  }
+  let index = start + sourceMatch[0].length;
+  const address: Segment[] = [];
+  let literal = '';
+  while (index < text.length && text[index] !== ',' && text[index] !== '}') {
+    if (text.startsWith('${', index)) {
+      if (literal) address.push(literal);
+      literal = '';
+      const [nested, end] = parseVariable(text, index);
+      address.push(nested);
+      index = end;
+    } else {
+      literal += text[index++];
+    }
+  }
+  if (literal.trim()) address.push(literal.trim());
+  let fallback: Expression | undefined;
+  if (text[index] === ',') {
+    index++;
+    while (text[index] === ' ') index++;
+    [fallback, index] = parseFallback(text, index);
+    while (text[index] === ' ') index++;
+  }
+  if (text[index] !== '}') throw new VariableSyntaxError(`unterminated variable "${text.slice(start)}": missing "}"`);
+  return [{ kind: 'variable', source: sourceMatch[1], address, fallback, text: text.slice(start, index + 1) }, index + 1];
+}
+
+function parseFallback(text: string, start: number): [Expression, number] {
+  const quote = text[start];
+  if (quote === "'" || quote === '"') {
+    const end = text.indexOf(quote, start + 1);
+    if (end < 0) throw new VariableSyntaxError(`unterminated quoted default in "${text}"`);
+    return [{ kind: 'literal', value: text.slice(start + 1, end) }, end + 1];
+  }
+  if (text.startsWith('${', start)) return parseVariable(text, start);
+  let end = start;
+  while (end < text.length && text[end] !== '}') end++;
+  const bare = text.slice(start, end).trim();
+  const value = bare === 'true' ? true : bare === 'false' ? false : bare !== '' && !Number.isNaN(Number(bare)) ? Number(bare) : bare;
+  return [{ kind: 'literal', value }, end];
+}
+
+class Resolver {
+  readonly problems: Problem[] = [];
+  private readonly memo = new Map<string, Resolved>();
+  private readonly inProgress: string[] = [];
+
+  constructor(
+    private readonly loaded: LoadedConfig,
+    private readonly sources: VariableSources,
+  ) {}
+
+  resolveNode(value: unknown, path: ConfigPath): Resolved {
+    if (typeof value === 'string') return value.includes('${') ? this.resolveString(value, path) : value;
+    if (Array.isArray(value)) {
+      const items = value.map((item, i) => this.resolveNode(item, [...path, i]));
+      return items.includes(FAILED) ? FAILED : items;
+    }
+    if (isPlainObject(value)) {
+      const entries = Object.entries(value).map(([key, item]) => [key, this.resolveNode(item, [...path, key])] as const);
+      return entries.some(([, item]) => item === FAILED) ? FAILED : Object.fromEntries(entries);
+    }
+    return value;
+  }
+
+  private resolveString(text: string, path: ConfigPath): Resolved {
+    const key = dotted(path);
+    if (this.memo.has(key)) return this.memo.get(key);
+    if (this.inProgress.includes(key)) {
+      const cycle = [...this.inProgress.slice(this.inProgress.indexOf(key)), key].join(' → ');
+      this.fail(path, 'variables.cycle', `circular reference: ${cycle}`);
+      return FAILED;
+    }
+    this.inProgress.push(key);
+    let result: Resolved;
+    try {
+      const segments = parseTemplate(text);
+      result = this.evaluateSegments(segments, path, true);
+    } catch (error) {
+      if (!(error instanceof VariableSyntaxError)) throw error;
+      this.fail(path, 'variables.syntax', error.message);
+      result = FAILED;
+    }
+    this.inProgress.pop();
+    this.memo.set(key, result);
+    return result;
+  }
+
+  /** Joins the pieces; a lone variable keeps its own type when `keepType` is set. */
+  private evaluateSegments(segments: Segment[], path: ConfigPath, keepType: boolean): Resolved {
+    const values = segments.map((segment) => (typeof segment === 'string' ? segment : this.evaluateVariable(segment, path)));
+    if (values.includes(FAILED)) return FAILED;
+    if (keepType && values.length === 1) return values[0];
+    for (const [i, value] of values.entries()) {
+      if (typeof value === 'object' && value !== null) {
+        this.fail(path, 'variables.notAString', `${(segments[i] as Variable).text} is a ${Array.isArray(value) ? 'list' : 'mapping'} and cannot be part of a longer string`);
+        return FAILED;
+      }
+    }
+    return values.map(String).join('');
+  }
+
+  private evaluateVariable(variable: Variable, path: ConfigPath): Resolved {
+    const address = this.evaluateSegments(variable.address, path, false);
+    if (address === FAILED) return FAILED;
+    const name = String(address);
+    let value: Resolved;
+    switch (variable.source) {
+      case 'opt':
+        value = this.sources.options[name];
+        break;
+      case 'env':
+        value = this.sources.env[name];
+        break;
+      case 'self':
+        value = name ? this.lookupSelf(name.split('.')) : undefined;
+        break;
+      case 'ssm':
+        if (!/^[A-Za-z0-9_.\-/]+(:[0-9]+)?$/.test(name)) {
+          this.fail(path, 'variables.ssmName', `${variable.text}: "${name}" is not a Parameter Store name`);
+          return FAILED;
+        }
+        return `{{resolve:ssm:${name}}}`;
+      default:
+        this.fail(path, 'variables.unknownSource', `${variable.text}: unknown variable source "${variable.source}" (use opt, env, self or ssm)`);
+        return FAILED;
+    }
+    if (value === FAILED) return FAILED;
+    if (value !== undefined && value !== null) return value;
+    if (variable.fallback) {
+      return variable.fallback.kind === 'literal' ? variable.fallback.value : this.evaluateVariable(variable.fallback, path);
+    }
+    const what = { opt: `no --${name} option was given`, env: `environment variable ${name} is not set`, self: `there is no key ${name} in this config` }[variable.source as 'opt' | 'env' | 'self'];
+    this.fail(path, 'variables.unresolved', `${variable.text} cannot be resolved: ${what} and no default is given (add one: \${${variable.source}:${name}, 'value'})`);
+    return FAILED;
+  }
+
+  private lookupSelf(segments: string[]): Resolved {
+    let current: unknown = this.loaded.raw;
+    const path: string[] = [];
+    for (const segment of segments) {
+      if (typeof current === 'string' && current.includes('${')) current = this.resolveString(current, path);
+      if (current === FAILED) return FAILED;
+      if (current === null || typeof current !== 'object') return undefined;
+      current = (current as Record<string, unknown>)[segment];
+      path.push(segment);
+    }
+    return current === undefined ? undefined : this.resolveNode(current, path);
+  }
+
+  private fail(path: ConfigPath, code: string, message: string): void {
+    this.problems.push({ code, path: dotted(path), message, ...this.loaded.locate(path) });
+  }
+}
+
+/** Resolves every variable of the config; returns the problems instead when any cannot be resolved. */
+export function resolveVariables(loaded: LoadedConfig, sources: VariableSources): { config: Record<string, unknown>; problems: Problem[] } {
+  const resolver = new Resolver(loaded, sources);
+  const result = resolver.resolveNode(loaded.raw, []);
+  return { config: result === FAILED ? {} : (result as Record<string, unknown>), problems: resolver.problems };
+}

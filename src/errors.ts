@@ -1,0 +1,37 @@
+/**
+ * The one error type of mastodon-cfn. Every problem a user can act on carries a code, the
+ * dotted config path it concerns and, where known, a position in the config file; all
+ * problems found are reported together. The CLI's top-level handler turns it into an exit code.
+ */
+export interface Problem {
+  /** Stable machine-readable code, e.g. `schema.additionalProperties` or `semantic.capacity`. */
+  code: string;
+  /** Dotted config path (`database.minCapacity`), or `(file)` for the file as a whole. */
+  path: string;
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+export class MastodonCfnError extends Error {
+  constructor(
+    readonly problems: Problem[],
+    /** The config file the problems are in, if they concern one. */
+    readonly file?: string,
+    readonly exitCode = 1,
+  ) {
+    super(problems.map((p) => p.message).join('; '));
+    this.name = 'MastodonCfnError';
+  }
+
+  /** A single problem not tied to a config key (a missing file, a refused deploy). */
+  static of(code: string, message: string, exitCode = 1): MastodonCfnError {
+    return new MastodonCfnError([{ code, path: '', message }], undefined, exitCode);
+  }
+}
+
+export function formatProblem(problem: Problem, file?: string): string {
+  if (!file) return problem.message;
+  const where = `${file}:${problem.line ?? 1}:${problem.col ?? 1}`;
+  return `${where}  ${problem.path || '(file)'}  ${problem.message}`;
+}

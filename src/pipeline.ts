@@ -1,0 +1,71 @@
+import { compile, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
+import { makeNames, type Names } from './compiler/naming.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { isPlainObject } from './config/path.js';
+import type { Config } from './config/types.js';
+import { validateConfig } from './config/validate.js';
+import { resolveVariables } from './config/variables.js';
+import { MastodonCfnError } from './errors.js';
+
+/**
+ * The build pipeline, one stage after another:
+ * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile.
+ * Each stage reports all of its problems at once; the first stage with problems stops the build.
+ */
+export interface PipelineOptions {
+  configFile: string;
+  /** CLI options: `${opt:NAME}`; `stage` and `region` also override provider.stage and provider.region. */
+  options: Record<string, string | undefined>;
+  env: Record<string, string | undefined>;
+}
+
+export interface ValidConfig {
+  loaded: LoadedConfig;
+  config: Config;
+  names: Names;
+}
+
+export interface Build extends ValidConfig {
+  stacks: CompiledStack[];
+  manifest: Manifest;
+  /** File name → content, ready to be written. */
+  files: Map<string, string>;
+}
+
+export function loadValidConfig(options: PipelineOptions): ValidConfig {
+  const loaded = loadConfigFile(options.configFile);
+  const fail = (problems: MastodonCfnError['problems']) => new MastodonCfnError(problems, loaded.file);
+
+  const variables = resolveVariables(loaded, { options: options.options, env: options.env });
+  if (variables.problems.length > 0) throw fail(variables.problems);
+
+  const resolved = variables.config;
+  for (const key of ['stage', 'region'] as const) {
+    const override = options.options[key];
+    if (override === undefined) continue;
+    if (resolved.provider === undefined) resolved.provider = {};
+    if (isPlainObject(resolved.provider)) resolved.provider[key] = override;
+  }
+
+  const validation = validateConfig(resolved, loaded.locate);
+  if (validation.problems.length > 0) throw fail(validation.problems);
+  const { config } = validation;
+  return { loaded, config, names: makeNames(config.service, config.provider.stage, config.provider.tags) };
+}
+
+export function build(options: PipelineOptions): Build {
+  const valid = loadValidConfig(options);
+  const { config, names, loaded } = valid;
+  const compiled = compile(config, names);
+  if (compiled.problems.length > 0) {
+    throw new MastodonCfnError(
+      compiled.problems.map((problem) => ({ ...problem, ...loaded.locate(problem.path.split('.'), { key: true }) })),
+      loaded.file,
+    );
+  }
+  const manifest = toManifest(compiled.stacks, config, names);
+  const files = new Map<string, string>();
+  for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), `${JSON.stringify(stack.template, null, 2)}\n`);
+  files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  return { ...valid, stacks: compiled.stacks, manifest, files };
+}
