@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Template } from '../../src/compiler/cfn.js';
+import type { StackRole } from '../../src/compiler/naming.js';
+import { build, type Build } from '../../src/pipeline.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+export const CLI = join(REPO_ROOT, 'bin/mastodon-cfn.js');
+export const CONFIGS = join(REPO_ROOT, 'test/configs');
+
+/** Template files produced by the tests; test/support/lint-hooks.ts lints them all at the end. */
+export const templatesToLint = new Set<string>();
+
+export function tempDir(prefix = 'mastodon-cfn-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Queues every template in an output folder for cfn-lint. */
+export function lintLater(outDir: string): void {
+  for (const file of readdirSync(outDir)) if (file.endsWith('.template.json')) templatesToLint.add(join(outDir, file));
+}
+
+export interface TestBuild extends Build {
+  template(role: StackRole): Template;
+  resources(role?: StackRole): Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string; DependsOn?: unknown }>;
+}
+
+/** Builds a config (a file, or YAML text) in-process and queues its templates for cfn-lint. */
+export function buildConfig(source: { file: string } | { yaml: string }, options: Record<string, string> = {}, env: Record<string, string> = {}): TestBuild {
+  let file: string;
+  if ('file' in source) {
+    file = source.file;
+  } else {
+    file = join(tempDir(), 'mastodon.config.yaml');
+    writeFileSync(file, source.yaml);
+  }
+  const result = build({ configFile: file, options, env });
+  const out = join(tempDir('mastodon-cfn-out-'), 'out');
+  mkdirSync(out);
+  for (const [name, content] of result.files) writeFileSync(join(out, name), content);
+  lintLater(out);
+  const template = (role: StackRole) => {
+    const stack = result.stacks.find((s) => s.role === role);
+    if (!stack) throw new Error(`no ${role} stack was built`);
+    return JSON.parse(result.files.get(result.names.templateFile(role))!) as Template;
+  };
+  return { ...result, template, resources: (role = 'main') => template(role).Resources as ReturnType<TestBuild['resources']> };
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): CliResult {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The smallest valid config, with extra YAML appended. */
+export function minimalYaml(extra = ''): string {
+  return `service: social\ndomain: social.example.com\n${extra}`;
+}
