@@ -4,7 +4,7 @@ import { packagePath } from '../packagePath.js';
 import { defaultRulePriority, pascal } from '../compiler/naming.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
-import { dotted, getAt, type ConfigPath } from './path.js';
+import { dotted, getAt, isPlainObject, type ConfigPath } from './path.js';
 import { validate as validateSchema, type SchemaError } from './schemaValidator.generated.js';
 import type { Config } from './types.js';
 
@@ -13,13 +13,22 @@ type Locate = LoadedConfig['locate'];
 /** Validates against the schema (filling in its defaults), then fills derived defaults and checks what a schema cannot. */
 export function validateConfig(resolved: Record<string, unknown>, locate: Locate): { config: Config; problems: Problem[] } {
   const data = structuredClone(resolved);
-  if (!validateSchema(data)) {
-    return { config: data as unknown as Config, problems: schemaProblems(validateSchema.errors ?? [], data, locate) };
-  }
+  const schemaValid = validateSchema(data);
+  const problems = schemaValid ? [] : schemaProblems(validateSchema.errors ?? [], data, locate);
   const config = data as unknown as Config;
-  config.media.domain ??= `media.${config.domain}`;
-  config.mail.from ??= `notifications@${config.domain}`;
-  return { config, problems: semanticProblems(config, locate) };
+  // The semantic checks run even when the schema found problems, so that all are reported at once;
+  // each check guards its own inputs, and one that trips over a value the schema rejected stays silent.
+  try {
+    if (typeof config.domain === 'string') {
+      if (isPlainObject(config.media)) config.media.domain ??= `media.${config.domain}`;
+      if (isPlainObject(config.mail)) config.mail.from ??= `notifications@${config.domain}`;
+    }
+    problems.push(...semanticProblems(config, locate));
+  } catch (error) {
+    if (schemaValid) throw error;
+  }
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  return { config, problems };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -29,7 +38,7 @@ let schemaDocument: Record<string, unknown> | undefined;
 /** The schema itself, read only when there are errors to explain (hints and key suggestions). */
 function schemaAt(schemaPath: string): Record<string, unknown> | undefined {
   schemaDocument ??= JSON.parse(readFileSync(packagePath('schema/mastodon.config.schema.json'), 'utf8')) as Record<string, unknown>;
-  const segments = schemaPath.replace(/^#\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   return getAt(schemaDocument, segments) as Record<string, unknown> | undefined;
 }
 
@@ -151,22 +160,25 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
   const problems: Problem[] = [];
   const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
 
-  if (config.database.minCapacity > config.database.maxCapacity) {
+  const number = (value: unknown): value is number => typeof value === 'number';
+  const text = (value: unknown): value is string => typeof value === 'string';
+  if (number(config.database.minCapacity) && number(config.database.maxCapacity) && config.database.minCapacity > config.database.maxCapacity) {
     report(['database', 'minCapacity'], 'capacity', `minCapacity ${config.database.minCapacity} is greater than maxCapacity ${config.database.maxCapacity}`);
   }
-  if (compareVersions(config.mastodon.version, 'v4.3.0') < 0) {
+  if (text(config.mastodon.version) && /^v\d+\.\d+\.\d+$/.test(config.mastodon.version) && compareVersions(config.mastodon.version, 'v4.3.0') < 0) {
     report(['mastodon', 'version'], 'version', `${config.mastodon.version} is too old: mastodon-cfn supports v4.3.0 and later (the releases with a separate streaming image)`);
   }
-  const mastodonSize = fargateSizeProblem(config.mastodon.cpu, config.mastodon.memory);
+  const fargateSize = (cpu: unknown, memory: unknown) => (number(cpu) && number(memory) ? fargateSizeProblem(cpu, memory) : undefined);
+  const mastodonSize = fargateSize(config.mastodon.cpu, config.mastodon.memory);
   if (mastodonSize) report(['mastodon', 'memory'], 'fargateSize', mastodonSize);
   for (const key of Object.keys(config.mastodon.environment)) {
     if (RESERVED_MASTODON_ENV.test(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
   }
 
-  if (config.media.domain === config.domain) {
+  if (text(config.media.domain) && config.media.domain === config.domain) {
     report(['media', 'domain'], 'mediaDomain', `the media domain must differ from the instance domain ${config.domain} (CloudFront and the load balancer cannot share a name)`);
   }
-  if (config.certificates.instance && config.certificates.instance.split(':')[3] !== config.provider.region) {
+  if (text(config.certificates.instance) && config.certificates.instance.split(':')[3] !== config.provider.region) {
     report(['certificates', 'instance'], 'certificateRegion', `the instance certificate must be in ${config.provider.region}, the region of the load balancer`);
   }
   if ((config.network.vpcId === undefined) !== (config.network.subnetIds === undefined)) {
@@ -181,6 +193,7 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
   const idOwners = new Map<string, string>();
   const priorityOwners = new Map<number, string>();
   for (const [name, service] of Object.entries(config.services)) {
+    if (!isPlainObject(service)) continue;
     const at = (key: string) => ['services', name, key];
     if (!service.host && !service.path) report(['services', name], 'route', `service "${name}" needs a host or a path to be routed to`);
     if (service.host) {
@@ -188,7 +201,7 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
       if (owner) report(at('host'), 'duplicateHost', `host ${service.host} is already used by ${owner}`);
       else hostOwners.set(service.host, `services.${name}.host`);
     }
-    const size = fargateSizeProblem(service.cpu, service.memory);
+    const size = fargateSize(service.cpu, service.memory);
     if (size) report(at('memory'), 'fargateSize', size);
     const id = pascal(name);
     const idOwner = idOwners.get(id);

@@ -1,0 +1,89 @@
+import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { lintLater, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
+
+function configFile(yaml: string): string {
+  const file = join(tempDir(), 'mastodon.config.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('cli', () => {
+  it('builds the shipped config into .mastodon-cfn/ and prints what is left to do by hand', () => {
+    const out = join(tempDir(), '.mastodon-cfn');
+    const result = runCli(['build', '--out', out]);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(readdirSync(out).sort()).to.deep.equal(['manifest.json', 'social-prod-certificates.template.json', 'social-prod-secrets.template.json', 'social-prod.template.json']);
+    expect(result.stdout).to.match(/social-prod-certificates\s+us-east-1\s+1 resources/);
+    expect(result.stdout).to.include('mastodonmedia.example.com: CNAME or alias to CloudFront');
+    expect(result.stdout).to.include('DKIM');
+    lintLater(out);
+  });
+
+  it('writes byte-identical files for the same config, whatever the locale', () => {
+    const first = join(tempDir(), 'out');
+    const second = join(tempDir(), 'out');
+    expect(runCli(['build', '--out', first], { env: { LANG: 'C' } }).status).to.equal(0);
+    expect(runCli(['build', '--out', second], { env: { LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8' } }).status).to.equal(0);
+    for (const file of readdirSync(first)) expect(readFileSync(join(second, file), 'utf8'), file).to.equal(readFileSync(join(first, file), 'utf8'));
+  });
+
+  it('replaces an earlier build completely', () => {
+    const out = join(tempDir(), 'out');
+    expect(runCli(['build', '--out', out]).status).to.equal(0);
+    writeFileSync(join(out, 'stale.template.json'), '{}');
+    expect(runCli(['build', '--out', out, '--stage', 'dev']).status).to.equal(0);
+    expect(readdirSync(out).sort()).to.deep.equal(['manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
+    lintLater(out);
+  });
+
+  it('--stage and --region override the config and feed ${opt:...}', () => {
+    const file = configFile(minimalYaml("provider:\n  stage: ${opt:stage, 'prod'}\ncustom:\n  team: ${opt:team, 'ops'}\nmastodon:\n  environment:\n    TEAM: ${self:custom.team}\n"));
+    const result = runCli(['print', '--config', file, '--stage', 'staging', '--region', 'eu-west-1', '--opt', 'team=social', '--format', 'json']);
+    expect(result.status, result.stderr).to.equal(0);
+    const config = JSON.parse(result.stdout);
+    expect(config.provider).to.include({ stage: 'staging', region: 'eu-west-1' });
+    expect(config.mastodon.environment).to.deep.equal({ TEAM: 'social' });
+  });
+
+  it('print shows the resolved config with every default filled in', () => {
+    const result = runCli(['print', '--config', configFile(minimalYaml())]);
+    expect(result.status, result.stderr).to.equal(0);
+    const config = parse(result.stdout);
+    expect(config.database).to.deep.equal({ minCapacity: 0.5, maxCapacity: 1, engineVersion: '16.6', backupRetentionDays: 7 });
+    expect(config.media.domain).to.equal('media.social.example.com');
+  });
+
+  it('explains a missing config file without a stack trace', () => {
+    const result = runCli(['build', '--config', 'no-such.yaml', '--out', join(tempDir(), 'out')]);
+    expect(result.status).to.equal(1);
+    expect(result.stderr.trim()).to.equal('cannot read config no-such.yaml: no such file');
+  });
+
+  it('has --help on every command and --version', () => {
+    for (const command of [[], ['build'], ['print']]) {
+      const result = runCli([...command, '--help']);
+      expect(result.status, command.join(' ')).to.equal(0);
+      expect(result.stdout).to.match(/^Usage: mastodon-cfn/);
+    }
+    const version = runCli(['--version']);
+    expect(version.stdout.trim()).to.equal(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('rejects an unknown option or command with exit code 2', () => {
+    expect(runCli(['build', '--sateg', 'dev']).status).to.equal(2);
+    expect(runCli(['biuld']).status).to.equal(2);
+    const bad = runCli(['build', '--opt', 'novalue', '--out', join(tempDir(), 'out')]);
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.include('--opt takes name=value');
+  });
+
+  it('writes nothing when the config is wrong', () => {
+    const out = join(tempDir(), 'out');
+    const result = runCli(['build', '--config', configFile(minimalYaml('database: { minCapacity: 2, maxCapacity: 1 }\n')), '--out', out]);
+    expect(result.status).to.equal(1);
+    expect(existsSync(out)).to.equal(false);
+  });
+});
