@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { defaultRulePriority, Ids, makeNames, pascal } from '../src/compiler/naming.js';
+
+/**
+ * Renaming a logical id makes CloudFormation replace the resource; for the database that means
+ * a new, empty cluster. These names are a contract with every deployed stack: change them only
+ * with a migration.
+ */
+describe('naming', () => {
+  it('keeps the logical ids of stateful and wired resources', () => {
+    expect([Ids.DatabaseCluster, Ids.DatabaseInstance, Ids.Cache, Ids.MediaBucket, Ids.MastodonSecrets, Ids.SmtpCredentials]).to.deep.equal(['DatabaseCluster', 'DatabaseInstance', 'Cache', 'MediaBucket', 'MastodonSecrets', 'SmtpCredentials']);
+    expect([Ids.MediaCertificateArnParameter, Ids.MastodonSecretsArnParameter, Ids.SmtpCredentialsArnParameter]).to.deep.equal(['MediaCertificateArn', 'MastodonSecretsArn', 'SmtpCredentialsArn']);
+    expect(Ids.service('post-blog', 'Service')).to.equal('ServicePostBlogService');
+    expect(Ids.publicSubnet(0)).to.equal('PublicSubnet1');
+  });
+
+  it('derives stack names, templates, tags, log groups and secret names from service and stage', () => {
+    const names = makeNames('social', 'prod', { owner: 'ops' });
+    expect(['main', 'secrets', 'certificates'].map((role) => names.stackName(role as 'main'))).to.deep.equal(['social-prod', 'social-prod-secrets', 'social-prod-certificates']);
+    expect(names.templateFile('main')).to.equal('social-prod.template.json');
+    expect(names.tags).to.deep.equal({ owner: 'ops', 'mastodon-cfn:service': 'social', 'mastodon-cfn:stage': 'prod' });
+    expect(names.logGroup('mastodon')).to.equal('/mastodon-cfn/social-prod/mastodon');
+    expect(names.secretName('mastodon')).to.equal('mastodon-cfn/social-prod/mastodon');
+  });
+
+  it('makes logical-id parts of DNS labels', () => {
+    expect(pascal('postblog')).to.equal('Postblog');
+    expect(pascal('my-blog-2')).to.equal('MyBlog2');
+  });
+
+  it('derives a stable listener rule priority from the name alone', () => {
+    expect(defaultRulePriority('postblog')).to.equal(defaultRulePriority('postblog'));
+    const priorities = ['a', 'b', 'postblog', 'comments', 'x'.repeat(32)].map(defaultRulePriority);
+    for (const priority of priorities) expect(priority).to.be.within(1000, 41000);
+    expect(new Set(priorities).size).to.equal(priorities.length);
+  });
+});

@@ -1,0 +1,44 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './support/build.js';
+
+type SchemaNode = { description?: string; default?: unknown; examples?: unknown[]; properties?: Record<string, SchemaNode>; definitions?: Record<string, SchemaNode>; additionalProperties?: unknown; $ref?: string };
+
+const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'schema/mastodon.config.schema.json'), 'utf8')) as SchemaNode;
+
+function keys(node: SchemaNode, path: string): [string, SchemaNode][] {
+  return Object.entries(node.properties ?? {}).flatMap(([key, child]) => [[`${path}${key}`, child] as [string, SchemaNode], ...keys(child, `${path}${key}.`)]);
+}
+
+describe('schema', () => {
+  const documented = [...keys(schema, ''), ...keys(schema.definitions!.service, 'services.*.')];
+
+  it('documents every key with a description and an example', () => {
+    expect(documented.length).to.be.above(50);
+    for (const [key, node] of documented) {
+      expect(node.description, key).to.be.a('string').and.not.empty;
+      expect(node.examples, key).to.be.an('array').and.not.empty;
+    }
+  });
+
+  it('gives every key a default, or says in its description how its default is derived or why it has none', () => {
+    for (const [key, node] of documented) {
+      if ('default' in node) continue;
+      expect(node.description, key).to.match(/Defaults to |Default: none|No default: required/);
+    }
+  });
+
+  it('rejects unknown keys in every section that is not free-form', () => {
+    const freeForm = new Set(['custom', 'provider.tags', 'mastodon.environment', 'services', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
+    expect(schema.additionalProperties).to.equal(false);
+    for (const [key, node] of documented) {
+      if ((node as { type?: string }).type === 'object' && !freeForm.has(key)) expect(node.additionalProperties, key).to.equal(false);
+    }
+  });
+
+  it('is the schema the shipped config points editors at', () => {
+    const firstLine = readFileSync(join(REPO_ROOT, 'mastodon.config.yaml'), 'utf8').split('\n')[0];
+    expect(firstLine).to.equal('# yaml-language-server: $schema=./schema/mastodon.config.schema.json');
+  });
+});
