@@ -8,7 +8,7 @@ import { renderSummary } from './summary.js';
 
 const DEFAULT_CONFIG = 'mastodon.config.yaml';
 const DEFAULT_OUT = '.mastodon-cfn';
-/** Exit codes: 1 the config or the request is wrong, 2 the command line is wrong, 70 a bug. */
+/** Exit codes: 1 the config or the request is wrong (or refused), 2 the command line is wrong, 70 a bug, 130 interrupted. */
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
 
@@ -67,8 +67,85 @@ export function createProgram(): Command {
       process.stdout.write(flags.format === 'json' ? `${JSON.stringify(config, null, 2)}\n` : stringify(config));
     });
 
+  const packageOption = (command: Command) =>
+    withConfigOptions(command)
+      .option('-o, --out <dir>', 'where the build is written first', DEFAULT_OUT)
+      .option('-p, --package <dir>', 'deploy an existing build output (manifest.json and templates) instead of building');
+
+  packageOption(program.command('deploy'))
+    .description('build, then deploy every stack through a change set: shown, checked, confirmed, executed and followed')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(new Option('--progress <style>', 'a live progress line, or one line per event').choices(['bar', 'events']))
+    .option('--allow-data-loss', 'deploy even if a stateful resource would be replaced or deleted')
+    .option('--force-version', 'deploy even if the Mastodon upgrade would skip a release series or go down')
+    .action(async (flags: DeployFlags) => {
+      const deployer = await import('./deployer/index.js');
+      await withDeployer(flags, deployer, (pkg, context) => deployer.deploy(pkg, context, { allowDataLoss: Boolean(flags.allowDataLoss), forceVersion: Boolean(flags.forceVersion) }));
+    });
+
+  packageOption(program.command('diff'))
+    .description('show what deploy would change; changes nothing')
+    .action(async (flags: DeployFlags) => {
+      const deployer = await import('./deployer/index.js');
+      await withDeployer(flags, deployer, (pkg, context) => deployer.diff(pkg, context));
+    });
+
+  packageOption(program.command('info'))
+    .description("show the stacks' status and outputs")
+    .option('--json', 'as JSON')
+    .action(async (flags: DeployFlags & { json?: boolean }) => {
+      const deployer = await import('./deployer/index.js');
+      const stacks = await deployer.info(packageFor(flags, deployer), deployer.sdkClients());
+      process.stdout.write(flags.json ? `${JSON.stringify(stacks, null, 2)}\n` : `${deployer.formatInfo(stacks)}\n`);
+    });
+
+  packageOption(program.command('remove'))
+    .description('delete the stacks (main first); stateful resources keep their data and are listed')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (flags: DeployFlags) => {
+      const deployer = await import('./deployer/index.js');
+      await withDeployer(flags, deployer, (pkg, context) => deployer.remove(pkg, context));
+    });
+
   for (const command of program.commands) command.exitOverride();
   return program;
+}
+
+interface DeployFlags extends ConfigFlags {
+  out: string;
+  package?: string;
+  yes?: boolean;
+  progress?: 'bar' | 'events';
+  allowDataLoss?: boolean;
+  forceVersion?: boolean;
+}
+
+type Deployer = typeof import('./deployer/index.js');
+
+/** The deployer reads only a build output: the given --package, or a fresh build written to --out. */
+function packageFor(flags: DeployFlags, deployer: Deployer) {
+  if (flags.package) return deployer.readPackage(flags.package);
+  const result = build(pipelineOptions(flags));
+  writeOutput(flags.out, result.files);
+  return deployer.readPackage(flags.out);
+}
+
+async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: ReturnType<Deployer['readPackage']>, context: import('./deployer/index.js').DeployerContext) => Promise<void>): Promise<void> {
+  const pkg = packageFor(flags, deployer);
+  // Ctrl-C stops following; CloudFormation goes on with the deploy.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    await run(pkg, {
+      clients: deployer.sdkClients(),
+      reporter: deployer.terminalReporter(flags.progress),
+      confirm: deployer.terminalConfirm(Boolean(flags.yes)),
+      polling: { ...deployer.DEFAULT_POLLING, signal: interrupt.signal },
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
 }
 
 /** The one top-level handler: every error becomes a message and an exit code; stack traces only with --debug. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 
 /**
  * A file shipped with the package (e.g. the JSON Schema). The CLI runs as one bundle
- * (dist/mastodon-cfn.js) while the tests import the compiled modules (dist/src/...), so the
+ * (dist/bundle/cli.js) while the tests import the compiled modules (dist/src/...), so the
  * file is found by walking up from here rather than by a fixed relative path.
  */
 export function packagePath(relative: string): URL {

@@ -1,0 +1,80 @@
+import { ExecuteChangeSetCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
+import { MastodonCfnError } from '../errors.js';
+import type { AwsClient } from './aws.js';
+import { describeStack, Interrupted, latestEventId, newEvents, poll, type ChangeSet, type Polling } from './stacks.js';
+import type { Reporter } from './terminal.js';
+
+const SUCCESS = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'DELETE_COMPLETE', 'IMPORT_COMPLETE']);
+/** Failures that only echo another one ("cancelled" because something else failed). */
+const ECHO = /cancelled|canceled|Resource creation cancelled|Resource update cancelled|The following resource\(s\) failed/i;
+
+/** The first real failure of a deploy: the resource, its type and CloudFormation's reason. */
+export function rootCause(events: StackEvent[]): string | undefined {
+  const failures = events.filter((e) => e.ResourceStatus?.endsWith('_FAILED') && e.ResourceStatusReason);
+  const cause = failures.find((e) => !ECHO.test(e.ResourceStatusReason!)) ?? failures[0];
+  return cause && `${cause.LogicalResourceId} (${cause.ResourceType}): ${cause.ResourceStatusReason}`;
+}
+
+/** ACM's CloudFormation events carry the validation record: "Content of DNS Record is: {Name: ...,Type: CNAME,Value: ...}". */
+export function dnsValidationRecord(event: StackEvent): string | undefined {
+  const match = /Content of DNS Record is: \{Name: ([^,]+),Type: ([A-Z]+),Value: ([^}]+)\}/.exec(event.ResourceStatusReason ?? '');
+  return match ? `${match[1]} ${match[2]} ${match[3]}` : undefined;
+}
+
+function describeEvent(event: StackEvent): string {
+  const time = event.Timestamp ? new Date(event.Timestamp).toISOString().slice(11, 19) : '--:--:--';
+  return [time, event.ResourceStatus, event.LogicalResourceId, event.ResourceType, event.ResourceStatusReason].filter(Boolean).join('  ');
+}
+
+/**
+ * Follows a stack operation to its end: counts resources done out of `total`, prints DNS
+ * validation records as ACM asks for them, and on failure names the root cause.
+ */
+/** `stack.id` (the stack's ARN) is needed to follow a deletion: a deleted stack is no longer found by name. */
+export async function followStack(cfn: AwsClient, stack: { name: string; region: string; id?: string }, afterEventId: string | undefined, total: number, reporter: Reporter, polling: Polling): Promise<string> {
+  const seen: StackEvent[] = [];
+  const done = new Set<string>();
+  const records = new Set<string>();
+  let marker = afterEventId;
+  try {
+    const status = await poll(polling, async () => {
+      const events = await newEvents(cfn, stack.id ?? stack.name, marker);
+      for (const event of events) {
+        seen.push(event);
+        marker = event.EventId;
+        reporter.event(describeEvent(event));
+        if (event.LogicalResourceId !== stack.name && /_COMPLETE$/.test(event.ResourceStatus ?? '')) done.add(event.LogicalResourceId!);
+        const record = dnsValidationRecord(event);
+        if (record && !records.has(record)) {
+          records.add(record);
+          reporter.line(`Waiting for certificate validation of ${event.LogicalResourceId}: create this DNS record (it can stay forever):\n  ${record}`);
+        }
+      }
+      const current = (await describeStack(cfn, stack.id ?? stack.name))?.StackStatus ?? 'DELETE_COMPLETE';
+      reporter.status(`${stack.name}: ${Math.min(done.size, total)}/${total} resources  ${current}`);
+      return current.endsWith('_IN_PROGRESS') ? undefined : current;
+    });
+    reporter.clear();
+    if (!SUCCESS.has(status)) {
+      const cause = rootCause(seen);
+      throw MastodonCfnError.of('deploy.failed', `${stack.name} failed: ${status}.${cause ? ` Root cause: ${cause}` : ''}`);
+    }
+    return status;
+  } catch (error) {
+    reporter.clear();
+    if (error instanceof Interrupted) {
+      throw MastodonCfnError.of(
+        'deploy.interrupted',
+        `Stopped following ${stack.name}; CloudFormation goes on deploying it. Follow it again with:\n  aws cloudformation describe-stack-events --stack-name ${stack.name} --region ${stack.region}\nor check on it with: mastodon-cfn info`,
+        130,
+      );
+    }
+    throw error;
+  }
+}
+
+export async function executeChangeSet(cfn: AwsClient, changeSet: ChangeSet, region: string, reporter: Reporter, polling: Polling): Promise<void> {
+  const marker = await latestEventId(cfn, changeSet.stackName);
+  await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName }));
+  await followStack(cfn, { name: changeSet.stackName, region }, marker, changeSet.rows.length, reporter, polling);
+}

@@ -1,0 +1,52 @@
+import { STATEFUL_TYPES } from '../stateful.js';
+import type { DeployStack } from './manifest.js';
+import type { ChangeRow } from './stacks.js';
+
+/**
+ * Changes that would lose data: a stateful resource (by type, or listed as such in the manifest)
+ * that the change set removes or replaces. A replacement "Conditional" on a value CloudFormation
+ * only knows at deploy time counts too.
+ */
+export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRow[] {
+  const statefulIds = new Set((stack.statefulResources ?? []).map((r) => r.logicalId));
+  return rows.filter((row) => {
+    const stateful = STATEFUL_TYPES.has(row.type) || statefulIds.has(row.logicalId);
+    const destructive = row.action === 'Remove' || (row.action === 'Modify' && (row.replacement === 'True' || row.replacement === 'Conditional'));
+    return stateful && destructive;
+  });
+}
+
+export function describeDataLoss(stackName: string, rows: ChangeRow[]): string {
+  const lines = rows.map((r) => {
+    const what = r.action === 'Remove' ? 'delete' : r.replacement === 'Conditional' ? 'possibly replace' : 'replace';
+    return `  ${r.logicalId} (${r.type}): would ${what} it${r.policyAction ? `; policy action ${r.policyAction}` : ''}`;
+  });
+  return [`Refusing to deploy ${stackName}: the change set would destroy or replace stateful resources:`, ...lines, 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');
+}
+
+type Version = [number, number, number];
+
+function parse(version: string): Version | undefined {
+  const match = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : undefined;
+}
+
+/**
+ * Mastodon's upgrade rule: never go down, and do not skip a minor series on the way up
+ * (v4.3.x → v4.5.x needs a v4.4.x release in between, whose migrations v4.5 relies on).
+ * Returns why an upgrade is unsafe, or undefined when it is safe.
+ */
+export function upgradeProblem(deployed: string, wanted: string): string | undefined {
+  const from = parse(deployed);
+  const to = parse(wanted);
+  if (!from || !to) return undefined;
+  const compare = from[0] - to[0] || from[1] - to[1] || from[2] - to[2];
+  if (compare > 0) return `${wanted} is older than the deployed ${deployed}: Mastodon cannot be downgraded (its database has already been migrated)`;
+  const sameMajorSkip = to[0] === from[0] && to[1] > from[1] + 1;
+  const majorSkip = to[0] > from[0] && (to[0] > from[0] + 1 || to[1] > 0);
+  if (sameMajorSkip || majorSkip) {
+    const next = to[0] === from[0] ? `v${from[0]}.${from[1] + 1}` : `v${from[0] + 1}.0`;
+    return `${wanted} skips a release series after the deployed ${deployed}: deploy the latest ${next}.x release first, then ${wanted}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,73 @@
+import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { SecretGenerator } from '../compiler/fragment.js';
+import type { AwsClient } from './aws.js';
+import type { Reporter } from './terminal.js';
+
+type SecretValues = Record<string, string>;
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** What `rails db:encryption:init` makes: 32 random alphanumeric characters. */
+function alphanumeric(length: number): string {
+  const out: string[] = [];
+  while (out.length < length) {
+    for (const byte of randomBytes(length)) if (byte < 248 && out.length < length) out.push(ALPHANUMERIC[byte % ALPHANUMERIC.length]);
+  }
+  return out.join('');
+}
+
+/** A Web Push (VAPID) key pair: an EC P-256 key, both halves URL-safe base64 as Mastodon expects. */
+export function vapidKeyPair(): { VAPID_PRIVATE_KEY: string; VAPID_PUBLIC_KEY: string } {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const publicPoint = Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  return { VAPID_PRIVATE_KEY: jwk.d!, VAPID_PUBLIC_KEY: publicPoint.toString('base64url') };
+}
+
+/** SES's SMTP password: an HMAC chain over the IAM secret access key (AWS's documented SigV4 derivation). */
+export function sesSmtpPassword(secretAccessKey: string, region: string): string {
+  const sign = (key: Buffer | string, message: string) => createHmac('sha256', key).update(message).digest();
+  let signature = sign(`AWS4${secretAccessKey}`, '11111111');
+  for (const message of [region, 'ses', 'aws4_request', 'SendRawEmail']) signature = sign(signature, message);
+  return Buffer.concat([Buffer.from([0x04]), signature]).toString('base64');
+}
+
+/** Each generator adds only the keys that are missing: a value once made is never changed. */
+const GENERATORS: Record<SecretGenerator, (current: SecretValues, region: string) => SecretValues> = {
+  'mastodon-secrets': (current) => ({
+    SECRET_KEY_BASE: hex(64),
+    OTP_SECRET: hex(64),
+    ...(current.VAPID_PRIVATE_KEY && current.VAPID_PUBLIC_KEY ? {} : vapidKeyPair()),
+    ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY: alphanumeric(32),
+    ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT: alphanumeric(32),
+    ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY: alphanumeric(32),
+    ...current,
+  }),
+  'ses-smtp-password': (current, region) => (current.secretAccessKey && !current.password ? { ...current, password: sesSmtpPassword(current.secretAccessKey, region) } : current),
+};
+
+async function readSecret(client: AwsClient, secretId: string): Promise<SecretValues> {
+  try {
+    const result = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    return result.SecretString ? (JSON.parse(result.SecretString) as SecretValues) : {};
+  } catch (error) {
+    // A secret created without a value has no AWSCURRENT version yet.
+    if ((error as { name?: string }).name === 'ResourceNotFoundException' && /value|version|staging/i.test((error as Error).message)) return {};
+    throw error;
+  }
+}
+
+/** Fills the secrets a stack created, once; reports which keys it made, never their values. */
+export async function fillGeneratedSecrets(client: AwsClient, region: string, generated: Record<string, SecretGenerator>, outputs: Record<string, string>, reporter: Reporter): Promise<void> {
+  for (const [output, generator] of Object.entries(generated)) {
+    const secretId = outputs[output];
+    if (!secretId) throw new Error(`the stack has no output ${output} naming the secret to fill`);
+    const current = await readSecret(client, secretId);
+    const next = GENERATORS[generator](current, region);
+    const added = Object.keys(next).filter((key) => !(key in current));
+    if (added.length === 0) continue;
+    await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }));
+    reporter.line(`Generated ${added.join(', ')} in ${secretId.split(':').at(-1)} (once; later deploys keep them)`);
+  }
+}

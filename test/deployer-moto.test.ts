@@ -1,0 +1,132 @@
+import { ListChangeSetsCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { expect } from 'chai';
+import { sdkClients } from '../src/deployer/aws.js';
+import { fillGeneratedSecrets } from '../src/deployer/secrets.js';
+import { recordingReporter } from '../src/deployer/terminal.js';
+import { runCli } from './support/build.js';
+import { startMoto, type Moto } from './support/moto.js';
+import { twoRegionPackage } from './support/packages.js';
+
+describe('deployer against moto_server (a real CloudFormation API)', function () {
+  let moto: Moto;
+  const saved: Record<string, string | undefined> = {};
+  const cli = (...args: string[]) => runCli(args, { env: moto.env });
+  const status = async (name: string, region: string) => {
+    try {
+      return (await sdkClients().cloudFormation(region).send(new DescribeStacksCommand({ StackName: name }))).Stacks[0].StackStatus as string;
+    } catch {
+      return 'NONE';
+    }
+  };
+  // Change sets waiting to be executed (moto, unlike CloudFormation, also lists executed ones).
+  const changeSets = async (name: string, region: string) => ((await sdkClients().cloudFormation(region).send(new ListChangeSetsCommand({ StackName: name }))).Summaries ?? []).filter((c: { ExecutionStatus: string }) => c.ExecutionStatus !== 'EXECUTE_COMPLETE');
+
+  before(async () => {
+    moto = await startMoto();
+    for (const [key, value] of Object.entries(moto.env)) {
+      saved[key] = process.env[key];
+      process.env[key] = value;
+    }
+  });
+  after(async () => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    await moto?.stop();
+  });
+
+  const pkg = () => twoRegionPackage('social-test', { wired: false });
+
+  it('deploys the certificate stack in us-east-1 first, then the main stack in its own region', async () => {
+    const result = cli('deploy', '--package', pkg(), '--yes');
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout.indexOf('social-test-certificates: deployed')).to.be.below(result.stdout.indexOf('social-test: deployed'));
+    expect(result.stdout).to.match(/Add\s+MediaBucket\s+AWS::S3::Bucket/);
+    expect(await status('social-test-certificates', 'us-east-1')).to.equal('CREATE_COMPLETE');
+    expect(await status('social-test', 'eu-central-1')).to.equal('CREATE_COMPLETE');
+    expect(await status('social-test', 'us-east-1')).to.equal('NONE');
+  });
+
+  it('a redeploy with no change says so, succeeds and leaves no change set', async () => {
+    const result = cli('deploy', '--package', pkg(), '--yes');
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.include('social-test (eu-central-1): no changes');
+    expect(await changeSets('social-test', 'eu-central-1')).to.deep.equal([]);
+  });
+
+  it('refuses to deploy without a terminal or --yes, and changes nothing', async () => {
+    const result = cli('deploy', '--package', twoRegionPackage('social-test', { wired: false, extraTopic: true }));
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.include('there is no terminal to confirm on');
+    expect(result.stdout).to.match(/Add\s+MoreAlerts/);
+    expect(await changeSets('social-test', 'eu-central-1')).to.deep.equal([]);
+    expect(await status('social-test', 'eu-central-1')).to.equal('CREATE_COMPLETE');
+  });
+
+  it('diff prints the change set and changes nothing', async () => {
+    const result = cli('diff', '--package', twoRegionPackage('social-test', { wired: false, extraTopic: true }));
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/Changes to social-test:[\s\S]*Add\s+MoreAlerts\s+AWS::SNS::Topic/);
+    expect(await changeSets('social-test', 'eu-central-1')).to.deep.equal([]);
+    expect(await status('social-test', 'eu-central-1')).to.equal('CREATE_COMPLETE');
+  });
+
+  it('a redeploy with a change applies it, events as plain lines off a terminal', async () => {
+    const result = cli('deploy', '--package', twoRegionPackage('social-test', { wired: false, extraTopic: true }), '--yes');
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/UPDATE_COMPLETE\s+social-test\s+AWS::CloudFormation::Stack/);
+    expect(await status('social-test', 'eu-central-1')).to.equal('UPDATE_COMPLETE');
+  });
+
+  it('refuses a change set that deletes a stateful resource, unless --allow-data-loss', async () => {
+    const withoutBucket = twoRegionPackage('social-test', { wired: false, extraTopic: true, withoutBucket: true });
+    const refused = cli('deploy', '--package', withoutBucket, '--yes');
+    expect(refused.status).to.equal(1);
+    expect(refused.stderr).to.include('Refusing to deploy social-test');
+    expect(refused.stderr).to.include('MediaBucket (AWS::S3::Bucket): would delete it');
+    expect(await changeSets('social-test', 'eu-central-1')).to.deep.equal([]);
+    expect(await status('social-test', 'eu-central-1')).to.equal('UPDATE_COMPLETE');
+  });
+
+  it('info prints every stack with its status, also as JSON', () => {
+    const result = cli('info', '--package', pkg(), '--json');
+    expect(result.status, result.stderr).to.equal(0);
+    expect(JSON.parse(result.stdout).map((s: { name: string; status: string }) => [s.name, s.status])).to.deep.equal([
+      ['social-test-certificates', 'CREATE_COMPLETE'],
+      ['social-test', 'UPDATE_COMPLETE'],
+    ]);
+  });
+
+  it('sends a template over 51,200 bytes through an artifacts bucket in the stack region', async () => {
+    const result = cli('deploy', '--package', twoRegionPackage('social-big', { wired: false, bigTemplate: true }), '--yes');
+    expect(result.status, result.stderr).to.equal(0);
+    const objects = await sdkClients().s3('eu-central-1').send(new ListObjectsV2Command({ Bucket: 'mastodon-cfn-artifacts-123456789012-eu-central-1' }));
+    expect(objects.Contents.map((o: { Key: string }) => o.Key)).to.satisfy((keys: string[]) => keys.some((key) => key.startsWith('social-big/')));
+  });
+
+  it('remove deletes the main stack, then the certificate stack, and lists what it left behind', async () => {
+    const result = cli('remove', '--package', pkg(), '--yes');
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout.indexOf('social-test: deleted')).to.be.below(result.stdout.indexOf('social-test-certificates: deleted'));
+    expect(result.stdout).to.match(/Left behind[\s\S]*AWS::S3::Bucket \S+ \(MediaBucket\): retained/);
+    expect(await status('social-test', 'eu-central-1')).to.equal('NONE');
+    expect(await status('social-test-certificates', 'us-east-1')).to.equal('NONE');
+  });
+
+  it('generates the Mastodon secrets once; a later deploy keeps them', async () => {
+    const secrets = sdkClients().secretsManager('eu-central-1');
+    const { ARN } = await secrets.send(new CreateSecretCommand({ Name: 'mastodon-cfn/social-test/mastodon' }));
+    const reporter = recordingReporter();
+    await fillGeneratedSecrets(secrets, 'eu-central-1', { MastodonSecretsArn: 'mastodon-secrets' }, { MastodonSecretsArn: ARN }, reporter);
+    const first = JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: ARN }))).SecretString);
+    expect(first).to.have.all.keys('SECRET_KEY_BASE', 'OTP_SECRET', 'VAPID_PRIVATE_KEY', 'VAPID_PUBLIC_KEY', 'ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY', 'ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT', 'ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY');
+    expect(reporter.lines.join('\n')).to.not.include(first.SECRET_KEY_BASE);
+    await fillGeneratedSecrets(secrets, 'eu-central-1', { MastodonSecretsArn: 'mastodon-secrets' }, { MastodonSecretsArn: ARN }, reporter);
+    const second = JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: ARN }))).SecretString);
+    expect(second).to.deep.equal(first);
+    expect(reporter.lines).to.have.length(1);
+  });
+});
