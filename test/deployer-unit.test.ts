@@ -1,0 +1,259 @@
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { expect } from 'chai';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
+import { deploy, type DeployerContext } from '../src/deployer/commands.js';
+import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
+import { upgradeProblem } from '../src/deployer/guards.js';
+import { readPackage } from '../src/deployer/manifest.js';
+import { sesSmtpPassword, vapidKeyPair } from '../src/deployer/secrets.js';
+import { recordingReporter } from '../src/deployer/terminal.js';
+import { MastodonCfnError } from '../src/errors.js';
+import { twoRegionPackage } from './support/packages.js';
+
+interface FakeStack {
+  status: string;
+  outputs?: Record<string, string>;
+}
+
+/** A CloudFormation API that follows the documented shapes, scripted to produce what moto cannot. */
+class FakeCloudFormation implements AwsClient {
+  calls: { name: string; input: any }[] = [];
+  stacks = new Map<string, FakeStack>();
+  events: any[] = [];
+  changes: any[] = [{ Action: 'Add', LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic' }];
+  changeSetFailure?: string;
+  /** What executing a change set does: the events it adds and the status it ends in (undefined: it never ends). */
+  execution: { events: any[]; finalStatus?: string } = { events: [], finalStatus: 'CREATE_COMPLETE' };
+
+  called(name: string) {
+    return this.calls.filter((c) => c.name === name);
+  }
+
+  async send(command: object): Promise<any> {
+    const name = command.constructor.name.replace(/Command$/, '');
+    const input = (command as { input: any }).input;
+    this.calls.push({ name, input });
+    const stack = this.stacks.get(input.StackName);
+    switch (name) {
+      case 'DescribeStacks':
+        if (!stack) throw new Error(`Stack with id ${input.StackName} does not exist`);
+        return { Stacks: [{ StackName: input.StackName, StackId: `id/${input.StackName}`, StackStatus: stack.status, Outputs: Object.entries(stack.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }] };
+      case 'DeleteStack':
+        this.stacks.delete(input.StackName);
+        return {};
+      case 'CreateChangeSet':
+        if (!stack) this.stacks.set(input.StackName, { status: 'REVIEW_IN_PROGRESS' });
+        return { Id: `changeset/${input.StackName}` };
+      case 'DescribeChangeSet':
+        return this.changeSetFailure ? { Status: 'FAILED', StatusReason: this.changeSetFailure } : { Status: 'CREATE_COMPLETE', Changes: this.changes.map((ResourceChange) => ({ ResourceChange })) };
+      case 'DeleteChangeSet':
+        return {};
+      case 'ExecuteChangeSet':
+        this.events.push(...this.execution.events);
+        stack!.status = this.execution.finalStatus ?? 'UPDATE_IN_PROGRESS';
+        return {};
+      case 'DescribeStackEvents':
+        return { StackEvents: [...this.events].reverse() };
+      default:
+        throw new Error(`the fake does not know ${name}`);
+    }
+  }
+}
+
+function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}) {
+  const reporter = recordingReporter();
+  const unused = (): AwsClient => ({ send: async () => { throw new Error('not expected in this test'); } });
+  const clients: Clients = { cloudFormation: () => cfn, secretsManager: unused, s3: unused, sts: unused, rds: unused };
+  return { reporter, context: { clients, reporter, confirm: async () => true, polling: { initialMs: 1, maxMs: 2 }, ...overrides } satisfies DeployerContext };
+}
+
+const event = (id: string, logicalId: string, type: string, status: string, reason?: string) => ({ StackId: 'id/stack', StackName: 'stack', EventId: id, LogicalResourceId: logicalId, ResourceType: type, ResourceStatus: status, ResourceStatusReason: reason, Timestamp: new Date('2026-11-22T10:00:00Z') });
+const deployed = { status: 'CREATE_COMPLETE', outputs: { MediaCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc', MastodonVersion: 'v4.5.2' } };
+const options = { allowDataLoss: false, forceVersion: false };
+
+async function failure(promise: Promise<unknown>): Promise<MastodonCfnError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof MastodonCfnError) return error;
+    throw error;
+  }
+  throw new Error('expected the deploy to fail');
+}
+
+describe('deployer with an injected CloudFormation client', () => {
+  it('wires the certificate ARN from the us-east-1 stack into the main stack', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('wired-certificates', deployed);
+    cfn.stacks.set('wired', deployed);
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    await deploy(readPackage(twoRegionPackage('wired')), context(cfn).context, options);
+    const mainChangeSet = cfn.called('CreateChangeSet').find((c) => c.input.StackName === 'wired')!;
+    expect(mainChangeSet.input.Parameters).to.deep.equal([{ ParameterKey: 'MediaCertificateArn', ParameterValue: 'arn:aws:acm:us-east-1:123456789012:certificate/abc' }]);
+    expect(mainChangeSet.input.ChangeSetType).to.equal('UPDATE');
+  });
+
+  it('refuses to replace a stateful resource, naming it and its policy action, unless --allow-data-loss', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('social-certificates', deployed);
+    cfn.stacks.set('social', deployed);
+    cfn.changes = [
+      { Action: 'Modify', LogicalResourceId: 'DatabaseCluster', ResourceType: 'AWS::RDS::DBCluster', Replacement: 'True', PolicyAction: 'ReplaceAndSnapshot' },
+      { Action: 'Modify', LogicalResourceId: 'Cache', ResourceType: 'AWS::ElastiCache::ReplicationGroup', Replacement: 'Conditional' },
+      { Action: 'Modify', LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic', Replacement: 'True' },
+    ];
+    const error = await failure(deploy(readPackage(twoRegionPackage('social')), context(cfn).context, options));
+    expect(error.message).to.include('DatabaseCluster (AWS::RDS::DBCluster): would replace it; policy action ReplaceAndSnapshot');
+    expect(error.message).to.include('Cache (AWS::ElastiCache::ReplicationGroup): would possibly replace it');
+    expect(error.message).to.not.include('Alerts');
+    expect(cfn.called('ExecuteChangeSet')).to.have.length(0);
+    expect(cfn.called('DeleteChangeSet')).to.have.length(1);
+
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    await deploy(readPackage(twoRegionPackage('social')), context(cfn).context, { ...options, allowDataLoss: true });
+    expect(cfn.called('ExecuteChangeSet')).to.have.length(2);
+  });
+
+  for (const leftover of ['ROLLBACK_COMPLETE', 'REVIEW_IN_PROGRESS']) {
+    it(`deletes a stack left in ${leftover} by a failed first deploy and creates it again, with a notice`, async () => {
+      const cfn = new FakeCloudFormation();
+      cfn.stacks.set('first-certificates', { status: leftover });
+      const { reporter, context: ctx } = context(cfn);
+      await failure(deploy(readPackage(twoRegionPackage('first')), ctx, options)).catch(() => undefined);
+      expect(cfn.calls.map((c) => c.name).slice(0, 4)).to.deep.equal(['DescribeStacks', 'DeleteStack', 'DescribeStacks', 'CreateChangeSet']);
+      expect(cfn.called('CreateChangeSet')[0].input.ChangeSetType).to.equal('CREATE');
+      expect(reporter.lines[0]).to.equal(`first-certificates is ${leftover}, left by a first deploy that never completed: deleting it to start again.`);
+    });
+  }
+
+  it('refuses to touch a stack that is busy', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('busy-certificates', { status: 'UPDATE_IN_PROGRESS' });
+    const error = await failure(deploy(readPackage(twoRegionPackage('busy')), context(cfn).context, options));
+    expect(error.message).to.match(/^busy-certificates is UPDATE_IN_PROGRESS: another operation is running on it/);
+    expect(cfn.called('CreateChangeSet')).to.have.length(0);
+  });
+
+  it('names the root cause of a failed deploy, not just "failed"', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = {
+      finalStatus: 'ROLLBACK_COMPLETE',
+      events: [
+        event('1', 'CertificateNotices', 'AWS::SNS::Topic', 'CREATE_FAILED', 'Resource creation cancelled'),
+        event('2', 'Alerts', 'AWS::SNS::Topic', 'CREATE_FAILED', 'Topic name is invalid'),
+        event('3', 'fail-certificates', 'AWS::CloudFormation::Stack', 'ROLLBACK_IN_PROGRESS', 'The following resource(s) failed to create: [Alerts]'),
+      ],
+    };
+    const error = await failure(deploy(readPackage(twoRegionPackage('fail')), context(cfn).context, options));
+    expect(error.message).to.equal('fail-certificates failed: ROLLBACK_COMPLETE. Root cause: Alerts (AWS::SNS::Topic): Topic name is invalid');
+  });
+
+  it('reports why CloudFormation rejected a change set', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.changeSetFailure = 'Template format error: Unresolved resource dependencies [Nope]';
+    const error = await failure(deploy(readPackage(twoRegionPackage('bad')), context(cfn).context, options));
+    expect(error.message).to.equal('bad-certificates: CloudFormation rejected the change set: Template format error: Unresolved resource dependencies [Nope]');
+  });
+
+  it('prints the DNS record a certificate waits for', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = {
+      finalStatus: 'CREATE_COMPLETE',
+      events: [event('1', 'MediaCertificate', 'AWS::CertificateManager::Certificate', 'CREATE_IN_PROGRESS', 'Content of DNS Record is: {Name: _a1.media.example.com.,Type: CNAME,Value: _b2.acm-validations.aws.}')],
+    };
+    const { reporter, context: ctx } = context(cfn);
+    await failure(deploy(readPackage(twoRegionPackage('dns')), ctx, options)).catch(() => undefined);
+    expect(reporter.lines).to.include('Waiting for certificate validation of MediaCertificate: create this DNS record (it can stay forever):\n  _a1.media.example.com. CNAME _b2.acm-validations.aws.');
+  });
+
+  it('on Ctrl-C stops following, leaves the stack deploying and says how to follow it again', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = { events: [], finalStatus: undefined };
+    const interrupt = new AbortController();
+    const ctx = context(cfn, { polling: { initialMs: 5, maxMs: 5, signal: interrupt.signal } }).context;
+    setTimeout(() => interrupt.abort(), 50);
+    const error = await failure(deploy(readPackage(twoRegionPackage('slow')), ctx, options));
+    expect(error.exitCode).to.equal(130);
+    expect(error.message).to.include('CloudFormation goes on deploying it');
+    expect(error.message).to.include('aws cloudformation describe-stack-events --stack-name slow-certificates --region us-east-1');
+    expect(cfn.stacks.get('slow-certificates')!.status).to.equal('UPDATE_IN_PROGRESS');
+  });
+
+  it('refuses an upgrade that skips a minor series or goes down, unless --force-version', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('up-certificates', deployed);
+    cfn.stacks.set('up', { status: 'UPDATE_COMPLETE', outputs: { MastodonVersion: 'v4.3.1' } });
+    const error = await failure(deploy(readPackage(twoRegionPackage('up', { version: 'v4.5.2' })), context(cfn).context, options));
+    expect(error.message).to.include('deploy the latest v4.4.x release first, then v4.5.2');
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    await deploy(readPackage(twoRegionPackage('up', { version: 'v4.5.2' })), context(cfn).context, { ...options, forceVersion: true });
+  });
+});
+
+describe('deployer pieces', () => {
+  it('knows which upgrades Mastodon allows', () => {
+    expect(upgradeProblem('v4.3.1', 'v4.3.5')).to.equal(undefined);
+    expect(upgradeProblem('v4.3.1', 'v4.4.0')).to.equal(undefined);
+    expect(upgradeProblem('v4.5.2', 'v4.5.2')).to.equal(undefined);
+    expect(upgradeProblem('v4.5.2', 'v5.0.0')).to.equal(undefined);
+    expect(upgradeProblem('v4.5.2', 'v4.4.9')).to.match(/cannot be downgraded/);
+    expect(upgradeProblem('v4.3.1', 'v4.5.0')).to.match(/deploy the latest v4.4.x release first/);
+    expect(upgradeProblem('v4.5.2', 'v5.1.0')).to.match(/deploy the latest v5.0.x release first/);
+  });
+
+  it('finds the first real failure among echoes', () => {
+    expect(rootCause([event('1', 'A', 'T', 'CREATE_FAILED', 'Resource creation cancelled'), event('2', 'B', 'U', 'CREATE_FAILED', 'boom')])).to.equal('B (U): boom');
+    expect(dnsValidationRecord(event('1', 'C', 'AWS::CertificateManager::Certificate', 'CREATE_IN_PROGRESS', 'no record'))).to.equal(undefined);
+  });
+
+  it('makes VAPID keys Web Push accepts: a P-256 private scalar and an uncompressed public point', () => {
+    const { VAPID_PRIVATE_KEY, VAPID_PUBLIC_KEY } = vapidKeyPair();
+    expect(Buffer.from(VAPID_PRIVATE_KEY, 'base64url')).to.have.length(32);
+    const point = Buffer.from(VAPID_PUBLIC_KEY, 'base64url');
+    expect(point).to.have.length(65);
+    expect(point[0]).to.equal(4);
+    expect(VAPID_PUBLIC_KEY).to.match(/^[A-Za-z0-9_-]+$/);
+  });
+
+  it('derives the SES SMTP password as AWS documents it (checked against an independent implementation)', () => {
+    const key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const python = spawnSync('python3', ['-c', `
+import hmac, hashlib, base64, sys
+def sign(k, m): return hmac.new(k, m.encode(), hashlib.sha256).digest()
+s = sign(("AWS4" + sys.argv[1]).encode(), "11111111")
+for m in (sys.argv[2], "ses", "aws4_request", "SendRawEmail"): s = sign(s, m)
+print(base64.b64encode(bytes([4]) + s).decode())`, key, 'eu-central-1'], { encoding: 'utf8' });
+    expect(sesSmtpPassword(key, 'eu-central-1')).to.equal(python.stdout.trim());
+    expect(sesSmtpPassword(key, 'eu-central-1')).to.not.equal(sesSmtpPassword(key, 'us-east-1'));
+  });
+
+  it('retries a throttled API call with backoff (the real SDK client, against a local endpoint)', async () => {
+    let requests = 0;
+    const server = createServer((request, response) => {
+      requests++;
+      request.resume();
+      request.on('end', () => {
+        if (requests <= 2) {
+          response.writeHead(400, { 'content-type': 'text/xml' });
+          response.end('<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>');
+        } else {
+          response.writeHead(200, { 'content-type': 'text/xml' });
+          response.end('<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackName>s</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-11-22T10:00:00Z</CreationTime></member></Stacks></DescribeStacksResult></DescribeStacksResponse>');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}`, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+    try {
+      const result = await sdkClients().cloudFormation('eu-west-3').send(new DescribeStacksCommand({ StackName: 's' }));
+      expect(result.Stacks[0].StackStatus).to.equal('CREATE_COMPLETE');
+      expect(requests).to.equal(3);
+    } finally {
+      process.env = saved;
+      server.close();
+    }
+  });
+});
