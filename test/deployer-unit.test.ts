@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { expect } from 'chai';
-import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
 import { deploy, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
@@ -69,7 +69,7 @@ function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = 
   return { reporter, context: { clients, reporter, confirm: async () => true, polling: { initialMs: 1, maxMs: 2 }, ...overrides } satisfies DeployerContext };
 }
 
-const event = (id: string, logicalId: string, type: string, status: string, reason?: string) => ({ StackId: 'id/stack', StackName: 'stack', EventId: id, LogicalResourceId: logicalId, ResourceType: type, ResourceStatus: status, ResourceStatusReason: reason, Timestamp: new Date('2026-11-22T10:00:00Z') });
+const event = (id: string, logicalId: string, type: string, status: string, reason?: string) => ({ StackId: 'id/stack', StackName: 'stack', EventId: id, LogicalResourceId: logicalId, ResourceType: type, ResourceStatus: status, ResourceStatusReason: reason, Timestamp: new Date('2026-11-22T10:00:00Z') }) as StackEvent;
 const deployed = { status: 'CREATE_COMPLETE', outputs: { MediaCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc', MastodonVersion: 'v4.5.2' } };
 const options = { allowDataLoss: false, forceVersion: false };
 
