@@ -38,3 +38,30 @@ const verdict = (ok) => (ok ? 'within target' : 'OVER TARGET');
 console.log(`mastodon-cfn build (reference config, ${RUNS} cold runs)`);
 console.log(`  median wall time  ${seconds.toFixed(3)} s   target < ${TARGET.seconds} s   ${verdict(seconds < TARGET.seconds)}`);
 console.log(`  peak memory       ${peak.toFixed(1)} MB   target < ${TARGET.megabytes} MB   ${verdict(peak < TARGET.megabytes)}`);
+
+// Deploy: the same moto-compatible package, deployed by mastodon-cfn and by `aws cloudformation deploy`, against moto_server.
+const { startMoto } = await import('../dist/test/support/moto.js');
+const { twoRegionPackage } = await import('../dist/test/support/packages.js');
+const { readFileSync } = await import('node:fs');
+const moto = await startMoto();
+try {
+  const env = { ...process.env, ...moto.env };
+  const timed = (command, args) => {
+    const start = performance.now();
+    execFileSync(command, args, { env, stdio: 'ignore' });
+    return (performance.now() - start) / 1000;
+  };
+  const ours = twoRegionPackage('bench-ours', { wired: false });
+  const oursSeconds = timed(process.execPath, [join(root, 'bin/mastodon-cfn.js'), 'deploy', '--package', ours, '--yes']);
+  const theirs = twoRegionPackage('bench-awscli', { wired: false });
+  const manifest = JSON.parse(readFileSync(join(theirs, 'manifest.json'), 'utf8'));
+  let awsSeconds = 0;
+  for (const stack of manifest.stacks) {
+    awsSeconds += timed('aws', ['cloudformation', 'deploy', '--endpoint-url', moto.endpoint, '--region', stack.region, '--stack-name', stack.name, '--template-file', join(theirs, stack.templateFile), '--no-fail-on-empty-changeset']);
+  }
+  console.log('deploy of a two-stack, two-region package to moto_server (first deploy)');
+  console.log(`  mastodon-cfn deploy        ${oursSeconds.toFixed(2)} s`);
+  console.log(`  aws cloudformation deploy  ${awsSeconds.toFixed(2)} s   ${verdict(oursSeconds <= awsSeconds)} (target: no slower than awscli)`);
+} finally {
+  await moto.stop();
+}
