@@ -1,4 +1,4 @@
-import { DeleteStackCommand, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { DeleteStackCommand, DescribeStackResourcesCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
@@ -9,7 +9,7 @@ import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets } from './secrets.js';
 import { createChangeSet, deleteChangeSet, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, type Polling } from './stacks.js';
 import { templateSource } from './templates.js';
-import type { Confirm, Reporter } from './terminal.js';
+import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
 
 export interface DeployerContext {
   clients: Clients;
@@ -43,13 +43,25 @@ function wiredParameters(stack: DeployStack, outputs: Map<string, Record<string,
   );
 }
 
-async function outputsOfDeployed(clients: Clients, stacks: DeployStack[]): Promise<Map<string, Record<string, string>>> {
-  const outputs = new Map<string, Record<string, string>>();
-  for (const stack of stacks) {
-    const deployed = await describeStack(clients.cloudFormation(stack.region), stack.name);
-    if (deployed) outputs.set(stack.name, outputsOf(deployed));
-  }
-  return outputs;
+/** Each stack of the package as CloudFormation knows it (undefined: not deployed), described once. */
+async function describeAll(clients: Clients, stacks: DeployStack[]): Promise<Map<string, Stack | undefined>> {
+  const described = await Promise.all(stacks.map((stack) => describeStack(clients.cloudFormation(stack.region), stack.name)));
+  return new Map(stacks.map((stack, i) => [stack.name, described[i]]));
+}
+
+/** The change set that would bring `stack` to the package's template. */
+async function proposeChangeSet(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, changeSetType: 'CREATE' | 'UPDATE', outputs: Map<string, Record<string, string>>) {
+  return createChangeSet(
+    context.clients.cloudFormation(stack.region),
+    {
+      stackName: stack.name,
+      changeSetType,
+      template: await templateSource(context.clients, stack.region, stack.name, pkg.template(stack)),
+      parameters: wiredParameters(stack, outputs),
+      tags: stack.tags ?? {},
+    },
+    context.polling,
+  );
 }
 
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
@@ -65,17 +77,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const changeSet = await createChangeSet(
-      cfn,
-      {
-        stackName: stack.name,
-        changeSetType: existing ? 'UPDATE' : 'CREATE',
-        template: await templateSource(clients, stack.region, stack.name, pkg.template(stack)),
-        parameters: wiredParameters(stack, outputs),
-        tags: stack.tags ?? {},
-      },
-      polling,
-    );
+    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', outputs);
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
     } else {
@@ -83,19 +85,17 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       const losses = dataLossChanges(changeSet.rows, stack);
       if (losses.length > 0 && !options.allowDataLoss) {
         await deleteChangeSet(cfn, changeSet);
-        throw MastodonCfnError.of('deploy.dataLoss', describeDataLoss(stack.name, losses));
+        throw MastodonCfnError.of('deploy.dataLoss', describeDataLoss(`Refusing to deploy ${stack.name}`, losses));
       }
       if (!(await context.confirm(`Deploy these changes to ${stack.name}?`))) {
         await deleteChangeSet(cfn, changeSet);
-        throw MastodonCfnError.of(
-          'deploy.notConfirmed',
-          process.stdin.isTTY ? `Not deployed: ${stack.name} was left as it was.` : `Not deployed: there is no terminal to confirm on. Review the changes above, then run again with --yes.`,
-        );
+        throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(`Not deployed: ${stack.name} was left as it was`));
       }
       await executeChangeSet(cfn, changeSet, stack.region, reporter, polling);
       reporter.line(`${stack.name}: deployed`);
     }
-    const deployed = outputsOf(await describeStack(cfn, stack.name));
+    // An unchanged stack still has the outputs it was described with.
+    const deployed = changeSet.empty ? outputsOf(existing) : outputsOf(await describeStack(cfn, stack.name));
     outputs.set(stack.name, deployed);
     if (stack.generatedSecrets && Object.keys(stack.generatedSecrets).length > 0) {
       await fillGeneratedSecrets(clients.secretsManager(stack.region), stack.region, stack.generatedSecrets, deployed, reporter);
@@ -106,30 +106,26 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
 
 /** Shows what a deploy would change, and changes nothing: change sets are made, printed and deleted. */
 export async function diff(pkg: DeployPackage, context: DeployerContext): Promise<void> {
-  const { clients, reporter, polling } = context;
-  const outputs = await outputsOfDeployed(clients, pkg.stacks);
+  const { clients, reporter } = context;
+  const described = await describeAll(clients, pkg.stacks);
+  const outputs = new Map([...described].map(([name, stack]) => [name, outputsOf(stack)]));
   for (const stack of pkg.stacks) {
-    const cfn = clients.cloudFormation(stack.region);
-    const existing = await describeStack(cfn, stack.name);
+    const existing = described.get(stack.name);
     if (!existing || existing.StackStatus === 'REVIEW_IN_PROGRESS' || existing.StackStatus === 'ROLLBACK_COMPLETE') {
       // A CREATE change set would leave a REVIEW_IN_PROGRESS stack behind: read the template instead.
       const resources = Object.entries((JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { Type: string }> }).Resources ?? {});
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
       continue;
     }
-    const changeSet = await createChangeSet(
-      cfn,
-      { stackName: stack.name, changeSetType: 'UPDATE', template: await templateSource(clients, stack.region, stack.name, pkg.template(stack)), parameters: wiredParameters(stack, outputs), tags: stack.tags ?? {} },
-      polling,
-    );
+    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', outputs);
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
       continue;
     }
     reporter.line(formatChangeSet(changeSet));
     const losses = dataLossChanges(changeSet.rows, stack);
-    if (losses.length > 0) reporter.line(describeDataLoss(stack.name, losses).replace(/^Refusing to deploy/, 'Deploy would refuse'));
-    await deleteChangeSet(cfn, changeSet);
+    if (losses.length > 0) reporter.line(describeDataLoss(`Deploy would refuse ${stack.name}`, losses));
+    await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
   }
 }
 
@@ -141,12 +137,11 @@ export interface StackInfo {
 }
 
 export async function info(pkg: DeployPackage, clients: Clients): Promise<StackInfo[]> {
-  return Promise.all(
-    pkg.stacks.map(async (stack) => {
-      const deployed = await describeStack(clients.cloudFormation(stack.region), stack.name);
-      return { name: stack.name, region: stack.region, status: deployed?.StackStatus ?? 'NOT_DEPLOYED', outputs: outputsOf(deployed) };
-    }),
-  );
+  const described = await describeAll(clients, pkg.stacks);
+  return pkg.stacks.map((stack) => {
+    const deployed = described.get(stack.name);
+    return { name: stack.name, region: stack.region, status: deployed?.StackStatus ?? 'NOT_DEPLOYED', outputs: outputsOf(deployed) };
+  });
 }
 
 export function formatInfo(stacks: StackInfo[]): string {
@@ -159,17 +154,17 @@ export function formatInfo(stacks: StackInfo[]): string {
  */
 export async function remove(pkg: DeployPackage, context: DeployerContext): Promise<void> {
   const { clients, reporter, polling } = context;
-  const present: { stack: DeployStack; id: string }[] = [];
-  for (const stack of [...pkg.stacks].reverse()) {
-    const deployed = await describeStack(clients.cloudFormation(stack.region), stack.name);
-    if (deployed) present.push({ stack, id: deployed.StackId! });
-  }
+  const described = await describeAll(clients, pkg.stacks);
+  const present = [...pkg.stacks]
+    .reverse()
+    .filter((stack) => described.get(stack.name))
+    .map((stack) => ({ stack, id: described.get(stack.name)!.StackId! }));
   if (present.length === 0) {
     reporter.line('Nothing to remove: no stack of this package is deployed.');
     return;
   }
   if (!(await context.confirm(`Delete ${present.map(({ stack }) => `${stack.name} (${stack.region})`).join(', ')}? Data is kept (retained or snapshotted).`))) {
-    throw MastodonCfnError.of('remove.notConfirmed', process.stdin.isTTY ? 'Nothing was removed.' : 'Nothing was removed: there is no terminal to confirm on. Run again with --yes.');
+    throw MastodonCfnError.of('remove.notConfirmed', notConfirmed('Nothing was removed'));
   }
   const leftBehind: string[] = [];
   for (const { stack, id } of present) {

@@ -28,9 +28,9 @@ function describeEvent(event: StackEvent): string {
 
 /**
  * Follows a stack operation to its end: counts resources done out of `total`, prints DNS
- * validation records as ACM asks for them, and on failure names the root cause.
+ * validation records as ACM asks for them, and on failure names the root cause. A deletion is
+ * followed by `stack.id` (the stack's ARN): a deleted stack is no longer found by name.
  */
-/** `stack.id` (the stack's ARN) is needed to follow a deletion: a deleted stack is no longer found by name. */
 export async function followStack(cfn: AwsClient, stack: { name: string; region: string; id?: string }, afterEventId: string | undefined, total: number, reporter: Reporter, polling: Polling): Promise<string> {
   const seen: StackEvent[] = [];
   const done = new Set<string>();

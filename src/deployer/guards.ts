@@ -16,12 +16,13 @@ export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRo
   });
 }
 
-export function describeDataLoss(stackName: string, rows: ChangeRow[]): string {
+/** `verdict` opens the message: "Refusing to deploy social-prod" from deploy, "Deploy would refuse social-prod" from diff. */
+export function describeDataLoss(verdict: string, rows: ChangeRow[]): string {
   const lines = rows.map((r) => {
     const what = r.action === 'Remove' ? 'delete' : r.replacement === 'Conditional' ? 'possibly replace' : 'replace';
     return `  ${r.logicalId} (${r.type}): would ${what} it${r.policyAction ? `; policy action ${r.policyAction}` : ''}`;
   });
-  return [`Refusing to deploy ${stackName}: the change set would destroy or replace stateful resources:`, ...lines, 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');
+  return [`${verdict}: the change set would destroy or replace stateful resources:`, ...lines, 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');
 }
 
 type Version = [number, number, number];

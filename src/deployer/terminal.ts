@@ -51,6 +51,11 @@ export function recordingReporter(): Reporter & { lines: string[] } {
 
 export type Confirm = (question: string) => Promise<boolean>;
 
+/** Why a confirmation came back "no": the user said so, or nobody could be asked. */
+export function notConfirmed(outcome: string): string {
+  return process.stdin.isTTY ? `${outcome}.` : `${outcome}: there is no terminal to confirm on (run again with --yes).`;
+}
+
 /** Asks on a terminal; --yes answers for the user; with no terminal and no --yes there is nobody to ask. */
 export function terminalConfirm(yes: boolean): Confirm {
   return async (question) => {
