@@ -107,6 +107,13 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
     expect(objects.Contents.map((o: { Key: string }) => o.Key)).to.satisfy((keys: string[]) => keys.some((key) => key.startsWith('social-big/')));
   });
 
+  it('remove refuses without a terminal or --yes, and deletes nothing', async () => {
+    const result = cli('remove', '--package', pkg());
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.include('Nothing was removed: there is no terminal to confirm on');
+    expect(await status('social-test', 'eu-central-1')).to.equal('UPDATE_COMPLETE');
+  });
+
   it('remove deletes the main stack, then the certificate stack, and lists what it left behind', async () => {
     const result = cli('remove', '--package', pkg(), '--yes');
     expect(result.status, result.stderr).to.equal(0);

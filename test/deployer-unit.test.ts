@@ -8,7 +8,7 @@ import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
 import { readPackage } from '../src/deployer/manifest.js';
 import { sesSmtpPassword, vapidKeyPair } from '../src/deployer/secrets.js';
-import { recordingReporter } from '../src/deployer/terminal.js';
+import { recordingReporter, terminalReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { twoRegionPackage } from './support/packages.js';
 
@@ -193,6 +193,31 @@ describe('deployer with an injected CloudFormation client', () => {
 });
 
 describe('deployer pieces', () => {
+  const stream = (isTTY: boolean) => {
+    const written: string[] = [];
+    return { written, stream: { isTTY, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream };
+  };
+
+  it('on a terminal keeps one live status line and prints no event lines', () => {
+    const { written, stream: tty } = stream(true);
+    const reporter = terminalReporter(undefined, tty);
+    reporter.status('social-prod: 3/50 resources  UPDATE_IN_PROGRESS');
+    reporter.event('10:00:00  CREATE_COMPLETE  Alerts');
+    reporter.status('social-prod: 4/50 resources  UPDATE_IN_PROGRESS');
+    reporter.line('social-prod: deployed');
+    expect(written).to.deep.equal(['⠋ social-prod: 3/50 resources  UPDATE_IN_PROGRESS', '\r\x1b[K', '⠙ social-prod: 4/50 resources  UPDATE_IN_PROGRESS', '\r\x1b[K', 'social-prod: deployed\n']);
+  });
+
+  it('off a terminal, or with --progress events, prints one plain line per event and no status', () => {
+    for (const [isTTY, progress] of [[false, undefined], [true, 'events']] as const) {
+      const { written, stream: out } = stream(isTTY);
+      const reporter = terminalReporter(progress, out);
+      reporter.status('social-prod: 3/50 resources');
+      reporter.event('10:00:00  CREATE_COMPLETE  Alerts');
+      expect(written).to.deep.equal(['10:00:00  CREATE_COMPLETE  Alerts\n']);
+    }
+  });
+
   it('knows which upgrades Mastodon allows', () => {
     expect(upgradeProblem('v4.3.1', 'v4.3.5')).to.equal(undefined);
     expect(upgradeProblem('v4.3.1', 'v4.4.0')).to.equal(undefined);
