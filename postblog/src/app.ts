@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { HttpError } from './errors.js';
+import type { Answer } from './resolver.js';
+
+/** The widget: DOMPurify (to sanitise reply HTML in the browser) followed by widget/comments.js. */
+export function widgetScript(): string {
+  const purify = readFileSync(createRequire(import.meta.url).resolve('dompurify/dist/purify.min.js'), 'utf8');
+  const widget = readFileSync(new URL('./widget/comments.js', import.meta.url), 'utf8');
+  return `${purify}\n${widget}`;
+}
+
+export interface AppOptions {
+  version: string;
+  resolve(url: unknown): Promise<Answer>;
+  log?(entry: Record<string, unknown>): void;
+}
+
+export function createApp(options: AppOptions) {
+  const log = options.log ?? ((entry) => process.stdout.write(`${JSON.stringify(entry)}\n`));
+  const script = widgetScript();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Every answer, errors included, may be read by the blog's pages.
+  app.use((_request, response, next) => {
+    response.set('Access-Control-Allow-Origin', '*');
+    next();
+  });
+
+  app.get('/status', (_request, response) => {
+    response.json({ code: 200, message: 'OK', rev: options.version });
+  });
+
+  app.get('/comments.js', (_request, response) => {
+    response.type('application/javascript').set('Cache-Control', 'public, max-age=3600').send(script);
+  });
+
+  app.get('/', async (request, response) => {
+    const answer = await options.resolve(request.query.url);
+    log({ level: 'info', message: 'resolved', url: request.query.url, toot_id: answer.toot_id });
+    response.json(answer);
+  });
+
+  app.use((_request, response) => {
+    response.status(404).json({ code: 404, error: 'Not found' });
+  });
+
+  app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
+    if (error instanceof HttpError) {
+      if (error.retryAfter) response.set('Retry-After', String(error.retryAfter));
+      if (error.status >= 500) log({ level: 'warn', message: error.message, url: request.query.url });
+      response.status(error.status).json({ code: error.status, error: error.message });
+      return;
+    }
+    log({ level: 'error', message: 'request failed', url: request.query.url, error: (error as Error)?.message });
+    response.status(500).json({ code: 500, error: 'Internal error' });
+  });
+  return app;
+}

@@ -1,0 +1,11 @@
+/** An answer other than 200, with a message safe to show anyone: no stack trace, no secret. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 502 | 503,
+    message: string,
+    /** Seconds, sent as Retry-After. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}

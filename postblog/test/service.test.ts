@@ -1,0 +1,176 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { expect } from 'chai';
+import request from 'supertest';
+import { startMoto, type Moto } from '../../test/support/moto.js';
+import { createApp } from '../src/app.js';
+import { readConfig, type Config } from '../src/config.js';
+import { mastodonPublisher } from '../src/mastodon.js';
+import { createResolver } from '../src/resolver.js';
+import { dynamoStore } from '../src/store.js';
+import { startBlog, type Blog } from './support/blog.js';
+import { createTable } from './support/dynamo.js';
+import { startMastodon, type MastodonStandIn } from './support/mastodon.js';
+
+export function testEnvironment(mastodon: MastodonStandIn, blog: Blog, tableName: string, moto: Moto): Record<string, string> {
+  return {
+    ...moto.env,
+    AWS_REGION: 'us-east-1',
+    PORT: '0',
+    VERSION: 'test-rev',
+    MASTODON_HOST: mastodon.host,
+    MASTODON_URL: mastodon.url,
+    MASTODON_USER: 'blog',
+    MASTODON_TOKEN: mastodon.token,
+    BLOG_HOST: blog.host,
+    BLOG_POST_RE: '^http://[^/]+/posts/[a-z-]+$',
+    HASHTAGS: 'blog, comments',
+    TABLE_NAME: tableName,
+    TIMEOUT_MS: '1000',
+  };
+}
+
+describe('postblog service', function () {
+  let moto: Moto;
+  let mastodon: MastodonStandIn;
+  let blog: Blog;
+  let config: Config;
+  let app: ReturnType<typeof createApp>;
+  const logs: Record<string, unknown>[] = [];
+
+  before(async () => {
+    [moto, mastodon, blog] = await Promise.all([startMoto(), startMastodon(), startBlog()]);
+    config = readConfig(testEnvironment(mastodon, blog, await createTable(moto.endpoint), moto));
+    const client = new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    app = createApp({ version: config.version, resolve: createResolver(config, dynamoStore(config.tableName, client), mastodonPublisher(config)), log: (entry) => logs.push(entry) });
+  });
+  after(async () => Promise.all([moto?.stop(), mastodon?.close(), blog?.close()]));
+
+  const get = (url?: string) => request(app).get('/').query(url === undefined ? {} : { url });
+
+  it('answers /status with its revision, for the load balancer', async () => {
+    const response = await request(app).get('/status').expect(200);
+    expect(response.body).to.deep.equal({ code: 200, message: 'OK', rev: 'test-rev' });
+    expect(response.headers['access-control-allow-origin']).to.equal('*');
+  });
+
+  it('creates the Mastodon post on the first request: title, blank line, description, hashtags, URL', async () => {
+    const response = await get(`${blog.url}/posts/hello-world`).expect(200);
+    expect(response.body).to.deep.equal({ host: mastodon.host, user: 'blog', toot_id: '101', url: `http://${mastodon.host}/@blog/101` });
+    expect(response.headers['access-control-allow-origin']).to.equal('*');
+    expect(mastodon.posts).to.have.length(1);
+    expect(mastodon.posts[0]).to.deep.include({ text: `Hello & welcome\n\nA first post about "things".\n\n#blog #comments\n\n${blog.url}/posts/hello-world`, visibility: 'public' });
+    expect(mastodon.posts[0].idempotencyKey).to.match(/^[0-9a-f]{64}$/);
+  });
+
+  it('answers later requests, with query or fragment, from the store without posting again', async () => {
+    for (const url of [`${blog.url}/posts/hello-world`, `${blog.url}/posts/hello-world?utm_source=x`, `${blog.url}/posts/hello-world#comments`]) {
+      expect((await get(url).expect(200)).body.toot_id).to.equal('101');
+    }
+    expect(mastodon.posts).to.have.length(1);
+  });
+
+  it('falls back to <title> when the page has no Open Graph tags', async () => {
+    await get(`${blog.url}/posts/untitled`).expect(200);
+    expect(mastodon.posts.at(-1)!.text).to.equal(`Just a title\n\n#blog #comments\n\n${blog.url}/posts/untitled`);
+  });
+
+  it('follows a redirect that stays on the blog', async () => {
+    expect((await get(`${blog.url}/posts/moved`).expect(200)).body.toot_id).to.be.a('string');
+  });
+
+  const rejected: [string, string | undefined, string][] = [
+    ['a missing url', undefined, 'No `url` query argument provided'],
+    ['a malformed url', 'not a url', 'The `url` query argument is not a URL'],
+    ['a url on another host', 'http://evil.example/posts/hello-world', 'is not on'],
+    ['a url that is not a post', 'BLOG/about', 'The `url` is not a blog post'],
+    ['a post that does not exist yet', 'BLOG/posts/tomorrow', 'The post does not exist yet'],
+    ['a redirect off the blog', 'BLOG/posts/elsewhere', 'The post redirects away from the blog'],
+    ['a non-http url', 'file:///etc/passwd', 'must be an http or https URL'],
+  ];
+  for (const [what, url, message] of rejected) {
+    it(`answers 400 with JSON for ${what}, CORS header included`, async () => {
+      const before = mastodon.posts.length;
+      const response = await get(url?.replace('BLOG', blog.url)).expect(400);
+      expect(response.body.code).to.equal(400);
+      expect(response.body.error).to.include(message);
+      expect(response.headers['access-control-allow-origin']).to.equal('*');
+      expect(mastodon.posts.length).to.equal(before);
+    });
+  }
+
+  it('reads at most 1 MiB of a page', async () => {
+    const response = await get(`${blog.url}/posts/big`).expect(200);
+    expect(mastodon.posts.at(-1)!.text).to.match(/^Big\n\nA very long page/);
+    expect(response.body.toot_id).to.be.a('string');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(blog.bigPageAborted()).to.equal(true);
+  });
+
+  it('answers 502 when the blog does not answer in time', async () => {
+    const response = await get(`${blog.url}/posts/slow`).expect(502);
+    expect(response.body).to.deep.equal({ code: 502, error: `The blog (${blog.host}) could not be reached` });
+  });
+
+  it('answers 503 with Retry-After when Mastodon rate-limits, and posts once allowed again', async () => {
+    blog.pages.set('/posts/rate-limited', '<title>Rate limited</title>');
+    mastodon.mode = 'rate-limited';
+    const limited = await get(`${blog.url}/posts/rate-limited`).expect(503);
+    mastodon.mode = 'ok';
+    expect(limited.body).to.deep.equal({ code: 503, error: 'Mastodon is rate limiting this service; try again later' });
+    expect(Number(limited.headers['retry-after'])).to.be.within(100, 121);
+    expect(limited.headers['access-control-allow-origin']).to.equal('*');
+    expect((await get(`${blog.url}/posts/rate-limited`).expect(200)).body.toot_id).to.be.a('string');
+  });
+
+  it('answers 502 when Mastodon fails or cannot be reached, without a stack trace or the token', async () => {
+    mastodon.mode = 'broken';
+    blog.pages.set('/posts/broken', '<title>Broken</title>');
+    const broken = await get(`${blog.url}/posts/broken`).expect(502);
+    mastodon.mode = 'ok';
+    expect(broken.body).to.deep.equal({ code: 502, error: 'Mastodon refused the post (500)' });
+    const unreachable = readConfig({ ...testEnvironment(mastodon, blog, config.tableName, moto), MASTODON_URL: 'http://127.0.0.1:9' });
+    const client = new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const offline = createApp({ version: 'x', resolve: createResolver(unreachable, dynamoStore(config.tableName, client), mastodonPublisher(unreachable)), log: () => undefined });
+    blog.pages.set('/posts/offline', '<title>Offline</title>');
+    const response = await request(offline).get('/').query({ url: `${blog.url}/posts/offline` }).expect(502);
+    expect(response.body).to.deep.equal({ code: 502, error: 'Mastodon could not be reached' });
+    expect(JSON.stringify(logs)).to.not.include(mastodon.token);
+    // A failed first attempt leaves nothing behind: the next request creates the post.
+    expect((await get(`${blog.url}/posts/broken`).expect(200)).body.toot_id).to.be.a('string');
+  });
+
+  it('answers unknown paths with a JSON 404, CORS header included', async () => {
+    const response = await request(app).get('/wp-admin').expect(404);
+    expect(response.body).to.deep.equal({ code: 404, error: 'Not found' });
+    expect(response.headers['access-control-allow-origin']).to.equal('*');
+  });
+
+  it('serves the widget with DOMPurify', async () => {
+    const response = await request(app).get('/comments.js').expect(200);
+    expect(response.headers['content-type']).to.match(/^application\/javascript/);
+    expect(response.text).to.include('DOMPurify');
+    expect(response.text).to.include('/api/v1/statuses/');
+  });
+});
+
+describe('postblog settings', () => {
+  const valid = { MASTODON_HOST: 'social.example.com', MASTODON_USER: 'blog', MASTODON_TOKEN: 't', BLOG_HOST: 'blog.example.com', BLOG_POST_RE: '^https://blog\\.example\\.com/\\d{4}/', TABLE_NAME: 'posts' };
+
+  it('reads a valid environment, with defaults', () => {
+    const config = readConfig(valid);
+    expect(config).to.deep.include({ port: 8000, version: 'dev', mastodonUrl: 'https://social.example.com', visibility: 'public', hashtags: [], timeoutMs: 5000 });
+  });
+
+  for (const [name, value, message] of [
+    ['MASTODON_TOKEN', undefined, 'MASTODON_TOKEN is required'],
+    ['BLOG_POST_RE', '([', 'BLOG_POST_RE is not a valid regular expression'],
+    ['PORT', 'eighty', 'PORT must be a whole number'],
+    ['VISIBILITY', 'private', 'VISIBILITY must be public or unlisted'],
+    ['MASTODON_HOST', 'https://social.example.com/', 'MASTODON_HOST must be a host name'],
+    ['TABLE_NAME', '', 'TABLE_NAME is required'],
+  ] as const) {
+    it(`stops at start-up naming ${name} when it is ${value === undefined ? 'missing' : 'invalid'}`, () => {
+      expect(() => readConfig({ ...valid, [name]: value })).to.throw(message);
+    });
+  }
+});
