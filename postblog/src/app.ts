@@ -3,12 +3,12 @@ import { createRequire } from 'node:module';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { HttpError } from './errors.js';
 import type { Answer } from './resolver.js';
+import { commentsWidget } from './widget.js';
 
-/** The widget: DOMPurify (to sanitise reply HTML in the browser) followed by widget/comments.js. */
+/** /comments.js: DOMPurify (to sanitise reply HTML in the browser), then the widget, run at once. */
 export function widgetScript(): string {
   const purify = readFileSync(createRequire(import.meta.url).resolve('dompurify/dist/purify.min.js'), 'utf8');
-  const widget = readFileSync(new URL('./widget/comments.js', import.meta.url), 'utf8');
-  return `${purify}\n${widget}`;
+  return `${purify}\n(${commentsWidget.toString()})();\n`;
 }
 
 export interface AppOptions {

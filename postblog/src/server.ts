@@ -7,7 +7,10 @@ import { dynamoStore } from './store.js';
 try {
   const config = readConfig(process.env);
   const app = createApp({ version: config.version, resolve: createResolver(config, dynamoStore(config.tableName), mastodonPublisher(config)) });
-  const server = app.listen(config.port, () => process.stdout.write(`${JSON.stringify({ level: 'info', message: 'listening', port: config.port, version: config.version })}\n`));
+  const server = app.listen(config.port, () => {
+    const { port } = server.address() as { port: number };
+    process.stdout.write(`${JSON.stringify({ level: 'info', message: 'listening', port, version: config.version })}\n`);
+  });
   // ECS stops a task with SIGTERM: finish the requests under way, then leave.
   process.once('SIGTERM', () => server.close(() => process.exit(0)));
 } catch (error) {

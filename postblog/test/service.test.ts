@@ -8,26 +8,9 @@ import { mastodonPublisher } from '../src/mastodon.js';
 import { createResolver } from '../src/resolver.js';
 import { dynamoStore } from '../src/store.js';
 import { startBlog, type Blog } from './support/blog.js';
+import { testEnvironment } from './support/environment.js';
 import { createTable } from './support/dynamo.js';
 import { startMastodon, type MastodonStandIn } from './support/mastodon.js';
-
-export function testEnvironment(mastodon: MastodonStandIn, blog: Blog, tableName: string, moto: Moto): Record<string, string> {
-  return {
-    ...moto.env,
-    AWS_REGION: 'us-east-1',
-    PORT: '0',
-    VERSION: 'test-rev',
-    MASTODON_HOST: mastodon.host,
-    MASTODON_URL: mastodon.url,
-    MASTODON_USER: 'blog',
-    MASTODON_TOKEN: mastodon.token,
-    BLOG_HOST: blog.host,
-    BLOG_POST_RE: '^http://[^/]+/posts/[a-z-]+$',
-    HASHTAGS: 'blog, comments',
-    TABLE_NAME: tableName,
-    TIMEOUT_MS: '1000',
-  };
-}
 
 describe('postblog service', function () {
   let moto: Moto;
