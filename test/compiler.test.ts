@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
+import { readConfig as readPostblogConfig } from '../postblog/src/config.js';
 import { MASTODON_SECRET_KEYS } from '../src/compiler/secrets.js';
 import { buildConfig, minimalYaml, REPO_ROOT, type TestBuild } from './support/build.js';
 
@@ -88,7 +89,7 @@ describe('compiler: the reference configuration', () => {
     for (const [id, secret] of Object.entries(built.resources('secrets')).filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret')) {
       expect([secret.DeletionPolicy, secret.UpdateReplacePolicy], id).to.deep.equal(['Retain', 'Retain']);
     }
-    expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.have.members(['DatabaseCluster', 'DatabaseInstance', 'Cache', 'MediaBucket']);
+    expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.have.members(['DatabaseCluster', 'DatabaseInstance', 'Cache', 'MediaBucket', 'ServicePostblogTable']);
   });
 
   it('runs the cache on the configured node, with snapshots and encryption', () => {
@@ -171,6 +172,29 @@ describe('compiler: the reference configuration', () => {
     const [definition] = main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions;
     expect(definition.Environment).to.deep.include({ Name: 'MASTODON_USER', Value: 'blog' });
     expect(definition.Image).to.equal('ghcr.io/example/postblog:latest');
+  });
+
+  it("gives postblog its store, a DynamoDB table only its task role may use, and its token from Secrets Manager", () => {
+    const table = main.ServicePostblogTable;
+    expect(table.Type).to.equal('AWS::DynamoDB::Table');
+    expect([table.DeletionPolicy, table.UpdateReplacePolicy]).to.deep.equal(['Retain', 'Retain']);
+    expect(table.Properties).to.deep.include({ BillingMode: 'PAY_PER_REQUEST', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] });
+    expect(table.Properties.PointInTimeRecoverySpecification).to.deep.equal({ PointInTimeRecoveryEnabled: true });
+    const [statement] = main.ServicePostblogTaskRole.Properties.Policies[0].PolicyDocument.Statement;
+    expect(statement.Resource).to.deep.equal({ 'Fn::GetAtt': ['ServicePostblogTable', 'Arn'] });
+    expect(statement.Action).to.include.members(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    expect(main.ServicePostblogTaskDefinition.Properties.TaskRoleArn).to.deep.equal({ 'Fn::GetAtt': ['ServicePostblogTaskRole', 'Arn'] });
+    expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.include('ServicePostblogTable');
+    const [definition] = main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions;
+    expect(definition.Environment.map((e: { Name: string }) => e.Name)).to.not.include('MASTODON_TOKEN');
+    expect(definition.Secrets).to.deep.equal([{ Name: 'MASTODON_TOKEN', ValueFrom: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:postblog/mastodon-token' }]);
+
+    // What the container gets is what postblog needs: its own settings reader accepts it.
+    const environment: Record<string, string> = Object.fromEntries(definition.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, typeof e.Value === 'string' ? e.Value : 'resolved-by-cloudformation']));
+    for (const secret of definition.Secrets) environment[secret.Name] = 'from-secrets-manager';
+    const postblog = readPostblogConfig(environment);
+    expect(postblog).to.deep.include({ port: 8000, mastodonHost: 'social.example.com', blogHost: 'blog.example.com', tableName: 'resolved-by-cloudformation' });
+    expect(postblog.blogPostPattern.test('https://blog.example.com/posts/hello-world')).to.equal(true);
   });
 
   it('sets up SES with DKIM and SMTP credentials that never appear in a template', () => {

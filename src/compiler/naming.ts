@@ -105,7 +105,7 @@ export const Ids = {
   MastodonSecrets: 'MastodonSecrets',
   MastodonSecretsArnParameter: 'MastodonSecretsArn',
   // extra services: Service<Name><Part>
-  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'Certificate' | 'ListenerCertificate' | 'Url') =>
+  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table') =>
     `Service${pascal(name)}${part}`,
 } as const;
 

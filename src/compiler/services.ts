@@ -1,8 +1,8 @@
 import type { Config, ServiceConfig } from '../config/types.js';
-import { ListenerCertificate, ListenerRule, Ref, Sub, type Resource, type Value } from './cfn.js';
+import { DynamoDbTable, GetAtt, ListenerCertificate, ListenerRule, Ref, Sub, type Resource, type Value } from './cfn.js';
 import { dnsCertificate } from './certificates.js';
-import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList } from './compute.js';
-import type { CompileStep } from './fragment.js';
+import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
+import { keepData, type CompileStep } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
 
@@ -34,6 +34,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
       memory: service.memory,
       architecture: service.architecture,
       executionRoleId: id('ExecutionRole'),
+      taskRoleId: service.table ? id('TaskRole') : undefined,
       containers: [
         {
           Name: name,
@@ -41,7 +42,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
           Essential: true,
           Command: service.command,
           PortMappings: [{ ContainerPort: service.port, Protocol: 'tcp' }],
-          Environment: environmentList({ ...service.environment, PORT: String(service.port) }),
+          Environment: environmentList({ ...service.environment, PORT: String(service.port), ...(service.table ? { TABLE_NAME: Ref(id('Table')), AWS_REGION: Ref('AWS::Region') } : {}) }),
           Secrets: Object.keys(service.secrets).length ? secretList(service.secrets) : undefined,
           LogConfiguration: awsLogs(id('LogGroup'), name),
         },
@@ -64,6 +65,21 @@ function compileService(config: Config, names: Names, name: string, service: Ser
       dependsOn: [id('ListenerRule')],
     }),
   };
+  if (service.table) {
+    resources[id('Table')] = keepData(
+      new DynamoDbTable({
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      }),
+      'Retain',
+    );
+    resources[id('TaskRole')] = taskRole(`${name}-table`, [
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'], Resource: GetAtt(id('Table'), 'Arn') },
+    ]);
+  }
   if (service.host) {
     // Served on the shared HTTPS listener through SNI, with a certificate of its own.
     resources[id('Certificate')] = dnsCertificate(service.host);

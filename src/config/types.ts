@@ -22,6 +22,7 @@ export interface ServiceConfig {
   command?: string[];
   environment: EnvironmentMap;
   secrets: Record<string, string>;
+  table: boolean;
 }
 
 export interface Config {

@@ -201,6 +201,11 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
       if (owner) report(at('host'), 'duplicateHost', `host ${service.host} is already used by ${owner}`);
       else hostOwners.set(service.host, `services.${name}.host`);
     }
+    if (service.table && isPlainObject(service.environment)) {
+      for (const key of ['TABLE_NAME', 'AWS_REGION']) {
+        if (key in service.environment) report(['services', name, 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn for the service's table and cannot be overridden`);
+      }
+    }
     const size = fargateSize(service.cpu, service.memory);
     if (size) report(at('memory'), 'fargateSize', size);
     const id = pascal(name);
