@@ -2,11 +2,11 @@ import { createApp } from './app.js';
 import { ConfigError, readConfig } from './config.js';
 import { mastodonPublisher } from './mastodon.js';
 import { createResolver } from './resolver.js';
-import { dynamoStore } from './store.js';
+import { dynamoClient, dynamoStore } from './store.js';
 
 try {
   const config = readConfig(process.env);
-  const app = createApp({ version: config.version, resolve: createResolver(config, dynamoStore(config.tableName), mastodonPublisher(config)) });
+  const app = createApp({ version: config.version, resolve: createResolver(config, dynamoStore(config.tableName, dynamoClient(config.timeoutMs)), mastodonPublisher(config)) });
   const server = app.listen(config.port, () => {
     const { port } = server.address() as { port: number };
     process.stdout.write(`${JSON.stringify({ level: 'info', message: 'listening', port, version: config.version })}\n`);

@@ -22,7 +22,12 @@ export interface PostStore {
  * A conditional write makes exactly one request, on any replica, the creator of a URL's post; a
  * claim expires after its lease so that a replica that died mid-way does not block the URL forever.
  */
-export function dynamoStore(tableName: string, client = new DynamoDBClient({ maxAttempts: 5 })): PostStore {
+/** A DynamoDB client whose every request gives up after `timeoutMs` (the SDK's default is to wait forever). */
+export function dynamoClient(timeoutMs: number): DynamoDBClient {
+  return new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs } });
+}
+
+export function dynamoStore(tableName: string, client: DynamoDBClient): PostStore {
   const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
   return {
     async get(url) {
