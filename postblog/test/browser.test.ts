@@ -1,16 +1,11 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import { chromium, type Browser } from 'playwright-core';
 import { startMoto, type Moto } from '../../test/support/moto.js';
-import { createApp } from '../src/app.js';
 import { readConfig } from '../src/config.js';
-import { mastodonPublisher } from '../src/mastodon.js';
-import { createResolver } from '../src/resolver.js';
-import { dynamoStore } from '../src/store.js';
 import { startBlog, type Blog } from './support/blog.js';
-import { createTable } from './support/dynamo.js';
+import { appOnMoto, createTable } from './support/dynamo.js';
 import { testEnvironment } from './support/environment.js';
 import { startMastodon, status, type MastodonStandIn } from './support/mastodon.js';
 
@@ -27,8 +22,7 @@ describe('postblog widget in a real headless Chromium', function () {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (.ci/run does)`);
     [moto, mastodon, blog] = await Promise.all([startMoto(), startMastodon(), startBlog()]);
     const config = readConfig(testEnvironment(mastodon, blog, await createTable(moto.endpoint), moto));
-    const client = new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const app = createApp({ version: 'test', resolve: createResolver(config, dynamoStore(config.tableName, client), mastodonPublisher(config)), log: () => undefined });
+    const app = appOnMoto(config, moto.endpoint);
     service = await new Promise<Server>((resolve) => {
       const server = app.listen(0, '127.0.0.1', () => resolve(server));
     });

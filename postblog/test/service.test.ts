@@ -1,15 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startMoto, type Moto } from '../../test/support/moto.js';
-import { createApp } from '../src/app.js';
 import { readConfig, type Config } from '../src/config.js';
-import { mastodonPublisher } from '../src/mastodon.js';
-import { createResolver } from '../src/resolver.js';
-import { dynamoStore } from '../src/store.js';
 import { startBlog, type Blog } from './support/blog.js';
 import { testEnvironment } from './support/environment.js';
-import { createTable } from './support/dynamo.js';
+import { appOnMoto, createTable } from './support/dynamo.js';
 import { startMastodon, type MastodonStandIn } from './support/mastodon.js';
 
 describe('postblog service', function () {
@@ -17,14 +12,13 @@ describe('postblog service', function () {
   let mastodon: MastodonStandIn;
   let blog: Blog;
   let config: Config;
-  let app: ReturnType<typeof createApp>;
+  let app: ReturnType<typeof appOnMoto>;
   const logs: Record<string, unknown>[] = [];
 
   before(async () => {
     [moto, mastodon, blog] = await Promise.all([startMoto(), startMastodon(), startBlog()]);
     config = readConfig(testEnvironment(mastodon, blog, await createTable(moto.endpoint), moto));
-    const client = new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    app = createApp({ version: config.version, resolve: createResolver(config, dynamoStore(config.tableName, client), mastodonPublisher(config)), log: (entry) => logs.push(entry) });
+    app = appOnMoto(config, moto.endpoint, (entry) => logs.push(entry));
   });
   after(async () => Promise.all([moto?.stop(), mastodon?.close(), blog?.close()]));
 
@@ -112,8 +106,7 @@ describe('postblog service', function () {
     mastodon.mode = 'ok';
     expect(broken.body).to.deep.equal({ code: 502, error: 'Mastodon refused the post (500)' });
     const unreachable = readConfig({ ...testEnvironment(mastodon, blog, config.tableName, moto), MASTODON_URL: 'http://127.0.0.1:9' });
-    const client = new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const offline = createApp({ version: 'x', resolve: createResolver(unreachable, dynamoStore(config.tableName, client), mastodonPublisher(unreachable)), log: () => undefined });
+    const offline = appOnMoto(unreachable, moto.endpoint);
     blog.pages.set('/posts/offline', '<title>Offline</title>');
     const response = await request(offline).get('/').query({ url: `${blog.url}/posts/offline` }).expect(502);
     expect(response.body).to.deep.equal({ code: 502, error: 'Mastodon could not be reached' });
