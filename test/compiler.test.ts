@@ -53,7 +53,7 @@ describe('compiler: the reference configuration', () => {
     const groupRules = (id: string, direction: 'SecurityGroupIngress' | 'SecurityGroupEgress') => main[id].Properties[direction] as any[];
     expect(groupRules('LoadBalancerSecurityGroup', 'SecurityGroupIngress').map((r) => [r.FromPort, r.CidrIp])).to.deep.equal([[80, '0.0.0.0/0'], [443, '0.0.0.0/0']]);
     const taskIngress = groupRules('TaskSecurityGroup', 'SecurityGroupIngress');
-    expect(taskIngress.map((r) => r.FromPort)).to.deep.equal([3000, 4000, 8000]);
+    expect(taskIngress.map((r) => r.FromPort)).to.deep.equal([3000, 4000]);
     for (const rule of taskIngress) expect(rule.SourceSecurityGroupId).to.deep.equal({ Ref: 'LoadBalancerSecurityGroup' });
     expect(groupRules('DatabaseSecurityGroup', 'SecurityGroupIngress')).to.deep.equal([{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, SourceSecurityGroupId: { Ref: 'TaskSecurityGroup' }, Description: 'PostgreSQL from the tasks' }]);
     expect(groupRules('CacheSecurityGroup', 'SecurityGroupIngress').map((r) => [r.FromPort, r.SourceSecurityGroupId])).to.deep.equal([[6379, { Ref: 'TaskSecurityGroup' }]]);
@@ -62,7 +62,7 @@ describe('compiler: the reference configuration', () => {
       expect(groupRules(id, 'SecurityGroupEgress').every((r) => r.CidrIp === '255.255.255.255/32'), id).to.equal(true);
     }
     const balancerEgress = ofType(main, 'AWS::EC2::SecurityGroupEgress').filter(([, r]) => r.Properties.GroupId.Ref === 'LoadBalancerSecurityGroup');
-    expect(balancerEgress.map(([, r]) => [r.Properties.FromPort, r.Properties.DestinationSecurityGroupId.Ref])).to.deep.equal([[3000, 'TaskSecurityGroup'], [4000, 'TaskSecurityGroup'], [8000, 'TaskSecurityGroup']]);
+    expect(balancerEgress.map(([, r]) => [r.Properties.FromPort, r.Properties.DestinationSecurityGroupId.Ref])).to.have.deep.members([[3000, 'TaskSecurityGroup'], [4000, 'TaskSecurityGroup'], [8000, 'ServicePostblogSecurityGroup']]);
     expect(main.TaskEgressToDatabase.Properties).to.include({ FromPort: 5432 });
     expect(main.TaskEgressToDatabase.Properties.DestinationSecurityGroupId).to.deep.equal({ Ref: 'DatabaseSecurityGroup' });
   });
@@ -76,9 +76,8 @@ describe('compiler: the reference configuration', () => {
 
   it('runs Aurora Serverless v2 with the configured capacity, encrypted, protected and snapshotted', () => {
     const cluster = main.DatabaseCluster;
-    expect(cluster.Properties).to.include({ Engine: 'aurora-postgresql', StorageEncrypted: true, DeletionProtection: true, ManageMasterUserPassword: true });
+    expect(cluster.Properties).to.include({ Engine: 'aurora-postgresql', StorageEncrypted: true });
     expect(cluster.Properties.ServerlessV2ScalingConfiguration).to.deep.equal({ MinCapacity: 0.5, MaxCapacity: 1 });
-    expect(cluster.Properties).to.not.have.property('MasterUserPassword');
     expect([cluster.DeletionPolicy, cluster.UpdateReplacePolicy]).to.deep.equal(['Snapshot', 'Snapshot']);
     expect(main.DatabaseInstance.Properties.DBInstanceClass).to.equal('db.serverless');
   });
@@ -86,14 +85,17 @@ describe('compiler: the reference configuration', () => {
   it('keeps the data of every stateful resource on delete and on replacement', () => {
     const expected: Record<string, string> = { DatabaseCluster: 'Snapshot', Cache: 'Snapshot', MediaBucket: 'Retain' };
     for (const [id, policy] of Object.entries(expected)) expect([main[id].DeletionPolicy, main[id].UpdateReplacePolicy], id).to.deep.equal([policy, policy]);
-    for (const [id, secret] of Object.entries(built.resources('secrets')).filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret')) {
-      expect([secret.DeletionPolicy, secret.UpdateReplacePolicy], id).to.deep.equal(['Retain', 'Retain']);
-    }
+    // Secrets with values of their own are kept; secrets derived from other resources are made again with them.
+    const secrets = built.resources('secrets');
+    for (const id of ['MastodonSecrets', 'DatabaseCredentials']) expect([secrets[id].DeletionPolicy, secrets[id].UpdateReplacePolicy], id).to.deep.equal(['Retain', 'Retain']);
+    for (const id of ['SmtpCredentials', 'CacheAuthToken']) expect([secrets[id].DeletionPolicy, secrets[id].Properties.Name], id).to.deep.equal(['Delete', undefined]);
     expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.have.members(['DatabaseCluster', 'DatabaseInstance', 'Cache', 'MediaBucket', 'ServicePostblogTable']);
+    expect(built.manifest.stacks[1].statefulResources.map((r) => r.logicalId)).to.have.members(['MastodonSecrets', 'DatabaseCredentials']);
   });
 
   it('runs the cache on the configured node, with snapshots and encryption', () => {
     expect(main.Cache.Properties).to.include({ CacheNodeType: 'cache.t3.micro', AtRestEncryptionEnabled: true, TransitEncryptionEnabled: true, SnapshotRetentionLimit: 1 });
+    expect(main.Cache.Properties.AuthToken).to.deep.equal({ 'Fn::Sub': '{{resolve:secretsmanager:${CacheAuthTokenArn}:SecretString:token}}' });
   });
 
   it('puts the tasks on FARGATE_SPOT, with both capacity providers on the cluster', () => {
@@ -105,7 +107,8 @@ describe('compiler: the reference configuration', () => {
 
   it('migrates the database before web and sidekiq start, and rolls failed deployments back', () => {
     expect(container(main, 'migrate')).to.include({ Essential: false });
-    expect(container(main, 'migrate').Command).to.deep.equal(['bundle', 'exec', 'rails', 'db:prepare']);
+    expect(container(main, 'migrate').Command.slice(0, 4)).to.deep.equal(['bundle', 'exec', 'ruby', '-e']);
+    expect(container(main, 'migrate').Command[4]).to.include('system("bundle", "exec", "rails", "db:prepare")');
     for (const name of ['web', 'sidekiq']) expect(container(main, name).DependsOn).to.deep.equal([{ ContainerName: 'migrate', Condition: 'SUCCESS' }]);
     expect(container(main, 'streaming').Image).to.equal('ghcr.io/mastodon/mastodon-streaming:v4.5.2');
     expect(container(main, 'web').Image).to.equal('ghcr.io/mastodon/mastodon:v4.5.2');
@@ -126,7 +129,9 @@ describe('compiler: the reference configuration', () => {
       for (const name of environmentNames) expect(name).to.not.match(/PASS|SECRET|PRIVATE_KEY|ENCRYPTION|SMTP_LOGIN/);
       expect(secretNames).to.include('DB_PASS');
       if (definition.Name !== 'streaming') {
-        expect(secretNames).to.include.members([...MASTODON_SECRET_KEYS, 'SMTP_LOGIN', 'SMTP_PASSWORD']);
+        expect(secretNames).to.include.members([...MASTODON_SECRET_KEYS, 'SMTP_LOGIN', 'SMTP_PASSWORD', 'REDIS_URL']);
+      } else {
+        expect(secretNames).to.have.members(['DB_PASS', 'REDIS_PASSWORD']);
       }
     }
     const web = container(main, 'web');
@@ -134,6 +139,9 @@ describe('compiler: the reference configuration', () => {
     // The templates hold no secret value: the Mastodon secret is created empty and filled by the deployer.
     expect(built.resources('secrets').MastodonSecrets.Properties).to.not.have.any.keys('SecretString', 'GenerateSecretString');
     expect(built.manifest.stacks[1].generatedSecrets).to.deep.equal({ SmtpCredentialsArn: 'ses-smtp-password', MastodonSecretsArn: 'mastodon-secrets' });
+    // CloudFormation generates the database password and the cache token itself: the template holds only the recipe.
+    expect(built.resources('secrets').DatabaseCredentials.Properties).to.not.have.property('SecretString');
+    expect(built.resources('secrets').DatabaseCredentials.Properties.GenerateSecretString).to.include({ GenerateStringKey: 'password', ExcludePunctuation: true, SecretStringTemplate: '{"username":"mastodon"}' });
   });
 
   it('gives Mastodon the environment it requires, with S3 ACLs off', () => {
@@ -142,6 +150,9 @@ describe('compiler: the reference configuration', () => {
     expect(environment).to.include.keys('DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'REDIS_HOST', 'REDIS_PORT', 'S3_BUCKET', 'S3_REGION', 'SMTP_SERVER', 'SMTP_PORT');
     const streaming = Object.fromEntries(container(main, 'streaming').Environment.map((e: any) => [e.Name, e.Value]));
     expect(Object.keys(streaming).filter((k) => !/^(DB_|REDIS_)/.test(k))).to.have.members(['NODE_ENV', 'BIND', 'PORT']);
+    // OTP_SECRET is obsolete in 4.5 (read only to migrate legacy two-factor secrets).
+    const names = JSON.stringify(containers(main));
+    expect(names).to.not.include('OTP_SECRET');
   });
 
   it('keeps media in a private bucket read only by its CloudFront distribution', () => {
@@ -223,7 +234,10 @@ describe('compiler: variations', () => {
       expect(postgres).to.include({ Essential: false });
       expect(postgres.Secrets.map((s: any) => s.Name)).to.deep.equal(['PGPASSWORD']);
       expect(main.MastodonService.Properties.EnableExecuteCommand).to.equal(true);
-      expect(main.MastodonService.Properties).to.not.have.property('LoadBalancers');
+      // An empty list, not a missing property: CloudFormation keeps the old attachments when it is left out.
+      expect(main.MastodonService.Properties.LoadBalancers).to.deep.equal([]);
+      expect(main.MastodonService.Properties).to.not.have.property('HealthCheckGracePeriodSeconds');
+      expect(main).to.not.have.property('PostDeploymentMigrationTaskDefinition');
       const policy = JSON.stringify(main.MastodonTaskRole.Properties.Policies);
       for (const action of ['CreateControlChannel', 'CreateDataChannel', 'OpenControlChannel', 'OpenDataChannel']) expect(policy).to.include(`ssmmessages:${action}`);
       expect(main.HttpsListener.Properties.DefaultActions[0].FixedResponseConfig.StatusCode).to.equal('503');
@@ -262,7 +276,7 @@ describe('compiler: variations', () => {
   it('uses a given SMTP secret: no SMTP user, key or secret is created', () => {
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mastodon/smtp-AbCdEf';
     const built = buildConfig({ yaml: minimalYaml(`mail: { smtpSecretArn: '${arn}' }\n`) });
-    expect(built.resources('secrets')).to.have.all.keys('MastodonSecrets');
+    expect(built.resources('secrets')).to.have.all.keys('MastodonSecrets', 'DatabaseCredentials', 'CacheAuthToken');
     expect(built.template('main').Parameters).to.not.have.property('SmtpCredentialsArn');
     expect(JSON.stringify(container(built.resources(), 'web').Secrets)).to.include(`${arn}`);
   });
@@ -306,5 +320,142 @@ describe('compiler: variations', () => {
     const two = priorities('services:\n  beta: { image: b:1, port: 8002, host: b.example.com }\n  alpha: { image: a:1, port: 8001, host: a.example.com }\n');
     expect(two.ServiceAlphaListenerRule).to.equal(one.ServiceAlphaListenerRule);
     expect(two.ServiceBetaListenerRule).to.not.equal(two.ServiceAlphaListenerRule);
+  });
+});
+
+describe('compiler: Mastodon on AWS really runs', () => {
+  let built: TestBuild;
+  let main: Resources;
+  const environment = (name: string, resources = main) => Object.fromEntries(container(resources, name).Environment.map((e: any) => [e.Name, e.Value]));
+  const secrets = (name: string, resources = main) => Object.fromEntries((container(resources, name).Secrets ?? []).map((s: any) => [s.Name, s.ValueFrom]));
+  const migrationTask = () => main.PostDeploymentMigrationTaskDefinition.Properties.ContainerDefinitions as any[];
+  before(() => {
+    built = buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') });
+    main = built.resources('main');
+  });
+
+  it('Rails uses the Ruby Redis driver, since hiredis has no TLS (REDIS_DRIVER, lib/mastodon/redis_configuration.rb)', () => {
+    for (const name of ['web', 'sidekiq', 'migrate']) expect(environment(name).REDIS_DRIVER, name).to.equal('ruby');
+    expect(migrationTask()[0].Environment).to.deep.include({ Name: 'REDIS_DRIVER', Value: 'ruby' });
+  });
+
+  it('gives Rails the AUTH token inside REDIS_URL (Rails ignores REDIS_PASSWORD when REDIS_URL is set) and streaming REDIS_PASSWORD (streaming/redis.js)', () => {
+    expect(environment('web')).to.not.have.property('REDIS_URL');
+    expect(secrets('web').REDIS_URL).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'CacheConnection' }, ':url::']] });
+    const composed = main.CacheConnection.Properties.SecretString['Fn::Sub'];
+    expect(composed).to.equal('{"url":"rediss://:{{resolve:secretsmanager:${CacheAuthTokenArn}:SecretString:token}}@${Cache.PrimaryEndPoint.Address}:${Cache.PrimaryEndPoint.Port}"}');
+    expect(environment('streaming').REDIS_URL['Fn::Join'][1][0]).to.equal('rediss://');
+    expect(secrets('streaming').REDIS_PASSWORD).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'CacheAuthTokenArn' }, ':token::']] });
+    expect(built.resources('secrets').CacheAuthToken.Properties.GenerateSecretString).to.include({ GenerateStringKey: 'token', PasswordLength: 64, ExcludePunctuation: true });
+    expect(built.manifest.stacks[2].parameters.CacheAuthTokenArn).to.deep.equal({ stack: 'social-prod-secrets', output: 'CacheAuthTokenArn' });
+    const readable = JSON.stringify(main.MastodonExecutionRole.Properties.Policies);
+    for (const secret of ['CacheConnection', 'CacheAuthTokenArn', 'DatabaseCredentialsArn']) expect(readable).to.include(`{"Ref":"${secret}"}`);
+  });
+
+  it('uses a database password of its own, never rotated, for both RDS and DB_PASS', () => {
+    const cluster = main.DatabaseCluster.Properties;
+    expect(cluster).to.not.have.property('ManageMasterUserPassword');
+    expect(cluster.MasterUserPassword).to.deep.equal({ 'Fn::Sub': '{{resolve:secretsmanager:${DatabaseCredentialsArn}:SecretString:password}}' });
+    for (const name of ['web', 'sidekiq', 'migrate', 'streaming']) expect(secrets(name).DB_PASS, name).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'DatabaseCredentialsArn' }, ':password::']] });
+    expect(built.manifest.stacks[2].parameters.DatabaseCredentialsArn).to.deep.equal({ stack: 'social-prod-secrets', output: 'DatabaseCredentialsArn' });
+    expect(JSON.stringify(built.resources('secrets'))).to.not.include('RotationSchedule');
+  });
+
+  it('encrypts database connections: DB_SSLMODE require for Rails, no-verify for node-pg in streaming (streaming/database.js)', () => {
+    for (const name of ['web', 'sidekiq', 'migrate']) expect(environment(name).DB_SSLMODE, name).to.equal('require');
+    expect(environment('streaming').DB_SSLMODE).to.equal('no-verify');
+  });
+
+  it('runs only pre-deployment migrations in the task (SKIP_POST_DEPLOYMENT_MIGRATIONS), and all of them in the one-off task the deployer runs', () => {
+    expect(environment('migrate').SKIP_POST_DEPLOYMENT_MIGRATIONS).to.equal('true');
+    // Mastodon tests the variable for presence (config/initializers/0_post_deployment_migrations.rb): not even "false" may be set elsewhere.
+    for (const name of ['web', 'sidekiq']) expect(environment(name), name).to.not.have.property('SKIP_POST_DEPLOYMENT_MIGRATIONS');
+    const [migrate] = migrationTask();
+    expect(migrationTask()).to.have.length(1);
+    expect(migrate.Environment.map((e: any) => e.Name)).to.not.include('SKIP_POST_DEPLOYMENT_MIGRATIONS');
+    expect(migrate.Command[4]).to.include('system("bundle", "exec", "rails", "db:migrate")');
+    expect(built.manifest.stacks[2].afterDeploy).to.deep.equal({
+      description: 'post-deployment migrations (rails db:migrate)',
+      outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup' },
+      capacityProvider: 'FARGATE',
+      container: 'migrate',
+    });
+    expect(built.template('main').Outputs).to.include.keys('ClusterName', 'PostDeploymentMigrationTaskDefinition', 'TaskSubnets', 'TaskSecurityGroup');
+  });
+
+  it('never lets two starting tasks migrate at once: both migrations take one PostgreSQL advisory lock', () => {
+    const lock = /pg_advisory_lock\((\d+)\)/;
+    const [task, deploy] = [container(main, 'migrate').Command[4], migrationTask()[0].Command[4]];
+    expect(lock.exec(task)?.[1]).to.equal(lock.exec(deploy)?.[1]);
+    expect(task).to.match(/^require "pg"; c = PG\.connect\(.*sslmode: ENV\.fetch\("DB_SSLMODE", "prefer"\)\); c\.exec/);
+  });
+
+  it('serves media with CORS for every origin, nosniff and a restrictive CSP (response headers policy)', () => {
+    const policy = main.MediaResponseHeadersPolicy.Properties.ResponseHeadersPolicyConfig;
+    expect(policy.CorsConfig).to.deep.include({ AccessControlAllowOrigins: { Items: ['*'] }, AccessControlAllowMethods: { Items: ['GET', 'HEAD'] }, OriginOverride: true, AccessControlAllowCredentials: false });
+    expect(policy.SecurityHeadersConfig.ContentTypeOptions).to.deep.equal({ Override: true });
+    expect(policy.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy).to.equal("default-src 'none'; form-action 'none'");
+    expect(main.MediaDistribution.Properties.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId).to.deep.equal({ Ref: 'MediaResponseHeadersPolicy' });
+  });
+
+  it('keeps side services away from the database and the cache, in security groups of their own', () => {
+    const group = main.ServicePostblogSecurityGroup.Properties;
+    expect(group.SecurityGroupIngress).to.deep.equal([{ IpProtocol: 'tcp', FromPort: 8000, ToPort: 8000, SourceSecurityGroupId: { Ref: 'LoadBalancerSecurityGroup' }, Description: 'Port 8000 from the load balancer' }]);
+    expect(group.SecurityGroupEgress.map((r: any) => [r.FromPort, r.CidrIp])).to.deep.equal([[443, '0.0.0.0/0'], [80, '0.0.0.0/0']]);
+    expect(main.ServicePostblogService.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups).to.deep.equal([{ Ref: 'ServicePostblogSecurityGroup' }]);
+    // Nothing opens the database or the cache to the service's group.
+    const rulesToData = ofType(main, 'AWS::EC2::SecurityGroupEgress').filter(([, r]) => ['DatabaseSecurityGroup', 'CacheSecurityGroup'].includes(r.Properties.DestinationSecurityGroupId?.Ref));
+    expect(rulesToData.map(([, r]) => r.Properties.GroupId)).to.deep.equal([{ Ref: 'TaskSecurityGroup' }, { Ref: 'TaskSecurityGroup' }]);
+    for (const id of ['DatabaseSecurityGroup', 'CacheSecurityGroup']) expect(JSON.stringify(main[id].Properties.SecurityGroupIngress)).to.not.include('ServicePostblog');
+  });
+
+  it('gives each process a hard memory share and restarts it alone, so one out-of-memory process does not stop the task', () => {
+    const limits = ['web', 'sidekiq', 'streaming'].map((name) => container(main, name).Memory as number);
+    expect(limits).to.deep.equal([819, 819, 409]);
+    expect(limits.reduce((a, b) => a + b)).to.be.at.most(Number(main.MastodonTaskDefinition.Properties.Memory));
+    for (const name of ['web', 'sidekiq', 'streaming']) expect(container(main, name).RestartPolicy, name).to.deep.equal({ Enabled: true, RestartAttemptPeriod: 60 });
+    // The one-shot migration must not be restarted after it succeeded.
+    expect(container(main, 'migrate')).to.not.have.property('RestartPolicy');
+  });
+
+  it('keeps deleted media 7 days by default and removes expired delete markers', () => {
+    const rules = main.MediaBucket.Properties.LifecycleConfiguration.Rules;
+    expect(rules[0].NoncurrentVersionExpiration).to.deep.equal({ NoncurrentDays: 7 });
+    expect(rules[1]).to.deep.equal({ Id: 'remove-expired-delete-markers', Status: 'Enabled', ExpiredObjectDeleteMarker: true });
+    const shorter = buildConfig({ yaml: minimalYaml('media: { keepDeletedDays: 1 }\n') }).resources();
+    expect(shorter.MediaBucket.Properties.LifecycleConfiguration.Rules[0].NoncurrentVersionExpiration).to.deep.equal({ NoncurrentDays: 1 });
+  });
+
+  it('creates the database without deletion protection, for the deployer to turn on after the first successful create', () => {
+    expect(main.DatabaseCluster.Properties.DeletionProtection).to.deep.equal({ Ref: 'DatabaseDeletionProtection' });
+    expect(built.template('main').Parameters!.DatabaseDeletionProtection).to.deep.include({ Type: 'String', AllowedValues: ['true', 'false'], Default: 'true' });
+    expect(built.manifest.stacks[2].deletionProtection).to.deep.equal({ parameter: 'DatabaseDeletionProtection', clusterOutput: 'DatabaseClusterId' });
+  });
+
+  it('reuses kept secrets a remove left behind instead of failing with "already exists"', () => {
+    const template = built.template('secrets');
+    for (const id of ['MastodonSecrets', 'DatabaseCredentials']) {
+      expect(template.Parameters![`Existing${id}Arn`]).to.deep.include({ Type: 'String', Default: '' });
+      expect(template.Conditions![`Create${id}`]).to.deep.equal({ 'Fn::Equals': [{ Ref: `Existing${id}Arn` }, ''] });
+      expect(template.Resources![id].Condition).to.equal(`Create${id}`);
+    }
+    expect(template.Outputs!.MastodonSecretsArn.Value).to.deep.equal({ 'Fn::If': ['CreateMastodonSecrets', { Ref: 'MastodonSecrets' }, { Ref: 'ExistingMastodonSecretsArn' }] });
+    expect(built.manifest.stacks[1].reusableSecrets).to.deep.equal([
+      { parameter: 'ExistingDatabaseCredentialsArn', name: 'mastodon-cfn/social-prod/database' },
+      { parameter: 'ExistingMastodonSecretsArn', name: 'mastodon-cfn/social-prod/mastodon' },
+    ]);
+  });
+
+  it('mixed capacity keeps one on-demand task as the base and runs the rest on Spot', () => {
+    const mixed = buildConfig({ yaml: minimalYaml('mastodon: { capacity: mixed, desiredCount: 3 }\n') }).resources();
+    expect(mixed.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([
+      { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+  });
+
+  it('lets users tune Mastodon with variables the compiler does not own (DB_POOL, MAX_THREADS)', () => {
+    const tuned = buildConfig({ yaml: minimalYaml('mastodon:\n  environment: { DB_POOL: 10, MAX_THREADS: 10 }\n') }).resources();
+    expect(environment('web', tuned)).to.include({ DB_POOL: '10', MAX_THREADS: '10' });
   });
 });

@@ -7,6 +7,7 @@ import dataTypes from 'cloudform-types/types/dataTypes.js';
 import certificate from 'cloudform-types/types/certificateManager/certificate.js';
 import distribution from 'cloudform-types/types/cloudFront/distribution.js';
 import originAccessControl from 'cloudform-types/types/cloudFront/originAccessControl.js';
+import responseHeadersPolicy from 'cloudform-types/types/cloudFront/responseHeadersPolicy.js';
 import internetGateway from 'cloudform-types/types/ec2/internetGateway.js';
 import route from 'cloudform-types/types/ec2/route.js';
 import routeTable from 'cloudform-types/types/ec2/routeTable.js';
@@ -41,7 +42,7 @@ import bucketPolicy from 'cloudform-types/types/s3/bucketPolicy.js';
 import secret from 'cloudform-types/types/secretsManager/secret.js';
 import emailIdentity from 'cloudform-types/types/ses/emailIdentity.js';
 
-export { GetAtt, GetAZs, Join, Ref, Select } from 'cloudform-types/types/functions.js';
+export { Equals, GetAtt, GetAZs, If, Join, Ref, Select } from 'cloudform-types/types/functions.js';
 export type { IntrinsicFunction, Value } from 'cloudform-types/types/dataTypes.js';
 import type * as outputTypes from 'cloudform-types/types/output.js';
 import type * as parameterTypes from 'cloudform-types/types/parameter.js';
@@ -60,6 +61,7 @@ export const Cidr = (block: unknown, count: number, hostBits: number) => new dat
 export const Certificate = certificate.default;
 export const Distribution = distribution.default;
 export const OriginAccessControl = originAccessControl.default;
+export const ResponseHeadersPolicy = responseHeadersPolicy.default;
 export const InternetGateway = internetGateway.default;
 export const Route = route.default;
 export const RouteTable = routeTable.default;
@@ -74,7 +76,14 @@ export const EcsCluster = ecsCluster.default;
 export const ClusterCapacityProviderAssociations = clusterCapacityProviderAssociations.default;
 export const EcsService = ecsService.default;
 export const TaskDefinition = taskDefinition.default;
-export type ContainerDefinition = InstanceType<typeof taskDefinition.ContainerDefinition>;
+/**
+ * A container of a task definition. cloudform-types predates ECS container restart policies
+ * (AWS::ECS::TaskDefinition ContainerDefinition.RestartPolicy: restart a container in place
+ * instead of stopping the task), so the property is added here.
+ */
+export type ContainerDefinition = InstanceType<typeof taskDefinition.ContainerDefinition> & {
+  RestartPolicy?: { Enabled: boolean; RestartAttemptPeriod?: number; IgnoredExitCodes?: number[] };
+};
 export const ReplicationGroup = replicationGroup.default;
 export const CacheSubnetGroup = cacheSubnetGroup.default;
 export const Listener = listener.default;
@@ -93,4 +102,5 @@ export const DynamoDbTable = dynamoDbTable.default;
 export const Bucket = bucket.default;
 export const BucketPolicy = bucketPolicy.default;
 export const Secret = secret.default;
+export type Secret = InstanceType<typeof secret.default>;
 export const EmailIdentity = emailIdentity.default;

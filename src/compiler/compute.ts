@@ -1,21 +1,38 @@
 import type { Architecture, Capacity, Config, EnvironmentMap, RunMode } from '../config/types.js';
-import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Value } from './cfn.js';
+import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Value } from './cfn.js';
 import { cache } from './cache.js';
 import { database, DATABASE_NAME, DATABASE_USER } from './database.js';
 import type { CompileStep } from './fragment.js';
 import { mailDomain, smtpSecretArn } from './mail.js';
 import { mediaBucket } from './media.js';
-import { Ids } from './naming.js';
+import { Ids, OutputIds } from './naming.js';
 import { STREAMING_PORT, subnetIds, WEB_PORT } from './network.js';
 import { MASTODON_SECRET_KEYS, mastodonSecretArn, secretKey } from './secrets.js';
 
 // ---------------------------------------------------------------------------------------------
 // How any task runs on the cluster (used by the Mastodon service here and by extra services)
 
-const CAPACITY_PROVIDER: Record<Capacity, string> = { spot: 'FARGATE_SPOT', 'on-demand': 'FARGATE' };
 const CPU_ARCHITECTURE: Record<Architecture, string> = { arm64: 'ARM64', x86_64: 'X86_64' };
 /** Sleeps until stopped, and stops at once on SIGTERM (a bare `sleep` would hold the task for 30 s). */
 const SLEEP_FOREVER = ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 3600 & wait $!; done'];
+
+/**
+ * Where a service's tasks run. `mixed` keeps one task on on-demand Fargate (the base) so that a
+ * Spot interruption never takes the whole service down, and runs every further task on Spot.
+ */
+export function capacityProviderStrategy(capacity: Capacity): { CapacityProvider: string; Weight: number; Base?: number }[] {
+  switch (capacity) {
+    case 'spot':
+      return [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }];
+    case 'on-demand':
+      return [{ CapacityProvider: 'FARGATE', Weight: 1 }];
+    case 'mixed':
+      return [
+        { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
+        { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+      ];
+  }
+}
 
 export type KeyValue = { Name: string; Value: Value<string> };
 
@@ -88,21 +105,24 @@ export function fargateTaskDefinition(props: { family: string; cpu: number; memo
   });
 }
 
+type LoadBalancerAttachment = { ContainerName: string; ContainerPort: number; TargetGroupArn: Value<string> };
+
 /**
- * A Fargate service in the public subnets (a public IP instead of a NAT gateway), behind the
- * task security group, rolled back automatically when a deployment cannot become healthy.
+ * A Fargate service in the public subnets (a public IP instead of a NAT gateway), behind its own
+ * security group, rolled back automatically when a deployment cannot become healthy.
  */
 export function fargateService(
   config: Config,
-  props: { taskDefinitionId: string; desiredCount: number; capacity: Capacity; execEnabled: boolean; loadBalancers: { ContainerName: string; ContainerPort: number; TargetGroupArn: Value<string> }[]; healthCheckGraceSeconds: number; dependsOn: string[] },
+  props: { taskDefinitionId: string; desiredCount: number; capacity: Capacity; securityGroupId: string; execEnabled: boolean; loadBalancers: LoadBalancerAttachment[]; healthCheckGraceSeconds: number; dependsOn: string[] },
 ) {
   return new EcsService({
     Cluster: Ref(Ids.Cluster),
     TaskDefinition: Ref(props.taskDefinitionId),
     DesiredCount: props.desiredCount,
-    CapacityProviderStrategy: [{ CapacityProvider: CAPACITY_PROVIDER[props.capacity], Weight: 1 }],
-    NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'ENABLED', Subnets: subnetIds(config), SecurityGroups: [Ref(Ids.TaskSecurityGroup)] } },
-    LoadBalancers: props.loadBalancers.length ? props.loadBalancers : undefined,
+    CapacityProviderStrategy: capacityProviderStrategy(props.capacity),
+    NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'ENABLED', Subnets: subnetIds(config), SecurityGroups: [Ref(props.securityGroupId)] } },
+    // Always written out, even empty: when the property is left out, CloudFormation keeps the previous attachments.
+    LoadBalancers: props.loadBalancers,
     HealthCheckGracePeriodSeconds: props.loadBalancers.length ? props.healthCheckGraceSeconds : undefined,
     DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100, MaximumPercent: 200 },
     EnableExecuteCommand: props.execEnabled,
@@ -118,25 +138,61 @@ export function isSleeping(mode: RunMode): boolean {
   return mode !== 'production';
 }
 
-function mastodonContainers(config: Config): ContainerDefinition[] {
-  const { mode } = config.mastodon;
-  const sleeping = isSleeping(mode);
-  const image = `${config.mastodon.image}:${config.mastodon.version}`;
-  const log = (container: string) => awsLogs(Ids.MastodonLogGroup, container);
-  const dbEnvironment = { DB_HOST: database.host, DB_PORT: database.port, DB_NAME: DATABASE_NAME, DB_USER: DATABASE_USER };
-  const redisEnvironment = { REDIS_HOST: cache.host, REDIS_PORT: cache.port, REDIS_URL: cache.url };
-  const dbPassword = { DB_PASS: secretKey(database.secretArn, 'password') };
+/**
+ * Environment variables the compiler sets on the Mastodon containers (user values for them are
+ * refused). Everything else, tuning such as DB_POOL or MAX_THREADS included, is the user's.
+ */
+export const OWNED_MASTODON_VARIABLES = [
+  'LOCAL_DOMAIN', 'RAILS_ENV', 'NODE_ENV', 'RAILS_SERVE_STATIC_FILES', 'RAILS_LOG_TO_STDOUT', 'BIND', 'PORT',
+  'DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASS', 'DB_SSLMODE',
+  'REDIS_HOST', 'REDIS_PORT', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_DRIVER',
+  'S3_ENABLED', 'S3_BUCKET', 'S3_REGION', 'S3_HOSTNAME', 'S3_PROTOCOL', 'S3_ALIAS_HOST', 'S3_PERMISSION',
+  'SMTP_SERVER', 'SMTP_PORT', 'SMTP_LOGIN', 'SMTP_PASSWORD', 'SMTP_FROM_ADDRESS', 'SMTP_DOMAIN', 'SMTP_AUTH_METHOD', 'SMTP_ENABLE_STARTTLS',
+  'SKIP_POST_DEPLOYMENT_MIGRATIONS',
+  ...MASTODON_SECRET_KEYS,
+] as const;
 
-  const railsEnvironment = environmentList({
-    ...config.mastodon.environment,
+/** Shares of the task's memory, as hard limits per container: an out-of-memory process is killed and restarted alone. */
+const MEMORY_SHARE = { web: 0.4, sidekiq: 0.4, streaming: 0.2 } as const;
+/** ECS restarts an exited container in place instead of stopping the whole task (after it ran at least this long, in seconds). */
+const RESTART_IN_PLACE = { Enabled: true, RestartAttemptPeriod: 60 };
+
+/**
+ * Runs a Rails database task while holding a PostgreSQL advisory lock, so that two tasks starting
+ * at once never migrate at the same time: the second waits, then finds nothing left to do. (Rails'
+ * own migration lock makes the second fail instead, and loading the schema on an empty database
+ * takes no lock at all.) The lock is held by this process's session and released when it exits.
+ */
+export const MIGRATION_LOCK_KEY = 7_355_608_421;
+export function lockedRailsTask(task: 'db:prepare' | 'db:migrate'): string[] {
+  const script = [
+    'require "pg"',
+    'c = PG.connect(host: ENV.fetch("DB_HOST"), port: ENV.fetch("DB_PORT"), dbname: ENV.fetch("DB_NAME"), user: ENV.fetch("DB_USER"), password: ENV.fetch("DB_PASS"), sslmode: ENV.fetch("DB_SSLMODE", "prefer"))',
+    `c.exec("SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})")`,
+    `exit(system("bundle", "exec", "rails", "${task}") ? 0 : 1)`,
+  ].join('; ');
+  return ['bundle', 'exec', 'ruby', '-e', script];
+}
+
+function railsEnvironment(config: Config): Record<string, Value<string>> {
+  return {
+    ...(config.mastodon.environment as Record<string, string>),
     LOCAL_DOMAIN: config.domain,
     RAILS_ENV: 'production',
     NODE_ENV: 'production',
     RAILS_SERVE_STATIC_FILES: 'true',
     RAILS_LOG_TO_STDOUT: 'enabled',
-    ...(mode === 'debug' ? { RAILS_LOG_LEVEL: 'debug' } : {}),
-    ...dbEnvironment,
-    ...redisEnvironment,
+    ...(config.mastodon.mode === 'debug' ? { RAILS_LOG_LEVEL: 'debug' } : {}),
+    DB_HOST: database.host,
+    DB_PORT: database.port,
+    DB_NAME: DATABASE_NAME,
+    DB_USER: DATABASE_USER,
+    // libpq's "require": encrypted, without verifying the RDS certificate (config/database.yml passes DB_SSLMODE as sslmode).
+    DB_SSLMODE: 'require',
+    REDIS_HOST: cache.host,
+    REDIS_PORT: cache.port,
+    // The default hiredis driver has no TLS; the cache speaks only TLS (lib/mastodon/redis_configuration.rb).
+    REDIS_DRIVER: 'ruby',
     S3_ENABLED: 'true',
     S3_BUCKET: mediaBucket.name,
     S3_REGION: Ref('AWS::Region'),
@@ -151,37 +207,56 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
     SMTP_DOMAIN: mailDomain(config),
     SMTP_AUTH_METHOD: 'plain',
     SMTP_ENABLE_STARTTLS: 'always',
-  });
-  const railsSecrets = secretList({
-    ...dbPassword,
+  };
+}
+
+function railsSecrets(config: Config): Record<string, Value<string>> {
+  return {
+    DB_PASS: secretKey(database.secretArn, 'password'),
+    REDIS_URL: cache.railsUrl,
     SMTP_LOGIN: secretKey(smtpSecretArn(config), 'username'),
     SMTP_PASSWORD: secretKey(smtpSecretArn(config), 'password'),
     ...Object.fromEntries(MASTODON_SECRET_KEYS.map((key) => [key, secretKey(mastodonSecretArn, key)])),
-  });
+  };
+}
+
+/** A Rails container of the Mastodon image: web, sidekiq, or a migration. */
+function railsContainer(config: Config, name: string, command: string[], extra: { environment?: Record<string, string>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
+  return {
+    Name: name,
+    Image: `${config.mastodon.image}:${config.mastodon.version}`,
+    Essential: true,
+    Command: command,
+    Environment: environmentList({ ...railsEnvironment(config), ...extra.environment }),
+    Secrets: secretList(railsSecrets(config)),
+    LogConfiguration: awsLogs(Ids.MastodonLogGroup, name),
+    ...extra.container,
+  };
+}
+
+function mastodonContainers(config: Config): ContainerDefinition[] {
+  const sleeping = isSleeping(config.mastodon.mode);
+  const memory = (name: keyof typeof MEMORY_SHARE) => Math.floor(config.mastodon.memory * MEMORY_SHARE[name]);
   const afterMigrations = sleeping ? undefined : [{ ContainerName: 'migrate', Condition: 'SUCCESS' }];
   const exec = sleeping ? { InitProcessEnabled: true } : undefined;
-  const rails = (name: string, command: string[], extra: Partial<ContainerDefinition> = {}): ContainerDefinition => ({
-    Name: name,
-    Image: image,
-    Essential: true,
-    Command: sleeping ? SLEEP_FOREVER : command,
-    Environment: railsEnvironment,
-    Secrets: railsSecrets,
-    LogConfiguration: log(name),
+  const running = (name: keyof typeof MEMORY_SHARE, extra: Partial<ContainerDefinition> = {}): Partial<ContainerDefinition> => ({
+    Memory: memory(name),
+    RestartPolicy: RESTART_IN_PLACE,
     LinuxParameters: exec,
     ...extra,
   });
 
   const containers: ContainerDefinition[] = [];
   if (!sleeping) {
-    // Runs to completion before web and sidekiq start: loads the schema on the first deploy, migrates on later ones.
-    containers.push(rails('migrate', ['bundle', 'exec', 'rails', 'db:prepare'], { Essential: false }));
+    // Runs to completion before web and sidekiq start: loads the schema on the first deploy, and on
+    // later ones runs the migrations the running release can live with. The post-deployment ones
+    // (db/post_migrate) wait for the deployer's one-off task (config/initializers/0_post_deployment_migrations.rb).
+    containers.push(railsContainer(config, 'migrate', lockedRailsTask('db:prepare'), { environment: { SKIP_POST_DEPLOYMENT_MIGRATIONS: 'true' }, container: { Essential: false } }));
   }
   containers.push(
-    rails('web', ['bundle', 'exec', 'puma', '-C', 'config/puma.rb'], {
-      PortMappings: [{ ContainerPort: WEB_PORT, Protocol: 'tcp' }],
-      Environment: [...railsEnvironment, ...environmentList({ BIND: '0.0.0.0', PORT: String(WEB_PORT) })].sort(byName),
-      DependsOn: afterMigrations,
+    railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : ['bundle', 'exec', 'puma', '-C', 'config/puma.rb'], {
+      environment: { BIND: '0.0.0.0', PORT: String(WEB_PORT) },
+      container: running('web', { PortMappings: [{ ContainerPort: WEB_PORT, Protocol: 'tcp' }], DependsOn: afterMigrations }),
     }),
     {
       Name: 'streaming',
@@ -189,12 +264,25 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
       Essential: true,
       Command: sleeping ? SLEEP_FOREVER : ['node', './streaming/index.js'],
       PortMappings: [{ ContainerPort: STREAMING_PORT, Protocol: 'tcp' }],
-      Environment: environmentList({ NODE_ENV: 'production', BIND: '0.0.0.0', PORT: String(STREAMING_PORT), ...dbEnvironment, ...redisEnvironment }),
-      Secrets: secretList(dbPassword),
-      LogConfiguration: log('streaming'),
-      LinuxParameters: exec,
+      Environment: environmentList({
+        NODE_ENV: 'production',
+        BIND: '0.0.0.0',
+        PORT: String(STREAMING_PORT),
+        DB_HOST: database.host,
+        DB_PORT: database.port,
+        DB_NAME: DATABASE_NAME,
+        DB_USER: DATABASE_USER,
+        // node-pg verifies certificates for "require", and the RDS CA is not in Node's store: encrypt without verifying (streaming/database.js).
+        DB_SSLMODE: 'no-verify',
+        REDIS_HOST: cache.host,
+        REDIS_PORT: cache.port,
+        REDIS_URL: cache.url,
+      }),
+      Secrets: secretList({ DB_PASS: secretKey(database.secretArn, 'password'), REDIS_PASSWORD: cache.password }),
+      LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'streaming'),
+      ...running('streaming'),
     },
-    rails('sidekiq', ['bundle', 'exec', 'sidekiq'], { DependsOn: afterMigrations }),
+    railsContainer(config, 'sidekiq', sleeping ? SLEEP_FOREVER : ['bundle', 'exec', 'sidekiq'], { container: running('sidekiq', { DependsOn: afterMigrations }) }),
   );
   if (sleeping) {
     // A psql client with the connection already set up, for `aws ecs execute-command ... --container postgres`.
@@ -205,7 +293,7 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
       Command: SLEEP_FOREVER,
       Environment: environmentList({ PGHOST: database.host, PGPORT: database.port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
       Secrets: secretList({ PGPASSWORD: secretKey(database.secretArn, 'password') }),
-      LogConfiguration: log('postgres'),
+      LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'postgres'),
       LinuxParameters: exec,
     });
   }
@@ -214,7 +302,16 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
 
 export const compileCompute: CompileStep = (config, names) => {
   const sleeping = isSleeping(config.mastodon.mode);
-  const defaultProvider = CAPACITY_PROVIDER[config.mastodon.capacity];
+  const taskDefinition = (containers: ContainerDefinition[], family: string) =>
+    fargateTaskDefinition({
+      family,
+      cpu: config.mastodon.cpu,
+      memory: config.mastodon.memory,
+      architecture: config.mastodon.architecture,
+      executionRoleId: Ids.MastodonExecutionRole,
+      taskRoleId: Ids.MastodonTaskRole,
+      containers,
+    });
   return {
     main: {
       Resources: {
@@ -222,28 +319,27 @@ export const compileCompute: CompileStep = (config, names) => {
         [Ids.ClusterCapacityProviders]: new ClusterCapacityProviderAssociations({
           Cluster: Ref(Ids.Cluster),
           CapacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-          DefaultCapacityProviderStrategy: [{ CapacityProvider: defaultProvider, Weight: 1 }],
+          DefaultCapacityProviderStrategy: capacityProviderStrategy(config.mastodon.capacity),
         }),
         [Ids.MastodonLogGroup]: logGroup(config, names.logGroup('mastodon')),
-        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), database.secretArn]),
+        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), database.secretArn, ...cache.secretArns]),
         [Ids.MastodonTaskRole]: taskRole('mastodon', [
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: mediaBucket.arn },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },
           ...(sleeping ? [ECS_EXEC_STATEMENT] : []),
         ]),
-        [Ids.MastodonTaskDefinition]: fargateTaskDefinition({
-          family: `${names.prefix}-mastodon`,
-          cpu: config.mastodon.cpu,
-          memory: config.mastodon.memory,
-          architecture: config.mastodon.architecture,
-          executionRoleId: Ids.MastodonExecutionRole,
-          taskRoleId: Ids.MastodonTaskRole,
-          containers: mastodonContainers(config),
-        }),
+        [Ids.MastodonTaskDefinition]: taskDefinition(mastodonContainers(config), `${names.prefix}-mastodon`),
+        ...(sleeping
+          ? {}
+          : {
+              // Run once by the deployer after the service is stable: every migration, the post-deployment ones included.
+              [Ids.PostDeploymentMigrationTaskDefinition]: taskDefinition([railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))], `${names.prefix}-post-deployment-migrations`),
+            }),
         [Ids.MastodonService]: fargateService(config, {
           taskDefinitionId: Ids.MastodonTaskDefinition,
           desiredCount: config.mastodon.desiredCount,
           capacity: config.mastodon.capacity,
+          securityGroupId: Ids.TaskSecurityGroup,
           execEnabled: sleeping,
           // Sleeping containers would fail the health checks and be replaced in a loop: keep them out of the target groups.
           loadBalancers: sleeping
@@ -257,6 +353,21 @@ export const compileCompute: CompileStep = (config, names) => {
           dependsOn: [Ids.HttpsListener, Ids.StreamingListenerRule],
         }),
       },
+      Outputs: {
+        [OutputIds.ClusterName]: { Description: 'ECS cluster of the Mastodon tasks', Value: Ref(Ids.Cluster) },
+        [OutputIds.TaskSubnets]: { Description: 'Subnets one-off tasks run in', Value: Join(',', subnetIds(config)) },
+        [OutputIds.TaskSecurityGroup]: { Description: 'Security group of the Mastodon tasks', Value: Ref(Ids.TaskSecurityGroup) },
+        ...(sleeping ? {} : { [OutputIds.PostDeploymentMigrationTaskDefinition]: { Description: 'Task that runs every migration once', Value: Ref(Ids.PostDeploymentMigrationTaskDefinition) } }),
+      },
+      afterDeploy: sleeping
+        ? undefined
+        : {
+            description: 'post-deployment migrations (rails db:migrate)',
+            outputs: { cluster: OutputIds.ClusterName, taskDefinition: OutputIds.PostDeploymentMigrationTaskDefinition, subnets: OutputIds.TaskSubnets, securityGroup: OutputIds.TaskSecurityGroup },
+            // A migration cut short by a Spot interruption is worse than a minute of on-demand Fargate.
+            capacityProvider: 'FARGATE',
+            container: 'migrate',
+          },
     },
   };
 };

@@ -15,6 +15,35 @@ export interface StackPart {
   wiring?: Record<string, { stack: StackRole; output: string }>;
   /** Outputs naming secrets whose values the deployer generates once and never changes. */
   generatedSecrets?: Record<string, SecretGenerator>;
+  /** Kept secrets a new stack reuses when they already exist (see secretsStackSecret). */
+  reusableSecrets?: ReusableSecret[];
+  /** Deletion protection switched on by the deployer only after the first create succeeded (see database.ts). */
+  deletionProtection?: DeletionProtection;
+  /** A one-off task the deployer runs after the stack is deployed (post-deployment migrations). */
+  afterDeploy?: AfterDeployTask;
+}
+
+export interface ReusableSecret {
+  /** The stack parameter that takes the existing secret's ARN. */
+  parameter: string;
+  /** The secret's fixed name. */
+  name: string;
+}
+
+export interface DeletionProtection {
+  /** A 'true'/'false' parameter: 'false' while the stack is first created, so a failed create can roll back. */
+  parameter: string;
+  /** The output naming the DB cluster to protect once the create succeeded. */
+  clusterOutput: string;
+}
+
+export interface AfterDeployTask {
+  description: string;
+  /** Outputs naming the ECS cluster, the task definition, the subnets (comma-separated) and the security group. */
+  outputs: { cluster: string; taskDefinition: string; subnets: string; securityGroup: string };
+  capacityProvider: string;
+  /** The container whose exit code is the task's outcome. */
+  container: string;
 }
 
 /** What a compile step returns: parts of one or more stacks. */
@@ -30,6 +59,9 @@ export function keepData<R extends Resource>(resource: R, policy: KeepPolicy): R
 }
 
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets'] as const;
+/** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
+const LIST_SECTIONS = ['reusableSecrets'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 
@@ -66,7 +98,20 @@ export function mergeFragments(fragments: { step: string; fragment: Fragment }[]
           ((target[section] ??= {}) as Record<string, unknown>)[id] = value;
         }
       }
+      for (const section of LIST_SECTIONS) if (part[section]) target[section] = [...(target[section] ?? []), ...part[section]];
+      for (const section of SINGLE_SECTIONS) {
+        if (part[section] === undefined) continue;
+        if (target[section] !== undefined) duplicates.push({ stack, section, id: section, first: 'an earlier step', second: step });
+        else (target as Record<string, unknown>)[section] = part[section];
+      }
     }
   }
   return { stacks, duplicates };
+}
+
+/** One step's fragment made of several parts, each owning its own logical ids. */
+export function mergeParts(...parts: Fragment[]): Fragment {
+  const { stacks, duplicates } = mergeFragments(parts.map((fragment, index) => ({ step: `part ${index + 1}`, fragment })));
+  if (duplicates.length > 0) throw new Error(`a compile step defines ${duplicates.map((d) => `${d.stack}.${d.section}.${d.id}`).join(', ')} twice`);
+  return stacks;
 }

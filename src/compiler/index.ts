@@ -6,7 +6,7 @@ import { compileCertificates } from './certificates.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase } from './database.js';
-import { mergeFragments, type CompileStep, type SecretGenerator, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail } from './mail.js';
 import { compileMedia } from './media.js';
@@ -39,6 +39,26 @@ export interface CompiledStack {
   /** Parameters the deployer fills from other stacks' outputs. */
   wiring: Record<string, { stack: StackRole; output: string }>;
   generatedSecrets: Record<string, SecretGenerator>;
+  reusableSecrets: ReusableSecret[];
+  deletionProtection?: DeletionProtection;
+  afterDeploy?: AfterDeployTask;
+}
+
+/** CloudFormation's quotas for one template (a body sent through S3 may be up to 1 MB). */
+export const TEMPLATE_LIMITS = { Resources: 500, Parameters: 200, Outputs: 200, bytes: 1_000_000 } as const;
+
+/** Why a template would be refused by CloudFormation for its size, in words; empty when it fits. */
+function limitProblems(stack: { name: string; template: Template }): Problem[] {
+  const problems: Problem[] = [];
+  const over = (what: string, count: number, limit: number) =>
+    problems.push({ code: 'compile.templateLimit', path: '', message: `the ${stack.name} stack would have ${count} ${what}; CloudFormation allows ${limit} (services and resources add to it)` });
+  for (const section of ['Resources', 'Parameters', 'Outputs'] as const) {
+    const count = Object.keys(stack.template[section] ?? {}).length;
+    if (count > TEMPLATE_LIMITS[section]) over(section.toLowerCase(), count, TEMPLATE_LIMITS[section]);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(stack.template));
+  if (bytes > TEMPLATE_LIMITS.bytes) over('bytes of template', bytes, TEMPLATE_LIMITS.bytes);
+  return problems;
 }
 
 const DESCRIPTIONS: Record<StackRole, (config: Config) => string> = {
@@ -89,7 +109,11 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     template: toTemplate(role, stacks[role]!, config),
     wiring: stacks[role]!.wiring ?? {},
     generatedSecrets: stacks[role]!.generatedSecrets ?? {},
+    reusableSecrets: stacks[role]!.reusableSecrets ?? [],
+    deletionProtection: stacks[role]!.deletionProtection,
+    afterDeploy: stacks[role]!.afterDeploy,
   }));
+  for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
 }
 
@@ -106,6 +130,12 @@ export interface ManifestStack {
   generatedSecrets: Record<string, SecretGenerator>;
   /** Resources whose data must survive: the deployer refuses to replace or delete them unless told to. */
   statefulResources: { logicalId: string; type: string }[];
+  /** Kept secrets: when a new stack finds one left by an earlier remove, the deployer passes its ARN to this parameter. */
+  reusableSecrets: ReusableSecret[];
+  /** Deletion protection the deployer turns on only after the stack was first created. */
+  deletionProtection?: DeletionProtection;
+  /** A one-off ECS task the deployer runs after each deploy that changed the stack. */
+  afterDeploy?: AfterDeployTask;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
 }
@@ -123,7 +153,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
     service: names.service,
     stage: names.stage,
     stacks: stacks.map((stack) => {
-      const dependsOn = [...new Set(Object.values(stack.wiring).map((w) => names.stackName(w.stack)))];
+      const dependsOn = STACK_ROLES.filter((role) => Object.values(stack.wiring).some((w) => w.stack === role)).map((role) => names.stackName(role));
       return {
         name: stack.name,
         region: stack.region,
@@ -133,9 +163,13 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         tags: names.tags,
         parameters: Object.fromEntries(Object.entries(stack.wiring).map(([parameter, w]) => [parameter, { stack: names.stackName(w.stack), output: w.output }])),
         generatedSecrets: stack.generatedSecrets,
+        // A derived secret (deleted with its stack, made again from other resources) holds nothing to lose.
         statefulResources: Object.entries(stack.template.Resources ?? {})
-          .filter(([, resource]) => STATEFUL_TYPES.has(resource.Type))
+          .filter(([, resource]) => STATEFUL_TYPES.has(resource.Type) && resource.DeletionPolicy !== 'Delete')
           .map(([logicalId, resource]) => ({ logicalId, type: resource.Type })),
+        reusableSecrets: stack.reusableSecrets,
+        ...(stack.deletionProtection ? { deletionProtection: stack.deletionProtection } : {}),
+        ...(stack.afterDeploy ? { afterDeploy: stack.afterDeploy } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version } : {}),
       };
     }),

@@ -1,8 +1,8 @@
 import type { Config } from '../config/types.js';
 import { AccessKey, EmailIdentity, GetAtt, IamUser, Join, Ref, Secret, Sub, type Value } from './cfn.js';
-import { keepData, type CompileStep, type Fragment } from './fragment.js';
-import { Ids, OutputIds } from './naming.js';
-import { secretArnParameter } from './secrets.js';
+import { mergeParts, type CompileStep, type Fragment } from './fragment.js';
+import { Ids, OutputIds, type Names } from './naming.js';
+import { secretsStackSecret } from './secrets.js';
 
 export function mailDomain(config: Config): string {
   return config.mail.from.split('@')[1];
@@ -17,9 +17,10 @@ export function smtpSecretArn(config: Config): Value<string> {
  * SES SMTP needs an IAM user's access key, and its SMTP password is derived from the secret key
  * (an HMAC chain CloudFormation cannot compute). The secrets stack keeps the key in Secrets
  * Manager; the deployer derives the password into the same secret once. Nothing is in a template.
+ * The secret is derived from the access key, which dies with the stack: nothing in it is worth keeping.
  */
-function createdSmtpCredentials(config: Config, names: { secretName(purpose: 'smtp'): string }): Fragment {
-  return {
+function createdSmtpCredentials(config: Config, names: Names): Fragment {
+  const user: Fragment = {
     secrets: {
       Resources: {
         [Ids.SmtpUser]: new IamUser({
@@ -34,27 +35,25 @@ function createdSmtpCredentials(config: Config, names: { secretName(purpose: 'sm
           ],
         }),
         [Ids.SmtpAccessKey]: new AccessKey({ UserName: Ref(Ids.SmtpUser) }),
-        [Ids.SmtpCredentials]: keepData(
-          new Secret({
-            Name: names.secretName('smtp'),
-            Description: 'SES SMTP credentials for Mastodon; mastodon-cfn deploy derives `password` from `secretAccessKey` once',
-            SecretString: Join('', ['{"username":"', Ref(Ids.SmtpAccessKey), '","secretAccessKey":"', GetAtt(Ids.SmtpAccessKey, 'SecretAccessKey'), '"}']),
-          }),
-          'Retain',
-        ),
       },
-      Outputs: { [OutputIds.SmtpCredentialsArn]: { Description: 'SES SMTP credentials (username, password)', Value: Ref(Ids.SmtpCredentials) } },
-      generatedSecrets: { [OutputIds.SmtpCredentialsArn]: 'ses-smtp-password' },
-    },
-    main: {
-      Parameters: { [Ids.SmtpCredentialsArnParameter]: secretArnParameter('ARN of the SES SMTP credentials; mastodon-cfn deploy passes it from the secrets stack') },
-      wiring: { [Ids.SmtpCredentialsArnParameter]: { stack: 'secrets', output: OutputIds.SmtpCredentialsArn } },
     },
   };
+  const credentials = secretsStackSecret(names, {
+    id: Ids.SmtpCredentials,
+    outputId: OutputIds.SmtpCredentialsArn,
+    parameterId: Ids.SmtpCredentialsArnParameter,
+    description: 'the SES SMTP credentials (username, password)',
+    secret: new Secret({
+      Description: 'SES SMTP credentials for Mastodon; mastodon-cfn deploy derives `password` from `secretAccessKey` once',
+      SecretString: Join('', ['{"username":"', Ref(Ids.SmtpAccessKey), '","secretAccessKey":"', GetAtt(Ids.SmtpAccessKey, 'SecretAccessKey'), '"}']),
+    }),
+    generator: 'ses-smtp-password',
+  });
+  return mergeParts(user, credentials);
 }
 
 export const compileMail: CompileStep = (config, names) => {
-  const credentials = config.mail.smtpSecretArn ? {} : createdSmtpCredentials(config, names);
+  const credentials: Fragment = config.mail.smtpSecretArn ? {} : createdSmtpCredentials(config, names);
   const dkimOutputs = Object.fromEntries(
     [1, 2, 3].map((n) => [
       OutputIds.dkimRecord(n),
@@ -64,14 +63,13 @@ export const compileMail: CompileStep = (config, names) => {
       },
     ]),
   );
-  return {
-    ...credentials,
+  const identity: Fragment = {
     main: {
-      ...credentials.main,
       Resources: {
         [Ids.MailIdentity]: new EmailIdentity({ EmailIdentity: mailDomain(config), DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' } }),
       },
       Outputs: dkimOutputs,
     },
   };
+  return mergeParts(credentials, identity);
 };

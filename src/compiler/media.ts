@@ -1,4 +1,4 @@
-import { Bucket, BucketPolicy, Distribution, GetAtt, Join, OriginAccessControl, Ref, Sub } from './cfn.js';
+import { Bucket, BucketPolicy, Distribution, GetAtt, Join, OriginAccessControl, Ref, ResponseHeadersPolicy, Sub } from './cfn.js';
 import { mediaCertificateArn } from './certificates.js';
 import { keepData, type CompileStep } from './fragment.js';
 import { Ids, OutputIds } from './naming.js';
@@ -6,6 +6,7 @@ import { Ids, OutputIds } from './naming.js';
 /** AWS's managed "CachingOptimized" cache policy. */
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
 const ORIGIN_ID = 'media-bucket';
+export const MEDIA_CONTENT_SECURITY_POLICY = "default-src 'none'; form-action 'none'";
 
 export const mediaBucket = {
   name: Ref(Ids.MediaBucket),
@@ -26,10 +27,17 @@ export const compileMedia: CompileStep = (config, names) => ({
           OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
           BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
           VersioningConfiguration: { Status: 'Enabled' },
-          // Versioning protects media from an accidental delete; old versions go after 30 days.
+          // Versioning protects media from an accidental delete for a few days. Mastodon deletes
+          // cached remote media daily, so every old version and delete marker kept is paid for.
           LifecycleConfiguration: {
             Rules: [
-              { Id: 'expire-old-versions', Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 30 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
+              {
+                Id: 'expire-old-versions',
+                Status: 'Enabled',
+                NoncurrentVersionExpiration: { NoncurrentDays: config.media.keepDeletedDays },
+                AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+              },
+              { Id: 'remove-expired-delete-markers', Status: 'Enabled', ExpiredObjectDeleteMarker: true },
             ],
           },
         }),
@@ -59,6 +67,27 @@ export const compileMedia: CompileStep = (config, names) => ({
           ],
         },
       }),
+      [Ids.MediaResponseHeadersPolicy]: new ResponseHeadersPolicy({
+        ResponseHeadersPolicyConfig: {
+          Name: `${names.prefix}-media`,
+          Comment: 'Mastodon media: readable by any page, never run as a page',
+          // Mastodon's object-storage guide: without CORS parts of the web UI fail (audio and video are loaded with crossOrigin).
+          CorsConfig: {
+            AccessControlAllowOrigins: { Items: ['*'] },
+            AccessControlAllowMethods: { Items: ['GET', 'HEAD'] },
+            AccessControlAllowHeaders: { Items: ['*'] },
+            AccessControlAllowCredentials: false,
+            AccessControlMaxAgeSec: 86400,
+            OriginOverride: true,
+          },
+          // What Mastodon's nginx configuration sends for /system: uploaded files must never be sniffed into HTML or run.
+          SecurityHeadersConfig: {
+            ContentTypeOptions: { Override: true },
+            ContentSecurityPolicy: { ContentSecurityPolicy: MEDIA_CONTENT_SECURITY_POLICY, Override: true },
+            StrictTransportSecurity: { AccessControlMaxAgeSec: 31536000, IncludeSubdomains: false, Override: true },
+          },
+        },
+      }),
       [Ids.MediaOriginAccessControl]: new OriginAccessControl({
         OriginAccessControlConfig: { Name: `${names.prefix}-media`, OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
       }),
@@ -84,6 +113,7 @@ export const compileMedia: CompileStep = (config, names) => ({
             ViewerProtocolPolicy: 'redirect-to-https',
             Compress: true,
             CachePolicyId: CACHING_OPTIMIZED,
+            ResponseHeadersPolicyId: Ref(Ids.MediaResponseHeadersPolicy),
             AllowedMethods: ['GET', 'HEAD'],
           },
         },

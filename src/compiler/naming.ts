@@ -5,6 +5,8 @@
  * test/naming.test.ts pins them.
  */
 export type StackRole = 'certificates' | 'secrets' | 'main';
+/** Secrets whose values must outlive the stacks (kept on delete, reused by a re-created stack). */
+export type KeptSecret = 'mastodon' | 'database';
 
 /** Deploy order: the certificate and secrets stacks feed the main stack. */
 export const STACK_ROLES: readonly StackRole[] = ['certificates', 'secrets', 'main'];
@@ -20,7 +22,7 @@ export interface Names {
   tags: Record<string, string>;
   logGroup(component: string): string;
   /** Fixed secret names: a retained secret keeps its name, so a re-created stack cannot silently start over with new keys. */
-  secretName(purpose: 'mastodon' | 'smtp'): string;
+  secretName(purpose: KeptSecret): string;
 }
 
 export function makeNames(service: string, stage: string, userTags: Record<string, string> = {}): Names {
@@ -62,15 +64,23 @@ export const Ids = {
   DatabaseSecurityGroup: 'DatabaseSecurityGroup',
   CacheSecurityGroup: 'CacheSecurityGroup',
   loadBalancerToTasksEgress: (port: number) => `LoadBalancerEgressToTasksPort${port}`,
+  loadBalancerToServiceEgress: (name: string) => `LoadBalancerEgressToService${pascal(name)}`,
   TaskEgressToDatabase: 'TaskEgressToDatabase',
   TaskEgressToCache: 'TaskEgressToCache',
   // database
   DatabaseSubnetGroup: 'DatabaseSubnetGroup',
   DatabaseCluster: 'DatabaseCluster',
   DatabaseInstance: 'DatabaseInstance',
+  DatabaseCredentials: 'DatabaseCredentials',
+  DatabaseCredentialsArnParameter: 'DatabaseCredentialsArn',
+  DatabaseDeletionProtectionParameter: 'DatabaseDeletionProtection',
   // cache
   CacheSubnetGroup: 'CacheSubnetGroup',
   Cache: 'Cache',
+  CacheAuthToken: 'CacheAuthToken',
+  CacheAuthTokenArnParameter: 'CacheAuthTokenArn',
+  /** The Rails REDIS_URL with the AUTH token in it, composed in the main stack. */
+  CacheConnection: 'CacheConnection',
   // load balancer
   LoadBalancer: 'LoadBalancer',
   HttpListener: 'HttpListener',
@@ -86,11 +96,13 @@ export const Ids = {
   MastodonTaskRole: 'MastodonTaskRole',
   MastodonTaskDefinition: 'MastodonTaskDefinition',
   MastodonService: 'MastodonService',
+  PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   // media
   MediaBucket: 'MediaBucket',
   MediaBucketPolicy: 'MediaBucketPolicy',
   MediaOriginAccessControl: 'MediaOriginAccessControl',
   MediaDistribution: 'MediaDistribution',
+  MediaResponseHeadersPolicy: 'MediaResponseHeadersPolicy',
   // certificates
   InstanceCertificate: 'InstanceCertificate',
   MediaCertificate: 'MediaCertificate',
@@ -104,8 +116,11 @@ export const Ids = {
   // secrets
   MastodonSecrets: 'MastodonSecrets',
   MastodonSecretsArnParameter: 'MastodonSecretsArn',
+  /** Parameter and condition of the secrets stack for a kept secret that already exists (left by `remove`). */
+  existingSecretParameter: (secretId: string) => `Existing${secretId}Arn`,
+  createSecretCondition: (secretId: string) => `Create${secretId}`,
   // extra services: Service<Name><Part>
-  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table') =>
+  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'SecurityGroup' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table') =>
     `Service${pascal(name)}${part}`,
 } as const;
 
@@ -118,6 +133,13 @@ export const OutputIds = {
   MediaDistributionDomainName: 'MediaDistributionDomainName',
   MastodonUrl: 'MastodonUrl',
   MastodonVersion: 'MastodonVersion',
+  DatabaseCredentialsArn: 'DatabaseCredentialsArn',
+  CacheAuthTokenArn: 'CacheAuthTokenArn',
+  DatabaseClusterId: 'DatabaseClusterId',
+  ClusterName: 'ClusterName',
+  PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
+  TaskSubnets: 'TaskSubnets',
+  TaskSecurityGroup: 'TaskSecurityGroup',
   dkimRecord: (index: number) => `DkimRecord${index}`,
 } as const;
 

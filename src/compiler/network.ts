@@ -8,7 +8,9 @@ export const STREAMING_PORT = 4000;
 export const POSTGRES_PORT = 5432;
 export const REDIS_PORT = 6379;
 /** What Mastodon tasks reach on the internet: HTTPS and HTTP for federation, images and AWS APIs; 587 for SES SMTP. */
-const INTERNET_EGRESS_PORTS = [443, 80, 587];
+const MASTODON_EGRESS_PORTS = [443, 80, 587];
+/** What side services reach: HTTPS and HTTP only (their images, AWS APIs, the sites they talk to). */
+export const SERVICE_EGRESS_PORTS = [443, 80];
 
 /** CloudFormation turns an empty egress list into "allow all"; this rule matches no traffic (ICMP type 252, code 86). */
 const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp', FromPort: 252, ToPort: 86, Description: 'No outbound traffic' }];
@@ -21,9 +23,20 @@ export function subnetIds(config: Config): Value<string>[] {
   return config.network.subnetIds ?? Array.from({ length: config.network.availabilityZones }, (_, i) => Ref(Ids.publicSubnet(i)));
 }
 
-/** Every port the load balancer forwards to a task, in a stable order. */
-export function taskPorts(config: Config): number[] {
-  return [...new Set([WEB_PORT, STREAMING_PORT, ...Object.values(config.services).map((s) => s.port)])].sort((a, b) => a - b);
+/** The ports the load balancer forwards to the Mastodon tasks. */
+const MASTODON_PORTS = [WEB_PORT, STREAMING_PORT];
+
+export function tcp(port: number) {
+  return { IpProtocol: 'tcp', FromPort: port, ToPort: port };
+}
+
+export function internetEgress(ports: number[]) {
+  return ports.map((port) => ({ ...tcp(port), CidrIp: '0.0.0.0/0', Description: `Port ${port} to the internet` }));
+}
+
+/** A rule of the load balancer's group: it may send to this group on this port (a separate resource: the groups refer to each other). */
+export function loadBalancerEgress(destinationGroupId: string, port: number) {
+  return new SecurityGroupEgress({ GroupId: Ref(Ids.LoadBalancerSecurityGroup), ...tcp(port), DestinationSecurityGroupId: Ref(destinationGroupId), Description: `Port ${port} to ${destinationGroupId}` });
 }
 
 function createdVpc(config: Config): Record<string, Resource> {
@@ -51,13 +64,13 @@ function createdVpc(config: Config): Record<string, Resource> {
 
 /**
  * One security group per tier, each admitting only the tier in front of it: the internet
- * reaches the load balancer, the load balancer reaches the tasks, the tasks reach the database
- * and the cache. Rules that point at a later tier are separate resources to avoid reference cycles.
+ * reaches the load balancer, the load balancer reaches the Mastodon tasks, the Mastodon tasks
+ * reach the database and the cache. Side services get groups of their own (services.ts) with
+ * no way to the database or the cache. Rules that point at a later tier are separate resources
+ * to avoid reference cycles.
  */
 export const compileNetwork: CompileStep = (config, names) => {
   const vpc = vpcId(config);
-  const ports = taskPorts(config);
-  const tcp = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port });
   const resources: Record<string, Resource> = {
     ...(config.network.vpcId ? {} : createdVpc(config)),
     [Ids.LoadBalancerSecurityGroup]: new SecurityGroup({
@@ -67,10 +80,10 @@ export const compileNetwork: CompileStep = (config, names) => {
       SecurityGroupEgress: NO_EGRESS,
     }),
     [Ids.TaskSecurityGroup]: new SecurityGroup({
-      GroupDescription: `${names.prefix} tasks: service ports from the load balancer only`,
+      GroupDescription: `${names.prefix} Mastodon tasks: web and streaming from the load balancer only`,
       VpcId: vpc,
-      SecurityGroupIngress: ports.map((port) => ({ ...tcp(port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${port} from the load balancer` })),
-      SecurityGroupEgress: INTERNET_EGRESS_PORTS.map((port) => ({ ...tcp(port), CidrIp: '0.0.0.0/0', Description: `Port ${port} to the internet` })),
+      SecurityGroupIngress: MASTODON_PORTS.map((port) => ({ ...tcp(port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${port} from the load balancer` })),
+      SecurityGroupEgress: internetEgress(MASTODON_EGRESS_PORTS),
     }),
     [Ids.DatabaseSecurityGroup]: new SecurityGroup({
       GroupDescription: `${names.prefix} database: PostgreSQL from the tasks only`,
@@ -87,13 +100,6 @@ export const compileNetwork: CompileStep = (config, names) => {
     [Ids.TaskEgressToDatabase]: new SecurityGroupEgress({ GroupId: Ref(Ids.TaskSecurityGroup), ...tcp(POSTGRES_PORT), DestinationSecurityGroupId: Ref(Ids.DatabaseSecurityGroup), Description: 'PostgreSQL to the database' }),
     [Ids.TaskEgressToCache]: new SecurityGroupEgress({ GroupId: Ref(Ids.TaskSecurityGroup), ...tcp(REDIS_PORT), DestinationSecurityGroupId: Ref(Ids.CacheSecurityGroup), Description: 'Redis protocol to the cache' }),
   };
-  for (const port of ports) {
-    resources[Ids.loadBalancerToTasksEgress(port)] = new SecurityGroupEgress({
-      GroupId: Ref(Ids.LoadBalancerSecurityGroup),
-      ...tcp(port),
-      DestinationSecurityGroupId: Ref(Ids.TaskSecurityGroup),
-      Description: `Port ${port} to the tasks`,
-    });
-  }
+  for (const port of MASTODON_PORTS) resources[Ids.loadBalancerToTasksEgress(port)] = loadBalancerEgress(Ids.TaskSecurityGroup, port);
   return { main: { Resources: resources } };
 };

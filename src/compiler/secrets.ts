@@ -1,11 +1,14 @@
-import { Join, Ref, Secret, type IntrinsicFunction, type Parameter } from './cfn.js';
-import { keepData, type CompileStep } from './fragment.js';
-import { Ids, OutputIds } from './naming.js';
+import { Equals, If, Join, Ref, Secret, type IntrinsicFunction, type Parameter, type Resource } from './cfn.js';
+import { keepData, type CompileStep, type Fragment, type SecretGenerator } from './fragment.js';
+import { Ids, OutputIds, type KeptSecret, type Names } from './naming.js';
 
-/** Mastodon's own secrets: generated once by the deployer, kept as JSON keys of one secret. */
+/**
+ * Mastodon's own secrets: generated once by the deployer, kept as JSON keys of one secret.
+ * OTP_SECRET is not among them: Mastodon 4.5 keeps two-factor secrets with Active Record
+ * encryption and reads OTP_SECRET only to migrate old records (config/initializers/legacy_otp_secret.rb).
+ */
 export const MASTODON_SECRET_KEYS = [
   'SECRET_KEY_BASE',
-  'OTP_SECRET',
   'VAPID_PRIVATE_KEY',
   'VAPID_PUBLIC_KEY',
   'ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY',
@@ -25,24 +28,90 @@ export function secretArnParameter(description: string): Parameter {
   return { Type: 'String', Description: description, AllowedPattern: '^arn:aws[a-z-]*:secretsmanager:.+$' };
 }
 
+/** A CloudFormation dynamic reference to one JSON key of the secret whose ARN is the main-stack parameter `parameterId`. */
+export function resolvedSecretKey(parameterId: string, key: string): string {
+  return `{{resolve:secretsmanager:\${${parameterId}}:SecretString:${key}}}`;
+}
+
+interface SecretsStackSecret {
+  /** Logical id in the secrets stack; the main stack's parameter and the output carry the same name plus "Arn". */
+  id: string;
+  outputId: string;
+  parameterId: string;
+  description: string;
+  secret: Secret;
+  /**
+   * A kept secret has a fixed name and survives its stack. A stack created again (after `remove`)
+   * must not fail with "already exists": the deployer passes the existing secret's ARN and the
+   * stack uses it instead of creating one.
+   */
+  kept?: KeptSecret;
+  /** How the deployer fills the secret's value once, if CloudFormation cannot. */
+  generator?: SecretGenerator;
+}
+
 /**
- * The secret lives in its own stack, deployed before the main stack, because its values cannot
- * be made by CloudFormation (a VAPID key pair) and must exist before the first task starts. The
- * template holds no value: the deployer fills the secret once, and a redeploy never touches it.
+ * A secret of the secrets stack, handed to the main stack as an ARN parameter. Secrets live in
+ * their own stack, deployed before the main stack, so that their values exist before the first
+ * task starts and outlive a failed main stack.
  */
-export const compileSecrets: CompileStep = (config, names) => ({
-  secrets: {
-    Resources: {
-      [Ids.MastodonSecrets]: keepData(
-        new Secret({ Name: names.secretName('mastodon'), Description: `Mastodon secrets of ${config.domain}; generated once by mastodon-cfn deploy, never rotated by it` }),
-        'Retain',
-      ),
+export function secretsStackSecret(names: Names, props: SecretsStackSecret): Fragment {
+  const resources: Record<string, Resource> = {};
+  const parameters: Record<string, Parameter> = {};
+  const conditions: Record<string, unknown> = {};
+  let arn: unknown = Ref(props.id);
+  if (props.kept) {
+    const existing = Ids.existingSecretParameter(props.id);
+    const create = Ids.createSecretCondition(props.id);
+    parameters[existing] = {
+      Type: 'String',
+      Default: '',
+      Description: `ARN of an existing ${names.secretName(props.kept)} to use instead of creating it (mastodon-cfn deploy sets it when an earlier remove kept the secret)`,
+    };
+    conditions[create] = Equals(Ref(existing), '');
+    props.secret.Properties.Name = names.secretName(props.kept);
+    resources[props.id] = keepData(props.secret, 'Retain');
+    resources[props.id].Condition = create;
+    arn = If(create, Ref(props.id), Ref(existing));
+  } else {
+    // Derived from other resources and made again with them: no fixed name that a deleted secret could still hold.
+    resources[props.id] = Object.assign(props.secret, { DeletionPolicy: 'Delete' as const, UpdateReplacePolicy: 'Delete' });
+  }
+  return {
+    secrets: {
+      Parameters: parameters,
+      Conditions: conditions,
+      Resources: resources,
+      Outputs: { [props.outputId]: { Description: props.description, Value: arn as string } },
+      generatedSecrets: props.generator ? { [props.outputId]: props.generator } : undefined,
+      reusableSecrets: props.kept ? [{ parameter: Ids.existingSecretParameter(props.id), name: names.secretName(props.kept) }] : undefined,
     },
-    Outputs: { [OutputIds.MastodonSecretsArn]: { Description: 'Mastodon secrets (SECRET_KEY_BASE, OTP_SECRET, VAPID and Active Record encryption keys)', Value: Ref(Ids.MastodonSecrets) } },
-    generatedSecrets: { [OutputIds.MastodonSecretsArn]: 'mastodon-secrets' },
-  },
-  main: {
-    Parameters: { [Ids.MastodonSecretsArnParameter]: secretArnParameter('ARN of the Mastodon secrets; mastodon-cfn deploy passes it from the secrets stack') },
-    wiring: { [Ids.MastodonSecretsArnParameter]: { stack: 'secrets', output: OutputIds.MastodonSecretsArn } },
-  },
-});
+    main: {
+      Parameters: { [props.parameterId]: secretArnParameter(`ARN of ${props.description}; mastodon-cfn deploy passes it from the secrets stack`) },
+      wiring: { [props.parameterId]: { stack: 'secrets', output: props.outputId } },
+    },
+  };
+}
+
+/** The value of a secret is generated by CloudFormation as the JSON key `key` of a random string of `length` letters and digits. */
+export function generatedSecret(description: string, key: string, length: number, template: Record<string, string> = {}): Secret {
+  return new Secret({
+    Description: description,
+    GenerateSecretString: { SecretStringTemplate: JSON.stringify(template), GenerateStringKey: key, PasswordLength: length, ExcludePunctuation: true },
+  });
+}
+
+/**
+ * Mastodon's keys: the template holds no value (a VAPID key pair cannot be made by
+ * CloudFormation); the deployer fills the secret once, and a redeploy never touches it.
+ */
+export const compileSecrets: CompileStep = (config, names) =>
+  secretsStackSecret(names, {
+    id: Ids.MastodonSecrets,
+    outputId: OutputIds.MastodonSecretsArn,
+    parameterId: Ids.MastodonSecretsArnParameter,
+    description: 'the Mastodon secrets (SECRET_KEY_BASE, VAPID and Active Record encryption keys)',
+    secret: new Secret({ Description: `Mastodon secrets of ${config.domain}; generated once by mastodon-cfn deploy, never rotated by it` }),
+    kept: 'mastodon',
+    generator: 'mastodon-secrets',
+  });

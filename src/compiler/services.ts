@@ -1,10 +1,11 @@
 import type { Config, ServiceConfig } from '../config/types.js';
-import { DynamoDbTable, GetAtt, ListenerCertificate, ListenerRule, Ref, Sub, type Resource, type Value } from './cfn.js';
+import { DynamoDbTable, GetAtt, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
 import { dnsCertificate } from './certificates.js';
 import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
 import { keepData, type CompileStep } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
+import { internetEgress, loadBalancerEgress, SERVICE_EGRESS_PORTS, tcp, vpcId } from './network.js';
 
 /** Where a secret reference points, for the execution role's policy: the whole secret or parameter, not a JSON key of it. */
 function secretSource(reference: string): { kind: 'secret' | 'parameter'; resource: Value<string> } {
@@ -23,6 +24,14 @@ function compileService(config: Config, names: Names, name: string, service: Ser
     ...(service.path ? [{ Field: 'path-pattern', PathPatternConfig: { Values: [service.path] } }] : []),
   ];
   const resources: Record<string, Resource> = {
+    // A group of its own: a side service has no way to the database or the cache (and so to Sidekiq's queues).
+    [id('SecurityGroup')]: new SecurityGroup({
+      GroupDescription: `${names.prefix} service ${name}: port ${service.port} from the load balancer only`,
+      VpcId: vpcId(config),
+      SecurityGroupIngress: [{ ...tcp(service.port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${service.port} from the load balancer` }],
+      SecurityGroupEgress: internetEgress(SERVICE_EGRESS_PORTS),
+    }),
+    [Ids.loadBalancerToServiceEgress(name)]: loadBalancerEgress(id('SecurityGroup'), service.port),
     [id('LogGroup')]: logGroup(config, names.logGroup(name)),
     [id('ExecutionRole')]: executionRole(
       sources.filter((s) => s.kind === 'secret').map((s) => s.resource),
@@ -59,6 +68,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
       taskDefinitionId: id('TaskDefinition'),
       desiredCount: service.desiredCount,
       capacity: service.capacity,
+      securityGroupId: id('SecurityGroup'),
       execEnabled: false,
       loadBalancers: [{ ContainerName: name, ContainerPort: service.port, TargetGroupArn: Ref(id('TargetGroup')) }],
       healthCheckGraceSeconds: 60,

@@ -2,7 +2,7 @@
  * The validated config, with every default filled in. The schema
  * (schema/mastodon.config.schema.json) documents each key and its default.
  */
-export type Capacity = 'spot' | 'on-demand';
+export type Capacity = 'spot' | 'on-demand' | 'mixed';
 export type Architecture = 'arm64' | 'x86_64';
 export type RunMode = 'production' | 'maintenance' | 'debug';
 export type EnvironmentMap = Record<string, string | number | boolean>;
@@ -43,7 +43,7 @@ export interface Config {
   };
   database: { minCapacity: number; maxCapacity: number; engineVersion: string; backupRetentionDays: number };
   cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };
-  media: { domain: string; priceClass: string };
+  media: { domain: string; priceClass: string; keepDeletedDays: number };
   certificates: { instance?: string; media?: string };
   mail: { from: string; smtpSecretArn?: string };
   network: { vpcId?: string; subnetIds?: string[]; cidr: string; availabilityZones: number };

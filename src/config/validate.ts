@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
+import { OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
 import { defaultRulePriority, pascal } from '../compiler/naming.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
@@ -146,8 +147,8 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
 // ---------------------------------------------------------------------------------------------
 // Checks beyond the schema
 
-/** Keys the compiler sets itself; a user value would silently break the wiring. */
-const RESERVED_MASTODON_ENV = /^(LOCAL_DOMAIN|RAILS_ENV|NODE_ENV|DB_.*|REDIS_.*|S3_.*|SMTP_.*|SECRET_KEY_BASE|OTP_SECRET|VAPID_.*|ACTIVE_RECORD_ENCRYPTION_.*|RAILS_SERVE_STATIC_FILES|PORT|BIND)$/;
+/** Keys the compiler sets itself; a user value would silently break the wiring. Tuning (DB_POOL, MAX_THREADS, ...) is the user's. */
+const OWNED_VARIABLES: ReadonlySet<string> = new Set(OWNED_MASTODON_VARIABLES);
 
 function compareVersions(a: string, b: string): number {
   const pa = a.slice(1).split('.').map(Number);
@@ -172,7 +173,7 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
   const mastodonSize = fargateSize(config.mastodon.cpu, config.mastodon.memory);
   if (mastodonSize) report(['mastodon', 'memory'], 'fargateSize', mastodonSize);
   for (const key of Object.keys(config.mastodon.environment)) {
-    if (RESERVED_MASTODON_ENV.test(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
+    if (OWNED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
   }
 
   if (text(config.media.domain) && config.media.domain === config.domain) {

@@ -3,14 +3,16 @@ import type { DeployStack } from './manifest.js';
 import type { ChangeRow } from './stacks.js';
 
 /**
- * Changes that would lose data: a stateful resource (by type, or listed as such in the manifest)
- * that the change set removes or replaces. A replacement "Conditional" on a value CloudFormation
- * only knows at deploy time counts too.
+ * Changes that would lose data: a stateful resource that the change set removes or replaces.
+ * The manifest lists the stateful resources (a secret derived from other resources is not one);
+ * a package without that list falls back to the resource type. A replacement "Conditional" on a
+ * value CloudFormation only knows at deploy time counts too.
  */
 export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRow[] {
-  const statefulIds = new Set((stack.statefulResources ?? []).map((r) => r.logicalId));
+  const statefulIds = stack.statefulResources ? new Set(stack.statefulResources.map((r) => r.logicalId)) : undefined;
   return rows.filter((row) => {
-    const stateful = STATEFUL_TYPES.has(row.type) || statefulIds.has(row.logicalId);
+    // A removed resource is no longer in the manifest: its type decides.
+    const stateful = statefulIds && row.action !== 'Remove' ? statefulIds.has(row.logicalId) : STATEFUL_TYPES.has(row.type);
     const destructive = row.action === 'Remove' || (row.action === 'Modify' && (row.replacement === 'True' || row.replacement === 'Conditional'));
     return stateful && destructive;
   });
