@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
+import { describeAwsFailure } from './awsErrors.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { writeOutput } from './output.js';
 import { build, loadValidConfig, type PipelineOptions } from './pipeline.js';
@@ -11,6 +12,8 @@ const DEFAULT_OUT = '.mastodon-cfn';
 /** Exit codes: 1 the config or the request is wrong (or refused), 2 the command line is wrong, 70 a bug, 130 interrupted. */
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
+/** A file with thousands of problems is fixed from the top: the rest are counted, not printed. */
+const MAX_PRINTED_PROBLEMS = 50;
 
 interface ConfigFlags {
   config: string;
@@ -67,12 +70,13 @@ export function createProgram(): Command {
       process.stdout.write(flags.format === 'json' ? `${JSON.stringify(config, null, 2)}\n` : stringify(config));
     });
 
-  const packageOption = (command: Command) =>
+  // deploy writes its build (like `serverless deploy`); info, diff and remove write nothing unless given --out.
+  const packageOption = (command: Command, out: string | undefined) =>
     withConfigOptions(command)
-      .option('-o, --out <dir>', 'where the build is written first', DEFAULT_OUT)
-      .option('-p, --package <dir>', 'deploy an existing build output (manifest.json and templates) instead of building');
+      .option('-o, --out <dir>', out ? 'where the build is written first' : 'also write the build to this folder', out)
+      .option('-p, --package <dir>', 'use an existing build output (manifest.json and templates) instead of building');
 
-  packageOption(program.command('deploy'))
+  packageOption(program.command('deploy'), DEFAULT_OUT)
     .description('build, then deploy every stack through a change set: shown, checked, confirmed, executed and followed')
     .option('-y, --yes', 'do not ask for confirmation')
     .addOption(new Option('--progress <style>', 'a live progress line, or one line per event').choices(['bar', 'events']))
@@ -83,14 +87,14 @@ export function createProgram(): Command {
       await withDeployer(flags, deployer, (pkg, context) => deployer.deploy(pkg, context, { allowDataLoss: Boolean(flags.allowDataLoss), forceVersion: Boolean(flags.forceVersion) }));
     });
 
-  packageOption(program.command('diff'))
+  packageOption(program.command('diff'), undefined)
     .description('show what deploy would change; changes nothing')
     .action(async (flags: DeployFlags) => {
       const deployer = await import('./deployer/index.js');
       await withDeployer(flags, deployer, (pkg, context) => deployer.diff(pkg, context));
     });
 
-  packageOption(program.command('info'))
+  packageOption(program.command('info'), undefined)
     .description("show the stacks' status and outputs")
     .option('--json', 'as JSON')
     .action(async (flags: DeployFlags & { json?: boolean }) => {
@@ -99,7 +103,7 @@ export function createProgram(): Command {
       process.stdout.write(flags.json ? `${JSON.stringify(stacks, null, 2)}\n` : `${deployer.formatInfo(stacks)}\n`);
     });
 
-  packageOption(program.command('remove'))
+  packageOption(program.command('remove'), undefined)
     .description('delete the stacks (main first); stateful resources keep their data and are listed')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (flags: DeployFlags) => {
@@ -112,7 +116,7 @@ export function createProgram(): Command {
 }
 
 interface DeployFlags extends ConfigFlags {
-  out: string;
+  out?: string;
   package?: string;
   yes?: boolean;
   progress?: 'bar' | 'events';
@@ -122,10 +126,11 @@ interface DeployFlags extends ConfigFlags {
 
 type Deployer = typeof import('./deployer/index.js');
 
-/** The deployer reads only a build output: the given --package, or a fresh build written to --out. */
+/** The deployer reads only a build output: the given --package, or a fresh build (written to --out when there is one). */
 function packageFor(flags: DeployFlags, deployer: Deployer) {
   if (flags.package) return deployer.readPackage(flags.package);
   const result = build(pipelineOptions(flags));
+  if (flags.out === undefined) return deployer.inMemoryPackage(result.files);
   writeOutput(flags.out, result.files);
   return deployer.readPackage(flags.out);
 }
@@ -160,12 +165,17 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (error instanceof MastodonCfnError) {
-      for (const problem of error.problems) process.stderr.write(`${formatProblem(problem, error.file)}\n`);
-      if (error.file) {
-        const count = error.problems.length;
-        process.stderr.write(`${count} problem${count === 1 ? '' : 's'} in ${error.file}; nothing was written.\n`);
-      }
+      for (const problem of error.problems.slice(0, MAX_PRINTED_PROBLEMS)) process.stderr.write(`${formatProblem(problem, error.file)}\n`);
+      const count = error.problems.length;
+      if (count > MAX_PRINTED_PROBLEMS) process.stderr.write(`... and ${count - MAX_PRINTED_PROBLEMS} more\n`);
+      if (error.file) process.stderr.write(`${count} problem${count === 1 ? '' : 's'} in ${error.file}; nothing was written.\n`);
       return error.exitCode;
+    }
+    const outside = describeAwsFailure(error);
+    if (outside) {
+      process.stderr.write(`${outside}\n`);
+      if (debug) process.stderr.write(`${(error as Error).stack}\n`);
+      return 1;
     }
     process.stderr.write(`internal error: ${(error as Error).message}\n`);
     process.stderr.write(debug ? `${(error as Error).stack}\n` : 'This is a bug in mastodon-cfn: please report it, with the output of the same command run with --debug.\n');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { lintLater, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
@@ -15,7 +15,7 @@ describe('cli', () => {
     const out = join(tempDir(), '.mastodon-cfn');
     const result = runCli(['build', '--out', out]);
     expect(result.status, result.stderr).to.equal(0);
-    expect(readdirSync(out).sort()).to.deep.equal(['manifest.json', 'social-prod-certificates.template.json', 'social-prod-secrets.template.json', 'social-prod.template.json']);
+    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'manifest.json', 'social-prod-certificates.template.json', 'social-prod-secrets.template.json', 'social-prod.template.json']);
     expect(result.stdout).to.match(/social-prod-certificates\s+us-east-1\s+1 resources/);
     expect(result.stdout).to.include('mastodonmedia.example.com: CNAME or alias to CloudFront');
     expect(result.stdout).to.include('DKIM');
@@ -35,7 +35,7 @@ describe('cli', () => {
     expect(runCli(['build', '--out', out]).status).to.equal(0);
     writeFileSync(join(out, 'stale.template.json'), '{}');
     expect(runCli(['build', '--out', out, '--stage', 'dev']).status).to.equal(0);
-    expect(readdirSync(out).sort()).to.deep.equal(['manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
+    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
     lintLater(out);
   });
 
@@ -78,6 +78,37 @@ describe('cli', () => {
     const bad = runCli(['build', '--opt', 'novalue', '--out', join(tempDir(), 'out')]);
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.include('--opt takes name=value');
+  });
+
+  it('never replaces a folder it did not write: build -o . leaves the project alone, -o FILE leaves the file alone', () => {
+    const project = tempDir();
+    writeFileSync(join(project, 'mastodon.config.yaml'), minimalYaml());
+    writeFileSync(join(project, 'notes.txt'), 'mine');
+    const refused = runCli(['build', '-o', '.'], { cwd: project });
+    expect(refused.status).to.equal(1);
+    expect(refused.stderr.trim()).to.equal(". is not a mastodon-cfn build folder (it holds 2 other files and no .mastodon-cfn-build): mastodon-cfn only replaces folders it wrote itself. Choose another --out, or an empty folder.");
+    expect(readdirSync(project).sort()).to.deep.equal(['mastodon.config.yaml', 'notes.txt']);
+
+    const file = join(project, 'notes.txt');
+    const onFile = runCli(['build', '--config', join(project, 'mastodon.config.yaml'), '-o', file]);
+    expect(onFile.status).to.equal(1);
+    expect(onFile.stderr).to.include('exists and is not a folder');
+    expect(readFileSync(file, 'utf8')).to.equal('mine');
+  });
+
+  it('marks its build folder, replaces it on the next build, and says so when the folder cannot be written', () => {
+    const out = join(tempDir(), 'out');
+    expect(runCli(['build', '--out', out]).status).to.equal(0);
+    expect(readdirSync(out)).to.include('.mastodon-cfn-build');
+    expect(runCli(['build', '--out', out]).status).to.equal(0);
+    lintLater(out);
+    if (process.getuid?.() !== 0) {
+      const locked = tempDir();
+      chmodSync(locked, 0o500);
+      const result = runCli(['build', '--out', join(locked, 'out')]);
+      expect(result.status).to.equal(1);
+      expect(result.stderr).to.match(/^cannot write the build to .*: permission denied/);
+    }
   });
 
   it('writes nothing when the config is wrong', () => {

@@ -7,7 +7,7 @@ import { fillGeneratedSecrets } from '../src/deployer/secrets.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { runCli } from './support/build.js';
 import { startMoto, type Moto } from './support/moto.js';
-import { twoRegionPackage } from './support/packages.js';
+import { twoRegionPackage, writePackage } from './support/packages.js';
 
 describe('deployer against moto_server (a real CloudFormation API)', function () {
   let moto: Moto;
@@ -121,6 +121,31 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
     expect(result.stdout).to.match(/Left behind[\s\S]*AWS::S3::Bucket \S+ \(MediaBucket\): retained/);
     expect(await status('social-test', 'eu-central-1')).to.equal('NONE');
     expect(await status('social-test-certificates', 'us-east-1')).to.equal('NONE');
+  });
+
+  it('declining a first deploy leaves no stack behind (no empty REVIEW_IN_PROGRESS stack)', async () => {
+    const result = cli('deploy', '--package', twoRegionPackage('social-declined', { wired: false }));
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.include('Not deployed: social-declined-certificates was not created');
+    expect(await status('social-declined-certificates', 'us-east-1')).to.equal('NONE');
+  });
+
+  it('a new stack takes over a kept secret that an earlier remove left, found by its name', async () => {
+    const { ARN } = await sdkClients().secretsManager('eu-central-1').send(new CreateSecretCommand({ Name: 'mastodon-cfn/social-kept/mastodon', SecretString: '{"SECRET_KEY_BASE":"kept"}' }));
+    const pkg = writePackage([
+      {
+        name: 'social-kept-secrets',
+        region: 'eu-central-1',
+        dependsOn: [],
+        reusableSecrets: [{ parameter: 'ExistingMastodonSecretsArn', name: 'mastodon-cfn/social-kept/mastodon' }],
+        template: { Parameters: { ExistingMastodonSecretsArn: { Type: 'String', Default: '' } }, Resources: { Notices: { Type: 'AWS::SNS::Topic' } }, Outputs: { Reused: { Value: { Ref: 'ExistingMastodonSecretsArn' } } } },
+      },
+    ]);
+    const result = cli('deploy', '--package', pkg, '--yes');
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.include('reusing mastodon-cfn/social-kept/mastodon, kept by an earlier remove');
+    const stack = (await sdkClients().cloudFormation('eu-central-1').send(new DescribeStacksCommand({ StackName: 'social-kept-secrets' }))).Stacks[0];
+    expect(stack.Parameters).to.deep.include({ ParameterKey: 'ExistingMastodonSecretsArn', ParameterValue: ARN });
   });
 
   it('generates the Mastodon secrets once; a later deploy keeps them', async () => {

@@ -10,11 +10,12 @@ import { readPackage } from '../src/deployer/manifest.js';
 import { sesSmtpPassword, vapidKeyPair } from '../src/deployer/secrets.js';
 import { recordingReporter, terminalReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
-import { twoRegionPackage } from './support/packages.js';
+import { twoRegionPackage, writePackage } from './support/packages.js';
 
 interface FakeStack {
   status: string;
   outputs?: Record<string, string>;
+  parameters?: Record<string, string>;
 }
 
 /** A CloudFormation API that follows the documented shapes, scripted to produce what moto cannot. */
@@ -25,7 +26,7 @@ class FakeCloudFormation implements AwsClient {
   changes: any[] = [{ Action: 'Add', LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic' }];
   changeSetFailure?: string;
   /** What executing a change set does: the events it adds and the status it ends in (undefined: it never ends). */
-  execution: { events: any[]; finalStatus?: string } = { events: [], finalStatus: 'CREATE_COMPLETE' };
+  execution: { events: any[]; finalStatus?: string; outputs?: Record<string, string> } = { events: [], finalStatus: 'CREATE_COMPLETE' };
 
   called(name: string) {
     return this.calls.filter((c) => c.name === name);
@@ -39,10 +40,22 @@ class FakeCloudFormation implements AwsClient {
     switch (name) {
       case 'DescribeStacks':
         if (!stack) throw new Error(`Stack with id ${input.StackName} does not exist`);
-        return { Stacks: [{ StackName: input.StackName, StackId: `id/${input.StackName}`, StackStatus: stack.status, Outputs: Object.entries(stack.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }] };
+        return {
+          Stacks: [
+            {
+              StackName: input.StackName,
+              StackId: `id/${input.StackName}`,
+              StackStatus: stack.status,
+              Outputs: Object.entries(stack.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+              Parameters: Object.entries(stack.parameters ?? {}).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+            },
+          ],
+        };
       case 'DeleteStack':
         this.stacks.delete(input.StackName);
         return {};
+      case 'DescribeStackResources':
+        return { StackResources: [] };
       case 'CreateChangeSet':
         if (!stack) this.stacks.set(input.StackName, { status: 'REVIEW_IN_PROGRESS' });
         return { Id: `changeset/${input.StackName}` };
@@ -53,6 +66,7 @@ class FakeCloudFormation implements AwsClient {
       case 'ExecuteChangeSet':
         this.events.push(...this.execution.events);
         stack!.status = this.execution.finalStatus ?? 'UPDATE_IN_PROGRESS';
+        if (this.execution.outputs) stack!.outputs = this.execution.outputs;
         return {};
       case 'DescribeStackEvents':
         return { StackEvents: [...this.events].reverse() };
@@ -62,11 +76,25 @@ class FakeCloudFormation implements AwsClient {
   }
 }
 
-function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}) {
+function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}, services: Partial<Clients> = {}) {
   const reporter = recordingReporter();
   const unused = (): AwsClient => ({ send: async () => { throw new Error('not expected in this test'); } });
-  const clients: Clients = { cloudFormation: () => cfn, secretsManager: unused, s3: unused, sts: unused, rds: unused };
+  const clients: Clients = { cloudFormation: () => cfn, secretsManager: unused, s3: unused, sts: unused, rds: unused, ecs: unused, ...services };
   return { reporter, context: { clients, reporter, confirm: async () => true, polling: { initialMs: 1, maxMs: 2 }, ...overrides } satisfies DeployerContext };
+}
+
+/** Any other AWS API, answering each operation from a table and recording the calls (shapes as documented). */
+class FakeApi implements AwsClient {
+  calls: { name: string; input: any }[] = [];
+  constructor(private readonly answers: Record<string, (input: any) => any>) {}
+  async send(command: object): Promise<any> {
+    const name = command.constructor.name.replace(/Command$/, '');
+    const input = (command as { input: any }).input;
+    this.calls.push({ name, input });
+    const answer = this.answers[name];
+    if (!answer) throw new Error(`the fake does not know ${name}`);
+    return answer(input);
+  }
 }
 
 const event = (id: string, logicalId: string, type: string, status: string, reason?: string) => ({ StackId: 'id/stack', StackName: 'stack', EventId: id, LogicalResourceId: logicalId, ResourceType: type, ResourceStatus: status, ResourceStatusReason: reason, Timestamp: new Date('2026-11-22T10:00:00Z') }) as StackEvent;
@@ -189,6 +217,131 @@ describe('deployer with an injected CloudFormation client', () => {
     expect(error.message).to.include('deploy the latest v4.4.x release first, then v4.5.2');
     cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
     await deploy(readPackage(twoRegionPackage('up', { version: 'v4.5.2' })), context(cfn).context, { ...options, forceVersion: true });
+  });
+});
+
+/** One stack with what the compiler's main stack asks of the deployer: deletion protection after create, post-deployment migrations, kept secrets. */
+function operationsPackage(name: string, extra: { reusable?: boolean; afterDeploy?: boolean } = {}) {
+  return writePackage([
+    {
+      name,
+      region: 'eu-central-1',
+      dependsOn: [],
+      deletionProtection: { parameter: 'DatabaseDeletionProtection', clusterOutput: 'DatabaseClusterId' },
+      ...(extra.afterDeploy === false
+        ? {}
+        : {
+            afterDeploy: {
+              description: 'post-deployment migrations (rails db:migrate)',
+              outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup' },
+              capacityProvider: 'FARGATE',
+              container: 'migrate',
+            },
+          }),
+      reusableSecrets: extra.reusable ? [{ parameter: 'ExistingMastodonSecretsArn', name: `mastodon-cfn/${name}/mastodon` }] : [],
+      template: {
+        Parameters: {
+          DatabaseDeletionProtection: { Type: 'String', AllowedValues: ['true', 'false'], Default: 'true' },
+          ExistingMastodonSecretsArn: { Type: 'String', Default: '' },
+        },
+        Resources: { Alerts: { Type: 'AWS::SNS::Topic' } },
+        Outputs: { Protection: { Value: { Ref: 'DatabaseDeletionProtection' } }, Reused: { Value: { Ref: 'ExistingMastodonSecretsArn' } } },
+      },
+    },
+  ]);
+}
+
+const taskArn = 'arn:aws:ecs:eu-central-1:123456789012:task/ops/0a1b2c3d4e5f';
+const createdOutputs = { DatabaseClusterId: 'ops-db', ClusterName: 'ops', PostDeploymentMigrationTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-migrations:3', TaskSubnets: 'subnet-1,subnet-2', TaskSecurityGroup: 'sg-1' };
+
+/** ECS answering RunTask, then DescribeTasks: running once, then stopped with `exitCode` for the migrate container. */
+function fakeEcs(exitCode: number | undefined, failures: object[] = []) {
+  let polls = 0;
+  return new FakeApi({
+    RunTask: () => (failures.length ? { tasks: [], failures } : { tasks: [{ taskArn, lastStatus: 'PROVISIONING' }], failures: [] }),
+    DescribeTasks: () => ({
+      tasks: [polls++ === 0 ? { taskArn, lastStatus: 'RUNNING' } : { taskArn, lastStatus: 'STOPPED', stoppedReason: exitCode === 0 ? 'Essential container in task exited' : 'Task failed', containers: [{ name: 'migrate', exitCode }] }],
+    }),
+  });
+}
+
+describe('deployer: running the instance safely', () => {
+  it('creates the database unprotected so a failed create can roll back, protects it once created, and keeps it protected', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = { events: [], finalStatus: 'CREATE_COMPLETE', outputs: createdOutputs };
+    const rds = new FakeApi({ ModifyDBCluster: () => ({}) });
+    const { reporter, context: ctx } = context(cfn, {}, { rds: () => rds, ecs: () => fakeEcs(0) });
+    await deploy(readPackage(operationsPackage('ops')), ctx, options);
+    expect(cfn.called('CreateChangeSet')[0].input.Parameters).to.deep.include({ ParameterKey: 'DatabaseDeletionProtection', ParameterValue: 'false' });
+    expect(rds.calls).to.deep.equal([{ name: 'ModifyDBCluster', input: { DBClusterIdentifier: 'ops-db', DeletionProtection: true, ApplyImmediately: true } }]);
+    expect(reporter.lines).to.include('ops: deletion protection of database cluster ops-db turned on');
+
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    await deploy(readPackage(operationsPackage('ops')), context(cfn, {}, { rds: () => rds, ecs: () => fakeEcs(0) }).context, options);
+    expect(cfn.called('CreateChangeSet')[1].input.Parameters).to.deep.include({ ParameterKey: 'DatabaseDeletionProtection', ParameterValue: 'true' });
+    expect(rds.calls).to.have.length(1);
+  });
+
+  it('runs the post-deployment migrations as a one-off Fargate task after the deploy and reports the outcome', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('ops', { status: 'UPDATE_COMPLETE', outputs: createdOutputs });
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    const ecs = fakeEcs(0);
+    const { reporter, context: ctx } = context(cfn, {}, { ecs: () => ecs });
+    await deploy(readPackage(operationsPackage('ops')), ctx, options);
+    const [run] = ecs.calls;
+    expect(run.name).to.equal('RunTask');
+    expect(run.input).to.deep.include({ cluster: 'ops', taskDefinition: createdOutputs.PostDeploymentMigrationTaskDefinition, count: 1, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] });
+    expect(run.input.networkConfiguration.awsvpcConfiguration).to.deep.equal({ subnets: ['subnet-1', 'subnet-2'], securityGroups: ['sg-1'], assignPublicIp: 'ENABLED' });
+    expect(reporter.lines.at(-1)).to.equal('ops: post-deployment migrations (rails db:migrate) done (task 0a1b2c3d4e5f, exit code 0)');
+  });
+
+  it('says where the log of failed post-deployment migrations is, and exits 1', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('ops', { status: 'UPDATE_COMPLETE', outputs: createdOutputs });
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    const error = await failure(deploy(readPackage(operationsPackage('ops')), context(cfn, {}, { ecs: () => fakeEcs(1) }).context, options));
+    expect(error.exitCode).to.equal(1);
+    expect(error.message).to.include('ops is deployed, but the post-deployment migrations (rails db:migrate) failed: migrate exited with code 1 (Task failed)');
+    expect(error.message).to.include('stream migrate/migrate/0a1b2c3d4e5f');
+
+    const unplaced = await failure(deploy(readPackage(operationsPackage('ops')), context(cfn, {}, { ecs: () => fakeEcs(undefined, [{ arn: 'x', reason: 'RESOURCE:MEMORY' }]) }).context, options));
+    expect(unplaced.message).to.equal('ECS did not start the post-deployment migrations (rails db:migrate) task: RESOURCE:MEMORY');
+  });
+
+  it('leaves no empty stack behind when a first deploy is declined', async () => {
+    const cfn = new FakeCloudFormation();
+    const error = await failure(deploy(readPackage(twoRegionPackage('declined')), context(cfn, { confirm: async () => false }).context, options));
+    expect(error.message).to.match(/^Not deployed: declined-certificates was not created/);
+    expect(cfn.called('DeleteStack').map((c) => c.input.StackName)).to.deep.equal(['declined-certificates']);
+    expect(cfn.stacks.has('declined-certificates')).to.equal(false);
+  });
+
+  it('reuses a kept secret an earlier remove left, instead of failing with "already exists"', async () => {
+    const arn = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:mastodon-cfn/kept/mastodon-AbCdEf';
+    const cfn = new FakeCloudFormation();
+    cfn.execution = { events: [], finalStatus: 'CREATE_COMPLETE', outputs: createdOutputs };
+    const secrets = new FakeApi({ DescribeSecret: ({ SecretId }) => ({ ARN: arn, Name: SecretId }) });
+    const { reporter, context: ctx } = context(cfn, {}, { secretsManager: () => secrets, rds: () => new FakeApi({ ModifyDBCluster: () => ({}) }) });
+    await deploy(readPackage(operationsPackage('kept', { reusable: true, afterDeploy: false })), ctx, options);
+    expect(secrets.calls).to.deep.equal([{ name: 'DescribeSecret', input: { SecretId: 'mastodon-cfn/kept/mastodon' } }]);
+    expect(cfn.called('CreateChangeSet')[0].input.Parameters).to.deep.include({ ParameterKey: 'ExistingMastodonSecretsArn', ParameterValue: arn });
+    expect(reporter.lines[0]).to.equal('kept: reusing mastodon-cfn/kept/mastodon, kept by an earlier remove (its values stay as they were)');
+
+    // Once adopted, later deploys keep the stack's own value without looking the secret up again.
+    cfn.stacks.get('kept')!.parameters = { ExistingMastodonSecretsArn: arn };
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    await deploy(readPackage(operationsPackage('kept', { reusable: true, afterDeploy: false })), context(cfn, {}, { secretsManager: () => secrets }).context, options);
+    expect(secrets.calls).to.have.length(1);
+    expect(cfn.called('CreateChangeSet')[1].input.Parameters).to.deep.include({ ParameterKey: 'ExistingMastodonSecretsArn', ParameterValue: arn });
+  });
+
+  it('refuses to start over while a kept secret is scheduled for deletion, and says how to restore it', async () => {
+    const cfn = new FakeCloudFormation();
+    const secrets = new FakeApi({ DescribeSecret: ({ SecretId }) => ({ ARN: 'arn:x', Name: SecretId, DeletedDate: new Date('2026-11-20T00:00:00Z') }) });
+    const error = await failure(deploy(readPackage(operationsPackage('gone', { reusable: true })), context(cfn, {}, { secretsManager: () => secrets }).context, options));
+    expect(error.message).to.include('aws secretsmanager restore-secret --secret-id mastodon-cfn/gone/mastodon --region eu-central-1');
+    expect(cfn.called('CreateChangeSet')).to.have.length(0);
   });
 });
 

@@ -1,8 +1,10 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
+import { annotateAwsError } from '../awsErrors.js';
 
 /**
  * The AWS APIs the deployer talks to, as injectable clients. Each is reached through the SDK's
@@ -19,29 +21,49 @@ export interface Clients {
   s3(region: string): AwsClient;
   sts(region: string): AwsClient;
   rds(region: string): AwsClient;
+  ecs(region: string): AwsClient;
 }
 
 // The SDK warns on every run that its releases after January 2027 will need Node 22; the lockfile pins one that supports Node 20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** Retries with exponential backoff, which covers throttling (the SDK's standard retry mode). */
+/** Retries with exponential backoff, which covers throttling (the SDK's standard retry mode); AWS_MAX_ATTEMPTS overrides it, as for every AWS SDK. */
 const MAX_ATTEMPTS = 8;
+
+interface SdkClient {
+  send(command: any): Promise<any>;
+}
+
+/** A client whose failures say which operation failed in which region, for the one error handler to explain. */
+function annotated(service: string, region: string, client: SdkClient): AwsClient {
+  return {
+    async send(command) {
+      try {
+        return await client.send(command);
+      } catch (error) {
+        // The bundler may suffix a class name with a number to keep names unique (DescribeStacksCommand2).
+        throw annotateAwsError(error, { service, operation: command.constructor.name.replace(/Command\d*$/, ''), region });
+      }
+    },
+  };
+}
 
 /** The real SDK clients, one per service and region. (This module, like all of the deployer, loads only for commands that talk to AWS.) */
 export function sdkClients(): Clients {
   const cache = new Map<string, AwsClient>();
-  const client = (key: string, region: string, make: () => AwsClient) => {
-    const id = `${key}/${region}`;
-    if (!cache.has(id)) cache.set(id, make());
+  const client = (service: string, region: string, make: () => SdkClient) => {
+    const id = `${service}/${region}`;
+    if (!cache.has(id)) cache.set(id, annotated(service, region, make()));
     return cache.get(id)!;
   };
-  const options = (region: string) => ({ region, maxAttempts: MAX_ATTEMPTS });
+  const options = (region: string) => ({ region, maxAttempts: Number(process.env.AWS_MAX_ATTEMPTS) || MAX_ATTEMPTS });
   return {
-    cloudFormation: (region) => client('cfn', region, () => new CloudFormationClient(options(region))),
-    secretsManager: (region) => client('sm', region, () => new SecretsManagerClient(options(region))),
+    cloudFormation: (region) => client('CloudFormation', region, () => new CloudFormationClient(options(region))),
+    secretsManager: (region) => client('Secrets Manager', region, () => new SecretsManagerClient(options(region))),
     // Path-style addressing works with every S3 endpoint, emulators included.
-    s3: (region) => client('s3', region, () => new S3Client({ ...options(region), forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) })),
-    sts: (region) => client('sts', region, () => new STSClient(options(region))),
-    rds: (region) => client('rds', region, () => new RDSClient(options(region))),
+    s3: (region) => client('S3', region, () => new S3Client({ ...options(region), forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL) })),
+    sts: (region) => client('STS', region, () => new STSClient(options(region))),
+    rds: (region) => client('RDS', region, () => new RDSClient(options(region))),
+    ecs: (region) => client('ECS', region, () => new ECSClient(options(region))),
   };
 }

@@ -2,12 +2,13 @@ import { DeleteStackCommand, DescribeStackResourcesCommand, type Stack } from '@
 import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
-import type { Clients } from './aws.js';
+import type { AwsClient, Clients } from './aws.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
-import { fillGeneratedSecrets } from './secrets.js';
-import { createChangeSet, deleteChangeSet, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, type Polling } from './stacks.js';
+import { fillGeneratedSecrets, previousParameters, reusedSecretParameters } from './secrets.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, type Polling } from './stacks.js';
+import { runAfterDeploy } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
 
@@ -50,18 +51,38 @@ async function describeAll(clients: Clients, stacks: DeployStack[]): Promise<Map
 }
 
 /** The change set that would bring `stack` to the package's template. */
-async function proposeChangeSet(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, changeSetType: 'CREATE' | 'UPDATE', outputs: Map<string, Record<string, string>>) {
-  return createChangeSet(
-    context.clients.cloudFormation(stack.region),
-    {
-      stackName: stack.name,
-      changeSetType,
-      template: await templateSource(context.clients, stack.region, stack.name, pkg.template(stack)),
-      parameters: wiredParameters(stack, outputs),
-      tags: stack.tags ?? {},
-    },
-    context.polling,
-  );
+async function proposeChangeSet(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, changeSetType: 'CREATE' | 'UPDATE', parameters: Record<string, string>) {
+  const cfn = context.clients.cloudFormation(stack.region);
+  try {
+    return await createChangeSet(
+      cfn,
+      { stackName: stack.name, changeSetType, template: await templateSource(context.clients, stack.region, stack.name, pkg.template(stack)), parameters, tags: stack.tags ?? {} },
+      context.polling,
+    );
+  } catch (error) {
+    // A CREATE change set makes an empty stack (REVIEW_IN_PROGRESS): never leave one behind.
+    if (changeSetType === 'CREATE') await discardNewStack(cfn, stack.name, context.polling);
+    throw error;
+  }
+}
+
+/** Deletes the empty stack a CREATE change set left, when the change set is not executed. */
+async function discardNewStack(cfn: AwsClient, name: string, polling: Polling): Promise<void> {
+  const stack = await describeStack(cfn, name);
+  if (stack?.StackStatus === 'REVIEW_IN_PROGRESS') await deleteStack(cfn, name, polling);
+}
+
+/** While a stack is first created its database is unprotected, so a failed create can roll back; once created it is protected. */
+function deletionProtectionParameter(stack: DeployStack, creating: boolean): Record<string, string> {
+  return stack.deletionProtection ? { [stack.deletionProtection.parameter]: creating ? 'false' : 'true' } : {};
+}
+
+async function protectAfterCreate(context: DeployerContext, stack: DeployStack, outputs: Record<string, string>): Promise<void> {
+  const protection = stack.deletionProtection!;
+  const cluster = outputs[protection.clusterOutput];
+  if (!cluster) throw MastodonCfnError.of('deploy.missingOutput', `${stack.name} has no output ${protection.clusterOutput}: deletion protection of its database was not turned on. Deploy again to turn it on.`);
+  await context.clients.rds(stack.region).send(new ModifyDBClusterCommand({ DBClusterIdentifier: cluster, DeletionProtection: true, ApplyImmediately: true }));
+  context.reporter.line(`${stack.name}: deletion protection of database cluster ${cluster} turned on`);
 }
 
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
@@ -77,7 +98,12 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', outputs);
+    const parameters = {
+      ...wiredParameters(stack, outputs),
+      ...(await reusedSecretParameters(clients.secretsManager(stack.region), stack, existing, reporter)),
+      ...deletionProtectionParameter(stack, !existing),
+    };
+    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', parameters);
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
     } else {
@@ -89,7 +115,8 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       }
       if (!(await context.confirm(`Deploy these changes to ${stack.name}?`))) {
         await deleteChangeSet(cfn, changeSet);
-        throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(`Not deployed: ${stack.name} was left as it was`));
+        if (!existing) await discardNewStack(cfn, stack.name, polling);
+        throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(existing ? `Not deployed: ${stack.name} was left as it was` : `Not deployed: ${stack.name} was not created`));
       }
       await executeChangeSet(cfn, changeSet, stack.region, reporter, polling);
       reporter.line(`${stack.name}: deployed`);
@@ -101,6 +128,9 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       await fillGeneratedSecrets(clients.secretsManager(stack.region), stack.region, stack.generatedSecrets, deployed, reporter);
     }
     if (!changeSet.empty) reporter.line(formatOutputs(stack.name, deployed));
+    if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
+    // On every deploy, not only changed ones: a deploy after a failed run must run it again.
+    if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
   }
 }
 
@@ -117,7 +147,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
       continue;
     }
-    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', outputs);
+    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', { ...wiredParameters(stack, outputs), ...previousParameters(stack, existing), ...deletionProtectionParameter(stack, false) });
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
       continue;

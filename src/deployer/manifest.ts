@@ -7,17 +7,18 @@ import { MastodonCfnError } from '../errors.js';
 export type DeployStack = Pick<ManifestStack, 'name' | 'region' | 'templateFile' | 'dependsOn'> & Partial<Omit<ManifestStack, 'name' | 'region' | 'templateFile' | 'dependsOn'>>;
 
 export interface DeployPackage {
-  directory: string;
+  /** Where the package is, for messages: a folder, or a build kept in memory. */
+  source: string;
   stacks: DeployStack[];
   template(stack: DeployStack): string;
 }
 
-/** Reads a build output (manifest.json and its templates): all the deployer knows of the config. */
-export function readPackage(directory: string): DeployPackage {
-  const file = join(directory, 'manifest.json');
+/** A build output's files (manifest.json and its templates): all the deployer knows of the config. */
+function packageOf(source: string, read: (name: string) => string): DeployPackage {
+  const file = join(source, 'manifest.json');
   let manifest: Partial<Manifest>;
   try {
-    manifest = JSON.parse(readFileSync(file, 'utf8')) as Partial<Manifest>;
+    manifest = JSON.parse(read('manifest.json')) as Partial<Manifest>;
   } catch (error) {
     throw MastodonCfnError.of('package.unreadable', `cannot read ${file}: ${(error as Error).message} (build first, or give --package the folder mastodon-cfn build wrote)`);
   }
@@ -35,8 +36,28 @@ export function readPackage(directory: string): DeployPackage {
     names.add(stack.name);
   }
   return {
-    directory,
+    source,
     stacks: stacks as DeployStack[],
-    template: (stack) => readFileSync(join(directory, stack.templateFile), 'utf8'),
+    template: (stack) => {
+      try {
+        return read(stack.templateFile);
+      } catch (error) {
+        throw MastodonCfnError.of('package.unreadable', `cannot read ${join(source, stack.templateFile)}: ${(error as Error).message}`);
+      }
+    },
   };
+}
+
+/** Reads a build output folder. */
+export function readPackage(directory: string): DeployPackage {
+  return packageOf(directory, (name) => readFileSync(join(directory, name), 'utf8'));
+}
+
+/** A build that was never written: what info, diff and remove use unless told to write it. */
+export function inMemoryPackage(files: Map<string, string>): DeployPackage {
+  return packageOf('(the build of the config)', (name) => {
+    const content = files.get(name);
+    if (content === undefined) throw new Error(`${name} is not part of the build`);
+    return content;
+  });
 }

@@ -1,4 +1,7 @@
-import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { Stack } from '@aws-sdk/client-cloudformation';
+import { MastodonCfnError } from '../errors.js';
+import type { DeployStack } from './manifest.js';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { SecretGenerator } from '../compiler/fragment.js';
 import type { AwsClient } from './aws.js';
@@ -61,7 +64,7 @@ async function readSecret(client: AwsClient, secretId: string): Promise<SecretVa
 export async function fillGeneratedSecrets(client: AwsClient, region: string, generated: Record<string, SecretGenerator>, outputs: Record<string, string>, reporter: Reporter): Promise<void> {
   for (const [output, generator] of Object.entries(generated)) {
     const secretId = outputs[output];
-    if (!secretId) throw new Error(`the stack has no output ${output} naming the secret to fill`);
+    if (!secretId) throw MastodonCfnError.of('deploy.missingOutput', `the stack has no output ${output} naming the secret to fill; deploy it again with this version of mastodon-cfn`);
     const current = await readSecret(client, secretId);
     const next = GENERATORS[generator](current, region);
     const added = Object.keys(next).filter((key) => !(key in current));
@@ -69,4 +72,38 @@ export async function fillGeneratedSecrets(client: AwsClient, region: string, ge
     await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }));
     reporter.line(`Generated ${added.join(', ')} in ${secretId.split(':').at(-1)} (once; later deploys keep them)`);
   }
+}
+
+/** The values a deployed stack already has for its reuse parameters: a kept secret once adopted stays adopted. */
+export function previousParameters(stack: DeployStack, existing: Stack | undefined): Record<string, string> {
+  const previous = new Map((existing?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue ?? '']));
+  return Object.fromEntries((stack.reusableSecrets ?? []).filter((r) => previous.has(r.parameter)).map((r) => [r.parameter, previous.get(r.parameter)!]));
+}
+
+/**
+ * A kept secret outlives its stack (an earlier `remove` left it, with Mastodon's keys in it).
+ * A stack created again takes it over instead of failing with "already exists"; a secret
+ * scheduled for deletion must be restored by the user first.
+ */
+export async function reusedSecretParameters(client: AwsClient, stack: DeployStack, existing: Stack | undefined, reporter: Reporter): Promise<Record<string, string>> {
+  if (existing) return previousParameters(stack, existing);
+  const parameters: Record<string, string> = {};
+  for (const { parameter, name } of stack.reusableSecrets ?? []) {
+    let found: { ARN?: string; DeletedDate?: Date };
+    try {
+      found = await client.send(new DescribeSecretCommand({ SecretId: name }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ResourceNotFoundException') continue;
+      throw error;
+    }
+    if (found.DeletedDate) {
+      throw MastodonCfnError.of(
+        'deploy.secretScheduledForDeletion',
+        `The secret ${name} is scheduled for deletion, and a new ${stack.name} would need its name. If it holds this instance's keys, restore it: aws secretsmanager restore-secret --secret-id ${name} --region ${stack.region}; then deploy again.`,
+      );
+    }
+    parameters[parameter] = found.ARN!;
+    reporter.line(`${stack.name}: reusing ${name}, kept by an earlier remove (its values stay as they were)`);
+  }
+  return parameters;
 }

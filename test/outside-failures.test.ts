@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { createServer, type Server } from 'node:http';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { minimalYaml, runCliAsync, tempDir, type CliResult } from './support/build.js';
+
+/**
+ * Credentials, the network and AWS refusing are the user's to fix: one line that says what
+ * failed, where and what to do, exit code 1 (never 70, which is for mastodon-cfn's own bugs),
+ * no stack trace. `info` reads the stacks, so it is the first command to meet them.
+ */
+describe('failures outside mastodon-cfn', () => {
+  let project: string;
+  const noCredentials = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined };
+  const credentials = { ...noCredentials, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_MAX_ATTEMPTS: '1' };
+  const info = (env: Record<string, string | undefined>) => runCliAsync(['info'], { cwd: project, env });
+  const expectOneLine = (result: CliResult, pattern: RegExp) => {
+    expect(result.status, result.stderr).to.equal(1);
+    expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1);
+    expect(result.stderr.trim()).to.match(pattern);
+    expect(result.stderr).to.not.match(/\n\s+at /);
+  };
+
+  /** An endpoint answering every AWS call with one status and error code, in the query protocol's XML. */
+  async function answering(status: number, code: string, message: string): Promise<{ url: string; server: Server }> {
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(status, { 'content-type': 'text/xml' });
+        response.end(`<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>1</RequestId></ErrorResponse>`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
+  }
+
+  before(() => {
+    project = tempDir();
+    writeFileSync(join(project, 'mastodon.config.yaml'), minimalYaml());
+  });
+
+  it('no credentials: says where to set them', async () => {
+    expectOneLine(await info({ ...noCredentials, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }), /^CloudFormation DescribeStacks in us-east-1 failed: no AWS credentials were found\. Set AWS_PROFILE/);
+  });
+
+  it('an endpoint that cannot be reached: names it and the network error', async () => {
+    const closed = await answering(200, 'x', 'x');
+    closed.server.close();
+    const result = await info({ ...credentials, AWS_ENDPOINT_URL: closed.url });
+    expectOneLine(result, new RegExp(`^CloudFormation DescribeStacks in us-east-1 failed: ${closed.url.replace(/\./g, '\\.')} could not be reached \\(ECONNREFUSED\\)\\. Check the network connection and AWS_ENDPOINT_URL`));
+  });
+
+  it('access denied: names the operation and what to grant', async () => {
+    const { url, server } = await answering(403, 'AccessDenied', 'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: cloudformation:DescribeStacks');
+    try {
+      expectOneLine(await info({ ...credentials, AWS_ENDPOINT_URL: url }), /^CloudFormation DescribeStacks in us-east-1 failed: the credentials in use are not allowed to do this \(AccessDenied: User: .* is not authorized .*\)\. Grant the permission/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('an AWS server error: says it is on AWS\'s side and to try again', async () => {
+    const { url, server } = await answering(500, 'InternalFailure', 'oops');
+    try {
+      expectOneLine(await info({ ...credentials, AWS_ENDPOINT_URL: url }), /^CloudFormation DescribeStacks in us-east-1 failed: AWS answered HTTP 500 \(InternalFailure\), a problem on its side\. Try again in a few minutes\.$/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('info, diff and remove write no build unless given --out', () => {
+    expect(readdirSync(project)).to.deep.equal(['mastodon.config.yaml']);
+  });
+});
