@@ -1,7 +1,7 @@
 // npm run bench: cold `mastodon-cfn build` of the shipped config, 10 runs; median wall time and peak memory.
 // Each run is a fresh process, timed and measured (peak RSS of the child) by a small python3 wrapper,
 // since node cannot read a child's resource usage.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,34 @@ const verdict = (ok) => (ok ? 'within target' : 'OVER TARGET');
 console.log(`mastodon-cfn build (reference config, ${RUNS} cold runs)`);
 console.log(`  median wall time  ${seconds.toFixed(3)} s   target < ${TARGET.seconds} s   ${verdict(seconds < TARGET.seconds)}`);
 console.log(`  peak memory       ${peak.toFixed(1)} MB   target < ${TARGET.megabytes} MB   ${verdict(peak < TARGET.megabytes)}`);
+
+// Scale: checking stays linear in the size of the config. A config of 16,000 unknown keys (every
+// one a problem) and the largest config accepted (512 KB of valid keys) are checked once each;
+// a 5 MB file is refused before it is parsed. Target: each under 2 s.
+{
+  const { writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'mastodon-cfn-bench-scale-'));
+  const head = 'service: social\ndomain: social.example.com\n';
+  const configs = [
+    ['16,000 unknown keys', `${head}mastodon:\n${Array.from({ length: 16_000 }, (_, i) => `  unknown${i}: 1\n`).join('')}`],
+    ['512 KB of valid keys', `${head}custom:\n${Array.from({ length: 40_000 }, (_, i) => `  k${i}: ${i}\n`).join('').slice(0, 512 * 1024 - 100)}`],
+    ['5 MB (refused)', `${head}custom:\n${Array.from({ length: 400_000 }, (_, i) => `  k${i}: ${i}\n`).join('')}`],
+  ];
+  console.log('config checking at scale (one cold run each; configs with problems exit 1, as they should)');
+  try {
+    for (const [label, text] of configs) {
+      const file = join(dir, 'config.yaml');
+      writeFileSync(file, text.replace(/\n[^\n]*$/, '\n'));
+      const start = performance.now();
+      const run = spawnSync(process.execPath, [join(root, 'bin/mastodon-cfn.js'), 'build', '--config', file, '--out', join(dir, 'out')], { stdio: 'ignore' });
+      const seconds = (performance.now() - start) / 1000;
+      if (run.status === 70 || run.status === null) throw new Error(`${label}: mastodon-cfn failed (${run.status ?? run.signal})`);
+      console.log(`  ${label.padEnd(22)} ${seconds.toFixed(2)} s   exit ${run.status}   ${verdict(seconds < 2)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 // Deploy: the same moto-compatible package, deployed by mastodon-cfn and by `aws cloudformation deploy`, against moto_server.
 // moto loads each service's backend on its first request (about a second): both tools deploy once untimed to warm it,

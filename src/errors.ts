@@ -35,3 +35,13 @@ export function formatProblem(problem: Problem, file?: string): string {
   const where = `${file}:${problem.line ?? 1}:${problem.col ?? 1}`;
   return `${where}  ${problem.path || '(file)'}  ${problem.message}`;
 }
+
+/** At most ~80 characters of a value a user wrote, for messages: a bad value may be a whole file. */
+export function excerpt(text: string, limit = 80): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}… (${text.length} characters)`;
+}
+
+/** File order: how problems are listed. */
+export function byPosition(a: Problem, b: Problem): number {
+  return (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0);
+}

@@ -5,7 +5,7 @@ import { isPlainObject } from './config/path.js';
 import type { Config } from './config/types.js';
 import { validateConfig } from './config/validate.js';
 import { resolveVariables } from './config/variables.js';
-import { MastodonCfnError } from './errors.js';
+import { byPosition, MastodonCfnError } from './errors.js';
 
 /**
  * The build pipeline, one stage after another:
@@ -36,9 +36,8 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
   const loaded = loadConfigFile(options.configFile);
   const fail = (problems: MastodonCfnError['problems']) => new MastodonCfnError(problems, loaded.file);
 
+  // A variable that fails does not stop the checks: every problem of the file is reported at once.
   const variables = resolveVariables(loaded, { options: options.options, env: options.env });
-  if (variables.problems.length > 0) throw fail(variables.problems);
-
   const resolved = variables.config;
   for (const key of ['stage', 'region'] as const) {
     const override = options.options[key];
@@ -48,7 +47,10 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
   }
 
   const validation = validateConfig(resolved, loaded.locate);
-  if (validation.problems.length > 0) throw fail(validation.problems);
+  // A value whose variable failed holds its own text; what the checks say of it is noise next to the variable's problem.
+  const concernsFailed = (path: string) => [...variables.failedPaths].some((failed) => path === failed || path.startsWith(`${failed}.`));
+  const problems = [...variables.problems, ...validation.problems.filter((problem) => !concernsFailed(problem.path))];
+  if (problems.length > 0) throw fail(problems.sort(byPosition));
   const { config } = validation;
   return { loaded, config, names: makeNames(config.service, config.provider.stage, config.provider.tags) };
 }

@@ -111,6 +111,36 @@ describe('cli', () => {
     }
   });
 
+  it('says in one sentence when the config is a folder, a binary file, or far too large to be a config', () => {
+    const dir = tempDir();
+    const binary = join(dir, 'binary.yaml');
+    writeFileSync(binary, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0xff]));
+    const large = join(dir, 'large.yaml');
+    writeFileSync(large, minimalYaml(`custom:\n${'  k: 1\n'.repeat(1)}${Array.from({ length: 60_000 }, (_, i) => `  key${i}: 1\n`).join('')}`));
+    const cases: [string, RegExp][] = [
+      [dir, /^\S+ is a folder, not a config file: give the path of your mastodon.config.yaml \(--config FILE\)\.$/],
+      [binary, /^\S+binary.yaml is not a text file \(it holds binary data\)/],
+      [large, /^\S+large.yaml is 0\.\d MB: mastodon-cfn reads configs of up to 512 KB/],
+    ];
+    for (const [config, message] of cases) {
+      const result = runCli(['build', '--config', config, '--out', join(dir, 'out')]);
+      expect(result.status, config).to.equal(1);
+      expect(result.stderr.trim()).to.match(message);
+    }
+  });
+
+  it('prints the first 50 of thousands of problems, then how many more, each at its line', () => {
+    const keys = Array.from({ length: 16_000 }, (_, i) => `  unknown${i}: 1\n`).join('');
+    const result = runCli(['build', '--config', configFile(minimalYaml(`mastodon:\n${keys}`)), '--out', join(tempDir(), 'out')]);
+    expect(result.status).to.equal(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).to.have.length(52);
+    expect(lines[0]).to.match(/:4:3  mastodon\.unknown0  unknown key "unknown0"/);
+    expect(lines[49]).to.match(/:53:3  mastodon\.unknown49  /);
+    expect(lines.slice(50)).to.deep.equal(['... and 15950 more', lines[51]]);
+    expect(lines[51]).to.match(/^16000 problems in .*; nothing was written\.$/);
+  });
+
   it('writes nothing when the config is wrong', () => {
     const out = join(tempDir(), 'out');
     const result = runCli(['build', '--config', configFile(minimalYaml('database: { minCapacity: 2, maxCapacity: 1 }\n')), '--out', out]);

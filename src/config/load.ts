@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { MastodonCfnError, type Problem } from '../errors.js';
+import { readFileSync, statSync } from 'node:fs';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { byPosition, MastodonCfnError, type Problem } from '../errors.js';
 import { isPlainObject, type ConfigPath } from './path.js';
 
 export interface Position {
@@ -16,58 +16,154 @@ export interface LoadedConfig {
   locate(path: ConfigPath, options?: { key?: boolean }): Position;
 }
 
+/** A whole config is a few kilobytes; anything past this is not a config, and is refused before it is parsed. */
+export const MAX_CONFIG_BYTES = 512 * 1024;
+
 export function loadConfigFile(file: string): LoadedConfig {
+  let bytes: Buffer;
+  try {
+    const stat = statSync(file);
+    if (stat.isDirectory()) throw MastodonCfnError.of('config.folder', `${file} is a folder, not a config file: give the path of your mastodon.config.yaml (--config FILE).`);
+    if (stat.size > MAX_CONFIG_BYTES) {
+      throw MastodonCfnError.of('config.tooLarge', `${file} is ${(stat.size / 1024 / 1024).toFixed(1)} MB: mastodon-cfn reads configs of up to 512 KB (a complete config is a few KB). Is this the right file?`);
+    }
+    bytes = readFileSync(file);
+  } catch (error) {
+    if (error instanceof MastodonCfnError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw MastodonCfnError.of('config.unreadable', `cannot read config ${file}: ${reason}`);
+  }
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw MastodonCfnError.of('config.unreadable', `cannot read config ${file}: ${reason}`);
+    if (bytes.includes(0)) throw new Error('NUL byte');
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw MastodonCfnError.of('config.binary', `${file} is not a text file (it holds binary data): give the path of your mastodon.config.yaml (--config FILE).`);
   }
   return parseConfig(text, file);
 }
 
+/**
+ * An unclosed quoted string is reported by the parser where the file ends: point at its opening
+ * quote instead, the last such quote before the end (the unclosed string holds no other).
+ */
+function openingQuote(text: string, message: string, end: number): number | undefined {
+  const quote = /Missing closing (["'])quote/.exec(message)?.[1];
+  if (!quote) return undefined;
+  for (let i = Math.min(end, text.length) - 1; i >= 0; i--) if (text[i] === quote && text[i - 1] !== '\\') return i;
+  return undefined;
+}
+
+/** Where a mapping repeats a key: one pass, a set of keys per mapping. */
+function duplicateKeys(doc: Document): number[] {
+  const offsets: number[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value)) offsets.push(pair.key.range?.[0] ?? 0);
+        seen.add(pair.key.value);
+      }
+    },
+  });
+  return offsets;
+}
+
+/** The first alias of the document, where a recursive alias or an alias bomb is reported. */
+function firstAlias(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/** Whether a value contains itself: depth-first, each object explored once (aliases share objects). */
+function isCyclic(value: unknown, ancestors = new Set<object>(), explored = new Set<object>()): boolean {
+  if (value === null || typeof value !== 'object' || explored.has(value)) return false;
+  if (ancestors.has(value)) return true;
+  ancestors.add(value);
+  for (const child of Object.values(value)) if (isCyclic(child, ancestors, explored)) return true;
+  ancestors.delete(value);
+  explored.add(value);
+  return false;
+}
+
+/** How many nodes one alias may expand to (yaml's maxAliasCount). */
+const MAX_ALIAS_EXPANSION = 100;
+
 export function parseConfig(text: string, file: string): LoadedConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // yaml's own duplicate-key check compares each key with every earlier one (quadratic): keys are checked below, once each.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
 
-  const problems: Problem[] = doc.errors.map((error) => ({
-    code: `yaml.${error.code}`,
-    path: '',
-    message: `YAML: ${error.message.split('\n')[0]}`,
-    ...toPosition(error.pos[0]),
-  }));
-  if (problems.length > 0) throw new MastodonCfnError(problems, file);
+  const problems: Problem[] = doc.errors.map((error) => {
+    const message = error.message.split('\n')[0];
+    const start = openingQuote(text, message, error.pos[0]) ?? error.pos[0];
+    return { code: `yaml.${error.code}`, path: '', message: `YAML: ${message}`, ...toPosition(start) };
+  });
+  problems.push(...duplicateKeys(doc).map((offset) => ({ code: 'yaml.DUPLICATE_KEY', path: '', message: 'YAML: Map keys must be unique', ...toPosition(offset) })));
+  if (problems.length > 0) throw new MastodonCfnError(problems.sort(byPosition), file);
 
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+    // yaml turns an alias to a node containing it into a cyclic object, which no later stage could walk.
+    if (isCyclic(raw)) throw new RangeError('recursive alias');
+  } catch (error) {
+    // An alias bomb expands to billions of nodes: yaml stops at maxAliasCount.
+    const recursive = error instanceof RangeError;
+    const message = recursive
+      ? 'YAML: an alias refers to a node that contains it, so it never ends; copy the value instead'
+      : `YAML: aliases expand to too many nodes (over ${MAX_ALIAS_EXPANSION} per alias); refused, as it looks like an alias bomb`;
+    throw new MastodonCfnError([{ code: recursive ? 'yaml.recursiveAlias' : 'yaml.aliasBomb', path: '', message, ...toPosition(firstAlias(doc)) }], file);
+  }
   if (!isPlainObject(raw)) {
     throw new MastodonCfnError([{ code: 'yaml.notAMapping', path: '', message: 'the config must be a mapping of keys (service, domain, ...)', line: 1, col: 1 }], file);
   }
 
-  const locate = (path: ConfigPath, options: { key?: boolean } = {}): Position => {
-    let node: Node | null | undefined = doc.contents;
-    let best: Position = { line: 1, col: 1 };
-    for (const [index, segment] of path.entries()) {
-      const last = index === path.length - 1;
+  // Every key's and value's offset, by path, made once on the first look-up: a file with
+  // thousands of problems is located in one pass, not one scan of its mappings per problem.
+  let index: Map<string, { key?: number; value?: number }> | undefined;
+  const pathKey = (path: ConfigPath) => path.map(String).join('\u0000');
+  const buildIndex = () => {
+    const offsets = new Map<string, { key?: number; value?: number }>();
+    const walk = (node: Node | null | undefined, path: (string | number)[]) => {
       if (isMap(node)) {
-        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
-        if (!pair) return best;
-        const keyNode = pair.key as Node;
-        if (last && options.key && keyNode.range) return toPosition(keyNode.range[0]);
-        node = pair.value as Node | null;
-        const anchor = node?.range ? node : keyNode;
-        if (anchor.range) best = toPosition(anchor.range[0]);
+        for (const pair of node.items) {
+          if (!isScalar(pair.key)) continue;
+          const child = [...path, String(pair.key.value)];
+          const value = pair.value as Node | null;
+          offsets.set(pathKey(child), { key: pair.key.range?.[0], value: value?.range?.[0] ?? pair.key.range?.[0] });
+          walk(value, child);
+        }
       } else if (isSeq(node)) {
-        const item = node.items[Number(segment)];
-        if (!item || isPair(item)) return best;
-        node = item as Node;
-        if (node.range) best = toPosition(node.range[0]);
-      } else {
-        return best;
+        node.items.forEach((item, i) => {
+          if (isPair(item)) return;
+          const child = [...path, i];
+          offsets.set(pathKey(child), { value: (item as Node).range?.[0] });
+          walk(item as Node, child);
+        });
       }
+    };
+    walk(doc.contents, []);
+    return offsets;
+  };
+  const locate = (path: ConfigPath, options: { key?: boolean } = {}): Position => {
+    index ??= buildIndex();
+    for (let depth = path.length; depth > 0; depth--) {
+      const found = index.get(pathKey(path.slice(0, depth)));
+      if (!found) continue;
+      const offset = depth === path.length && options.key ? (found.key ?? found.value) : found.value;
+      if (offset !== undefined) return toPosition(offset);
     }
-    return best;
+    return { line: 1, col: 1 };
   };
 
   return { file, raw, locate };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Problem } from '../errors.js';
+import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
 import { OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
 import { defaultRulePriority, pascal } from '../compiler/naming.js';
@@ -28,7 +28,7 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
   } catch (error) {
     if (schemaValid) throw error;
   }
-  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  problems.sort(byPosition);
   return { config, problems };
 }
 
@@ -58,7 +58,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `"${value}"`;
+  if (typeof value === 'string') return `"${excerpt(value)}"`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -97,7 +97,7 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
       case 'additionalProperties': {
         const key = String(error.params.additionalProperty);
         const known = Object.keys((parent?.properties as Record<string, unknown>) ?? {});
-        problems.push({ code, ...at([...path, key], true), message: `unknown key "${key}"${suggestion(key, known)}` });
+        problems.push({ code, ...at([...path, key], true), message: `unknown key "${excerpt(key)}"${key.length <= 80 ? suggestion(key, known) : ''}` });
         break;
       }
       case 'required':
@@ -112,7 +112,7 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
       case 'pattern': {
         const hint = parent?.['x-pattern-hint'] ?? `a string matching ${String(error.params.pattern)}`;
         if (error.propertyName !== undefined) {
-          problems.push({ code, ...at([...path, error.propertyName], true), message: `"${error.propertyName}" is not a valid name here: use ${String(hint)}` });
+          problems.push({ code, ...at([...path, error.propertyName], true), message: `"${excerpt(error.propertyName)}" is not a valid name here: use ${String(hint)}` });
         } else {
           problems.push({ code, ...at(path), message: `must be ${String(hint)}; got ${describe(value)}` });
         }

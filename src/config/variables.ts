@@ -1,4 +1,4 @@
-import type { Problem } from '../errors.js';
+import { excerpt, type Problem } from '../errors.js';
 import type { LoadedConfig } from './load.js';
 import { dotted, isPlainObject, type ConfigPath } from './path.js';
 
@@ -55,7 +55,7 @@ function parseTemplate(text: string): Segment[] {
 function parseVariable(text: string, start: number): [Variable, number] {
   const sourceMatch = /^\$\{([a-zA-Z]+):/.exec(text.slice(start));
   if (!sourceMatch) {
-    throw new VariableSyntaxError(`malformed variable at "${text.slice(start, start + 20)}": expected \${source:address}`);
+    throw new VariableSyntaxError(`malformed variable at "${excerpt(text.slice(start), 20)}": expected \${source:address}`);
   }
   let index = start + sourceMatch[0].length;
   const address: Segment[] = [];
@@ -79,7 +79,7 @@ function parseVariable(text: string, start: number): [Variable, number] {
     [fallback, index] = parseFallback(text, index);
     while (text[index] === ' ') index++;
   }
-  if (text[index] !== '}') throw new VariableSyntaxError(`unterminated variable "${text.slice(start)}": missing "}"`);
+  if (text[index] !== '}') throw new VariableSyntaxError(`unterminated variable "${excerpt(text.slice(start))}": missing "}"`);
   return [{ kind: 'variable', source: sourceMatch[1], address, fallback, text: text.slice(start, index + 1) }, index + 1];
 }
 
@@ -87,7 +87,7 @@ function parseFallback(text: string, start: number): [Expression, number] {
   const quote = text[start];
   if (quote === "'" || quote === '"') {
     const end = text.indexOf(quote, start + 1);
-    if (end < 0) throw new VariableSyntaxError(`unterminated quoted default in "${text}"`);
+    if (end < 0) throw new VariableSyntaxError(`unterminated quoted default in "${excerpt(text)}"`);
     return [{ kind: 'literal', value: text.slice(start + 1, end) }, end + 1];
   }
   if (text.startsWith('${', start)) return parseVariable(text, start);
@@ -100,6 +100,8 @@ function parseFallback(text: string, start: number): [Expression, number] {
 
 class Resolver {
   readonly problems: Problem[] = [];
+  /** Dotted paths of values whose variables could not be resolved: they keep their text, and checks of them are left out. */
+  readonly failedPaths = new Set<string>();
   private readonly memo = new Map<string, Resolved>();
   private readonly inProgress: string[] = [];
 
@@ -188,8 +190,9 @@ class Resolver {
     if (variable.fallback) {
       return variable.fallback.kind === 'literal' ? variable.fallback.value : this.evaluateVariable(variable.fallback, path);
     }
-    const what = { opt: `no --${name} option was given`, env: `environment variable ${name} is not set`, self: `there is no key ${name} in this config` }[variable.source as 'opt' | 'env' | 'self'];
-    this.fail(path, 'variables.unresolved', `${variable.text} cannot be resolved: ${what} and no default is given (add one: \${${variable.source}:${name}, 'value'})`);
+    const option = name === 'stage' || name === 'region' ? `--${name} ${name.toUpperCase()}` : `--opt ${name}=VALUE`;
+    const what = { opt: `no ${option} option was given`, env: `environment variable ${name} is not set`, self: `there is no key ${name} in this config` }[variable.source as 'opt' | 'env' | 'self'];
+    this.fail(path, 'variables.unresolved', `${excerpt(variable.text)} cannot be resolved: ${what} and no default is given (add one: \${${variable.source}:${excerpt(name, 40)}, 'value'})`);
     return FAILED;
   }
 
@@ -206,14 +209,27 @@ class Resolver {
     return current === undefined ? undefined : this.resolveNode(current, path);
   }
 
+  /** The whole config: a value whose variables fail keeps its text, so that the rest can still be checked. */
+  resolveTree(value: unknown, path: ConfigPath): unknown {
+    if (typeof value === 'string') {
+      const resolved = this.resolveNode(value, path);
+      if (resolved !== FAILED) return resolved;
+      this.failedPaths.add(dotted(path));
+      return value;
+    }
+    if (Array.isArray(value)) return value.map((item, i) => this.resolveTree(item, [...path, i]));
+    if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, this.resolveTree(item, [...path, key])]));
+    return value;
+  }
+
   private fail(path: ConfigPath, code: string, message: string): void {
     this.problems.push({ code, path: dotted(path), message, ...this.loaded.locate(path) });
   }
 }
 
-/** Resolves every variable of the config; returns the problems instead when any cannot be resolved. */
-export function resolveVariables(loaded: LoadedConfig, sources: VariableSources): { config: Record<string, unknown>; problems: Problem[] } {
+/** Resolves every variable of the config. A value that fails keeps its text and is listed in `failedPaths`, next to its problem. */
+export function resolveVariables(loaded: LoadedConfig, sources: VariableSources): { config: Record<string, unknown>; problems: Problem[]; failedPaths: ReadonlySet<string> } {
   const resolver = new Resolver(loaded, sources);
-  const result = resolver.resolveNode(loaded.raw, []);
-  return { config: result === FAILED ? {} : (result as Record<string, unknown>), problems: resolver.problems };
+  const config = resolver.resolveTree(loaded.raw, []) as Record<string, unknown>;
+  return { config, problems: resolver.problems, failedPaths: resolver.failedPaths };
 }
