@@ -193,7 +193,7 @@ describe('compiler: the reference configuration', () => {
     expect(table.Properties.PointInTimeRecoverySpecification).to.deep.equal({ PointInTimeRecoveryEnabled: true });
     const [statement] = main.ServicePostblogTaskRole.Properties.Policies[0].PolicyDocument.Statement;
     expect(statement.Resource).to.deep.equal({ 'Fn::GetAtt': ['ServicePostblogTable', 'Arn'] });
-    expect(statement.Action).to.include.members(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    expect(statement.Action).to.include.members(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable']);
     expect(main.ServicePostblogTaskDefinition.Properties.TaskRoleArn).to.deep.equal({ 'Fn::GetAtt': ['ServicePostblogTaskRole', 'Arn'] });
     expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.include('ServicePostblogTable');
     const [definition] = main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions;

@@ -14,8 +14,13 @@ export function widgetScript(): string {
 export interface AppOptions {
   version: string;
   resolve(url: unknown): Promise<Answer>;
+  /** Throws (an HttpError with a detail) when a dependency, the store, is unavailable: /status then answers 503. */
+  health?(): Promise<void>;
   log?(entry: Record<string, unknown>): void;
 }
+
+/** How long a /status verdict is reused: the load balancer asks every few seconds, on every replica. */
+const HEALTH_CACHE_MS = 10_000;
 
 export function createApp(options: AppOptions) {
   const log = options.log ?? ((entry) => process.stdout.write(`${JSON.stringify(entry)}\n`));
@@ -29,7 +34,20 @@ export function createApp(options: AppOptions) {
     next();
   });
 
-  app.get('/status', (_request, response) => {
+  let health: { at: number; problem?: HttpError } | undefined;
+  app.get('/status', async (_request, response) => {
+    if (options.health && (!health || Date.now() - health.at > HEALTH_CACHE_MS)) {
+      const problem = await options.health().then(
+        () => undefined,
+        (error: unknown) => (error instanceof HttpError ? error : new HttpError(503, 'The comment store is unavailable', undefined, (error as Error)?.message)),
+      );
+      if (problem) log({ level: 'error', message: 'status: the store is unavailable', cause: problem.detail });
+      health = { at: Date.now(), problem };
+    }
+    if (health?.problem) {
+      response.status(503).json({ code: 503, message: health.problem.message, rev: options.version });
+      return;
+    }
     response.json({ code: 200, message: 'OK', rev: options.version });
   });
 
@@ -50,7 +68,7 @@ export function createApp(options: AppOptions) {
   app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
     if (error instanceof HttpError) {
       if (error.retryAfter) response.set('Retry-After', String(error.retryAfter));
-      if (error.status >= 500) log({ level: 'warn', message: error.message, url: request.query.url });
+      if (error.status >= 500 || error.status === 429) log({ level: 'warn', message: error.message, cause: error.detail, url: request.query.url });
       response.status(error.status).json({ code: error.status, error: error.message });
       return;
     }

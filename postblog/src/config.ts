@@ -14,6 +14,8 @@ export interface Config {
   blogPostPattern: RegExp;
   tableName: string;
   timeoutMs: number;
+  /** New Mastodon posts this process makes in a minute, at most (MAX_NEW_POSTS_PER_MINUTE). */
+  maxNewPostsPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -56,6 +58,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   if (visibility !== 'public' && visibility !== 'unlisted') problems.push(`VISIBILITY must be public or unlisted, not "${visibility}"`);
   const hashtags = (env.HASHTAGS ?? '').split(/[\s,]+/).filter(Boolean).map((tag) => tag.replace(/^#?/, '#'));
   for (const tag of hashtags) if (!/^#\w+$/u.test(tag)) problems.push(`HASHTAGS must be words separated by commas or spaces, not "${tag}"`);
+  if (hashtags.join(' ').length > 200) problems.push('HASHTAGS must be at most 200 characters in all: they go into every 500-character post');
   const config: Config = {
     port: integer('PORT', 8000, 0, 65535),
     version: env.VERSION?.trim() || 'dev',
@@ -69,6 +72,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     blogPostPattern,
     tableName: required('TABLE_NAME'),
     timeoutMs: integer('TIMEOUT_MS', 5000, 100, 60000),
+    maxNewPostsPerMinute: integer('MAX_NEW_POSTS_PER_MINUTE', 10, 1, 1000),
   };
   if (problems.length > 0) throw new ConfigError(`postblog cannot start:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return config;

@@ -1,4 +1,5 @@
-import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { HttpError } from './errors.js';
 
 /** The one record per blog post URL, shared by every replica. */
 export interface PostRecord {
@@ -6,6 +7,8 @@ export interface PostRecord {
   state: 'creating' | 'created';
   tootId?: string;
   tootUrl?: string;
+  /** Another form of a post's URL (with a slash, before a redirect) points at the post's own key. */
+  aliasOf?: string;
 }
 
 export interface PostStore {
@@ -15,6 +18,17 @@ export interface PostStore {
   complete(url: string, owner: string, toot: { id: string; url: string }): Promise<void>;
   /** Gives a claim back after a failure, so that the next request can try again. */
   release(url: string, owner: string): Promise<void>;
+  /** Records that `url` is another form of the post stored under `target`. */
+  alias(url: string, target: string): Promise<void>;
+  /** Whether the store answers and its table exists; throws the reason when not. */
+  check(): Promise<void>;
+}
+
+/** The table's name and a cause for the log: DynamoDB's error, in one line. */
+function unavailable(error: unknown, tableName: string): HttpError {
+  const { name, message } = error as { name?: string; message?: string };
+  const cause = name === 'ResourceNotFoundException' ? `table ${tableName} does not exist` : `${name ?? 'Error'}: ${message ?? ''}`.trim();
+  return new HttpError(503, 'The comment store is unavailable; try again shortly', 5, `DynamoDB (${tableName}): ${cause}`);
 }
 
 /**
@@ -29,16 +43,25 @@ export function dynamoClient(timeoutMs: number): DynamoDBClient {
 
 export function dynamoStore(tableName: string, client: DynamoDBClient): PostStore {
   const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
+  // Every call: a lost condition is an answer; anything else means the store is unavailable.
+  const send = async <T = unknown>(command: object): Promise<T> => {
+    try {
+      return (await client.send(command as never)) as T;
+    } catch (error) {
+      if (isConditionFailure(error)) throw error;
+      throw unavailable(error, tableName);
+    }
+  };
   return {
     async get(url) {
-      const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: url } }, ConsistentRead: true }));
+      const { Item } = await send<{ Item?: Record<string, { S?: string }> }>(new GetItemCommand({ TableName: tableName, Key: { pk: { S: url } }, ConsistentRead: true }));
       if (!Item) return undefined;
-      return { url, state: Item.state?.S === 'created' ? 'created' : 'creating', tootId: Item.tootId?.S, tootUrl: Item.tootUrl?.S };
+      return { url, state: Item.state?.S === 'created' ? 'created' : 'creating', tootId: Item.tootId?.S, tootUrl: Item.tootUrl?.S, aliasOf: Item.aliasOf?.S };
     },
     async claim(url, owner, leaseMs) {
       const now = Date.now();
       try {
-        await client.send(
+        await send(
           new PutItemCommand({
             TableName: tableName,
             Item: { pk: { S: url }, state: { S: 'creating' }, owner: { S: owner }, leaseUntil: { N: String(now + leaseMs) } },
@@ -54,7 +77,7 @@ export function dynamoStore(tableName: string, client: DynamoDBClient): PostStor
       }
     },
     async complete(url, owner, toot) {
-      await client.send(
+      await send(
         new UpdateItemCommand({
           TableName: tableName,
           Key: { pk: { S: url } },
@@ -67,7 +90,7 @@ export function dynamoStore(tableName: string, client: DynamoDBClient): PostStor
     },
     async release(url, owner) {
       try {
-        await client.send(
+        await send(
           new DeleteItemCommand({
             TableName: tableName,
             Key: { pk: { S: url } },
@@ -79,6 +102,16 @@ export function dynamoStore(tableName: string, client: DynamoDBClient): PostStor
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }
+    },
+    async alias(url, target) {
+      try {
+        await send(new PutItemCommand({ TableName: tableName, Item: { pk: { S: url }, aliasOf: { S: target } }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    },
+    async check() {
+      await send(new DescribeTableCommand({ TableName: tableName }));
     },
   };
 }

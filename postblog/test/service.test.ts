@@ -4,7 +4,14 @@ import { startMoto, type Moto } from '../../test/support/moto.js';
 import { readConfig, type Config } from '../src/config.js';
 import { startBlog, type Blog } from './support/blog.js';
 import { testEnvironment } from './support/environment.js';
-import { appOnMoto, createTable } from './support/dynamo.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createApp } from '../src/app.js';
+import { mastodonPublisher } from '../src/mastodon.js';
+import { createResolver, postingLimit } from '../src/resolver.js';
+import { dynamoStore } from '../src/store.js';
+import { postPage } from './support/blog.js';
+import { appOnMoto, createTable, motoDynamo } from './support/dynamo.js';
 import { startMastodon, type MastodonStandIn } from './support/mastodon.js';
 
 describe('postblog service', function () {
@@ -51,8 +58,24 @@ describe('postblog service', function () {
     expect(mastodon.posts.at(-1)!.text).to.equal(`Just a title\n\n#blog #comments\n\n${blog.url}/posts/untitled`);
   });
 
-  it('follows a redirect that stays on the blog', async () => {
-    expect((await get(`${blog.url}/posts/moved`).expect(200)).body.toot_id).to.be.a('string');
+  it('one blog post, one toot: a trailing slash, a same-host redirect and the canonical link all lead to the same post', async () => {
+    blog.pages.set('/posts/shared-copy', `<html><head><link rel="canonical" href="${blog.url}/posts/hello-world/"><title>Copy</title></head></html>`);
+    const before = mastodon.posts.length;
+    for (const variant of ['/posts/hello-world/', '/posts/moved', '/posts/shared-copy', '/posts/shared-copy/']) {
+      expect((await get(`${blog.url}${variant}`).expect(200)).body.toot_id, variant).to.equal('101');
+    }
+    expect(mastodon.posts.length).to.equal(before);
+  });
+
+  it('keeps every status within Mastodon\'s 500 characters (links count 23), shortening title and description', async () => {
+    blog.pages.set('/posts/long-title', postPage('T'.repeat(900), 'D'.repeat(900)));
+    await get(`${blog.url}/posts/long-title`).expect(200);
+    const text = mastodon.posts.at(-1)!.text;
+    const [title, description, tags, link] = text.split('\n\n');
+    expect(title).to.match(/^T{199}…$/);
+    expect(description).to.match(/^D+…$/);
+    expect([tags, link]).to.deep.equal(['#blog #comments', `${blog.url}/posts/long-title`]);
+    expect([...text.replace(link, 'x'.repeat(23))].length).to.equal(500);
   });
 
   const rejected: [string, string | undefined, string][] = [
@@ -63,6 +86,7 @@ describe('postblog service', function () {
     ['a post that does not exist yet', 'BLOG/posts/tomorrow', 'The post does not exist yet'],
     ['a redirect off the blog', 'BLOG/posts/elsewhere', 'The post redirects away from the blog'],
     ['a non-http url', 'file:///etc/passwd', 'must be an http or https URL'],
+    ['a url longer than a DynamoDB key may be', `BLOG/posts/${'a'.repeat(2100)}`, 'The `url` is too long (at most 2000 bytes)'],
   ];
   for (const [what, url, message] of rejected) {
     it(`answers 400 with JSON for ${what}, CORS header included`, async () => {
@@ -115,6 +139,44 @@ describe('postblog service', function () {
     expect((await get(`${blog.url}/posts/broken`).expect(200)).body.toot_id).to.be.a('string');
   });
 
+  it('caps new toots per minute per process: a reader asking for many URLs gets 429 and Retry-After, nothing is posted', async () => {
+    const capped = appOnMoto({ ...config, maxNewPostsPerMinute: 1 }, moto.endpoint, (entry) => logs.push(entry));
+    for (const path of ['/posts/first-of-many', '/posts/second-of-many']) blog.pages.set(path, `<title>${path}</title>`);
+    await request(capped).get('/').query({ url: `${blog.url}/posts/first-of-many` }).expect(200);
+    const before = mastodon.posts.length;
+    const refused = await request(capped).get('/').query({ url: `${blog.url}/posts/second-of-many` }).expect(429);
+    expect(refused.body).to.deep.equal({ code: 429, error: 'Too many new posts in the last minute; try again later' });
+    expect(Number(refused.headers['retry-after'])).to.be.within(1, 60);
+    expect(refused.headers['access-control-allow-origin']).to.equal('*');
+    expect(mastodon.posts.length).to.equal(before);
+    // Posts that already exist are still answered.
+    await request(capped).get('/').query({ url: `${blog.url}/posts/first-of-many` }).expect(200);
+  });
+
+  it('answers 503 with CORS and logs the cause when the table is missing or DynamoDB cannot be reached; /status says so', async () => {
+    const missing = readConfig({ ...testEnvironment(mastodon, blog, 'no-such-table', moto) });
+    const store = dynamoStore(missing.tableName, motoDynamo(moto.endpoint));
+    const entries: Record<string, unknown>[] = [];
+    const broken = createApp({ version: 'test-rev', resolve: createResolver(missing, store, mastodonPublisher(missing)), health: () => store.check(), log: (entry) => entries.push(entry) });
+    const response = await request(broken).get('/').query({ url: `${blog.url}/posts/hello-world` }).expect(503);
+    expect(response.body).to.deep.equal({ code: 503, error: 'The comment store is unavailable; try again shortly' });
+    expect(response.headers['access-control-allow-origin']).to.equal('*');
+    expect(entries.at(-1)).to.deep.include({ level: 'warn', cause: 'DynamoDB (no-such-table): table no-such-table does not exist' });
+    const status = await request(broken).get('/status').expect(503);
+    expect(status.body).to.deep.equal({ code: 503, message: 'The comment store is unavailable; try again shortly', rev: 'test-rev' });
+
+    const offlineStore = dynamoStore(config.tableName, motoDynamo('http://127.0.0.1:9'));
+    const offline = createApp({ version: 'test-rev', resolve: createResolver(config, offlineStore, mastodonPublisher(config)), log: (entry) => entries.push(entry) });
+    await request(offline).get('/').query({ url: `${blog.url}/posts/hello-world` }).expect(503);
+    expect(String(entries.at(-1)!.cause)).to.match(/^DynamoDB \(postblog-[^)]+\): .*ECONNREFUSED/);
+  });
+
+  it('stops at start-up when its table does not exist, naming it', () => {
+    const started = spawnSync(process.execPath, [fileURLToPath(new URL('../src/server.js', import.meta.url))], { env: { ...process.env, ...testEnvironment(mastodon, blog, 'no-such-table', moto) }, encoding: 'utf8', timeout: 20_000 });
+    expect(started.status).to.equal(1);
+    expect(started.stderr.trim()).to.equal('postblog cannot start: DynamoDB (no-such-table): table no-such-table does not exist (TABLE_NAME)');
+  });
+
   it('answers unknown paths with a JSON 404, CORS header included', async () => {
     const response = await request(app).get('/wp-admin').expect(404);
     expect(response.body).to.deep.equal({ code: 404, error: 'Not found' });
@@ -126,6 +188,18 @@ describe('postblog service', function () {
     expect(response.headers['content-type']).to.match(/^application\/javascript/);
     expect(response.text).to.include('DOMPurify');
     expect(response.text).to.include('/api/v1/statuses/');
+  });
+});
+
+describe('postblog posting limit', () => {
+  it('frees a slot a minute after it was taken', () => {
+    let now = 0;
+    const limit = postingLimit(2, () => now);
+    expect([limit.take(), limit.take(), limit.take()]).to.deep.equal([0, 0, 60]);
+    now = 45_000;
+    expect(limit.take()).to.equal(15);
+    now = 60_000;
+    expect(limit.take()).to.equal(0);
   });
 });
 

@@ -87,7 +87,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
       'Retain',
     );
     resources[id('TaskRole')] = taskRole(`${name}-table`, [
-      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'], Resource: GetAtt(id('Table'), 'Arn') },
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'], Resource: GetAtt(id('Table'), 'Arn') },
     ]);
   }
   if (service.host) {

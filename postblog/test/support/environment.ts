@@ -14,7 +14,7 @@ export function testEnvironment(mastodon: MastodonStandIn, blog: Blog, tableName
     MASTODON_USER: 'blog',
     MASTODON_TOKEN: mastodon.token,
     BLOG_HOST: blog.host,
-    BLOG_POST_RE: '^http://[^/]+/posts/[a-z-]+$',
+    BLOG_POST_RE: '^http://[^/]+/posts/[a-z-]+/?$',
     HASHTAGS: 'blog, comments',
     TABLE_NAME: tableName,
     TIMEOUT_MS: '1000',

@@ -89,6 +89,9 @@ export async function startMastodon(): Promise<MastodonStandIn> {
       const input = JSON.parse(await body(request)) as { status: string; visibility: string };
       const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
       state.posts.push({ text: input.status, visibility: input.visibility, idempotencyKey });
+      // Mastodon's limit: 500 characters, every link counted as 23 (app/validators/status_length_validator.rb).
+      const counted = [...input.status.replace(/https?:\/\/\S+/g, 'x'.repeat(23))].length;
+      if (counted > 500) return send(422, { error: 'Validation failed: Text character limit of 500 exceeded' });
       if (state.mode === 'rate-limited') return send(429, { error: 'Too many requests' }, { 'x-ratelimit-limit': '300', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': new Date(Date.now() + 120_000).toISOString() });
       if (state.mode === 'broken') return send(500, { error: 'We are sorry, but something went wrong on our end.' });
       // Slow enough that concurrent first requests really overlap.
