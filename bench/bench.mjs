@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const RUNS = 10;
-const TARGET = { seconds: 0.2, megabytes: 100 };
+const TARGET = { seconds: 0.2, megabytes: 100, overBareNode: 1.6 };
 
 const measure = `
 import resource, subprocess, sys, time
@@ -24,7 +24,7 @@ const out = mkdtempSync(join(tmpdir(), 'mastodon-cfn-bench-'));
 const runs = [];
 try {
   for (let i = 0; i < RUNS; i++) {
-    const line = execFileSync('python3', ['-c', measure, process.execPath, join(root, 'bin/mastodon-cfn.js'), 'build', '--config', join(root, 'mastodon.config.yaml'), '--out', join(out, 'out')], { encoding: 'utf8' });
+    const line = execFileSync('python3', ['-c', measure, process.execPath, join(root, 'bin/mastodon-cfn.cjs'), 'build', '--config', join(root, 'mastodon.config.yaml'), '--out', join(out, 'out')], { encoding: 'utf8' });
     const [seconds, kilobytes] = line.trim().split(' ').map(Number);
     runs.push({ seconds, megabytes: kilobytes / 1024 });
   }
@@ -33,11 +33,52 @@ try {
 }
 
 const seconds = median(runs.map((r) => r.seconds));
+// The floor: a Node process that does nothing, measured the same way, in the same run.
+const bareRuns = [];
+for (let i = 0; i < RUNS; i++) bareRuns.push(Number(execFileSync('python3', ['-c', measure, process.execPath, '-e', ''], { encoding: 'utf8' }).trim().split(' ')[0]));
+const bare = median(bareRuns);
 const peak = Math.max(...runs.map((r) => r.megabytes));
 const verdict = (ok) => (ok ? 'within target' : 'OVER TARGET');
 console.log(`mastodon-cfn build (reference config, ${RUNS} cold runs)`);
 console.log(`  median wall time  ${seconds.toFixed(3)} s   target < ${TARGET.seconds} s   ${verdict(seconds < TARGET.seconds)}`);
 console.log(`  peak memory       ${peak.toFixed(1)} MB   target < ${TARGET.megabytes} MB   ${verdict(peak < TARGET.megabytes)}`);
+console.log(`  bare node start   ${bare.toFixed(3)} s   build is ${(seconds / bare).toFixed(2)}x that   target <= ${TARGET.overBareNode}x   ${verdict(seconds / bare <= TARGET.overBareNode)}`);
+
+// Side by side with the Serverless Framework: `serverless package` of a one-function service
+// (v3, the last version that runs without an account), against `mastodon-cfn build` of the whole
+// reference config, alternating, 5 runs each. serverless is installed once into node_modules/.cache.
+{
+  const { existsSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const cache = join(root, 'node_modules/.cache/mastodon-cfn-bench');
+  const serverless = join(cache, 'node_modules/.bin/serverless');
+  if (!existsSync(serverless)) {
+    mkdirSync(cache, { recursive: true });
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', cache, 'serverless@3.40.0'], { stdio: 'ignore' });
+  }
+  const service = mkdtempSync(join(tmpdir(), 'mastodon-cfn-bench-sls-'));
+  writeFileSync(join(service, 'serverless.yml'), 'service: social\nframeworkVersion: "3"\nprovider:\n  name: aws\n  runtime: nodejs20.x\n  region: eu-central-1\nfunctions:\n  hello:\n    handler: handler.hello\n');
+  writeFileSync(join(service, 'handler.js'), 'exports.hello = async () => ({ statusCode: 200 });\n');
+  const quiet = { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_INTERACTIVE_SETUP_DISABLE: '1' };
+  const time = (command, args, cwd) => {
+    const start = performance.now();
+    execFileSync(command, args, { cwd, env: quiet, stdio: 'ignore' });
+    return (performance.now() - start) / 1000;
+  };
+  const ours = [];
+  const theirs = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      ours.push(time(process.execPath, [join(root, 'bin/mastodon-cfn.cjs'), 'build', '--config', join(root, 'mastodon.config.yaml'), '--out', join(service, 'ours')], root));
+      theirs.push(time(serverless, ['package'], service));
+    }
+  } finally {
+    rmSync(service, { recursive: true, force: true });
+  }
+  const ratio = median(theirs) / median(ours);
+  console.log('side by side with the Serverless Framework (median of 5, alternating)');
+  console.log(`  mastodon-cfn build (whole reference config)   ${median(ours).toFixed(3)} s`);
+  console.log(`  serverless package (one function)             ${median(theirs).toFixed(3)} s   mastodon-cfn is ${ratio.toFixed(1)}x faster   target >= 15x   ${verdict(ratio >= 15)}`);
+}
 
 // Scale: checking stays linear in the size of the config. A config of 16,000 unknown keys (every
 // one a problem) and the largest config accepted (512 KB of valid keys) are checked once each;
@@ -57,7 +98,7 @@ console.log(`  peak memory       ${peak.toFixed(1)} MB   target < ${TARGET.megab
       const file = join(dir, 'config.yaml');
       writeFileSync(file, text.replace(/\n[^\n]*$/, '\n'));
       const start = performance.now();
-      const run = spawnSync(process.execPath, [join(root, 'bin/mastodon-cfn.js'), 'build', '--config', file, '--out', join(dir, 'out')], { stdio: 'ignore' });
+      const run = spawnSync(process.execPath, [join(root, 'bin/mastodon-cfn.cjs'), 'build', '--config', file, '--out', join(dir, 'out')], { stdio: 'ignore' });
       const seconds = (performance.now() - start) / 1000;
       if (run.status === 70 || run.status === null) throw new Error(`${label}: mastodon-cfn failed (${run.status ?? run.signal})`);
       console.log(`  ${label.padEnd(22)} ${seconds.toFixed(2)} s   exit ${run.status}   ${verdict(seconds < 2)}`);
@@ -82,7 +123,7 @@ try {
     execFileSync(command, args, { env, stdio: 'ignore' });
     return (performance.now() - start) / 1000;
   };
-  const withMastodonCfn = (prefix) => timed(process.execPath, [join(root, 'bin/mastodon-cfn.js'), 'deploy', '--package', twoRegionPackage(prefix, { wired: false }), '--yes']);
+  const withMastodonCfn = (prefix) => timed(process.execPath, [join(root, 'bin/mastodon-cfn.cjs'), 'deploy', '--package', twoRegionPackage(prefix, { wired: false }), '--yes']);
   const withAwsCli = (prefix) => {
     const directory = twoRegionPackage(prefix, { wired: false });
     const { stacks } = JSON.parse(readFileSync(join(directory, 'manifest.json'), 'utf8'));

@@ -10,7 +10,8 @@ export interface AwsCall {
   region: string;
 }
 
-const CALL = Symbol('aws call');
+// A registered symbol: the CLI and the deployer are separate bundles, each with its own copy of this module.
+const CALL = Symbol.for('mastodon-cfn.awsCall');
 
 /** Records which call failed on the error itself: code that expects the error (a stack that does not exist yet) still sees it unchanged. */
 export function annotateAwsError(error: unknown, call: AwsCall): unknown {

@@ -13,7 +13,16 @@ export interface Problem {
   col?: number;
 }
 
+/** The CLI and the deployer are separate bundles, each with a copy of this class: errors are recognised by a registered brand. */
+const BRAND = Symbol.for('mastodon-cfn.error');
+
 export class MastodonCfnError extends Error {
+  readonly [BRAND] = true;
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   constructor(
     readonly problems: Problem[],
     /** The config file the problems are in, if they concern one. */

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { byPosition, MastodonCfnError, type Problem } from '../errors.js';
@@ -34,14 +35,11 @@ export function loadConfigFile(file: string): LoadedConfig {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw MastodonCfnError.of('config.unreadable', `cannot read config ${file}: ${reason}`);
   }
-  let text: string;
-  try {
-    if (bytes.includes(0)) throw new Error('NUL byte');
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
+  // isUtf8 is a plain byte check; a fatal TextDecoder would start ICU (5 ms of every build).
+  if (bytes.includes(0) || !isUtf8(bytes)) {
     throw MastodonCfnError.of('config.binary', `${file} is not a text file (it holds binary data): give the path of your mastodon.config.yaml (--config FILE).`);
   }
-  return parseConfig(text, file);
+  return parseConfig(bytes.toString('utf8'), file);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { StackRole } from '../../src/compiler/naming.js';
 import { build, type Build } from '../../src/pipeline.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
-export const CLI = join(REPO_ROOT, 'bin/mastodon-cfn.js');
+export const CLI = join(REPO_ROOT, 'bin/mastodon-cfn.cjs');
 export const CONFIGS = join(REPO_ROOT, 'test/configs');
 
 /** Template files produced by the tests; test/support/lint-hooks.ts lints them all at the end. */

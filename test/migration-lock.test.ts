@@ -1,0 +1,94 @@
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { buildConfig, REPO_ROOT, tempDir } from './support/build.js';
+
+/**
+ * The migration step of two Mastodon tasks starting at once, against a real PostgreSQL: the
+ * command the compiler writes takes an advisory lock in Ruby's pg (as in the Mastodon image),
+ * so the second migration only starts after the first ended. Rails itself cannot run here; a
+ * `bundle` stand-in runs Ruby for real and, for `rails db:...`, records when the migration ran.
+ */
+describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)', function () {
+  this.timeout(120_000);
+  let work: string;
+  let data: string;
+  let port: number;
+  const postgresBin = () => {
+    const root = '/usr/lib/postgresql';
+    const version = readdirSync(root).sort().at(-1);
+    if (!version) throw new Error('PostgreSQL server binaries are not installed (Debian package postgresql)');
+    return join(root, version, 'bin');
+  };
+  // initdb refuses to run as root: the server then runs as the postgres user.
+  const asServerUser = (command: string, args: string[]) => (process.getuid?.() === 0 ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' }) : spawnSync(command, args, { encoding: 'utf8' }));
+
+  before(async () => {
+    for (const [tool, why] of [['ruby', 'Debian package ruby'], ['runuser', 'util-linux']] as const) {
+      if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed (${why}); .ci/run installs it`);
+    }
+    if (spawnSync('ruby', ['-rpg', '-e', '']).status !== 0) throw new Error('Ruby pg is not installed (Debian package ruby-pg); .ci/run installs it');
+    port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as { port: number };
+        server.close(() => resolve(free));
+      });
+    });
+    work = tempDir('mastodon-cfn-pg-');
+    data = join(work, 'data');
+    mkdirSync(data);
+    chmodSync(work, 0o755);
+    if (process.getuid?.() === 0) {
+      const ids = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+      const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+      chownSync(data, Number(ids.stdout), Number(gid.stdout));
+    }
+    const bin = postgresBin();
+    const init = asServerUser(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'mastodon']);
+    if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+    const start = asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-w', '-l', join(data, 'server.log'), '-o', `-p ${port} -k ${data} -c listen_addresses=127.0.0.1`, 'start']);
+    if (start.status !== 0) throw new Error(`PostgreSQL did not start: ${start.stderr}${existsSync(join(data, 'server.log')) ? readFileSync(join(data, 'server.log'), 'utf8') : ''}`);
+  });
+  after(() => {
+    if (data && existsSync(join(data, 'postmaster.pid'))) asServerUser(join(postgresBin(), 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function runTwoAtOnce(command: string[]): Promise<{ log: string[]; codes: (number | null)[] }> {
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const logFile = join(work, `migrations-${Date.now()}.log`);
+    // bundle exec ruby ...: real Ruby. bundle exec rails db:...: a migration of one second, recorded.
+    writeFileSync(
+      join(bin, 'bundle'),
+      `#!/bin/sh\n[ "$1" = exec ] && shift\nif [ "$1" = ruby ]; then shift; exec ruby "$@"; fi\necho "start $$ $(date +%s%N) $*" >> "${logFile}"\nsleep 1\necho "end $$ $(date +%s%N)" >> "${logFile}"\n`,
+    );
+    chmodSync(join(bin, 'bundle'), 0o755);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DB_HOST: '127.0.0.1', DB_PORT: String(port), DB_NAME: 'postgres', DB_USER: 'mastodon', DB_PASS: 'unused', DB_SSLMODE: 'disable' };
+    const run = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'ignore', 'inherit'] });
+        child.once('close', resolve);
+      });
+    const codes = await Promise.all([run(), run()]);
+    return { log: readFileSync(logFile, 'utf8').trim().split('\n'), codes };
+  }
+
+  for (const [name, task] of [['migrate', 'db:prepare'], ['post-deployment migrate', 'db:migrate']] as const) {
+    it(`the ${name} command lets only one task migrate at a time (rails ${task})`, async () => {
+      const main = buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') }).resources();
+      const definition = name === 'migrate' ? main.MastodonTaskDefinition : main.PostDeploymentMigrationTaskDefinition;
+      const command = (definition.Properties.ContainerDefinitions as { Name: string; Command: string[] }[]).find((c) => c.Name === 'migrate')!.Command;
+      const { log, codes } = await runTwoAtOnce(command);
+      expect(codes).to.deep.equal([0, 0]);
+      const events = log.map((line) => line.split(' '));
+      // Both ran the Rails task, one after the other: start, end, start, end, never interleaved.
+      expect(events.map((e) => e[0])).to.deep.equal(['start', 'end', 'start', 'end']);
+      expect(events[0][1]).to.equal(events[1][1]);
+      expect(events[2][1]).to.equal(events[3][1]);
+      expect(log[0]).to.include(`rails ${task}`);
+    });
+  }
+});
