@@ -10,6 +10,10 @@ describe('naming', () => {
   it('keeps the logical ids of stateful and wired resources', () => {
     expect([Ids.DatabaseCluster, Ids.DatabaseInstance, Ids.Cache, Ids.MediaBucket, Ids.MastodonSecrets, Ids.SmtpCredentials]).to.deep.equal(['DatabaseCluster', 'DatabaseInstance', 'Cache', 'MediaBucket', 'MastodonSecrets', 'SmtpCredentials']);
     expect([Ids.MediaCertificateArnParameter, Ids.MastodonSecretsArnParameter, Ids.SmtpCredentialsArnParameter]).to.deep.equal(['MediaCertificateArn', 'MastodonSecretsArn', 'SmtpCredentialsArn']);
+    // Secrets reach the main stack by a parameter named after them; the constants the compiler refers to are those names.
+    const secrets = [Ids.MastodonSecrets, Ids.SmtpCredentials, Ids.DatabaseCredentials, Ids.CacheAuthToken];
+    expect(secrets.map((id) => Ids.secretArn(id))).to.deep.equal([Ids.MastodonSecretsArnParameter, Ids.SmtpCredentialsArnParameter, Ids.DatabaseCredentialsArnParameter, Ids.CacheAuthTokenArnParameter]);
+    expect(secrets.map((id) => Ids.existingSecretParameter(id))).to.deep.equal(['ExistingMastodonSecretsArn', 'ExistingSmtpCredentialsArn', 'ExistingDatabaseCredentialsArn', 'ExistingCacheAuthTokenArn']);
     expect(Ids.service('post-blog', 'Service')).to.equal('ServicePostBlogService');
     expect(Ids.publicSubnet(0)).to.equal('PublicSubnet1');
   });

@@ -1,6 +1,6 @@
 import { CacheSubnetGroup, GetAtt, Join, ReplicationGroup, Ref, Secret, Sub } from './cfn.js';
 import { keepData, mergeParts, type CompileStep } from './fragment.js';
-import { Ids, OutputIds } from './naming.js';
+import { Ids } from './naming.js';
 import { REDIS_PORT, subnetIds } from './network.js';
 import { generatedSecret, resolvedSecretKey, secretKey, secretsStackSecret } from './secrets.js';
 
@@ -25,8 +25,6 @@ export const cache = {
 export const compileCache: CompileStep = (config, names) => {
   const token = secretsStackSecret(names, {
     id: Ids.CacheAuthToken,
-    outputId: OutputIds.CacheAuthTokenArn,
-    parameterId: Ids.CacheAuthTokenArnParameter,
     description: 'the cache AUTH token',
     // ElastiCache takes 16 to 128 printable characters for a token, some punctuation excepted: letters and digits only.
     secret: generatedSecret(`AUTH token of the ${names.prefix} cache`, 'token', 64),

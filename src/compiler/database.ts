@@ -25,8 +25,6 @@ export const database = {
 export const compileDatabase: CompileStep = (config, names) => {
   const credentials = secretsStackSecret(names, {
     id: Ids.DatabaseCredentials,
-    outputId: OutputIds.DatabaseCredentialsArn,
-    parameterId: Ids.DatabaseCredentialsArnParameter,
     description: 'the database master credentials',
     // RDS refuses "/", "@", '"' and spaces in a master password: letters and digits only.
     secret: generatedSecret(`Master credentials of the ${names.prefix} database; never rotated (tasks read them at start)`, 'password', 32, { username: DATABASE_USER }),

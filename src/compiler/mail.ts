@@ -40,8 +40,6 @@ function createdSmtpCredentials(config: Config, names: Names): Fragment {
   };
   const credentials = secretsStackSecret(names, {
     id: Ids.SmtpCredentials,
-    outputId: OutputIds.SmtpCredentialsArn,
-    parameterId: Ids.SmtpCredentialsArnParameter,
     description: 'the SES SMTP credentials (username, password)',
     secret: new Secret({
       Description: 'SES SMTP credentials for Mastodon; mastodon-cfn deploy derives `password` from `secretAccessKey` once',

@@ -116,6 +116,8 @@ export const Ids = {
   // secrets
   MastodonSecrets: 'MastodonSecrets',
   MastodonSecretsArnParameter: 'MastodonSecretsArn',
+  /** A secret of the secrets stack reaches the main stack as an output and a parameter of this name. */
+  secretArn: (secretId: string) => `${secretId}Arn`,
   /** Parameter and condition of the secrets stack for a kept secret that already exists (left by `remove`). */
   existingSecretParameter: (secretId: string) => `Existing${secretId}Arn`,
   createSecretCondition: (secretId: string) => `Create${secretId}`,

@@ -1,6 +1,6 @@
 import { Equals, If, Join, Ref, Secret, type IntrinsicFunction, type Parameter, type Resource } from './cfn.js';
 import { keepData, type CompileStep, type Fragment, type SecretGenerator } from './fragment.js';
-import { Ids, OutputIds, type KeptSecret, type Names } from './naming.js';
+import { Ids, type KeptSecret, type Names } from './naming.js';
 
 /**
  * Mastodon's own secrets: generated once by the deployer, kept as JSON keys of one secret.
@@ -34,10 +34,8 @@ export function resolvedSecretKey(parameterId: string, key: string): string {
 }
 
 interface SecretsStackSecret {
-  /** Logical id in the secrets stack; the main stack's parameter and the output carry the same name plus "Arn". */
+  /** Logical id in the secrets stack; its output and the main stack's parameter are named Ids.secretArn(id). */
   id: string;
-  outputId: string;
-  parameterId: string;
   description: string;
   secret: Secret;
   /**
@@ -59,6 +57,7 @@ export function secretsStackSecret(names: Names, props: SecretsStackSecret): Fra
   const resources: Record<string, Resource> = {};
   const parameters: Record<string, Parameter> = {};
   const conditions: Record<string, unknown> = {};
+  const arnName = Ids.secretArn(props.id);
   let arn: unknown = Ref(props.id);
   if (props.kept) {
     const existing = Ids.existingSecretParameter(props.id);
@@ -82,13 +81,13 @@ export function secretsStackSecret(names: Names, props: SecretsStackSecret): Fra
       Parameters: parameters,
       Conditions: conditions,
       Resources: resources,
-      Outputs: { [props.outputId]: { Description: props.description, Value: arn as string } },
-      generatedSecrets: props.generator ? { [props.outputId]: props.generator } : undefined,
+      Outputs: { [arnName]: { Description: props.description, Value: arn as string } },
+      generatedSecrets: props.generator ? { [arnName]: props.generator } : undefined,
       reusableSecrets: props.kept ? [{ parameter: Ids.existingSecretParameter(props.id), name: names.secretName(props.kept) }] : undefined,
     },
     main: {
-      Parameters: { [props.parameterId]: secretArnParameter(`ARN of ${props.description}; mastodon-cfn deploy passes it from the secrets stack`) },
-      wiring: { [props.parameterId]: { stack: 'secrets', output: props.outputId } },
+      Parameters: { [arnName]: secretArnParameter(`ARN of ${props.description}; mastodon-cfn deploy passes it from the secrets stack`) },
+      wiring: { [arnName]: { stack: 'secrets', output: arnName } },
     },
   };
 }
@@ -108,8 +107,6 @@ export function generatedSecret(description: string, key: string, length: number
 export const compileSecrets: CompileStep = (config, names) =>
   secretsStackSecret(names, {
     id: Ids.MastodonSecrets,
-    outputId: OutputIds.MastodonSecretsArn,
-    parameterId: Ids.MastodonSecretsArnParameter,
     description: 'the Mastodon secrets (SECRET_KEY_BASE, VAPID and Active Record encryption keys)',
     secret: new Secret({ Description: `Mastodon secrets of ${config.domain}; generated once by mastodon-cfn deploy, never rotated by it` }),
     kept: 'mastodon',
