@@ -74,7 +74,8 @@ export function createProgram(): Command {
   const packageOption = (command: Command, out: string | undefined) =>
     withConfigOptions(command)
       .option('-o, --out <dir>', out ? 'where the build is written first' : 'also write the build to this folder', out)
-      .option('-p, --package <dir>', 'use an existing build output (manifest.json and templates) instead of building');
+      .option('-p, --package <dir>', 'use an existing build output (manifest.json and templates) instead of building')
+      .option('--profile <name>', 'the AWS profile to use (as AWS_PROFILE)');
 
   packageOption(program.command('deploy'), DEFAULT_OUT)
     .description('build, then deploy every stack through a change set: shown, checked, confirmed, executed and followed')
@@ -117,6 +118,7 @@ export function createProgram(): Command {
 
 interface DeployFlags extends ConfigFlags {
   out?: string;
+  profile?: string;
   package?: string;
   yes?: boolean;
   progress?: 'bar' | 'events';
@@ -128,6 +130,8 @@ type Deployer = typeof import('./deployer/index.js');
 
 /** The deployer reads only a build output: the given --package, or a fresh build (written to --out when there is one). */
 function packageFor(flags: DeployFlags, deployer: Deployer) {
+  // The SDK's credential chain reads the profile when it first needs credentials, after this.
+  if (flags.profile) process.env.AWS_PROFILE = flags.profile;
   if (flags.package) return deployer.readPackage(flags.package);
   const result = build(pipelineOptions(flags));
   if (flags.out === undefined) return deployer.inMemoryPackage(result.files);

@@ -39,8 +39,11 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
   // A variable that fails does not stop the checks: every problem of the file is reported at once.
   const variables = resolveVariables(loaded, { options: options.options, env: options.env });
   const resolved = variables.config;
+  // With no region in the config or on the command line, AWS_REGION decides, as for every AWS tool.
+  const configRegion = isPlainObject(resolved.provider) ? resolved.provider.region : undefined;
+  const overrides = { stage: options.options.stage, region: options.options.region ?? (configRegion === undefined ? options.env.AWS_REGION || undefined : undefined) };
   for (const key of ['stage', 'region'] as const) {
-    const override = options.options[key];
+    const override = overrides[key];
     if (override === undefined) continue;
     if (resolved.provider === undefined) resolved.provider = {};
     if (isPlainObject(resolved.provider)) resolved.provider[key] = override;

@@ -48,6 +48,13 @@ describe('cli', () => {
     expect(config.mastodon.environment).to.deep.equal({ TEAM: 'social' });
   });
 
+  it('takes the home region from AWS_REGION when neither the config nor --region gives one', () => {
+    const region = (yaml: string, args: string[] = []) => JSON.parse(runCli(['print', '--config', configFile(yaml), '--format', 'json', ...args], { env: { AWS_REGION: 'eu-west-3' } }).stdout).provider.region;
+    expect(region(minimalYaml())).to.equal('eu-west-3');
+    expect(region(minimalYaml('provider: { region: eu-central-1 }\n'))).to.equal('eu-central-1');
+    expect(region(minimalYaml('provider: { region: eu-central-1 }\n'), ['--region', 'ap-northeast-1'])).to.equal('ap-northeast-1');
+  });
+
   it('print shows the resolved config with every default filled in', () => {
     const result = runCli(['print', '--config', configFile(minimalYaml())]);
     expect(result.status, result.stderr).to.equal(0);

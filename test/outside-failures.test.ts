@@ -68,6 +68,31 @@ describe('failures outside mastodon-cfn', () => {
     }
   });
 
+  it('--profile picks the credentials of that profile (the request is signed with its key)', async () => {
+    const profiles = tempDir();
+    writeFileSync(join(profiles, 'config'), '[profile ops]\nregion = eu-west-1\n');
+    writeFileSync(join(profiles, 'credentials'), '[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = x\n[ops]\naws_access_key_id = AKIDOPSEXAMPLE\naws_secret_access_key = y\n');
+    const keys: string[] = [];
+    const server = createServer((request, response) => {
+      keys.push(/Credential=([A-Z0-9]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? 'unsigned');
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(400, { 'content-type': 'text/xml' });
+        response.end('<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id social-prod does not exist</Message></Error><RequestId>1</RequestId></ErrorResponse>');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = { ...noCredentials, AWS_CONFIG_FILE: join(profiles, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(profiles, 'credentials'), AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+      const result = await runCliAsync(['info', '--profile', 'ops'], { cwd: project, env });
+      expect(result.status, result.stderr).to.equal(0);
+      expect(result.stdout).to.include('social-prod (us-east-1): NOT_DEPLOYED');
+      expect(new Set(keys)).to.deep.equal(new Set(['AKIDOPSEXAMPLE']));
+    } finally {
+      server.close();
+    }
+  });
+
   it('info, diff and remove write no build unless given --out', () => {
     expect(readdirSync(project)).to.deep.equal(['mastodon.config.yaml']);
   });
