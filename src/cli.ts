@@ -12,6 +12,8 @@ const DEFAULT_OUT = '.mastodon-cfn';
 /** Exit codes: 1 the config or the request is wrong (or refused), 2 the command line is wrong, 70 a bug, 130 interrupted. */
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
+/** The exit code a command chose for itself (run: the command's own). */
+let commandExitCode = 0;
 /** A file with thousands of problems is fixed from the top: the rest are counted, not printed. */
 const MAX_PRINTED_PROBLEMS = 50;
 
@@ -51,6 +53,8 @@ export function createProgram(): Command {
     .version(packageJson.version, '-v, --version')
     .option('--debug', 'show stack traces of internal errors')
     .showHelpAfterError('(run with --help for usage)')
+    // Options after a command's first argument belong to that command (run, tootctl), not to mastodon-cfn.
+    .enablePositionalOptions()
     .exitOverride();
 
   withConfigOptions(program.command('build'))
@@ -112,6 +116,24 @@ export function createProgram(): Command {
       await withDeployer(flags, deployer, (pkg, context) => deployer.remove(pkg, context));
     });
 
+  const runCommand = (command: string[]) => async (flags: DeployFlags) => {
+    const deployer = await import('./deployer/index.js');
+    await withDeployer(flags, deployer, async (pkg, context) => {
+      commandExitCode = await deployer.run(pkg, context, command, (text) => process.stdout.write(text));
+    });
+  };
+  packageOption(program.command('run'), undefined)
+    .passThroughOptions()
+    .description('run a one-off command in a task with Mastodon\'s environment (any mode); its output follows and its exit code is ours')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .action((command: string[], flags: DeployFlags) => runCommand(command)(flags));
+  packageOption(program.command('tootctl'), undefined)
+    .passThroughOptions()
+    .description('run tootctl in a one-off task, e.g. tootctl accounts create alice --email alice@example.com --confirmed --role Owner')
+    .argument('[args...]', 'tootctl arguments')
+    // The Mastodon image's working directory is /opt/mastodon (its Dockerfile's WORKDIR), where bin/tootctl lives.
+    .action((args: string[], flags: DeployFlags) => runCommand(['bin/tootctl', ...args])(flags));
+
   for (const command of program.commands) command.exitOverride();
   return program;
 }
@@ -161,8 +183,9 @@ async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: R
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
+    commandExitCode = 0;
     await createProgram().parseAsync(argv);
-    return 0;
+    return commandExitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed the help, the version or the usage error.

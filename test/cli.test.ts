@@ -79,6 +79,13 @@ describe('cli', () => {
     expect(version.stdout.trim()).to.equal(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
   });
 
+  it('run needs a command (exit code 2); tootctl and run have help', () => {
+    const missing = runCli(['run']);
+    expect(missing.status).to.equal(2);
+    expect(missing.stderr).to.include("missing required argument 'command'");
+    for (const command of ['run', 'tootctl']) expect(runCli([command, '--help']).stdout).to.match(new RegExp(`^Usage: mastodon-cfn ${command}`));
+  });
+
   it('rejects an unknown option or command with exit code 2', () => {
     expect(runCli(['build', '--sateg', 'dev']).status).to.equal(2);
     expect(runCli(['biuld']).status).to.equal(2);

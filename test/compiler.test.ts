@@ -227,7 +227,8 @@ describe('compiler: variations', () => {
 
   for (const mode of ['maintenance', 'debug'] as const) {
     it(`${mode} mode: containers sleep, a postgres client is added, ECS Exec is on with its role, web answers 503`, () => {
-      const main = buildConfig({ yaml: minimalYaml(`mastodon: { mode: ${mode} }\n`) }).resources();
+      const built = buildConfig({ yaml: minimalYaml(`mastodon: { mode: ${mode} }\n`) });
+      const main = built.resources();
       for (const name of ['web', 'streaming', 'sidekiq']) expect(container(main, name).Command.join(' ')).to.match(/sleep/);
       expect(container(main, 'migrate')).to.equal(undefined);
       const postgres = container(main, 'postgres');
@@ -237,7 +238,9 @@ describe('compiler: variations', () => {
       // An empty list, not a missing property: CloudFormation keeps the old attachments when it is left out.
       expect(main.MastodonService.Properties.LoadBalancers).to.deep.equal([]);
       expect(main.MastodonService.Properties).to.not.have.property('HealthCheckGracePeriodSeconds');
-      expect(main).to.not.have.property('PostDeploymentMigrationTaskDefinition');
+      // No migrations after a deploy while asleep; one-off commands (tootctl) still run.
+      expect(built.manifest.stacks[2]).to.not.have.property('afterDeploy');
+      expect(built.manifest.stacks[2].oneOffTask?.container).to.equal('migrate');
       const policy = JSON.stringify(main.MastodonTaskRole.Properties.Policies);
       for (const action of ['CreateControlChannel', 'CreateDataChannel', 'OpenControlChannel', 'OpenDataChannel']) expect(policy).to.include(`ssmmessages:${action}`);
       expect(main.HttpsListener.Properties.DefaultActions[0].FixedResponseConfig.StatusCode).to.equal('503');
@@ -376,7 +379,7 @@ describe('compiler: Mastodon on AWS really runs', () => {
     expect(migrate.Command[4]).to.include('system("bundle", "exec", "rails", "db:migrate")');
     expect(built.manifest.stacks[2].afterDeploy).to.deep.equal({
       description: 'post-deployment migrations (rails db:migrate)',
-      outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup' },
+      outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
       capacityProvider: 'FARGATE',
       container: 'migrate',
     });

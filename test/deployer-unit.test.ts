@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { expect } from 'chai';
 import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
-import { deploy, type DeployerContext } from '../src/deployer/commands.js';
+import { deploy, run, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
 import { readPackage } from '../src/deployer/manifest.js';
@@ -79,7 +79,7 @@ class FakeCloudFormation implements AwsClient {
 function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}, services: Partial<Clients> = {}) {
   const reporter = recordingReporter();
   const unused = (): AwsClient => ({ send: async () => { throw new Error('not expected in this test'); } });
-  const clients: Clients = { cloudFormation: () => cfn, secretsManager: unused, s3: unused, sts: unused, rds: unused, ecs: unused, ...services };
+  const clients: Clients = { cloudFormation: () => cfn, secretsManager: unused, s3: unused, sts: unused, rds: unused, ecs: unused, logs: unused, ...services };
   return { reporter, context: { clients, reporter, confirm: async () => true, polling: { initialMs: 1, maxMs: 2 }, ...overrides } satisfies DeployerContext };
 }
 
@@ -233,12 +233,17 @@ function operationsPackage(name: string, extra: { reusable?: boolean; afterDeplo
         : {
             afterDeploy: {
               description: 'post-deployment migrations (rails db:migrate)',
-              outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup' },
+              outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
               capacityProvider: 'FARGATE',
               container: 'migrate',
             },
           }),
       reusableSecrets: extra.reusable ? [{ parameter: 'ExistingMastodonSecretsArn', name: `mastodon-cfn/${name}/mastodon` }] : [],
+      oneOffTask: {
+        outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
+        capacityProvider: 'FARGATE',
+        container: 'migrate',
+      },
       template: {
         Parameters: {
           DatabaseDeletionProtection: { Type: 'String', AllowedValues: ['true', 'false'], Default: 'true' },
@@ -252,7 +257,7 @@ function operationsPackage(name: string, extra: { reusable?: boolean; afterDeplo
 }
 
 const taskArn = 'arn:aws:ecs:eu-central-1:123456789012:task/ops/0a1b2c3d4e5f';
-const createdOutputs = { DatabaseClusterId: 'ops-db', ClusterName: 'ops', PostDeploymentMigrationTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-migrations:3', TaskSubnets: 'subnet-1,subnet-2', TaskSecurityGroup: 'sg-1' };
+const createdOutputs = { MastodonLogGroup: '/mastodon-cfn/ops/mastodon', DatabaseClusterId: 'ops-db', ClusterName: 'ops', PostDeploymentMigrationTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-migrations:3', TaskSubnets: 'subnet-1,subnet-2', TaskSecurityGroup: 'sg-1' };
 
 /** ECS answering RunTask, then DescribeTasks: running once, then stopped with `exitCode` for the migrate container. */
 function fakeEcs(exitCode: number | undefined, failures: object[] = []) {
@@ -342,6 +347,60 @@ describe('deployer: running the instance safely', () => {
     const error = await failure(deploy(readPackage(operationsPackage('gone', { reusable: true })), context(cfn, {}, { secretsManager: () => secrets }).context, options));
     expect(error.message).to.include('aws secretsmanager restore-secret --secret-id mastodon-cfn/gone/mastodon --region eu-central-1');
     expect(cfn.called('CreateChangeSet')).to.have.length(0);
+  });
+});
+
+/** CloudWatch Logs answering GetLogEvents from pages, the stream missing until the container writes (as documented). */
+function fakeLogs(pages: string[][]) {
+  let call = 0;
+  return new FakeApi({
+    GetLogEvents: (input) => {
+      call++;
+      if (call === 1) throw Object.assign(new Error('The specified log stream does not exist.'), { name: 'ResourceNotFoundException' });
+      const page = input.nextToken ? Number(String(input.nextToken).split('/')[1]) : 0;
+      const events = (pages[page] ?? []).map((message, i) => ({ timestamp: 1_700_000_000_000 + i, message }));
+      return { events, nextForwardToken: `f/${events.length ? page + 1 : page}` };
+    },
+  });
+}
+
+describe('mastodon-cfn run and tootctl: one-off commands, without ECS Exec', () => {
+  const deployedOps = () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('ops', { status: 'UPDATE_COMPLETE', outputs: createdOutputs });
+    return cfn;
+  };
+
+  it('runs the command in a one-off task of the stack, streams its log as it runs and returns its exit code', async () => {
+    for (const exitCode of [0, 3]) {
+      const ecs = fakeEcs(exitCode);
+      const logs = fakeLogs([['Creating account alice', 'OK'], ['New password: f9a0b1c2']]);
+      const written: string[] = [];
+      const { reporter, context: ctx } = context(deployedOps(), {}, { ecs: () => ecs, logs: () => logs });
+      const code = await run(readPackage(operationsPackage('ops')), ctx, ['bin/tootctl', 'accounts', 'create', 'alice', '--email', 'alice@example.com', '--confirmed', '--role', 'Owner'], (text) => written.push(text));
+      expect(code).to.equal(exitCode);
+      const [started] = ecs.calls;
+      expect(started.input.overrides).to.deep.equal({ containerOverrides: [{ name: 'migrate', command: ['bin/tootctl', 'accounts', 'create', 'alice', '--email', 'alice@example.com', '--confirmed', '--role', 'Owner'] }] });
+      expect(started.input.taskDefinition).to.equal(createdOutputs.PostDeploymentMigrationTaskDefinition);
+      expect(logs.calls[0].input).to.deep.include({ logGroupName: '/mastodon-cfn/ops/mastodon', logStreamName: 'migrate/migrate/0a1b2c3d4e5f', startFromHead: true });
+      expect(written.join('')).to.equal('Creating account alice\nOK\nNew password: f9a0b1c2\n');
+      expect(reporter.lines[0]).to.match(/^Started bin\/tootctl accounts create alice .* as task 0a1b2c3d4e5f in eu-central-1; its output follows \(Ctrl-C stops it\)\.$/);
+    }
+  });
+
+  it('on Ctrl-C stops the task and exits 130', async () => {
+    const ecs = new FakeApi({ RunTask: () => ({ tasks: [{ taskArn }], failures: [] }), DescribeTasks: () => ({ tasks: [{ taskArn, lastStatus: 'RUNNING' }] }), StopTask: () => ({}) });
+    const interrupt = new AbortController();
+    const { context: ctx } = context(deployedOps(), { polling: { initialMs: 5, maxMs: 5, signal: interrupt.signal } }, { ecs: () => ecs, logs: () => fakeLogs([]) });
+    setTimeout(() => interrupt.abort(), 30);
+    const error = await failure(run(readPackage(operationsPackage('ops')), ctx, ['bin/rails', 'runner', 'sleep 600'], () => undefined));
+    expect(error.exitCode).to.equal(130);
+    expect(ecs.calls.at(-1)).to.deep.equal({ name: 'StopTask', input: { cluster: 'ops', task: taskArn, reason: 'Stopped by mastodon-cfn run (Ctrl-C)' } });
+  });
+
+  it('says to deploy first when the stack is not deployed', async () => {
+    const error = await failure(run(readPackage(operationsPackage('ops')), context(new FakeCloudFormation()).context, ['bin/tootctl', 'help'], () => undefined));
+    expect(error.message).to.equal('ops is not deployed in eu-central-1: run mastodon-cfn deploy first.');
   });
 });
 

@@ -300,6 +300,13 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
   return containers;
 }
 
+const oneOffTask = {
+  outputs: { cluster: OutputIds.ClusterName, taskDefinition: OutputIds.PostDeploymentMigrationTaskDefinition, subnets: OutputIds.TaskSubnets, securityGroup: OutputIds.TaskSecurityGroup, logGroup: OutputIds.MastodonLogGroup },
+  // A migration or an admin command cut short by a Spot interruption is worse than a minute of on-demand Fargate.
+  capacityProvider: 'FARGATE',
+  container: 'migrate',
+};
+
 export const compileCompute: CompileStep = (config, names) => {
   const sleeping = isSleeping(config.mastodon.mode);
   const taskDefinition = (containers: ContainerDefinition[], family: string) =>
@@ -329,12 +336,9 @@ export const compileCompute: CompileStep = (config, names) => {
           ...(sleeping ? [ECS_EXEC_STATEMENT] : []),
         ]),
         [Ids.MastodonTaskDefinition]: taskDefinition(mastodonContainers(config), `${names.prefix}-mastodon`),
-        ...(sleeping
-          ? {}
-          : {
-              // Run once by the deployer after the service is stable: every migration, the post-deployment ones included.
-              [Ids.PostDeploymentMigrationTaskDefinition]: taskDefinition([railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))], `${names.prefix}-post-deployment-migrations`),
-            }),
+        // Run once by the deployer after each deploy: every migration, the post-deployment ones included. In
+        // every mode, `mastodon-cfn run` starts it with another command (tootctl): Mastodon's whole environment, no service.
+        [Ids.PostDeploymentMigrationTaskDefinition]: taskDefinition([railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))], `${names.prefix}-post-deployment-migrations`),
         [Ids.MastodonService]: fargateService(config, {
           taskDefinitionId: Ids.MastodonTaskDefinition,
           desiredCount: config.mastodon.desiredCount,
@@ -357,17 +361,11 @@ export const compileCompute: CompileStep = (config, names) => {
         [OutputIds.ClusterName]: { Description: 'ECS cluster of the Mastodon tasks', Value: Ref(Ids.Cluster) },
         [OutputIds.TaskSubnets]: { Description: 'Subnets one-off tasks run in', Value: Join(',', subnetIds(config)) },
         [OutputIds.TaskSecurityGroup]: { Description: 'Security group of the Mastodon tasks', Value: Ref(Ids.TaskSecurityGroup) },
-        ...(sleeping ? {} : { [OutputIds.PostDeploymentMigrationTaskDefinition]: { Description: 'Task that runs every migration once', Value: Ref(Ids.PostDeploymentMigrationTaskDefinition) } }),
+        [OutputIds.PostDeploymentMigrationTaskDefinition]: { Description: 'Task that runs every migration once, or another one-off Rails command', Value: Ref(Ids.PostDeploymentMigrationTaskDefinition) },
+        [OutputIds.MastodonLogGroup]: { Description: 'Log group of the Mastodon containers', Value: Ref(Ids.MastodonLogGroup) },
       },
-      afterDeploy: sleeping
-        ? undefined
-        : {
-            description: 'post-deployment migrations (rails db:migrate)',
-            outputs: { cluster: OutputIds.ClusterName, taskDefinition: OutputIds.PostDeploymentMigrationTaskDefinition, subnets: OutputIds.TaskSubnets, securityGroup: OutputIds.TaskSecurityGroup },
-            // A migration cut short by a Spot interruption is worse than a minute of on-demand Fargate.
-            capacityProvider: 'FARGATE',
-            container: 'migrate',
-          },
+      afterDeploy: sleeping ? undefined : { description: 'post-deployment migrations (rails db:migrate)', ...oneOffTask },
+      oneOffTask,
     },
   };
 };

@@ -21,6 +21,8 @@ export interface StackPart {
   deletionProtection?: DeletionProtection;
   /** A one-off task the deployer runs after the stack is deployed (post-deployment migrations). */
   afterDeploy?: AfterDeployTask;
+  /** How `mastodon-cfn run` starts a one-off command (tootctl) in the stack. */
+  oneOffTask?: OneOffTask;
 }
 
 export interface ReusableSecret {
@@ -37,13 +39,17 @@ export interface DeletionProtection {
   clusterOutput: string;
 }
 
-export interface AfterDeployTask {
-  description: string;
-  /** Outputs naming the ECS cluster, the task definition, the subnets (comma-separated) and the security group. */
-  outputs: { cluster: string; taskDefinition: string; subnets: string; securityGroup: string };
+/** A one-off ECS task the deployer (or `mastodon-cfn run`) starts from a task definition the stack made. */
+export interface OneOffTask {
+  /** Outputs naming the ECS cluster, the task definition, the subnets (comma-separated), the security group and the log group. */
+  outputs: { cluster: string; taskDefinition: string; subnets: string; securityGroup: string; logGroup: string };
   capacityProvider: string;
-  /** The container whose exit code is the task's outcome. */
+  /** The container that runs the command; its exit code is the task's outcome, its log stream `<container>/<container>/<task id>`. */
   container: string;
+}
+
+export interface AfterDeployTask extends OneOffTask {
+  description: string;
 }
 
 /** What a compile step returns: parts of one or more stacks. */
@@ -61,7 +67,7 @@ export function keepData<R extends Resource>(resource: R, policy: KeepPolicy): R
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets'] as const;
-const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 

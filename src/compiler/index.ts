@@ -6,7 +6,7 @@ import { compileCertificates } from './certificates.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase } from './database.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type OneOffTask, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail } from './mail.js';
 import { compileMedia } from './media.js';
@@ -42,6 +42,7 @@ export interface CompiledStack {
   reusableSecrets: ReusableSecret[];
   deletionProtection?: DeletionProtection;
   afterDeploy?: AfterDeployTask;
+  oneOffTask?: OneOffTask;
 }
 
 /** CloudFormation's quotas for one template (a body sent through S3 may be up to 1 MB). */
@@ -112,6 +113,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     reusableSecrets: stacks[role]!.reusableSecrets ?? [],
     deletionProtection: stacks[role]!.deletionProtection,
     afterDeploy: stacks[role]!.afterDeploy,
+    oneOffTask: stacks[role]!.oneOffTask,
   }));
   for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
@@ -134,8 +136,10 @@ export interface ManifestStack {
   reusableSecrets: ReusableSecret[];
   /** Deletion protection the deployer turns on only after the stack was first created. */
   deletionProtection?: DeletionProtection;
-  /** A one-off ECS task the deployer runs after each deploy that changed the stack. */
+  /** A one-off ECS task the deployer runs after each deploy. */
   afterDeploy?: AfterDeployTask;
+  /** How `mastodon-cfn run` starts a one-off command in this stack. */
+  oneOffTask?: OneOffTask;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
 }
@@ -170,6 +174,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         reusableSecrets: stack.reusableSecrets,
         ...(stack.deletionProtection ? { deletionProtection: stack.deletionProtection } : {}),
         ...(stack.afterDeploy ? { afterDeploy: stack.afterDeploy } : {}),
+        ...(stack.oneOffTask ? { oneOffTask: stack.oneOffTask } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version } : {}),
       };
     }),

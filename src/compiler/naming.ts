@@ -142,6 +142,7 @@ export const OutputIds = {
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   TaskSubnets: 'TaskSubnets',
   TaskSecurityGroup: 'TaskSecurityGroup',
+  MastodonLogGroup: 'MastodonLogGroup',
   dkimRecord: (index: number) => `DkimRecord${index}`,
 } as const;
 

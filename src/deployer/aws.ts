@@ -1,4 +1,5 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -22,6 +23,7 @@ export interface Clients {
   sts(region: string): AwsClient;
   rds(region: string): AwsClient;
   ecs(region: string): AwsClient;
+  logs(region: string): AwsClient;
 }
 
 // The SDK warns on every run that its releases after January 2027 will need Node 22; the lockfile pins one that supports Node 20.
@@ -65,5 +67,6 @@ export function sdkClients(): Clients {
     sts: (region) => client('STS', region, () => new STSClient(options(region))),
     rds: (region) => client('RDS', region, () => new RDSClient(options(region))),
     ecs: (region) => client('ECS', region, () => new ECSClient(options(region))),
+    logs: (region) => client('CloudWatch Logs', region, () => new CloudWatchLogsClient(options(region))),
   };
 }

@@ -8,7 +8,7 @@ import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, previousParameters, reusedSecretParameters } from './secrets.js';
 import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, type Polling } from './stacks.js';
-import { runAfterDeploy } from './tasks.js';
+import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
 
@@ -216,4 +216,17 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
     reporter.line(`${stack.name}: deleted`);
   }
   reporter.line(leftBehind.length ? ['Left behind, with their data (delete them by hand when you no longer need them):', ...leftBehind].join('\n') : 'No stateful resources were left behind.');
+}
+
+/**
+ * Runs a one-off command (tootctl, rails runner, ...) in a task with Mastodon's whole
+ * environment, in any mode, without ECS Exec or the Session Manager plugin. Returns its exit code.
+ */
+export async function run(pkg: DeployPackage, context: DeployerContext, command: string[], write: (text: string) => void): Promise<number> {
+  const stack = pkg.stacks.find((candidate) => candidate.oneOffTask);
+  if (!stack?.oneOffTask) throw MastodonCfnError.of('run.unsupported', 'This build has no stack that runs one-off commands: build it again with this version of mastodon-cfn.');
+  const deployed = await describeStack(context.clients.cloudFormation(stack.region), stack.name);
+  if (!deployed || deployed.StackStatus === 'REVIEW_IN_PROGRESS') throw MastodonCfnError.of('run.notDeployed', `${stack.name} is not deployed in ${stack.region}: run mastodon-cfn deploy first.`);
+  const clients = { ecs: context.clients.ecs(stack.region), logs: context.clients.logs(stack.region) };
+  return runCommand(clients, stack.oneOffTask, outputsOf(deployed), stack, command, context.reporter, write, context.polling);
 }

@@ -1,6 +1,6 @@
 /** The deployer's entry point: loaded (with the AWS SDK) only by the commands that talk to AWS. */
 export { sdkClients, type Clients } from './aws.js';
-export { deploy, diff, formatInfo, info, remove, type DeployerContext } from './commands.js';
+export { deploy, diff, formatInfo, info, remove, run, type DeployerContext } from './commands.js';
 export { inMemoryPackage, readPackage } from './manifest.js';
 export { DEFAULT_POLLING } from './stacks.js';
 export { terminalConfirm, terminalReporter } from './terminal.js';

@@ -1,5 +1,6 @@
-import { DescribeTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
-import type { AfterDeployTask } from '../compiler/fragment.js';
+import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import type { AfterDeployTask, OneOffTask } from '../compiler/fragment.js';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient } from './aws.js';
 import { Interrupted, poll, type Polling } from './stacks.js';
@@ -19,11 +20,10 @@ function output(outputs: Record<string, string>, name: string, stackName: string
 }
 
 /**
- * Runs a one-off Fargate task of a task definition the stack made, in the stack's own subnets
- * and security group, and waits for it to stop. A task ECS cannot place, or one that stops
- * before its container ran, is an error with ECS's reason.
+ * Starts a one-off Fargate task of a task definition the stack made, in the stack's own subnets
+ * and security group, optionally with another command. A task ECS cannot place is an error with ECS's reason.
  */
-export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stackName: string, polling: Polling): Promise<TaskOutcome> {
+async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<string, string>, stackName: string, description: string, command?: string[]): Promise<{ cluster: string; taskArn: string }> {
   const cluster = output(outputs, task.outputs.cluster, stackName);
   const started = await ecs.send(
     new RunTaskCommand({
@@ -34,21 +34,81 @@ export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outpu
       networkConfiguration: {
         awsvpcConfiguration: { subnets: output(outputs, task.outputs.subnets, stackName).split(','), securityGroups: [output(outputs, task.outputs.securityGroup, stackName)], assignPublicIp: 'ENABLED' },
       },
+      ...(command ? { overrides: { containerOverrides: [{ name: task.container, command }] } } : {}),
       startedBy: 'mastodon-cfn',
     }),
   );
   const taskArn: string | undefined = started.tasks?.[0]?.taskArn;
   if (!taskArn) {
     const reason = (started.failures ?? []).map((f: { reason?: string; detail?: string }) => [f.reason, f.detail].filter(Boolean).join(': ')).join('; ');
-    throw MastodonCfnError.of('deploy.taskNotStarted', `ECS did not start the ${task.description} task: ${reason || 'no reason given'}`);
+    throw MastodonCfnError.of('deploy.taskNotStarted', `ECS did not start the ${description} task: ${reason || 'no reason given'}`);
   }
+  return { cluster, taskArn };
+}
+
+/** Waits for a task to stop, calling `onTick` at each poll (to stream its output). */
+async function waitForStop(ecs: AwsClient, started: { cluster: string; taskArn: string }, container: string, polling: Polling, onTick: () => Promise<void> = async () => undefined): Promise<TaskOutcome> {
   const stopped = await poll(polling, async () => {
-    const described = await ecs.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }));
+    await onTick();
+    const described = await ecs.send(new DescribeTasksCommand({ cluster: started.cluster, tasks: [started.taskArn] }));
     const current = described.tasks?.[0];
     return current?.lastStatus === 'STOPPED' ? current : undefined;
   });
-  const container = (stopped.containers ?? []).find((c: { name?: string }) => c.name === task.container);
-  return { taskArn, exitCode: container?.exitCode, stoppedReason: stopped.stoppedReason ?? container?.reason };
+  await onTick();
+  const found = (stopped.containers ?? []).find((c: { name?: string }) => c.name === container);
+  return { taskArn: started.taskArn, exitCode: found?.exitCode, stoppedReason: stopped.stoppedReason ?? found?.reason };
+}
+
+export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stackName: string, polling: Polling): Promise<TaskOutcome> {
+  return waitForStop(ecs, await startTask(ecs, task, outputs, stackName, task.description), task.container, polling);
+}
+
+/** The awslogs stream of a task's container: `<prefix>/<container>/<task id>`, the prefix being the container's name. */
+export function logStream(container: string, taskArn: string): string {
+  return `${container}/${container}/${taskArn.split('/').at(-1)}`;
+}
+
+/**
+ * `mastodon-cfn run`: a one-off task with the command given, its output streamed from CloudWatch
+ * Logs as it runs, and the command's exit code as the result. Ctrl-C stops the task.
+ */
+export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, task: OneOffTask, outputs: Record<string, string>, stack: { name: string; region: string }, command: string[], reporter: Reporter, write: (text: string) => void, polling: Polling): Promise<number> {
+  const started = await startTask(clients.ecs, task, outputs, stack.name, command.join(' '), command);
+  const logGroup = output(outputs, task.outputs.logGroup, stack.name);
+  const stream = logStream(task.container, started.taskArn);
+  reporter.line(`Started ${command.join(' ')} as task ${started.taskArn.split('/').at(-1)} in ${stack.region}; its output follows (Ctrl-C stops it).`);
+  let token: string | undefined;
+  const printNewLines = async () => {
+    for (;;) {
+      let page;
+      try {
+        page = await clients.logs.send(new GetLogEventsCommand({ logGroupName: logGroup, logStreamName: stream, startFromHead: true, nextToken: token }));
+      } catch (error) {
+        // The stream appears when the container starts writing.
+        if ((error as { name?: string }).name === 'ResourceNotFoundException') return;
+        throw error;
+      }
+      for (const event of page.events ?? []) write(`${event.message ?? ''}\n`);
+      const next = page.nextForwardToken;
+      if (!next || next === token) return;
+      token = next;
+      if ((page.events ?? []).length === 0) return;
+    }
+  };
+  let outcome: TaskOutcome;
+  try {
+    outcome = await waitForStop(clients.ecs, started, task.container, polling, printNewLines);
+  } catch (error) {
+    if (error instanceof Interrupted) {
+      await clients.ecs.send(new StopTaskCommand({ cluster: started.cluster, task: started.taskArn, reason: 'Stopped by mastodon-cfn run (Ctrl-C)' }));
+      throw MastodonCfnError.of('run.interrupted', `Stopped task ${started.taskArn.split('/').at(-1)}.`, 130);
+    }
+    throw error;
+  }
+  if (outcome.exitCode === undefined) {
+    throw MastodonCfnError.of('run.notFinished', `The task stopped before ${command.join(' ')} finished${outcome.stoppedReason ? `: ${outcome.stoppedReason}` : ''}.`);
+  }
+  return outcome.exitCode;
 }
 
 /** Runs the stack's after-deploy task and reports its outcome; a failure is the user's to look into, with where its log is. */
