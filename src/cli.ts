@@ -134,6 +134,18 @@ export function createProgram(): Command {
     // The Mastodon image's working directory is /opt/mastodon (its Dockerfile's WORKDIR), where bin/tootctl lives.
     .action((args: string[], flags: DeployFlags) => runCommand(['bin/tootctl', ...args])(flags));
 
+  packageOption(program.command('logs'), undefined)
+    .description("the tasks' logs, interleaved by time, each line with its process (web, streaming, sidekiq, migrate, postgres) or service")
+    .argument('[source]', 'one process or service; all of them when left out')
+    .option('--since <when>', 'how far back: a duration (30m, 1h, 2d) or a date and time', '1h')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .option('--filter <pattern>', 'only lines matching this CloudWatch Logs filter pattern (a plain word: lines containing it)')
+    .action(async (source: string | undefined, flags: DeployFlags & { since: string; follow?: boolean; filter?: string }) => {
+      const deployer = await import('./deployer/index.js');
+      const request = { source, since: deployer.parseSince(flags.since, Date.now()), follow: Boolean(flags.follow), filter: flags.filter };
+      await withDeployer(flags, deployer, (pkg, context) => deployer.showLogs(pkg, context.clients.logs, request, (text) => process.stdout.write(text), context.polling));
+    });
+
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -449,6 +449,20 @@ describe('compiler: Mastodon on AWS really runs', () => {
     ]);
   });
 
+  it('names where every process logs, for mastodon-cfn logs: the containers of the Mastodon task and each service', () => {
+    expect(built.manifest.stacks[2].logSources).to.deep.equal({
+      web: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'web' },
+      streaming: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'streaming' },
+      sidekiq: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'sidekiq' },
+      migrate: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'migrate' },
+      postgres: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'postgres' },
+      postblog: { group: '/mastodon-cfn/social-prod/postblog', streamPrefix: 'postblog' },
+    });
+    // The stream prefixes are what the containers' awslogs configuration writes.
+    for (const name of ['web', 'sidekiq', 'streaming', 'migrate']) expect(container(main, name).LogConfiguration.Options['awslogs-stream-prefix'], name).to.equal(name);
+    expect(main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions[0].LogConfiguration.Options['awslogs-stream-prefix']).to.equal('postblog');
+  });
+
   it('mixed capacity keeps one on-demand task as the base and runs the rest on Spot', () => {
     const mixed = buildConfig({ yaml: minimalYaml('mastodon: { capacity: mixed, desiredCount: 3 }\n') }).resources();
     expect(mixed.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([

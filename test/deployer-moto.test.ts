@@ -1,5 +1,6 @@
 import { ListChangeSetsCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { sdkClients } from '../src/deployer/aws.js';
@@ -146,6 +147,44 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
     expect(result.stdout).to.include('reusing mastodon-cfn/social-kept/mastodon, kept by an earlier remove');
     const stack = (await sdkClients().cloudFormation('eu-central-1').send(new DescribeStacksCommand({ StackName: 'social-kept-secrets' }))).Stacks[0];
     expect(stack.Parameters).to.deep.include({ ParameterKey: 'ExistingMastodonSecretsArn', ParameterValue: ARN });
+  });
+
+  it('logs: the processes\' CloudWatch logs, interleaved by time with their names; one process; a filter; --since', async () => {
+    const logs = sdkClients().logs('eu-central-1');
+    const now = Date.now();
+    const put = async (group: string, stream: string, events: [number, string][]) => {
+      await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
+      await logs.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: events.map(([ago, message]) => ({ timestamp: now - ago * 60_000, message })) }));
+    };
+    for (const group of ['/mastodon-cfn/social-logs/mastodon', '/mastodon-cfn/social-logs/postblog']) await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+    await put('/mastodon-cfn/social-logs/mastodon', 'web/web/task1', [[5, 'Puma starting'], [2, 'GET /health 200']]);
+    await put('/mastodon-cfn/social-logs/mastodon', 'sidekiq/sidekiq/task1', [[4, 'Sidekiq booted'], [1, 'ERROR delivery failed']]);
+    await put('/mastodon-cfn/social-logs/postblog', 'postblog/postblog/task2', [[3, '{"message":"listening"}']]);
+    const pkg = writePackage([
+      {
+        name: 'social-logs',
+        region: 'eu-central-1',
+        dependsOn: [],
+        logSources: {
+          web: { group: '/mastodon-cfn/social-logs/mastodon', streamPrefix: 'web' },
+          sidekiq: { group: '/mastodon-cfn/social-logs/mastodon', streamPrefix: 'sidekiq' },
+          postblog: { group: '/mastodon-cfn/social-logs/postblog', streamPrefix: 'postblog' },
+        },
+        template: { Resources: { Notices: { Type: 'AWS::SNS::Topic' } } },
+      },
+    ]);
+    const lines = (...args: string[]) => {
+      const result = cli('logs', '--package', pkg, ...args);
+      expect(result.status, result.stderr).to.equal(0);
+      return result.stdout.trim().split('\n').map((line) => line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  /, ''));
+    };
+    expect(lines()).to.deep.equal(['web       Puma starting', 'sidekiq   Sidekiq booted', 'postblog  {"message":"listening"}', 'web       GET /health 200', 'sidekiq   ERROR delivery failed']);
+    expect(lines('sidekiq')).to.deep.equal(['sidekiq  Sidekiq booted', 'sidekiq  ERROR delivery failed']);
+    expect(lines('--filter', 'ERROR')).to.deep.equal(['sidekiq   ERROR delivery failed']);
+    expect(lines('--since', '150s')).to.deep.equal(['web       GET /health 200', 'sidekiq   ERROR delivery failed']);
+    const unknown = cli('logs', 'nginx', '--package', pkg);
+    expect(unknown.status).to.equal(2);
+    expect(unknown.stderr.trim()).to.equal('No process or service is called "nginx": choose one of web, sidekiq, postblog.');
   });
 
   it('generates the Mastodon secrets once; a later deploy keeps them', async () => {

@@ -134,6 +134,9 @@ export function fargateService(
 // ---------------------------------------------------------------------------------------------
 // Mastodon: web, streaming and sidekiq in one task, after the migration step
 
+/** The Mastodon containers, each logging under its own name; side services may not take these names. */
+export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'migrate', 'postgres'] as const;
+
 export function isSleeping(mode: RunMode): boolean {
   return mode !== 'production';
 }
@@ -366,6 +369,7 @@ export const compileCompute: CompileStep = (config, names) => {
       },
       afterDeploy: sleeping ? undefined : { description: 'post-deployment migrations (rails db:migrate)', ...oneOffTask },
       oneOffTask,
+      logSources: Object.fromEntries(MASTODON_PROCESSES.map((name) => [name, { group: names.logGroup('mastodon'), streamPrefix: name }])),
     },
   };
 };

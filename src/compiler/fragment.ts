@@ -23,6 +23,14 @@ export interface StackPart {
   afterDeploy?: AfterDeployTask;
   /** How `mastodon-cfn run` starts a one-off command (tootctl) in the stack. */
   oneOffTask?: OneOffTask;
+  /** Where each process writes its log, by the name `mastodon-cfn logs` takes (web, sidekiq, a service). */
+  logSources?: Record<string, LogSource>;
+}
+
+export interface LogSource {
+  group: string;
+  /** The awslogs stream prefix of the process's streams (`<prefix>/<container>/<task id>`). */
+  streamPrefix: string;
 }
 
 export interface ReusableSecret {
@@ -64,7 +72,7 @@ export function keepData<R extends Resource>(resource: R, policy: KeepPolicy): R
   return Object.assign(resource, { DeletionPolicy: policy as Resource['DeletionPolicy'], UpdateReplacePolicy: policy });
 }
 
-const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets'] as const;
+const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets'] as const;
 const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask'] as const;

@@ -6,7 +6,7 @@ import { compileCertificates } from './certificates.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase } from './database.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type OneOffTask, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type LogSource, type OneOffTask, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail } from './mail.js';
 import { compileMedia } from './media.js';
@@ -43,6 +43,7 @@ export interface CompiledStack {
   deletionProtection?: DeletionProtection;
   afterDeploy?: AfterDeployTask;
   oneOffTask?: OneOffTask;
+  logSources: Record<string, LogSource>;
 }
 
 /** CloudFormation's quotas for one template (a body sent through S3 may be up to 1 MB). */
@@ -114,6 +115,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     deletionProtection: stacks[role]!.deletionProtection,
     afterDeploy: stacks[role]!.afterDeploy,
     oneOffTask: stacks[role]!.oneOffTask,
+    logSources: stacks[role]!.logSources ?? {},
   }));
   for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
@@ -140,6 +142,8 @@ export interface ManifestStack {
   afterDeploy?: AfterDeployTask;
   /** How `mastodon-cfn run` starts a one-off command in this stack. */
   oneOffTask?: OneOffTask;
+  /** Where each process logs, by the name `mastodon-cfn logs` takes. */
+  logSources?: Record<string, LogSource>;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
 }
@@ -175,6 +179,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.deletionProtection ? { deletionProtection: stack.deletionProtection } : {}),
         ...(stack.afterDeploy ? { afterDeploy: stack.afterDeploy } : {}),
         ...(stack.oneOffTask ? { oneOffTask: stack.oneOffTask } : {}),
+        ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version } : {}),
       };
     }),

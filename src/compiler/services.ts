@@ -100,6 +100,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
 
 export const compileServices: CompileStep = (config, names) => ({
   main: {
+    logSources: Object.fromEntries(Object.keys(config.services).map((name) => [name, { group: names.logGroup(name), streamPrefix: name }])),
     Resources: Object.assign({}, ...Object.entries(config.services).map(([name, service]) => compileService(config, names, name, service))),
     Outputs: Object.fromEntries(
       Object.entries(config.services)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
-import { OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
+import { MASTODON_PROCESSES, OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
 import { defaultRulePriority, pascal } from '../compiler/naming.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
@@ -197,6 +197,7 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     if (!isPlainObject(service)) continue;
     const at = (key: string) => ['services', name, key];
     if (!service.host && !service.path) report(['services', name], 'route', `service "${name}" needs a host or a path to be routed to`);
+    if ((MASTODON_PROCESSES as readonly string[]).includes(name)) report(['services', name], 'reservedName', `"${name}" is the name of a Mastodon process (mastodon-cfn logs ${name} shows it): choose another service name`);
     if (service.host) {
       const owner = hostOwners.get(service.host);
       if (owner) report(at('host'), 'duplicateHost', `host ${service.host} is already used by ${owner}`);

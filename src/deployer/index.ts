@@ -4,3 +4,4 @@ export { deploy, diff, formatInfo, info, remove, run, type DeployerContext } fro
 export { inMemoryPackage, readPackage } from './manifest.js';
 export { DEFAULT_POLLING } from './stacks.js';
 export { terminalConfirm, terminalReporter } from './terminal.js';
+export { parseSince, showLogs } from './logs.js';
