@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { minimalYaml, runCliAsync, tempDir, type CliResult } from './support/build.js';
@@ -21,9 +21,10 @@ describe('failures outside mastodon-cfn', () => {
     expect(result.stderr).to.not.match(/\n\s+at /);
   };
 
-  /** An endpoint answering every AWS call with one status and error code, in the query protocol's XML. */
-  async function answering(status: number, code: string, message: string): Promise<{ url: string; server: Server }> {
+  /** An endpoint answering every AWS call with one status and error code, in the query protocol's XML; `seen` gets each request. */
+  async function answering(status: number, code: string, message: string, seen: (request: IncomingMessage) => void = () => undefined): Promise<{ url: string; server: Server }> {
     const server = createServer((request, response) => {
+      seen(request);
       request.resume();
       request.on('end', () => {
         response.writeHead(status, { 'content-type': 'text/xml' });
@@ -73,17 +74,9 @@ describe('failures outside mastodon-cfn', () => {
     writeFileSync(join(profiles, 'config'), '[profile ops]\nregion = eu-west-1\n');
     writeFileSync(join(profiles, 'credentials'), '[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = x\n[ops]\naws_access_key_id = AKIDOPSEXAMPLE\naws_secret_access_key = y\n');
     const keys: string[] = [];
-    const server = createServer((request, response) => {
-      keys.push(/Credential=([A-Z0-9]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? 'unsigned');
-      request.resume();
-      request.on('end', () => {
-        response.writeHead(400, { 'content-type': 'text/xml' });
-        response.end('<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id social-prod does not exist</Message></Error><RequestId>1</RequestId></ErrorResponse>');
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { url, server } = await answering(400, 'ValidationError', 'Stack with id social-prod does not exist', (request) => keys.push(/Credential=([A-Z0-9]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? 'unsigned'));
     try {
-      const env = { ...noCredentials, AWS_CONFIG_FILE: join(profiles, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(profiles, 'credentials'), AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+      const env = { ...noCredentials, AWS_CONFIG_FILE: join(profiles, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(profiles, 'credentials'), AWS_ENDPOINT_URL: url };
       const result = await runCliAsync(['info', '--profile', 'ops'], { cwd: project, env });
       expect(result.status, result.stderr).to.equal(0);
       expect(result.stdout).to.include('social-prod (us-east-1): NOT_DEPLOYED');

@@ -1,5 +1,5 @@
 import { CacheSubnetGroup, GetAtt, Join, ReplicationGroup, Ref, Secret, Sub } from './cfn.js';
-import { keepData, mergeParts, type CompileStep } from './fragment.js';
+import { derived, keepData, mergeParts, type CompileStep } from './fragment.js';
 import { Ids } from './naming.js';
 import { REDIS_PORT, subnetIds } from './network.js';
 import { generatedSecret, resolvedSecretKey, secretKey, secretsStackSecret } from './secrets.js';
@@ -52,13 +52,12 @@ export const compileCache: CompileStep = (config, names) => {
           }),
           'Snapshot',
         ),
-        // Made again from the token and the endpoint on every change of either: nothing to keep.
-        [Ids.CacheConnection]: Object.assign(
+        // Made again from the token and the endpoint on every change of either.
+        [Ids.CacheConnection]: derived(
           new Secret({
             Description: `REDIS_URL of the ${names.prefix} cache for Mastodon's Rails processes (with its AUTH token)`,
             SecretString: Sub(`{"url":"rediss://:${tokenReference}@\${${Ids.Cache}.PrimaryEndPoint.Address}:\${${Ids.Cache}.PrimaryEndPoint.Port}"}`),
           }),
-          { DeletionPolicy: 'Delete' as const, UpdateReplacePolicy: 'Delete' },
         ),
       },
     },

@@ -186,10 +186,7 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
     RAILS_SERVE_STATIC_FILES: 'true',
     RAILS_LOG_TO_STDOUT: 'enabled',
     ...(config.mastodon.mode === 'debug' ? { RAILS_LOG_LEVEL: 'debug' } : {}),
-    DB_HOST: database.host,
-    DB_PORT: database.port,
-    DB_NAME: DATABASE_NAME,
-    DB_USER: DATABASE_USER,
+    ...database.environment,
     // libpq's "require": encrypted, without verifying the RDS certificate (config/database.yml passes DB_SSLMODE as sslmode).
     DB_SSLMODE: 'require',
     REDIS_HOST: cache.host,
@@ -215,7 +212,7 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
 
 function railsSecrets(config: Config): Record<string, Value<string>> {
   return {
-    DB_PASS: secretKey(database.secretArn, 'password'),
+    DB_PASS: database.password,
     REDIS_URL: cache.railsUrl,
     SMTP_LOGIN: secretKey(smtpSecretArn(config), 'username'),
     SMTP_PASSWORD: secretKey(smtpSecretArn(config), 'password'),
@@ -271,17 +268,14 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
         NODE_ENV: 'production',
         BIND: '0.0.0.0',
         PORT: String(STREAMING_PORT),
-        DB_HOST: database.host,
-        DB_PORT: database.port,
-        DB_NAME: DATABASE_NAME,
-        DB_USER: DATABASE_USER,
+        ...database.environment,
         // node-pg verifies certificates for "require", and the RDS CA is not in Node's store: encrypt without verifying (streaming/database.js).
         DB_SSLMODE: 'no-verify',
         REDIS_HOST: cache.host,
         REDIS_PORT: cache.port,
         REDIS_URL: cache.url,
       }),
-      Secrets: secretList({ DB_PASS: secretKey(database.secretArn, 'password'), REDIS_PASSWORD: cache.password }),
+      Secrets: secretList({ DB_PASS: database.password, REDIS_PASSWORD: cache.password }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'streaming'),
       ...running('streaming'),
     },
@@ -295,7 +289,7 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
       Essential: false,
       Command: SLEEP_FOREVER,
       Environment: environmentList({ PGHOST: database.host, PGPORT: database.port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
-      Secrets: secretList({ PGPASSWORD: secretKey(database.secretArn, 'password') }),
+      Secrets: secretList({ PGPASSWORD: database.password }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'postgres'),
       LinuxParameters: exec,
     });

@@ -1,19 +1,30 @@
 import { DbCluster, DbInstance, DbSubnetGroup, GetAtt, Ref, Sub } from './cfn.js';
-import { keepData, type CompileStep, type Fragment } from './fragment.js';
-import { mergeParts } from './fragment.js';
+import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { Ids, OutputIds } from './naming.js';
 import { POSTGRES_PORT, subnetIds } from './network.js';
-import { generatedSecret, resolvedSecretKey, secretsStackSecret } from './secrets.js';
+import { generatedSecret, resolvedSecretKey, secretKey, secretsStackSecret } from './secrets.js';
 
 export const DATABASE_NAME = 'mastodon';
 export const DATABASE_USER = 'mastodon';
 
+const host = GetAtt(Ids.DatabaseCluster, 'Endpoint.Address');
+const port = GetAtt(Ids.DatabaseCluster, 'Endpoint.Port');
+
 /** What the tasks need to reach the database. */
 export const database = {
-  host: GetAtt(Ids.DatabaseCluster, 'Endpoint.Address'),
-  port: GetAtt(Ids.DatabaseCluster, 'Endpoint.Port'),
+  host,
+  port,
   /** ARN of the secret with the master credentials (JSON keys username and password). */
   secretArn: Ref(Ids.DatabaseCredentialsArnParameter),
+  /** An ECS `ValueFrom` for the password. */
+  password: secretKey(Ref(Ids.DatabaseCredentialsArnParameter), 'password'),
+  /** Mastodon's connection settings, for Rails and streaming alike (DB_SSLMODE differs: see compute.ts). */
+  environment: {
+    DB_HOST: host,
+    DB_PORT: port,
+    DB_NAME: DATABASE_NAME,
+    DB_USER: DATABASE_USER,
+  },
 };
 
 /**

@@ -72,6 +72,11 @@ export function keepData<R extends Resource>(resource: R, policy: KeepPolicy): R
   return Object.assign(resource, { DeletionPolicy: policy as Resource['DeletionPolicy'], UpdateReplacePolicy: policy });
 }
 
+/** Marks a resource made again from others whenever they change (a composed secret): deleted with its stack, nothing to keep. */
+export function derived<R extends Resource>(resource: R): R & { UpdateReplacePolicy: 'Delete' } {
+  return Object.assign(resource, { DeletionPolicy: 'Delete' as const, UpdateReplacePolicy: 'Delete' as const });
+}
+
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets'] as const;

@@ -30,6 +30,11 @@ export function tcp(port: number) {
   return { IpProtocol: 'tcp', FromPort: port, ToPort: port };
 }
 
+/** An ingress rule of a task group: this port from the load balancer only. */
+export function fromLoadBalancer(port: number) {
+  return { ...tcp(port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${port} from the load balancer` };
+}
+
 export function internetEgress(ports: number[]) {
   return ports.map((port) => ({ ...tcp(port), CidrIp: '0.0.0.0/0', Description: `Port ${port} to the internet` }));
 }
@@ -82,7 +87,7 @@ export const compileNetwork: CompileStep = (config, names) => {
     [Ids.TaskSecurityGroup]: new SecurityGroup({
       GroupDescription: `${names.prefix} Mastodon tasks: web and streaming from the load balancer only`,
       VpcId: vpc,
-      SecurityGroupIngress: MASTODON_PORTS.map((port) => ({ ...tcp(port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${port} from the load balancer` })),
+      SecurityGroupIngress: MASTODON_PORTS.map(fromLoadBalancer),
       SecurityGroupEgress: internetEgress(MASTODON_EGRESS_PORTS),
     }),
     [Ids.DatabaseSecurityGroup]: new SecurityGroup({

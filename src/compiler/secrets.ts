@@ -1,5 +1,5 @@
 import { Equals, If, Join, Ref, Secret, type IntrinsicFunction, type Parameter, type Resource } from './cfn.js';
-import { keepData, type CompileStep, type Fragment, type SecretGenerator } from './fragment.js';
+import { derived, keepData, type CompileStep, type Fragment, type SecretGenerator } from './fragment.js';
 import { Ids, type KeptSecret, type Names } from './naming.js';
 
 /**
@@ -74,7 +74,7 @@ export function secretsStackSecret(names: Names, props: SecretsStackSecret): Fra
     arn = If(create, Ref(props.id), Ref(existing));
   } else {
     // Derived from other resources and made again with them: no fixed name that a deleted secret could still hold.
-    resources[props.id] = Object.assign(props.secret, { DeletionPolicy: 'Delete' as const, UpdateReplacePolicy: 'Delete' });
+    resources[props.id] = derived(props.secret);
   }
   return {
     secrets: {

@@ -5,7 +5,7 @@ import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDef
 import { keepData, type CompileStep } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
-import { internetEgress, loadBalancerEgress, SERVICE_EGRESS_PORTS, tcp, vpcId } from './network.js';
+import { fromLoadBalancer, internetEgress, loadBalancerEgress, SERVICE_EGRESS_PORTS, vpcId } from './network.js';
 
 /** Where a secret reference points, for the execution role's policy: the whole secret or parameter, not a JSON key of it. */
 function secretSource(reference: string): { kind: 'secret' | 'parameter'; resource: Value<string> } {
@@ -28,7 +28,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
     [id('SecurityGroup')]: new SecurityGroup({
       GroupDescription: `${names.prefix} service ${name}: port ${service.port} from the load balancer only`,
       VpcId: vpcId(config),
-      SecurityGroupIngress: [{ ...tcp(service.port), SourceSecurityGroupId: Ref(Ids.LoadBalancerSecurityGroup), Description: `Port ${service.port} from the load balancer` }],
+      SecurityGroupIngress: [fromLoadBalancer(service.port)],
       SecurityGroupEgress: internetEgress(SERVICE_EGRESS_PORTS),
     }),
     [Ids.loadBalancerToServiceEgress(name)]: loadBalancerEgress(id('SecurityGroup'), service.port),

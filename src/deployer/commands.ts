@@ -6,7 +6,7 @@ import type { AwsClient, Clients } from './aws.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
-import { fillGeneratedSecrets, previousParameters, reusedSecretParameters } from './secrets.js';
+import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
 import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, type Polling } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
@@ -72,9 +72,17 @@ async function discardNewStack(cfn: AwsClient, name: string, polling: Polling): 
   if (stack?.StackStatus === 'REVIEW_IN_PROGRESS') await deleteStack(cfn, name, polling);
 }
 
-/** While a stack is first created its database is unprotected, so a failed create can roll back; once created it is protected. */
-function deletionProtectionParameter(stack: DeployStack, creating: boolean): Record<string, string> {
-  return stack.deletionProtection ? { [stack.deletionProtection.parameter]: creating ? 'false' : 'true' } : {};
+/**
+ * The parameters of a stack's change set: outputs of the stacks before it, kept secrets to reuse
+ * (looked up only for a stack being created), and deletion protection, off only while the stack is
+ * first created so that a failed create can roll back.
+ */
+async function changeSetParameters(context: DeployerContext, stack: DeployStack, existing: Stack | undefined, outputs: Map<string, Record<string, string>>): Promise<Record<string, string>> {
+  return {
+    ...wiredParameters(stack, outputs),
+    ...(await reusedSecretParameters(context.clients.secretsManager(stack.region), stack, existing, context.reporter)),
+    ...(stack.deletionProtection ? { [stack.deletionProtection.parameter]: existing ? 'true' : 'false' } : {}),
+  };
 }
 
 async function protectAfterCreate(context: DeployerContext, stack: DeployStack, outputs: Record<string, string>): Promise<void> {
@@ -98,12 +106,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const parameters = {
-      ...wiredParameters(stack, outputs),
-      ...(await reusedSecretParameters(clients.secretsManager(stack.region), stack, existing, reporter)),
-      ...deletionProtectionParameter(stack, !existing),
-    };
-    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', parameters);
+    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', await changeSetParameters(context, stack, existing, outputs));
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
     } else {
@@ -147,7 +150,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
       continue;
     }
-    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', { ...wiredParameters(stack, outputs), ...previousParameters(stack, existing), ...deletionProtectionParameter(stack, false) });
+    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', await changeSetParameters(context, stack, existing, outputs));
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
       continue;

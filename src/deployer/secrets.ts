@@ -75,7 +75,7 @@ export async function fillGeneratedSecrets(client: AwsClient, region: string, ge
 }
 
 /** The values a deployed stack already has for its reuse parameters: a kept secret once adopted stays adopted. */
-export function previousParameters(stack: DeployStack, existing: Stack | undefined): Record<string, string> {
+function previousParameters(stack: DeployStack, existing: Stack | undefined): Record<string, string> {
   const previous = new Map((existing?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue ?? '']));
   return Object.fromEntries((stack.reusableSecrets ?? []).filter((r) => previous.has(r.parameter)).map((r) => [r.parameter, previous.get(r.parameter)!]));
 }
