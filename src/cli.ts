@@ -12,7 +12,7 @@ const DEFAULT_OUT = '.mastodon-cfn';
 /** Exit codes: 1 the config or the request is wrong (or refused), 2 the command line is wrong, 70 a bug, 130 interrupted. */
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
-/** The exit code a command chose for itself (run: the command's own). */
+/** The exit code a command chose for itself (run: the command's own; status: 1 when not healthy). */
 let commandExitCode = 0;
 /** A file with thousands of problems is fixed from the top: the rest are counted, not printed. */
 const MAX_PRINTED_PROBLEMS = 50;
@@ -106,6 +106,16 @@ export function createProgram(): Command {
       const deployer = await import('./deployer/index.js');
       const stacks = await deployer.info(packageFor(flags, deployer), deployer.sdkClients());
       process.stdout.write(flags.json ? `${JSON.stringify(stacks, null, 2)}\n` : `${deployer.formatInfo(stacks)}\n`);
+    });
+
+  packageOption(program.command('status'), undefined)
+    .description('one screen of what is wrong: services, stopped tasks, target health, database, cache, CloudFront, certificates, mail, the URLs; exit 0 only when all is healthy')
+    .option('--json', 'as JSON')
+    .action(async (flags: DeployFlags & { json?: boolean }) => {
+      const deployer = await import('./deployer/index.js');
+      const report = await deployer.status(packageFor(flags, deployer), deployer.sdkClients(), deployer.httpProbe);
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : deployer.formatStatus(report));
+      commandExitCode = report.healthy ? 0 : 1;
     });
 
   packageOption(program.command('remove'), undefined)

@@ -200,4 +200,43 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
     expect(second).to.deep.equal(first);
     expect(reporter.lines).to.have.length(1);
   });
+
+  it('status asks ECS and Elastic Load Balancing for real: a service still starting is "on the way" and the exit code says not healthy; not deployed is failing', () => {
+    const pkg = writePackage([
+      {
+        name: 'social-status',
+        region: 'eu-central-1',
+        dependsOn: [],
+        template: {
+          Resources: {
+            Vpc: { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.0.0.0/16' } },
+            Subnet: { Type: 'AWS::EC2::Subnet', Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: '10.0.1.0/24' } },
+            WebTargetGroup: { Type: 'AWS::ElasticLoadBalancingV2::TargetGroup', Properties: { VpcId: { Ref: 'Vpc' }, Port: 3000, Protocol: 'HTTP', TargetType: 'ip' } },
+            Cluster: { Type: 'AWS::ECS::Cluster' },
+            TaskDefinition: {
+              Type: 'AWS::ECS::TaskDefinition',
+              Properties: { Family: 'web', RequiresCompatibilities: ['FARGATE'], NetworkMode: 'awsvpc', Cpu: '256', Memory: '512', ContainerDefinitions: [{ Name: 'web', Image: 'ghcr.io/mastodon/mastodon:v4.5.2', Essential: true }] },
+            },
+            WebService: {
+              Type: 'AWS::ECS::Service',
+              Properties: { Cluster: { Ref: 'Cluster' }, TaskDefinition: { Ref: 'TaskDefinition' }, DesiredCount: 1, LaunchType: 'FARGATE', NetworkConfiguration: { AwsvpcConfiguration: { Subnets: [{ Ref: 'Subnet' }] } } },
+            },
+          },
+        },
+      },
+    ]);
+    const before = cli('status', '--package', pkg);
+    expect(before.status).to.equal(1);
+    expect(before.stdout).to.include('  FAIL  stack social-status: not deployed in eu-central-1\n');
+    expect(cli('deploy', '--package', pkg, '--yes').status).to.equal(0);
+    const after = cli('status', '--package', pkg, '--json');
+    expect(after.status, after.stderr).to.equal(1);
+    const report = JSON.parse(after.stdout);
+    expect(report.healthy).to.equal(false);
+    expect(report.checks.map((c: { kind: string; name: string; health: string; summary: string }) => [c.kind, c.name, c.health, c.summary])).to.deep.equal([
+      ['stack', 'social-status', 'ok', 'CREATE_COMPLETE (eu-central-1)'],
+      ['ECS service', 'WebService', 'pending', '0/1 running, 1 pending, deployment IN_PROGRESS'],
+      ['target group', 'WebTargetGroup', 'ok', 'no targets (nothing is meant to run behind it in this mode)'],
+    ]);
+  });
 });

@@ -11,6 +11,7 @@ import { readPackage } from '../src/deployer/manifest.js';
 import { sesSmtpPassword, vapidKeyPair } from '../src/deployer/secrets.js';
 import { recordingReporter, terminalReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
+import { FakeApi, fakeClients } from './support/fakes.js';
 import { twoRegionPackage, writePackage } from './support/packages.js';
 
 interface FakeStack {
@@ -55,8 +56,8 @@ class FakeCloudFormation implements AwsClient {
       case 'DeleteStack':
         this.stacks.delete(input.StackName);
         return {};
-      case 'DescribeStackResources':
-        return { StackResources: [] };
+      case 'ListStackResources':
+        return { StackResourceSummaries: [] };
       case 'CreateChangeSet':
         if (!stack) this.stacks.set(input.StackName, { status: 'REVIEW_IN_PROGRESS' });
         return { Id: `changeset/${input.StackName}` };
@@ -79,23 +80,8 @@ class FakeCloudFormation implements AwsClient {
 
 function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}, services: Partial<Clients> = {}) {
   const reporter = recordingReporter();
-  const unused = (): AwsClient => ({ send: async () => { throw new Error('not expected in this test'); } });
-  const clients: Clients = { cloudFormation: () => cfn, secretsManager: unused, s3: unused, sts: unused, rds: unused, ecs: unused, logs: unused, ...services };
+  const clients = fakeClients({ cloudFormation: () => cfn, ...services });
   return { reporter, context: { clients, reporter, confirm: async () => true, polling: { initialMs: 1, maxMs: 2 }, ...overrides } satisfies DeployerContext };
-}
-
-/** Any other AWS API, answering each operation from a table and recording the calls (shapes as documented). */
-class FakeApi implements AwsClient {
-  calls: { name: string; input: any }[] = [];
-  constructor(private readonly answers: Record<string, (input: any) => any>) {}
-  async send(command: object): Promise<any> {
-    const name = command.constructor.name.replace(/Command$/, '');
-    const input = (command as { input: any }).input;
-    this.calls.push({ name, input });
-    const answer = this.answers[name];
-    if (!answer) throw new Error(`the fake does not know ${name}`);
-    return answer(input);
-  }
 }
 
 const event = (id: string, logicalId: string, type: string, status: string, reason?: string) => ({ StackId: 'id/stack', StackName: 'stack', EventId: id, LogicalResourceId: logicalId, ResourceType: type, ResourceStatus: status, ResourceStatusReason: reason, Timestamp: new Date('2026-11-22T10:00:00Z') }) as StackEvent;

@@ -25,6 +25,8 @@ export interface StackPart {
   oneOffTask?: OneOffTask;
   /** Where each process writes its log, by the name `mastodon-cfn logs` takes (web, sidekiq, a service). */
   logSources?: Record<string, LogSource>;
+  /** Health URLs `mastodon-cfn status` asks, by what answers there (Mastodon, streaming, a service). */
+  endpoints?: Record<string, string>;
 }
 
 export interface LogSource {
@@ -77,7 +79,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
   return Object.assign(resource, { DeletionPolicy: 'Delete' as const, UpdateReplacePolicy: 'Delete' as const });
 }
 
-const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources'] as const;
+const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets'] as const;
 const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask'] as const;

@@ -44,6 +44,7 @@ export interface CompiledStack {
   afterDeploy?: AfterDeployTask;
   oneOffTask?: OneOffTask;
   logSources: Record<string, LogSource>;
+  endpoints: Record<string, string>;
 }
 
 /** CloudFormation's quotas for one template (a body sent through S3 may be up to 1 MB). */
@@ -116,6 +117,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     afterDeploy: stacks[role]!.afterDeploy,
     oneOffTask: stacks[role]!.oneOffTask,
     logSources: stacks[role]!.logSources ?? {},
+    endpoints: stacks[role]!.endpoints ?? {},
   }));
   for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
@@ -144,6 +146,8 @@ export interface ManifestStack {
   oneOffTask?: OneOffTask;
   /** Where each process logs, by the name `mastodon-cfn logs` takes. */
   logSources?: Record<string, LogSource>;
+  /** Health URLs `mastodon-cfn status` asks, by what answers there. */
+  endpoints?: Record<string, string>;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
 }
@@ -180,6 +184,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.afterDeploy ? { afterDeploy: stack.afterDeploy } : {}),
         ...(stack.oneOffTask ? { oneOffTask: stack.oneOffTask } : {}),
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
+        ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version } : {}),
       };
     }),

@@ -107,5 +107,11 @@ export const compileServices: CompileStep = (config, names) => ({
         .filter(([, service]) => service.host)
         .map(([name, service]) => [Ids.service(name, 'Url'), { Description: `Service ${name}`, Value: `https://${service.host}${service.path ?? ''}`.replace(/\*$/, '') }]),
     ),
+    // A service behind a path pattern may not route its health path: its target group's health says enough.
+    endpoints: Object.fromEntries(
+      Object.entries(config.services)
+        .filter(([, service]) => service.host && !service.path)
+        .map(([name, service]) => [name, `https://${service.host}${service.healthCheck}`]),
+    ),
   },
 });

@@ -1,9 +1,15 @@
+import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { STSClient } from '@aws-sdk/client-sts';
 import { annotateAwsError } from '../awsErrors.js';
 
@@ -24,6 +30,13 @@ export interface Clients {
   rds(region: string): AwsClient;
   ecs(region: string): AwsClient;
   logs(region: string): AwsClient;
+  loadBalancing(region: string): AwsClient;
+  elastiCache(region: string): AwsClient;
+  /** CloudFront and Route 53 are global services: their clients take no region. */
+  cloudFront(): AwsClient;
+  route53(): AwsClient;
+  acm(region: string): AwsClient;
+  ses(region: string): AwsClient;
 }
 
 // The SDK warns on every run that its releases after January 2027 will need Node 22; the lockfile pins one that supports Node 20.
@@ -50,6 +63,9 @@ function annotated(service: string, region: string, client: SdkClient): AwsClien
   };
 }
 
+/** Where the SDK signs requests to the global services (CloudFront, Route 53). */
+const GLOBAL_REGION = 'us-east-1';
+
 /** The real SDK clients, one per service and region. (This module, like all of the deployer, loads only for commands that talk to AWS.) */
 export function sdkClients(): Clients {
   const cache = new Map<string, AwsClient>();
@@ -68,5 +84,11 @@ export function sdkClients(): Clients {
     rds: (region) => client('RDS', region, () => new RDSClient(options(region))),
     ecs: (region) => client('ECS', region, () => new ECSClient(options(region))),
     logs: (region) => client('CloudWatch Logs', region, () => new CloudWatchLogsClient(options(region))),
+    loadBalancing: (region) => client('Elastic Load Balancing', region, () => new ElasticLoadBalancingV2Client(options(region))),
+    elastiCache: (region) => client('ElastiCache', region, () => new ElastiCacheClient(options(region))),
+    cloudFront: () => client('CloudFront', GLOBAL_REGION, () => new CloudFrontClient(options(GLOBAL_REGION))),
+    route53: () => client('Route 53', GLOBAL_REGION, () => new Route53Client(options(GLOBAL_REGION))),
+    acm: (region) => client('ACM', region, () => new ACMClient(options(region))),
+    ses: (region) => client('SES', region, () => new SESv2Client(options(region))),
   };
 }

@@ -1,4 +1,4 @@
-import { DeleteStackCommand, DescribeStackResourcesCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { DeleteStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
@@ -7,7 +7,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, type Polling } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, stackResources, type Polling } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -203,7 +203,7 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
   for (const { stack, id } of present) {
     const cfn = clients.cloudFormation(stack.region);
     const policies = (JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { DeletionPolicy?: string }> }).Resources ?? {};
-    const resources = (await cfn.send(new DescribeStackResourcesCommand({ StackName: stack.name }))).StackResources ?? [];
+    const resources = await stackResources(cfn, stack.name);
     for (const resource of resources) {
       if (!STATEFUL_TYPES.has(resource.ResourceType) && !(stack.statefulResources ?? []).some((r) => r.logicalId === resource.LogicalResourceId)) continue;
       const policy = policies[resource.LogicalResourceId]?.DeletionPolicy ?? 'Delete';

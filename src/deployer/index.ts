@@ -5,3 +5,4 @@ export { inMemoryPackage, readPackage } from './manifest.js';
 export { DEFAULT_POLLING } from './stacks.js';
 export { terminalConfirm, terminalReporter } from './terminal.js';
 export { parseSince, showLogs } from './logs.js';
+export { formatStatus, httpProbe, status } from './status.js';

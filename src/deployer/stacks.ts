@@ -5,9 +5,11 @@ import {
   DescribeChangeSetCommand,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
+  ListStackResourcesCommand,
   type Change,
   type Stack,
   type StackEvent,
+  type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient } from './aws.js';
@@ -59,6 +61,21 @@ export async function describeStack(cfn: AwsClient, name: string): Promise<Stack
     if (/does not exist/.test((error as Error).message)) return undefined;
     throw error;
   }
+}
+
+/** A stack's resource; CloudFormation always gives the logical id and type. */
+export type StackResource = StackResourceSummary & { LogicalResourceId: string; ResourceType: string };
+
+/** Every resource of a stack (DescribeStackResources stops at 100). */
+export async function stackResources(cfn: AwsClient, name: string): Promise<StackResource[]> {
+  const resources: StackResource[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await cfn.send(new ListStackResourcesCommand({ StackName: name, NextToken }));
+    resources.push(...((page.StackResourceSummaries ?? []) as StackResource[]));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return resources;
 }
 
 export function outputsOf(stack: Stack | undefined): Record<string, string> {

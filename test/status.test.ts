@@ -1,0 +1,229 @@
+import { expect } from 'chai';
+import type { Clients } from '../src/deployer/aws.js';
+import { inMemoryPackage, type DeployPackage } from '../src/deployer/manifest.js';
+import { formatStatus, status, type Check } from '../src/deployer/status.js';
+import { buildConfig, minimalYaml } from './support/build.js';
+import { FakeApi, fakeClients } from './support/fakes.js';
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-central-1';
+
+/** The physical id CloudFormation reports for a resource of each type, as the AWS docs give them (Ref's value). */
+function physicalId(stack: string, logicalId: string, type: string, region: string): string {
+  switch (type) {
+    case 'AWS::ECS::Service':
+      return `arn:aws:ecs:${region}:${ACCOUNT}:service/${stack}-Cluster/${stack}-${logicalId}`;
+    case 'AWS::ECS::Cluster':
+      return `${stack}-Cluster`;
+    case 'AWS::ElasticLoadBalancingV2::TargetGroup':
+      return `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:targetgroup/${logicalId}/0123456789abcdef`;
+    case 'AWS::CertificateManager::Certificate':
+      return `arn:aws:acm:${region}:${ACCOUNT}:certificate/${logicalId}`;
+    case 'AWS::CloudFront::Distribution':
+      return 'E2EXAMPLE';
+    case 'AWS::SES::EmailIdentity':
+      return 'social.example.com';
+    default:
+      return `${stack}-${logicalId}`.toLowerCase();
+  }
+}
+
+/**
+ * A deployed instance as AWS would describe it, healthy unless a test changes it: CloudFormation
+ * lists the template's resources, and each service's API answers with its documented shapes.
+ */
+function world(pkg: DeployPackage) {
+  const templates = new Map(pkg.stacks.map((stack) => [stack.name, JSON.parse(pkg.template(stack)) as { Resources: Record<string, { Type: string }> }]));
+  const state = {
+    stackStatus: new Map(pkg.stacks.map((stack) => [stack.name, 'UPDATE_COMPLETE'])),
+    service: (_name: string): Record<string, unknown> => ({ desiredCount: 1, runningCount: 1, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }),
+    /** The target groups each service registers its tasks in, as compiled for production. */
+    targetGroups: (service: string): string[] => (service.endsWith('MastodonService') ? ['WebTargetGroup', 'StreamingTargetGroup'] : service.endsWith('ServicePostblogService') ? ['ServicePostblogTargetGroup'] : []),
+    stoppedTasks: [] as object[],
+    targets: (_arn: string): object[] => [{ Target: { Id: '10.0.1.5', Port: 3000 }, TargetHealth: { State: 'healthy' } }],
+    certificate: (arn: string): Record<string, unknown> => ({ CertificateArn: arn, DomainName: 'social.example.com', Status: 'ISSUED' }),
+    identity: { VerifiedForSendingStatus: true, DkimAttributes: { Status: 'SUCCESS', Tokens: ['tok1', 'tok2', 'tok3'] } } as Record<string, unknown>,
+    account: { SendingEnabled: true, ProductionAccessEnabled: true } as Record<string, unknown>,
+    answers: new Map<string, number>(),
+    probed: [] as string[],
+  };
+  const cfn = (region: string) =>
+    new FakeApi({
+      DescribeStacks: ({ StackName }) => {
+        const stack = pkg.stacks.find((s) => s.name === StackName && s.region === region);
+        const status = state.stackStatus.get(StackName);
+        if (!stack || !status) throw new Error(`Stack with id ${StackName} does not exist`);
+        return { Stacks: [{ StackName, StackStatus: status }] };
+      },
+      ListStackResources: ({ StackName }) => ({
+        StackResourceSummaries: Object.entries(templates.get(StackName)!.Resources).map(([LogicalResourceId, { Type }]) => ({
+          LogicalResourceId,
+          ResourceType: Type,
+          PhysicalResourceId: physicalId(StackName, LogicalResourceId, Type, region),
+          ResourceStatus: 'CREATE_COMPLETE',
+        })),
+      }),
+    });
+  const ecs = new FakeApi({
+    DescribeServices: ({ services }) => ({
+      services: services.map((arn: string) => {
+        const serviceName = arn.split('/').pop()!;
+        const loadBalancers = state.targetGroups(serviceName).map((group) => ({ targetGroupArn: physicalId('', group, 'AWS::ElasticLoadBalancingV2::TargetGroup', REGION) }));
+        return { serviceArn: arn, serviceName, loadBalancers, events: [], ...state.service(serviceName) };
+      }),
+      failures: [],
+    }),
+    ListTasks: () => ({ taskArns: state.stoppedTasks.map((_, i) => `arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/${i}`) }),
+    DescribeTasks: () => ({ tasks: state.stoppedTasks }),
+  });
+  const clients: Clients = fakeClients({
+    cloudFormation: cfn,
+    ecs: () => ecs,
+    loadBalancing: () => new FakeApi({ DescribeTargetHealth: ({ TargetGroupArn }) => ({ TargetHealthDescriptions: state.targets(TargetGroupArn) }) }),
+    rds: () => new FakeApi({ DescribeDBClusters: () => ({ DBClusters: [{ Status: 'available' }] }), DescribeDBInstances: () => ({ DBInstances: [{ DBInstanceStatus: 'available' }] }) }),
+    elastiCache: () => new FakeApi({ DescribeReplicationGroups: () => ({ ReplicationGroups: [{ Status: 'available' }] }) }),
+    cloudFront: () => new FakeApi({ GetDistribution: () => ({ Distribution: { Status: 'Deployed', DomainName: 'd111111abcdef8.cloudfront.net', DistributionConfig: { Enabled: true } } }) }),
+    acm: () => new FakeApi({ DescribeCertificate: ({ CertificateArn }) => ({ Certificate: state.certificate(CertificateArn) }) }),
+    ses: () => new FakeApi({ GetEmailIdentity: () => state.identity, GetAccount: () => state.account }),
+  });
+  const probe = async (url: string) => {
+    state.probed.push(url);
+    const answer = state.answers.get(url) ?? 200;
+    if (answer < 0) throw new TypeError('fetch failed', { cause: { code: 'ENOTFOUND' } });
+    return answer;
+  };
+  return { state, clients, probe };
+}
+
+const referencePackage = () => inMemoryPackage(buildConfig({ file: 'mastodon.config.yaml' }).files);
+const find = (checks: Check[], kind: string, name: string) => {
+  const found = checks.find((c) => c.kind === kind && c.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} check in ${checks.map((c) => `${c.kind} ${c.name}`).join(', ')}`);
+  return found;
+};
+
+describe('mastodon-cfn status', () => {
+  it('healthy: every service, target group, database, cache, distribution, certificate, the mail identity and the URLs are checked, and all are ok', async () => {
+    const pkg = referencePackage();
+    const { clients, probe, state } = world(pkg);
+    const report = await status(pkg, clients, probe);
+    expect(report.healthy, formatStatus(report)).to.equal(true);
+    const looked = new Set(report.checks.map((c) => `${c.kind} ${c.name}`));
+    for (const expected of [
+      'stack social-prod-certificates',
+      'stack social-prod',
+      'ECS service MastodonService',
+      'ECS service ServicePostblogService',
+      'target group WebTargetGroup',
+      'target group StreamingTargetGroup',
+      'database cluster DatabaseCluster',
+      'database instance DatabaseInstance',
+      'cache Cache',
+      'CloudFront distribution MediaDistribution',
+      'certificate MediaCertificate',
+      'certificate InstanceCertificate',
+      'certificate ServicePostblogCertificate',
+      'mail identity MailIdentity',
+      'SES account eu-central-1',
+    ]) {
+      expect(looked, expected).to.include(expected);
+    }
+    // Mastodon's health routes (config/routes.rb `/health`, streaming's `/api/v1/streaming/health`) and the service's own, through the public names.
+    expect(state.probed.sort()).to.deep.equal(['https://comments.example.com/status', 'https://social.example.com/api/v1/streaming/health', 'https://social.example.com/health']);
+    expect(formatStatus(report)).to.match(/Healthy\.\n$/);
+  });
+
+  it('says what is wrong and what to do: a crashing service with its stop reasons and exit codes, unhealthy targets, a certificate waiting for DNS, the SES sandbox, a URL not answering', async () => {
+    const pkg = referencePackage();
+    const { clients, probe, state } = world(pkg);
+    state.service = (name) =>
+      name.endsWith('MastodonService')
+        ? { desiredCount: 2, runningCount: 1, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }], events: [{ message: '(service x) was unable to place a task.' }] }
+        : { desiredCount: 1, runningCount: 1, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] };
+    state.stoppedTasks = [
+      { stoppedAt: new Date('2026-11-25T10:00:00Z'), stoppedReason: 'Essential container in task exited', stopCode: 'EssentialContainerExited', containers: [{ name: 'web', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }] },
+      { stoppedAt: new Date('2026-11-25T10:05:00Z'), stoppedReason: 'Task failed ELB health checks in (target-group x)', containers: [{ name: 'web', exitCode: 1 }] },
+    ];
+    state.targets = (arn) => (arn.includes('/WebTargetGroup/') ? [{ Target: { Id: '10.0.1.5', Port: 3000 }, TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [500]' } }] : [{ Target: { Id: '10.0.1.6', Port: 4000 }, TargetHealth: { State: 'healthy' } }]);
+    state.certificate = (arn) =>
+      arn.includes('MediaCertificate')
+        ? { DomainName: 'mastodonmedia.example.com', Status: 'PENDING_VALIDATION', DomainValidationOptions: [{ DomainName: 'mastodonmedia.example.com', ValidationStatus: 'PENDING_VALIDATION', ResourceRecord: { Name: '_x1.mastodonmedia.example.com.', Type: 'CNAME', Value: '_x2.acm-validations.aws.' } }] }
+        : { DomainName: 'social.example.com', Status: 'ISSUED' };
+    state.account = { SendingEnabled: true, ProductionAccessEnabled: false };
+    state.answers.set('https://social.example.com/health', 502);
+    state.answers.set('https://comments.example.com/status', -1);
+
+    const report = await status(pkg, clients, probe);
+    expect(report.healthy).to.equal(false);
+    const web = find(report.checks, 'ECS service', 'MastodonService');
+    expect(web.health).to.equal('failing');
+    expect(web.summary).to.equal('1/2 running');
+    // Newest first, each with its reason and every container's exit code.
+    expect(web.details).to.deep.equal([
+      'latest event: (service x) was unable to place a task.',
+      'stopped 2026-11-25 10:05:00: Task failed ELB health checks in (target-group x); web exit 1',
+      'stopped 2026-11-25 10:00:00: Essential container in task exited; web exit 137 (OutOfMemoryError: Container killed due to memory usage)',
+    ]);
+    const targets = find(report.checks, 'target group', 'WebTargetGroup');
+    expect([targets.health, targets.summary, targets.details]).to.deep.equal(['failing', '0 of 1 targets healthy', ['10.0.1.5:3000 unhealthy Target.ResponseCodeMismatch: Health checks failed with these codes: [500]']]);
+    const certificate = find(report.checks, 'certificate', 'MediaCertificate');
+    expect(certificate.health).to.equal('pending');
+    expect(certificate.stack).to.equal('social-prod-certificates');
+    expect(certificate.details).to.deep.equal(['create this DNS record (it can stay forever): _x1.mastodonmedia.example.com. CNAME _x2.acm-validations.aws.']);
+    const sandbox = find(report.checks, 'SES account', REGION);
+    expect(sandbox.health).to.equal('failing');
+    expect(sandbox.details[0]).to.include('aws sesv2 put-account-details --region eu-central-1 --production-access-enabled');
+    expect(find(report.checks, 'URL', 'https://social.example.com/health').summary).to.equal('mastodon answers HTTP 502');
+    expect(find(report.checks, 'URL', 'https://comments.example.com/status').summary).to.equal('postblog does not answer: ENOTFOUND');
+
+    const screen = formatStatus(report);
+    expect(screen).to.include('  FAIL  ECS service MastodonService: 1/2 running\n');
+    expect(screen).to.include('  wait  certificate MediaCertificate: mastodonmedia.example.com PENDING_VALIDATION\n');
+    expect(screen).to.include('  ok    cache Cache: available\n');
+    expect(screen).to.match(/Not healthy: 5 failing, 1 on the way\.\n$/);
+  });
+
+  it('a deployment under way and a DKIM still verifying are "on the way", with the DKIM CNAMEs to create', async () => {
+    const pkg = referencePackage();
+    const { clients, probe, state } = world(pkg);
+    state.service = () => ({ desiredCount: 1, runningCount: 0, pendingCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS' }] });
+    state.targets = () => [{ Target: { Id: '10.0.1.7', Port: 3000 }, TargetHealth: { State: 'initial', Reason: 'Elb.RegistrationInProgress' } }];
+    state.identity = { VerifiedForSendingStatus: false, DkimAttributes: { Status: 'PENDING', Tokens: ['abc', 'def', 'ghi'] } };
+    const report = await status(pkg, clients, probe);
+    expect(report.healthy).to.equal(false);
+    expect(report.checks.filter((c) => c.health === 'failing').map((c) => `${c.kind} ${c.name}`)).to.deep.equal([]);
+    expect(find(report.checks, 'ECS service', 'MastodonService').summary).to.equal('0/1 running, 1 pending, deployment IN_PROGRESS');
+    const mail = find(report.checks, 'mail identity', 'MailIdentity');
+    expect(mail.health).to.equal('pending');
+    expect(mail.details).to.deep.equal(['abc', 'def', 'ghi'].map((token) => `create this DNS record: ${token}._domainkey.social.example.com CNAME ${token}.dkim.amazonses.com`));
+  });
+
+  it('in maintenance mode, target groups without targets are expected (the tasks sleep outside them)', async () => {
+    const pkg = inMemoryPackage(buildConfig({ yaml: minimalYaml('mastodon: { mode: maintenance }\n') }).files);
+    const { clients, probe, state } = world(pkg);
+    // As compiled for maintenance: the Mastodon service has no load balancers.
+    state.targetGroups = () => [];
+    state.targets = () => [];
+    const report = await status(pkg, clients, probe);
+    expect(find(report.checks, 'target group', 'WebTargetGroup')).to.include({ health: 'ok', summary: 'no targets (nothing is meant to run behind it in this mode)' });
+  });
+
+  it('a check that cannot be made says why and the rest of the report is still there', async () => {
+    const pkg = referencePackage();
+    const { clients, probe } = world(pkg);
+    clients.elastiCache = () => new FakeApi({});
+    const report = await status(pkg, clients, probe);
+    expect(find(report.checks, 'AWS::ElastiCache::ReplicationGroup', 'Cache')).to.include({ health: 'failing', summary: 'could not be checked: the fake does not know DescribeReplicationGroups' });
+    expect(find(report.checks, 'database cluster', 'DatabaseCluster').health).to.equal('ok');
+  });
+
+  it('a stack that is not deployed is failing, and its URLs are not asked', async () => {
+    const pkg = referencePackage();
+    const { clients, probe, state } = world(pkg);
+    state.stackStatus.delete('social-prod');
+    const report = await status(pkg, clients, probe);
+    expect(find(report.checks, 'stack', 'social-prod')).to.include({ health: 'failing', summary: 'not deployed in eu-central-1' });
+    expect(state.probed).to.deep.equal([]);
+    expect(report.healthy).to.equal(false);
+  });
+});
