@@ -15,7 +15,9 @@ export function renderSummary(build: Build, outDir: string, stageOption: boolean
   const template = handlebars.template(summary);
 
   const created = (what: string) => `${what} (deploy prints the validation CNAME while it waits)`;
-  const manualSteps = [
+  const sandbox = 'ask AWS to move SES out of its sandbox to mail anyone (mastodon-cfn status says whether it still is)';
+  // With Route 53 the deploy writes every record itself.
+  const manualSteps = config.dns ? [sandbox] : [
     `${config.domain}: CNAME or alias to the load balancer (output LoadBalancerDnsName)`,
     `${config.media.domain}: CNAME or alias to CloudFront (output MediaDistributionDomainName)`,
     ...Object.values(config.services)
@@ -26,7 +28,8 @@ export function renderSummary(build: Build, outDir: string, stageOption: boolean
     ...Object.values(config.services)
       .filter((service) => service.host)
       .map((service) => created(`validate the certificate for ${service.host}`)),
-    `${config.mail.from.split('@')[1]}: the three SES DKIM CNAMEs (outputs DkimRecord1-3); ask AWS to move SES out of its sandbox to mail anyone`,
+    `${config.mail.from.split('@')[1]}: the three SES DKIM CNAMEs (outputs DkimRecord1-3)`,
+    sandbox,
   ];
   return template({
     service: manifest.service,

@@ -22,6 +22,16 @@ describe('cli', () => {
     lintLater(out);
   });
 
+  it('with dns in Route 53 leaves only the SES sandbox to do by hand', () => {
+    const file = join(tempDir(), 'mastodon.config.yaml');
+    writeFileSync(file, 'service: social\ndomain: social.example.com\ndns: { route53: true }\n');
+    const out = join(tempDir(), 'out');
+    const result = runCli(['build', '--config', file, '--out', out]);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout.split('By hand, once (mastodon-cfn cannot do these for you):\n')[1]).to.equal('  - ask AWS to move SES out of its sandbox to mail anyone (mastodon-cfn status says whether it still is)\n');
+    lintLater(out);
+  });
+
   it('writes byte-identical files for the same config, whatever the locale', () => {
     const first = join(tempDir(), 'out');
     const second = join(tempDir(), 'out');

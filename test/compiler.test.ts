@@ -476,3 +476,65 @@ describe('compiler: Mastodon on AWS really runs', () => {
     expect(environment('web', tuned)).to.include({ DB_POOL: '10', MAX_THREADS: '10' });
   });
 });
+
+describe('compiler: zero-touch DNS in Route 53', () => {
+  const services = `services:\n  postblog: { image: example/postblog:1, port: 8000, host: comments.example.com }\n`;
+  const withDns = (dns: string) => buildConfig({ yaml: minimalYaml(`media: { domain: media.example.com }\nmail: { from: notifications@example.com }\n${services}dns: ${dns}\n`) });
+
+  it('validates every certificate through the zone the deployer passes in, in both regions', () => {
+    const built = withDns('{ route53: true }');
+    for (const role of ['main', 'certificates'] as const) {
+      expect(built.template(role).Parameters!.HostedZoneId, role).to.deep.include({ Type: 'AWS::Route53::HostedZone::Id' });
+    }
+    const certificates = { ...built.resources('main'), ...built.resources('certificates') };
+    for (const [id, domain] of [['InstanceCertificate', 'social.example.com'], ['ServicePostblogCertificate', 'comments.example.com'], ['MediaCertificate', 'media.example.com']]) {
+      expect(certificates[id].Properties.DomainValidationOptions, id).to.deep.equal([{ DomainName: domain, HostedZoneId: { Ref: 'HostedZoneId' } }]);
+    }
+    // The manifest tells the deployer which zone to find and which names must be in it.
+    expect(built.manifest.stacks.map((stack) => stack.hostedZone)).to.deep.equal([
+      { parameter: 'HostedZoneId', domain: 'social.example.com', names: ['media.example.com'] },
+      undefined,
+      { parameter: 'HostedZoneId', domain: 'social.example.com', names: ['social.example.com', 'media.example.com', 'comments.example.com', 'example.com', 'bounce.example.com'] },
+    ]);
+  });
+
+  it('points the domain and every service host at the load balancer, and the media domain (IPv4 and IPv6) at CloudFront', () => {
+    const main = withDns('{ route53: true }').resources();
+    const alias = (id: string) => ({ name: main[id].Properties.Name, type: main[id].Properties.Type, target: main[id].Properties.AliasTarget });
+    const loadBalancer = { DNSName: { 'Fn::GetAtt': ['LoadBalancer', 'DNSName'] }, HostedZoneId: { 'Fn::GetAtt': ['LoadBalancer', 'CanonicalHostedZoneID'] }, EvaluateTargetHealth: false };
+    // Z2FDTNDATAQYW2: CloudFront's hosted zone for every alias to a distribution (AWS::Route53::RecordSet AliasTarget).
+    const cloudFront = { DNSName: { 'Fn::GetAtt': ['MediaDistribution', 'DomainName'] }, HostedZoneId: 'Z2FDTNDATAQYW2', EvaluateTargetHealth: false };
+    expect(alias('InstanceAliasRecord')).to.deep.equal({ name: 'social.example.com', type: 'A', target: loadBalancer });
+    expect(alias('ServicePostblogAliasRecord')).to.deep.equal({ name: 'comments.example.com', type: 'A', target: loadBalancer });
+    expect(alias('MediaAliasRecord')).to.deep.equal({ name: 'media.example.com', type: 'A', target: cloudFront });
+    expect(alias('MediaAliasRecordIpv6')).to.deep.equal({ name: 'media.example.com', type: 'AAAA', target: cloudFront });
+    for (const [id, record] of Object.entries(main).filter(([, r]) => r.Type === 'AWS::Route53::RecordSet')) expect(record.Properties.HostedZoneId, id).to.deep.equal({ Ref: 'HostedZoneId' });
+  });
+
+  it('publishes SES DKIM, a MAIL FROM domain with its MX and SPF, and DMARC; the DKIM outputs to copy by hand are gone', () => {
+    const built = withDns('{ hostedZoneId: Z0123456789ABCDEFGHIJ }');
+    const main = built.resources();
+    const record = (id: string) => [main[id].Properties.Name, main[id].Properties.Type, main[id].Properties.ResourceRecords];
+    expect(record('MailDkimRecord2')).to.deep.equal([{ 'Fn::GetAtt': ['MailIdentity', 'DkimDNSTokenName2'] }, 'CNAME', [{ 'Fn::GetAtt': ['MailIdentity', 'DkimDNSTokenValue2'] }]]);
+    // SES Developer Guide, custom MAIL FROM: MX "10 feedback-smtp.<region>.amazonses.com" and SPF "v=spf1 include:amazonses.com ~all".
+    expect(main.MailIdentity.Properties.MailFromAttributes).to.deep.equal({ MailFromDomain: 'bounce.example.com', BehaviorOnMxFailure: 'USE_DEFAULT_VALUE' });
+    expect(record('MailFromMxRecord')).to.deep.equal(['bounce.example.com', 'MX', [{ 'Fn::Sub': '10 feedback-smtp.${AWS::Region}.amazonses.com' }]]);
+    expect(record('MailFromSpfRecord')).to.deep.equal(['bounce.example.com', 'TXT', ['"v=spf1 include:amazonses.com ~all"']]);
+    expect(record('DmarcRecord')).to.deep.equal(['_dmarc.example.com', 'TXT', ['"v=DMARC1; p=none;"']]);
+    expect(Object.keys(built.template('main').Outputs!)).to.not.include('DkimRecord1');
+    expect(built.manifest.stacks[2].hostedZone).to.include({ hostedZoneId: 'Z0123456789ABCDEFGHIJ' });
+  });
+
+  it('takes the DMARC policy from the config, or publishes none when the zone has its own', () => {
+    expect(withDns('{ route53: true, dmarc: quarantine }').resources().DmarcRecord.Properties.ResourceRecords).to.deep.equal(['"v=DMARC1; p=quarantine;"']);
+    expect(withDns('{ route53: true, dmarc: off }').resources()).to.not.have.property('DmarcRecord');
+  });
+
+  it('without dns, writes no record and leaves the records to the user, as before', () => {
+    const built = buildConfig({ yaml: minimalYaml() });
+    expect(Object.values(built.resources()).filter((r) => r.Type === 'AWS::Route53::RecordSet')).to.deep.equal([]);
+    expect(built.resources().InstanceCertificate.Properties).to.not.have.property('DomainValidationOptions');
+    expect(built.manifest.stacks.every((stack) => !stack.hostedZone)).to.equal(true);
+    expect(Object.keys(built.template('main').Outputs!)).to.include('DkimRecord1');
+  });
+});

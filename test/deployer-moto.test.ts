@@ -1,6 +1,7 @@
 import { ListChangeSetsCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateHostedZoneCommand, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { sdkClients } from '../src/deployer/aws.js';
@@ -238,5 +239,50 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
       ['ECS service', 'WebService', 'pending', '0/1 running, 1 pending, deployment IN_PROGRESS'],
       ['target group', 'WebTargetGroup', 'ok', 'no targets (nothing is meant to run behind it in this mode)'],
     ]);
+  });
+
+  describe('zero-touch DNS: the hosted zone found in Route 53 and checked before anything changes', () => {
+    const route53 = () => sdkClients().route53();
+    const dnsPackage = (name: string, hostedZone: object) =>
+      writePackage([
+        {
+          name,
+          region: 'eu-central-1',
+          dependsOn: [],
+          hostedZone: { parameter: 'HostedZoneId', domain: 'social.example.com', names: ['social.example.com'], ...hostedZone },
+          template: {
+            Parameters: { HostedZoneId: { Type: 'AWS::Route53::HostedZone::Id' } },
+            Resources: {
+              InstanceRecord: { Type: 'AWS::Route53::RecordSet', Properties: { HostedZoneId: { Ref: 'HostedZoneId' }, Name: 'social.example.com', Type: 'A', TTL: '300', ResourceRecords: ['192.0.2.10'] } },
+            },
+          },
+        } as never,
+      ]);
+
+    it('writes the records into the public zone whose name is the longest suffix of the domain', async () => {
+      const zone = async (name: string, privateZone = false) =>
+        (await route53().send(new CreateHostedZoneCommand({ Name: name, CallerReference: `${name}-${privateZone}`, ...(privateZone ? { HostedZoneConfig: { PrivateZone: true }, VPC: { VPCRegion: 'eu-central-1', VPCId: 'vpc-12345678' } } : {}) }))).HostedZone!.Id!.replace('/hostedzone/', '');
+      const parent = await zone('example.com.');
+      const publicZone = await zone('social.example.com.');
+      await zone('social.example.com.', true);
+      const result = cli('deploy', '--package', dnsPackage('social-dns', {}), '--yes');
+      expect(result.status, result.stderr).to.equal(0);
+      const records = async (id: string) => ((await route53().send(new ListResourceRecordSetsCommand({ HostedZoneId: id }))).ResourceRecordSets ?? []).filter((r: { Type: string }) => r.Type === 'A');
+      expect((await records(publicZone)).map((r: { Name: string; ResourceRecords: { Value: string }[] }) => [r.Name.replace(/\.$/, ''), r.ResourceRecords[0].Value])).to.deep.equal([['social.example.com', '192.0.2.10']]);
+      expect(await records(parent)).to.deep.equal([]);
+    });
+
+    it('refuses a name outside the zone, a zone not in the account and no zone at all, before creating any stack', async () => {
+      const outside = cli('deploy', '--package', dnsPackage('social-outside', { names: ['social.example.com', 'media.example.org'] }), '--yes');
+      expect(outside.status).to.equal(1);
+      expect(outside.stderr, outside.stderr).to.match(/^Refusing to deploy social-outside: media\.example\.org is not in hosted zone social\.example\.com \([A-Z0-9]+\), which holds the records\./);
+      const missing = cli('deploy', '--package', dnsPackage('social-missing', { hostedZoneId: 'Z0000000000000000000' }), '--yes');
+      expect(missing.status).to.equal(1);
+      expect(missing.stderr).to.include('dns.hostedZoneId Z0000000000000000000 is not a hosted zone of this AWS account');
+      const none = cli('deploy', '--package', dnsPackage('social-none', { domain: 'social.example.net', names: ['social.example.net'] }), '--yes');
+      expect(none.status).to.equal(1);
+      expect(none.stderr).to.include('No public Route 53 hosted zone of this account holds social.example.net.');
+      for (const name of ['social-outside', 'social-missing', 'social-none']) expect(await status(name, 'eu-central-1')).to.equal('NONE');
+    });
   });
 });

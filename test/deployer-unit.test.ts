@@ -183,6 +183,28 @@ describe('deployer with an injected CloudFormation client', () => {
     expect(reporter.lines).to.include('Waiting for certificate validation of MediaCertificate: create this DNS record (it can stay forever):\n  _a1.media.example.com. CNAME _b2.acm-validations.aws.');
   });
 
+  it('with Route 53, says CloudFormation writes the validation record instead of asking for it, and passes the zone', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = {
+      finalStatus: 'CREATE_COMPLETE',
+      events: [event('1', 'InstanceCertificate', 'AWS::CertificateManager::Certificate', 'CREATE_IN_PROGRESS', 'Content of DNS Record is: {Name: _a1.social.example.com.,Type: CNAME,Value: _b2.acm-validations.aws.}')],
+    };
+    const route53 = new FakeApi({ GetHostedZone: ({ Id }) => ({ HostedZone: { Id: `/hostedzone/${Id}`, Name: 'example.com.', Config: { PrivateZone: false } } }) });
+    const pkg = writePackage([
+      {
+        name: 'zoned',
+        region: 'eu-central-1',
+        dependsOn: [],
+        hostedZone: { parameter: 'HostedZoneId', hostedZoneId: 'Z0123456789ABCDEFGHIJ', domain: 'social.example.com', names: ['social.example.com'] },
+        template: { Parameters: { HostedZoneId: { Type: 'AWS::Route53::HostedZone::Id' } }, Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { Zone: { Value: { Ref: 'HostedZoneId' } } } },
+      },
+    ]);
+    const { reporter, context: ctx } = context(cfn, {}, { route53: () => route53 });
+    await deploy(readPackage(pkg), ctx, options);
+    expect(reporter.lines).to.include('Waiting for certificate validation of InstanceCertificate: CloudFormation writes its record into Route 53 (_a1.social.example.com. CNAME _b2.acm-validations.aws.); ACM usually validates within minutes.');
+    expect(cfn.called('CreateChangeSet')[0].input.Parameters).to.deep.equal([{ ParameterKey: 'HostedZoneId', ParameterValue: 'Z0123456789ABCDEFGHIJ' }]);
+  });
+
   it('on Ctrl-C stops following, leaves the stack deploying and says how to follow it again', async () => {
     const cfn = new FakeCloudFormation();
     cfn.execution = { events: [], finalStatus: undefined };

@@ -1,11 +1,19 @@
 import type { Config } from '../config/types.js';
 import { Certificate, Ref, type Value } from './cfn.js';
 import type { CompileStep, Fragment } from './fragment.js';
+import { hostedZoneId } from './dns.js';
 import { Ids, OutputIds } from './naming.js';
 
-/** A DNS-validated ACM certificate; the deployer prints the validation record while CloudFormation waits for it. */
-export function dnsCertificate(domain: string) {
-  return new Certificate({ DomainName: domain, ValidationMethod: 'DNS' });
+/**
+ * A DNS-validated ACM certificate. With a Route 53 zone, CloudFormation writes the validation
+ * record itself; otherwise the deployer prints it while CloudFormation waits.
+ */
+export function dnsCertificate(config: Config, domain: string) {
+  return new Certificate({
+    DomainName: domain,
+    ValidationMethod: 'DNS',
+    ...(config.dns ? { DomainValidationOptions: [{ DomainName: domain, HostedZoneId: hostedZoneId() }] } : {}),
+  });
 }
 
 export function instanceCertificateArn(config: Config): Value<string> {
@@ -24,11 +32,11 @@ export function mediaCertificateArn(config: Config): Value<string> {
 export const compileCertificates: CompileStep = (config) => {
   const fragment: Fragment = { main: {} };
   if (!config.certificates.instance) {
-    fragment.main!.Resources = { [Ids.InstanceCertificate]: dnsCertificate(config.domain) };
+    fragment.main!.Resources = { [Ids.InstanceCertificate]: dnsCertificate(config, config.domain) };
   }
   if (!config.certificates.media) {
     fragment.certificates = {
-      Resources: { [Ids.MediaCertificate]: dnsCertificate(config.media.domain) },
+      Resources: { [Ids.MediaCertificate]: dnsCertificate(config, config.media.domain) },
       Outputs: { [OutputIds.MediaCertificateArn]: { Description: `Certificate for ${config.media.domain} (CloudFront)`, Value: Ref(Ids.MediaCertificate) } },
     };
     fragment.main!.Parameters = {

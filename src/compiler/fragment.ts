@@ -25,8 +25,20 @@ export interface StackPart {
   oneOffTask?: OneOffTask;
   /** Where each process writes its log, by the name `mastodon-cfn logs` takes (web, sidekiq, a service). */
   logSources?: Record<string, LogSource>;
+  /** The Route 53 hosted zone the stack writes records in, given to it by the deployer. */
+  hostedZone?: HostedZone;
   /** Health URLs `mastodon-cfn status` asks, by what answers there (Mastodon, streaming, a service). */
   endpoints?: Record<string, string>;
+}
+
+export interface HostedZone {
+  /** The stack parameter that takes the zone's id. */
+  parameter: string;
+  /** The zone, when the config names it; otherwise the deployer finds the public zone of `domain`. */
+  hostedZoneId?: string;
+  domain: string;
+  /** Every name the stack writes records for: the deployer checks they are in the zone before it changes anything. */
+  names: string[];
 }
 
 export interface LogSource {
@@ -82,7 +94,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets'] as const;
-const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'hostedZone'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 

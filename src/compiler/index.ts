@@ -6,7 +6,8 @@ import { compileCertificates } from './certificates.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase } from './database.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type LogSource, type OneOffTask, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
+import { compileDns } from './dns.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail } from './mail.js';
 import { compileMedia } from './media.js';
@@ -28,6 +29,7 @@ export const COMPILE_STEPS: readonly (readonly [string, CompileStep])[] = [
   ['mail', compileMail],
   ['secrets', compileSecrets],
   ['services', compileServices],
+  ['dns', compileDns],
   ['resources', compileUserResources],
 ];
 
@@ -45,6 +47,7 @@ export interface CompiledStack {
   oneOffTask?: OneOffTask;
   logSources: Record<string, LogSource>;
   endpoints: Record<string, string>;
+  hostedZone?: HostedZone;
 }
 
 /** CloudFormation's quotas for one template (a body sent through S3 may be up to 1 MB). */
@@ -118,6 +121,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     oneOffTask: stacks[role]!.oneOffTask,
     logSources: stacks[role]!.logSources ?? {},
     endpoints: stacks[role]!.endpoints ?? {},
+    hostedZone: stacks[role]!.hostedZone,
   }));
   for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
@@ -148,6 +152,8 @@ export interface ManifestStack {
   logSources?: Record<string, LogSource>;
   /** Health URLs `mastodon-cfn status` asks, by what answers there. */
   endpoints?: Record<string, string>;
+  /** The Route 53 zone whose id the deployer passes in (looked up when the config does not name it). */
+  hostedZone?: HostedZone;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
 }
@@ -185,6 +191,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.oneOffTask ? { oneOffTask: stack.oneOffTask } : {}),
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
+        ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version } : {}),
       };
     }),

@@ -8,6 +8,9 @@ export function mailDomain(config: Config): string {
   return config.mail.from.split('@')[1];
 }
 
+/** The MAIL FROM domain SES uses for bounces when DNS is managed, so that SPF aligns with the sender's domain. */
+export const mailFromDomain = (config: Config) => `bounce.${mailDomain(config)}`;
+
 /** ARN of the secret with the SMTP `username` and `password`. */
 export function smtpSecretArn(config: Config): Value<string> {
   return config.mail.smtpSecretArn ?? Ref(Ids.SmtpCredentialsArnParameter);
@@ -52,7 +55,8 @@ function createdSmtpCredentials(config: Config, names: Names): Fragment {
 
 export const compileMail: CompileStep = (config, names) => {
   const credentials: Fragment = config.mail.smtpSecretArn ? {} : createdSmtpCredentials(config, names);
-  const dkimOutputs = Object.fromEntries(
+  // With Route 53 the deploy writes these records itself (dns.ts).
+  const dkimOutputs = config.dns ? {} : Object.fromEntries(
     [1, 2, 3].map((n) => [
       OutputIds.dkimRecord(n),
       {
@@ -64,7 +68,12 @@ export const compileMail: CompileStep = (config, names) => {
   const identity: Fragment = {
     main: {
       Resources: {
-        [Ids.MailIdentity]: new EmailIdentity({ EmailIdentity: mailDomain(config), DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' } }),
+        [Ids.MailIdentity]: new EmailIdentity({
+          EmailIdentity: mailDomain(config),
+          DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' },
+          // Without its MX record SES falls back to amazonses.com as MAIL FROM rather than refusing to send.
+          ...(config.dns ? { MailFromAttributes: { MailFromDomain: mailFromDomain(config), BehaviorOnMxFailure: 'USE_DEFAULT_VALUE' } } : {}),
+        }),
       },
       Outputs: dkimOutputs,
     },

@@ -113,6 +113,15 @@ export const Ids = {
   SmtpAccessKey: 'SmtpAccessKey',
   SmtpCredentials: 'SmtpCredentials',
   SmtpCredentialsArnParameter: 'SmtpCredentialsArn',
+  // dns
+  HostedZoneIdParameter: 'HostedZoneId',
+  InstanceAliasRecord: 'InstanceAliasRecord',
+  MediaAliasRecord: 'MediaAliasRecord',
+  MediaAliasRecordIpv6: 'MediaAliasRecordIpv6',
+  mailDkimRecord: (index: number) => `MailDkimRecord${index}`,
+  MailFromMxRecord: 'MailFromMxRecord',
+  MailFromSpfRecord: 'MailFromSpfRecord',
+  DmarcRecord: 'DmarcRecord',
   // secrets
   MastodonSecrets: 'MastodonSecrets',
   MastodonSecretsArnParameter: 'MastodonSecretsArn',
@@ -122,7 +131,7 @@ export const Ids = {
   existingSecretParameter: (secretId: string) => `Existing${secretId}Arn`,
   createSecretCondition: (secretId: string) => `Create${secretId}`,
   // extra services: Service<Name><Part>
-  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'SecurityGroup' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table') =>
+  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'SecurityGroup' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table' | 'AliasRecord') =>
     `Service${pascal(name)}${part}`,
 } as const;
 

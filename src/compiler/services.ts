@@ -92,7 +92,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
   }
   if (service.host) {
     // Served on the shared HTTPS listener through SNI, with a certificate of its own.
-    resources[id('Certificate')] = dnsCertificate(service.host);
+    resources[id('Certificate')] = dnsCertificate(config, service.host);
     resources[id('ListenerCertificate')] = new ListenerCertificate({ ListenerArn: httpsListener, Certificates: [{ CertificateArn: Ref(id('Certificate')) }] });
   }
   return resources;

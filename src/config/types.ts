@@ -46,6 +46,8 @@ export interface Config {
   media: { domain: string; priceClass: string; keepDeletedDays: number };
   certificates: { instance?: string; media?: string };
   mail: { from: string; smtpSecretArn?: string };
+  /** Absent: the user creates DNS records by hand. */
+  dns?: { hostedZoneId?: string; route53: boolean; dmarc: 'none' | 'quarantine' | 'reject' | 'off' };
   network: { vpcId?: string; subnetIds?: string[]; cidr: string; availabilityZones: number };
   services: Record<string, ServiceConfig>;
   custom: Record<string, unknown>;

@@ -187,6 +187,10 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     report(['network', config.network.vpcId === undefined ? 'subnetIds' : 'vpcId'], 'network', `network.vpcId and network.subnetIds go together: add ${missing}`);
   }
 
+  if (config.dns && (config.dns.hostedZoneId === undefined) === !config.dns.route53) {
+    report(config.dns.route53 ? ['dns', 'route53'] : ['dns'], 'dnsZone', config.dns.route53 ? 'give dns.hostedZoneId or dns.route53: true, not both' : 'dns needs hostedZoneId, or route53: true to find the zone at deploy time');
+  }
+
   const hostOwners = new Map<string, string>([
     [config.domain, 'domain'],
     [config.media.domain, 'media.domain'],

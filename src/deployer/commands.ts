@@ -3,6 +3,7 @@ import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import type { AwsClient, Clients } from './aws.js';
+import { hostedZoneParameters } from './dns.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
@@ -73,13 +74,14 @@ async function discardNewStack(cfn: AwsClient, name: string, polling: Polling): 
 }
 
 /**
- * The parameters of a stack's change set: outputs of the stacks before it, kept secrets to reuse
+ * The parameters of a stack's change set: outputs of the stacks before it, its Route 53 zone, kept secrets to reuse
  * (looked up only for a stack being created), and deletion protection, off only while the stack is
  * first created so that a failed create can roll back.
  */
-async function changeSetParameters(context: DeployerContext, stack: DeployStack, existing: Stack | undefined, outputs: Map<string, Record<string, string>>): Promise<Record<string, string>> {
+async function changeSetParameters(context: DeployerContext, stack: DeployStack, existing: Stack | undefined, outputs: Map<string, Record<string, string>>, zones: Map<string, Record<string, string>>): Promise<Record<string, string>> {
   return {
     ...wiredParameters(stack, outputs),
+    ...zones.get(stack.name),
     ...(await reusedSecretParameters(context.clients.secretsManager(stack.region), stack, existing, context.reporter)),
     ...(stack.deletionProtection ? { [stack.deletionProtection.parameter]: existing ? 'true' : 'false' } : {}),
   };
@@ -97,6 +99,7 @@ async function protectAfterCreate(context: DeployerContext, stack: DeployStack, 
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
   const outputs = new Map<string, Record<string, string>>();
+  const zones = await hostedZoneParameters(clients.route53, pkg);
   for (const stack of pkg.stacks) {
     const cfn = clients.cloudFormation(stack.region);
     const existing = await prepareStack(cfn, stack.name, stack.region, reporter, polling);
@@ -106,7 +109,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', await changeSetParameters(context, stack, existing, outputs));
+    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', await changeSetParameters(context, stack, existing, outputs, zones));
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
     } else {
@@ -121,7 +124,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
         if (!existing) await discardNewStack(cfn, stack.name, polling);
         throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(existing ? `Not deployed: ${stack.name} was left as it was` : `Not deployed: ${stack.name} was not created`));
       }
-      await executeChangeSet(cfn, changeSet, stack.region, reporter, polling);
+      await executeChangeSet(cfn, changeSet, { region: stack.region, recordsInRoute53: Boolean(stack.hostedZone) }, reporter, polling);
       reporter.line(`${stack.name}: deployed`);
     }
     // An unchanged stack still has the outputs it was described with.
@@ -142,6 +145,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
   const { clients, reporter } = context;
   const described = await describeAll(clients, pkg.stacks);
   const outputs = new Map([...described].map(([name, stack]) => [name, outputsOf(stack)]));
+  const zones = await hostedZoneParameters(clients.route53, pkg);
   for (const stack of pkg.stacks) {
     const existing = described.get(stack.name);
     if (!existing || existing.StackStatus === 'REVIEW_IN_PROGRESS' || existing.StackStatus === 'ROLLBACK_COMPLETE') {
@@ -150,7 +154,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
       continue;
     }
-    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', await changeSetParameters(context, stack, existing, outputs));
+    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', await changeSetParameters(context, stack, existing, outputs, zones));
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
       continue;

@@ -31,7 +31,7 @@ function describeEvent(event: StackEvent): string {
  * validation records as ACM asks for them, and on failure names the root cause. A deletion is
  * followed by `stack.id` (the stack's ARN): a deleted stack is no longer found by name.
  */
-export async function followStack(cfn: AwsClient, stack: { name: string; region: string; id?: string }, afterEventId: string | undefined, total: number, reporter: Reporter, polling: Polling): Promise<string> {
+export async function followStack(cfn: AwsClient, stack: { name: string; region: string; id?: string; recordsInRoute53?: boolean }, afterEventId: string | undefined, total: number, reporter: Reporter, polling: Polling): Promise<string> {
   const seen: StackEvent[] = [];
   const done = new Set<string>();
   const records = new Set<string>();
@@ -47,7 +47,11 @@ export async function followStack(cfn: AwsClient, stack: { name: string; region:
         const record = dnsValidationRecord(event);
         if (record && !records.has(record)) {
           records.add(record);
-          reporter.line(`Waiting for certificate validation of ${event.LogicalResourceId}: create this DNS record (it can stay forever):\n  ${record}`);
+          reporter.line(
+            stack.recordsInRoute53
+              ? `Waiting for certificate validation of ${event.LogicalResourceId}: CloudFormation writes its record into Route 53 (${record}); ACM usually validates within minutes.`
+              : `Waiting for certificate validation of ${event.LogicalResourceId}: create this DNS record (it can stay forever):\n  ${record}`,
+          );
         }
       }
       const current = (await describeStack(cfn, stack.id ?? stack.name))?.StackStatus ?? 'DELETE_COMPLETE';
@@ -73,8 +77,8 @@ export async function followStack(cfn: AwsClient, stack: { name: string; region:
   }
 }
 
-export async function executeChangeSet(cfn: AwsClient, changeSet: ChangeSet, region: string, reporter: Reporter, polling: Polling): Promise<void> {
+export async function executeChangeSet(cfn: AwsClient, changeSet: ChangeSet, stack: { region: string; recordsInRoute53: boolean }, reporter: Reporter, polling: Polling): Promise<void> {
   const marker = await latestEventId(cfn, changeSet.stackName);
   await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName }));
-  await followStack(cfn, { name: changeSet.stackName, region }, marker, changeSet.rows.length, reporter, polling);
+  await followStack(cfn, { name: changeSet.stackName, ...stack }, marker, changeSet.rows.length, reporter, polling);
 }
