@@ -5,6 +5,7 @@ import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudfor
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
 import { deploy, run, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
+import { createOwnerOnce } from '../src/deployer/owner.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
 import { parseSince, showLogs } from '../src/deployer/logs.js';
 import { readPackage } from '../src/deployer/manifest.js';
@@ -268,13 +269,13 @@ function operationsPackage(name: string, extra: { reusable?: boolean; afterDeplo
 const taskArn = 'arn:aws:ecs:eu-central-1:123456789012:task/ops/0a1b2c3d4e5f';
 const createdOutputs = { MastodonLogGroup: '/mastodon-cfn/ops/mastodon', DatabaseClusterId: 'ops-db', ClusterName: 'ops', PostDeploymentMigrationTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-migrations:3', TaskSubnets: 'subnet-1,subnet-2', TaskSecurityGroup: 'sg-1' };
 
-/** ECS answering RunTask, then DescribeTasks: running once, then stopped with `exitCode` for the migrate container. */
-function fakeEcs(exitCode: number | undefined, failures: object[] = []) {
+/** ECS answering RunTask, then DescribeTasks: running once, then stopped with `exitCode` for the container (the migrate one unless named). */
+function fakeEcs(exitCode: number | undefined, failures: object[] = [], container = 'migrate') {
   let polls = 0;
   return new FakeApi({
     RunTask: () => (failures.length ? { tasks: [], failures } : { tasks: [{ taskArn, lastStatus: 'PROVISIONING' }], failures: [] }),
     DescribeTasks: () => ({
-      tasks: [polls++ === 0 ? { taskArn, lastStatus: 'RUNNING' } : { taskArn, lastStatus: 'STOPPED', stoppedReason: exitCode === 0 ? 'Essential container in task exited' : 'Task failed', containers: [{ name: 'migrate', exitCode }] }],
+      tasks: [polls++ === 0 ? { taskArn, lastStatus: 'RUNNING' } : { taskArn, lastStatus: 'STOPPED', stoppedReason: exitCode === 0 ? 'Essential container in task exited' : 'Task failed', containers: [{ name: container, exitCode }] }],
     }),
   });
 }
@@ -372,6 +373,51 @@ function fakeLogs(pages: string[][]) {
     },
   });
 }
+
+describe('the owner account: created once, its password never printed', () => {
+  const owner = {
+    outputs: { cluster: 'ClusterName', taskDefinition: 'OwnerAccountTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
+    capacityProvider: 'FARGATE',
+    container: 'owner',
+    description: 'creation of the owner account @alice',
+    username: 'alice',
+    email: 'alice@example.com',
+    passwordSecret: 'mastodon-cfn/ops/owner',
+  };
+  const outputs = { ...createdOutputs, OwnerAccountTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-owner-account:1' };
+  const secretsManager = () => {
+    const tags: { Key: string; Value: string }[] = [];
+    return new FakeApi({ DescribeSecret: () => ({ Name: owner.passwordSecret, Tags: [...tags] }), TagResource: ({ Tags }) => (tags.push(...Tags), {}) });
+  };
+  const ownerTask = (exitCode: number) => fakeEcs(exitCode, [], 'owner');
+
+  it('runs its task once, after which the secret is tagged and later deploys leave it alone; only where the password is, is printed', async () => {
+    const secrets = secretsManager();
+    const ecs = ownerTask(0);
+    const reporter = recordingReporter();
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, reporter, { initialMs: 1, maxMs: 1 });
+    expect(ecs.calls.filter((c) => c.name === 'RunTask').map((c) => c.input.taskDefinition)).to.deep.equal([outputs.OwnerAccountTaskDefinition]);
+    expect(secrets.calls.map((c) => c.name)).to.deep.equal(['DescribeSecret', 'TagResource']);
+    expect(reporter.lines.at(-1)).to.equal(
+      'Owner account @alice (alice@example.com) is ready: log in at the instance with that e-mail address.\nIts password is in Secrets Manager, and is printed only when you ask for it:\n  aws secretsmanager get-secret-value --secret-id mastodon-cfn/ops/owner --region eu-central-1 --query SecretString --output text',
+    );
+    // The deployer never reads the secret's value: there is nothing it could print.
+    expect(secrets.calls.map((c) => c.name)).to.not.include('GetSecretValue');
+
+    const again = recordingReporter();
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, again, { initialMs: 1, maxMs: 1 });
+    expect(ecs.calls.filter((c) => c.name === 'RunTask')).to.have.length(1);
+    expect(again.lines).to.deep.equal([]);
+  });
+
+  it('a failed creation names its log stream, is not marked done, and is tried again by the next deploy', async () => {
+    const secrets = secretsManager();
+    const error = await failure(createOwnerOnce({ ecs: ownerTask(1), secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, recordingReporter(), { initialMs: 1, maxMs: 1 }));
+    expect(error.message).to.include('the creation of the owner account @alice failed: owner exited with code 1');
+    expect(error.message).to.include('stream owner/owner/0a1b2c3d4e5f');
+    expect(secrets.calls.map((c) => c.name)).to.deep.equal(['DescribeSecret']);
+  });
+});
 
 describe('mastodon-cfn run and tootctl: one-off commands, without ECS Exec', () => {
   const deployedOps = () => {

@@ -2,10 +2,10 @@ import type { Architecture, Capacity, Config, EnvironmentMap, RunMode } from '..
 import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Value } from './cfn.js';
 import { cache } from './cache.js';
 import { database, DATABASE_NAME, DATABASE_USER } from './database.js';
-import type { CompileStep } from './fragment.js';
+import type { CompileStep, OwnerAccount } from './fragment.js';
 import { mailDomain, smtpSecretArn } from './mail.js';
 import { mediaBucket } from './media.js';
-import { Ids, OutputIds } from './naming.js';
+import { Ids, OutputIds, type Names } from './naming.js';
 import { STREAMING_PORT, subnetIds, WEB_PORT } from './network.js';
 import { MASTODON_SECRET_KEYS, mastodonSecretArn, secretKey } from './secrets.js';
 
@@ -177,6 +177,28 @@ export function lockedRailsTask(task: 'db:prepare' | 'db:migrate'): string[] {
   return ['bundle', 'exec', 'ruby', '-e', script];
 }
 
+/**
+ * Creates the owner account as `tootctl accounts create USER --email … --confirmed --approve --role Owner`
+ * does (lib/mastodon/cli/accounts.rb), with the password from OWNER_PASSWORD (a secret) instead of a
+ * printed one: nothing secret reaches the log. An account of that name already there is left alone.
+ */
+export const OWNER_ACCOUNT_SCRIPT = [
+  'username = ENV.fetch("OWNER_USERNAME")',
+  'if Account.find_local(username)&.user',
+  '  puts "Owner account @#{username} already exists: left as it is"',
+  '  exit 0',
+  'end',
+  'role = UserRole.find_by(name: "Owner") or abort("Mastodon has no Owner role: run the migrations first (rails db:seed)")',
+  'user = User.new(email: ENV.fetch("OWNER_EMAIL"), password: ENV.fetch("OWNER_PASSWORD"), agreement: true, role_id: role.id, confirmed_at: Time.now.utc, bypass_invite_request_check: true)',
+  'user.account = Account.new(username: username)',
+  'abort("Could not create @#{username}: #{user.errors.full_messages.join("; ")}") unless user.save',
+  // Confirming again runs Mastodon's after-confirmation steps; the method was renamed in 4.4.
+  'user.confirmed_at = nil',
+  'user.respond_to?(:mark_email_as_confirmed!) ? user.mark_email_as_confirmed! : user.confirm!',
+  'user.approve!',
+  'puts "Owner account @#{username} created"',
+].join('\n');
+
 function railsEnvironment(config: Config): Record<string, Value<string>> {
   return {
     ...(config.mastodon.environment as Record<string, string>),
@@ -221,14 +243,14 @@ function railsSecrets(config: Config): Record<string, Value<string>> {
 }
 
 /** A Rails container of the Mastodon image: web, sidekiq, or a migration. */
-function railsContainer(config: Config, name: string, command: string[], extra: { environment?: Record<string, string>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
+function railsContainer(config: Config, name: string, command: string[], extra: { environment?: Record<string, string>; secrets?: Record<string, Value<string>>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
   return {
     Name: name,
     Image: `${config.mastodon.image}:${config.mastodon.version}`,
     Essential: true,
     Command: command,
     Environment: environmentList({ ...railsEnvironment(config), ...extra.environment }),
-    Secrets: secretList(railsSecrets(config)),
+    Secrets: secretList({ ...railsSecrets(config), ...extra.secrets }),
     LogConfiguration: awsLogs(Ids.MastodonLogGroup, name),
     ...extra.container,
   };
@@ -304,8 +326,32 @@ const oneOffTask = {
   container: 'migrate',
 };
 
+const ownerPasswordArn = Ref(Ids.OwnerPasswordArnParameter);
+
+/** The owner account's task: created once, by the first deploy that runs the migrations (production mode). */
+function ownerAccount(config: Config, names: Names): { ownerAccount?: OwnerAccount; container?: ContainerDefinition } {
+  const owner = config.mastodon.owner;
+  if (!owner || isSleeping(config.mastodon.mode)) return {};
+  return {
+    ownerAccount: {
+      ...oneOffTask,
+      outputs: { ...oneOffTask.outputs, taskDefinition: OutputIds.OwnerAccountTaskDefinition },
+      container: 'owner',
+      description: `creation of the owner account @${owner.username}`,
+      username: owner.username,
+      email: owner.email,
+      passwordSecret: names.secretName('owner'),
+    },
+    container: railsContainer(config, 'owner', ['bundle', 'exec', 'rails', 'runner', OWNER_ACCOUNT_SCRIPT], {
+      environment: { OWNER_USERNAME: owner.username, OWNER_EMAIL: owner.email },
+      secrets: { OWNER_PASSWORD: secretKey(ownerPasswordArn, 'password') },
+    }),
+  };
+}
+
 export const compileCompute: CompileStep = (config, names) => {
   const sleeping = isSleeping(config.mastodon.mode);
+  const owner = ownerAccount(config, names);
   const taskDefinition = (containers: ContainerDefinition[], family: string) =>
     fargateTaskDefinition({
       family,
@@ -326,7 +372,7 @@ export const compileCompute: CompileStep = (config, names) => {
           DefaultCapacityProviderStrategy: capacityProviderStrategy(config.mastodon.capacity),
         }),
         [Ids.MastodonLogGroup]: logGroup(config, names.logGroup('mastodon')),
-        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), database.secretArn, ...cache.secretArns]),
+        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), database.secretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : [])]),
         [Ids.MastodonTaskRole]: taskRole('mastodon', [
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: mediaBucket.arn },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },
@@ -336,6 +382,7 @@ export const compileCompute: CompileStep = (config, names) => {
         // Run once by the deployer after each deploy: every migration, the post-deployment ones included. In
         // every mode, `mastodon-cfn run` starts it with another command (tootctl): Mastodon's whole environment, no service.
         [Ids.PostDeploymentMigrationTaskDefinition]: taskDefinition([railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))], `${names.prefix}-post-deployment-migrations`),
+        ...(owner.container ? { [Ids.OwnerAccountTaskDefinition]: taskDefinition([owner.container], `${names.prefix}-owner-account`) } : {}),
         [Ids.MastodonService]: fargateService(config, {
           taskDefinitionId: Ids.MastodonTaskDefinition,
           desiredCount: config.mastodon.desiredCount,
@@ -360,9 +407,11 @@ export const compileCompute: CompileStep = (config, names) => {
         [OutputIds.TaskSecurityGroup]: { Description: 'Security group of the Mastodon tasks', Value: Ref(Ids.TaskSecurityGroup) },
         [OutputIds.PostDeploymentMigrationTaskDefinition]: { Description: 'Task that runs every migration once, or another one-off Rails command', Value: Ref(Ids.PostDeploymentMigrationTaskDefinition) },
         [OutputIds.MastodonLogGroup]: { Description: 'Log group of the Mastodon containers', Value: Ref(Ids.MastodonLogGroup) },
+        ...(owner.container ? { [OutputIds.OwnerAccountTaskDefinition]: { Description: 'Task that creates the owner account once', Value: Ref(Ids.OwnerAccountTaskDefinition) } } : {}),
       },
       afterDeploy: sleeping ? undefined : { description: 'post-deployment migrations (rails db:migrate)', ...oneOffTask },
       oneOffTask,
+      ownerAccount: owner.ownerAccount,
       logSources: Object.fromEntries(MASTODON_PROCESSES.map((name) => [name, { group: names.logGroup('mastodon'), streamPrefix: name }])),
     },
   };

@@ -23,6 +23,8 @@ export interface StackPart {
   afterDeploy?: AfterDeployTask;
   /** How `mastodon-cfn run` starts a one-off command (tootctl) in the stack. */
   oneOffTask?: OneOffTask;
+  /** The owner account the deployer creates once, after the first deploy that migrated the database. */
+  ownerAccount?: OwnerAccount;
   /** Where each process writes its log, by the name `mastodon-cfn logs` takes (web, sidekiq, a service). */
   logSources?: Record<string, LogSource>;
   /** The Route 53 hosted zone the stack writes records in, given to it by the deployer. */
@@ -74,6 +76,13 @@ export interface AfterDeployTask extends OneOffTask {
   description: string;
 }
 
+export interface OwnerAccount extends AfterDeployTask {
+  username: string;
+  email: string;
+  /** The fixed name of the secret with its `password`; the deployer tags it once the account exists. */
+  passwordSecret: string;
+}
+
 /** What a compile step returns: parts of one or more stacks. */
 export type Fragment = Partial<Record<StackRole, StackPart>>;
 
@@ -94,7 +103,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets'] as const;
-const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'hostedZone'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'hostedZone'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 

@@ -7,7 +7,7 @@ import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase } from './database.js';
 import { compileDns } from './dns.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail } from './mail.js';
 import { compileMedia } from './media.js';
@@ -45,6 +45,7 @@ export interface CompiledStack {
   deletionProtection?: DeletionProtection;
   afterDeploy?: AfterDeployTask;
   oneOffTask?: OneOffTask;
+  ownerAccount?: OwnerAccount;
   logSources: Record<string, LogSource>;
   endpoints: Record<string, string>;
   hostedZone?: HostedZone;
@@ -119,6 +120,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     deletionProtection: stacks[role]!.deletionProtection,
     afterDeploy: stacks[role]!.afterDeploy,
     oneOffTask: stacks[role]!.oneOffTask,
+    ownerAccount: stacks[role]!.ownerAccount,
     logSources: stacks[role]!.logSources ?? {},
     endpoints: stacks[role]!.endpoints ?? {},
     hostedZone: stacks[role]!.hostedZone,
@@ -148,6 +150,8 @@ export interface ManifestStack {
   afterDeploy?: AfterDeployTask;
   /** How `mastodon-cfn run` starts a one-off command in this stack. */
   oneOffTask?: OneOffTask;
+  /** The owner account the deployer creates once, after the deploy that migrated the database. */
+  ownerAccount?: OwnerAccount;
   /** Where each process logs, by the name `mastodon-cfn logs` takes. */
   logSources?: Record<string, LogSource>;
   /** Health URLs `mastodon-cfn status` asks, by what answers there. */
@@ -189,6 +193,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.deletionProtection ? { deletionProtection: stack.deletionProtection } : {}),
         ...(stack.afterDeploy ? { afterDeploy: stack.afterDeploy } : {}),
         ...(stack.oneOffTask ? { oneOffTask: stack.oneOffTask } : {}),
+        ...(stack.ownerAccount ? { ownerAccount: stack.ownerAccount } : {}),
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),

@@ -6,7 +6,7 @@
  */
 export type StackRole = 'certificates' | 'secrets' | 'main';
 /** Secrets whose values must outlive the stacks (kept on delete, reused by a re-created stack). */
-export type KeptSecret = 'mastodon' | 'database';
+export type KeptSecret = 'mastodon' | 'database' | 'owner';
 
 /** Deploy order: the certificate and secrets stacks feed the main stack. */
 export const STACK_ROLES: readonly StackRole[] = ['certificates', 'secrets', 'main'];
@@ -97,6 +97,7 @@ export const Ids = {
   MastodonTaskDefinition: 'MastodonTaskDefinition',
   MastodonService: 'MastodonService',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
+  OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
   // media
   MediaBucket: 'MediaBucket',
   MediaBucketPolicy: 'MediaBucketPolicy',
@@ -125,6 +126,8 @@ export const Ids = {
   // secrets
   MastodonSecrets: 'MastodonSecrets',
   MastodonSecretsArnParameter: 'MastodonSecretsArn',
+  OwnerPassword: 'OwnerPassword',
+  OwnerPasswordArnParameter: 'OwnerPasswordArn',
   /** A secret of the secrets stack reaches the main stack as an output and a parameter of this name. */
   secretArn: (secretId: string) => `${secretId}Arn`,
   /** Parameter and condition of the secrets stack for a kept secret that already exists (left by `remove`). */
@@ -149,6 +152,7 @@ export const OutputIds = {
   DatabaseClusterId: 'DatabaseClusterId',
   ClusterName: 'ClusterName',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
+  OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
   TaskSubnets: 'TaskSubnets',
   TaskSecurityGroup: 'TaskSecurityGroup',
   MastodonLogGroup: 'MastodonLogGroup',

@@ -40,6 +40,8 @@ export interface Config {
     memory: number;
     desiredCount: number;
     environment: EnvironmentMap;
+    /** The first account, created once by the deployer. */
+    owner?: { username: string; email: string };
   };
   database: { minCapacity: number; maxCapacity: number; engineVersion: string; backupRetentionDays: number };
   cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };

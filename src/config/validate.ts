@@ -157,6 +157,9 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** Usernames Mastodon refuses to register by default (`reserved_usernames` in config/settings.yml). */
+const MASTODON_RESERVED_USERNAMES = ['admin', 'support', 'help', 'root', 'webmaster', 'administrator', 'mod', 'moderator'];
+
 function semanticProblems(config: Config, locate: Locate): Problem[] {
   const problems: Problem[] = [];
   const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
@@ -187,6 +190,10 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     report(['network', config.network.vpcId === undefined ? 'subnetIds' : 'vpcId'], 'network', `network.vpcId and network.subnetIds go together: add ${missing}`);
   }
 
+  const owner = config.mastodon.owner?.username;
+  if (text(owner) && MASTODON_RESERVED_USERNAMES.includes(owner.toLowerCase())) {
+    report(['mastodon', 'owner', 'username'], 'reservedUsername', `Mastodon reserves the username "${owner}" (reserved_usernames in its config/settings.yml): choose another`);
+  }
   if (config.dns && (config.dns.hostedZoneId === undefined) === !config.dns.route53) {
     report(config.dns.route53 ? ['dns', 'route53'] : ['dns'], 'dnsZone', config.dns.route53 ? 'give dns.hostedZoneId or dns.route53: true, not both' : 'dns needs hostedZoneId, or route53: true to find the zone at deploy time');
   }

@@ -4,6 +4,7 @@ import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import type { AwsClient, Clients } from './aws.js';
 import { hostedZoneParameters } from './dns.js';
+import { createOwnerOnce } from './owner.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
@@ -137,6 +138,8 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
     // On every deploy, not only changed ones: a deploy after a failed run must run it again.
     if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
+    // After the migrations: the account needs Mastodon's tables and its Owner role.
+    if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, stack, reporter, polling);
   }
 }
 

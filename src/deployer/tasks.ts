@@ -111,7 +111,7 @@ export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, t
   return outcome.exitCode;
 }
 
-/** Runs the stack's after-deploy task and reports its outcome; a failure is the user's to look into, with where its log is. */
+/** Runs a task after a deploy and reports its outcome; a failure is the user's to look into, with where its log is. */
 export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling): Promise<void> {
   reporter.line(`${stack.name}: running ${task.description} as a one-off task...`);
   reporter.status(`${stack.name}: ${task.description}`);
@@ -135,6 +135,6 @@ export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outp
   throw MastodonCfnError.of(
     'deploy.afterDeployFailed',
     `${stack.name} is deployed, but the ${task.description} failed: ${how}${outcome.stoppedReason ? ` (${outcome.stoppedReason})` : ''}. ` +
-      `Its output is in CloudWatch Logs (${stack.region}), stream ${task.container}/${task.container}/${taskId}. The running release does not need these migrations; fix the cause and deploy again: the task runs on every deploy.`,
+      `Its output is in CloudWatch Logs (${stack.region}), stream ${task.container}/${task.container}/${taskId}. Fix the cause and deploy again: the next deploy runs it again (the running release goes on serving meanwhile).`,
   );
 }
