@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
 import { describeAwsFailure } from './awsErrors.js';
+import { formatEstimate } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { writeOutput } from './output.js';
 import { build, loadValidConfig, type PipelineOptions } from './pipeline.js';
@@ -64,6 +65,14 @@ export function createProgram(): Command {
       const result = build(pipelineOptions(flags));
       writeOutput(flags.out, result.files);
       process.stdout.write(renderSummary(result, flags.out, flags.stage !== undefined));
+    });
+
+  withConfigOptions(program.command('cost'))
+    .description('the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline)')
+    .option('--json', 'as JSON')
+    .action((flags: ConfigFlags & { json?: boolean }) => {
+      const result = build(pipelineOptions(flags));
+      process.stdout.write(flags.json ? `${JSON.stringify(result.estimate, null, 2)}\n` : `${formatEstimate(result.estimate)}\n`);
     });
 
   withConfigOptions(program.command('print'))

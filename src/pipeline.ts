@@ -1,5 +1,6 @@
 import { compile, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
 import { makeNames, type Names } from './compiler/naming.js';
+import { estimate, type Estimate } from './cost/estimate.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isPlainObject } from './config/path.js';
 import type { Config } from './config/types.js';
@@ -9,7 +10,7 @@ import { byPosition, MastodonCfnError } from './errors.js';
 
 /**
  * The build pipeline, one stage after another:
- * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile.
+ * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile → estimate.
  * Each stage reports all of its problems at once; the first stage with problems stops the build.
  */
 export interface PipelineOptions {
@@ -30,6 +31,7 @@ export interface Build extends ValidConfig {
   manifest: Manifest;
   /** File name → content, ready to be written. */
   files: Map<string, string>;
+  estimate: Estimate;
 }
 
 export function loadValidConfig(options: PipelineOptions): ValidConfig {
@@ -68,9 +70,14 @@ export function build(options: PipelineOptions): Build {
       loaded.file,
     );
   }
-  const manifest = toManifest(compiled.stacks, config, names);
   const files = new Map<string, string>();
   for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), `${JSON.stringify(stack.template, null, 2)}\n`);
+  // Priced from the templates as written: exactly what CloudFormation will be asked to create.
+  const monthly = estimate(
+    compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) })),
+    config.provider.region,
+  );
+  const manifest = toManifest(compiled.stacks, config, names, monthly);
   files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
-  return { ...valid, stacks: compiled.stacks, manifest, files };
+  return { ...valid, stacks: compiled.stacks, manifest, files, estimate: monthly };
 }

@@ -1,5 +1,6 @@
 import type FullHandlebars from 'handlebars';
 import handlebarsRuntime from 'handlebars/runtime.js';
+import { formatTotal } from './cost/estimate.js';
 import type { Build } from './pipeline.js';
 import { summary } from './templates.generated.js';
 
@@ -39,5 +40,6 @@ export function renderSummary(build: Build, outDir: string, stageOption: boolean
     nameWidth: Math.max(...manifest.stacks.map((stack) => stack.name.length)),
     stacks: manifest.stacks.map((stack, i) => ({ ...stack, resourceCount: Object.keys(stacks[i].template.Resources ?? {}).length })),
     manualSteps,
+    cost: formatTotal(build.estimate),
   });
 }

@@ -538,3 +538,55 @@ describe('compiler: zero-touch DNS in Route 53', () => {
     expect(Object.keys(built.template('main').Outputs!)).to.include('DkimRecord1');
   });
 });
+
+describe('compiler: profile small', () => {
+  const small = () => buildConfig({ yaml: minimalYaml('profile: small\n') });
+
+  it('runs RDS for PostgreSQL db.t4g.micro in one zone on gp3, encrypted, backed up, snapshotted and protected like Aurora', () => {
+    const built = small();
+    const main = built.resources();
+    expect(main).to.not.have.property('DatabaseCluster');
+    const instance = main.PostgresInstance;
+    expect(instance.Properties).to.deep.include({
+      Engine: 'postgres',
+      EngineVersion: '16.6',
+      DBInstanceClass: 'db.t4g.micro',
+      DBName: 'mastodon',
+      Port: '5432',
+      AllocatedStorage: '20',
+      MaxAllocatedStorage: 100,
+      StorageType: 'gp3',
+      MultiAZ: false,
+      PubliclyAccessible: false,
+      StorageEncrypted: true,
+      CopyTagsToSnapshot: true,
+      BackupRetentionPeriod: 7,
+      DeletionProtection: { Ref: 'DatabaseDeletionProtection' },
+      VPCSecurityGroups: [{ Ref: 'DatabaseSecurityGroup' }],
+    });
+    expect([instance.DeletionPolicy, instance.UpdateReplacePolicy]).to.deep.equal(['Snapshot', 'Snapshot']);
+    expect(built.manifest.stacks[2].deletionProtection).to.deep.equal({ parameter: 'DatabaseDeletionProtection', instanceOutput: 'DatabaseInstanceId' });
+    expect(built.manifest.stacks[2].statefulResources).to.deep.include({ logicalId: 'PostgresInstance', type: 'AWS::RDS::DBInstance' });
+    const web = containers(main).find((c) => c.Name === 'web');
+    expect(web.Environment).to.deep.include({ Name: 'DB_HOST', Value: { 'Fn::GetAtt': ['PostgresInstance', 'Endpoint.Address'] } });
+  });
+
+  it('puts the cache on cache.t4g.micro valkey and Mastodon in one 0.5 vCPU / 2 GB ARM task on Spot, unless the config says otherwise', () => {
+    const main = small().resources();
+    expect(main.Cache.Properties).to.deep.include({ CacheNodeType: 'cache.t4g.micro', Engine: 'valkey', AtRestEncryptionEnabled: true, TransitEncryptionEnabled: true });
+    expect(main.MastodonTaskDefinition.Properties).to.deep.include({ Cpu: '512', Memory: '2048', RuntimePlatform: { OperatingSystemFamily: 'LINUX', CpuArchitecture: 'ARM64' } });
+    expect(main.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
+    const chosen = buildConfig({ yaml: minimalYaml('profile: small\ncache: { nodeType: cache.t3.small }\nmastodon: { cpu: 1024 }\n') }).resources();
+    expect([chosen.Cache.Properties.CacheNodeType, chosen.MastodonTaskDefinition.Properties.Cpu]).to.deep.equal(['cache.t3.small', '1024']);
+  });
+
+  it('the standard profile is unchanged: Aurora, cache.t3.micro, a 1 vCPU task; each stack says its profile', () => {
+    const built = buildConfig({ yaml: minimalYaml() });
+    const main = built.resources();
+    expect(main.DatabaseCluster.Properties.ServerlessV2ScalingConfiguration).to.deep.equal({ MinCapacity: 0.5, MaxCapacity: 1 });
+    expect([main.Cache.Properties.CacheNodeType, main.MastodonTaskDefinition.Properties.Cpu]).to.deep.equal(['cache.t3.micro', '1024']);
+    expect(built.template('main').Outputs!.Profile).to.deep.include({ Value: 'standard' });
+    expect(built.manifest.stacks[2].profile).to.equal('standard');
+    expect(small().manifest.stacks[2].profile).to.equal('small');
+  });
+});

@@ -280,6 +280,49 @@ function fakeEcs(exitCode: number | undefined, failures: object[] = [], containe
   });
 }
 
+describe('deployer: profiles and the estimate', () => {
+  const oneStack = (extra: object) =>
+    readPackage(writePackage([{ name: 'shape', region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } }, ...extra } as never]));
+
+  it('refuses a change of profile that would drop the database, and says it is the profile change and how to move the data', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE', outputs: { Profile: 'standard' } });
+    cfn.changes = [
+      { Action: 'Remove', LogicalResourceId: 'DatabaseCluster', ResourceType: 'AWS::RDS::DBCluster', PolicyAction: 'Snapshot' },
+      { Action: 'Add', LogicalResourceId: 'PostgresInstance', ResourceType: 'AWS::RDS::DBInstance' },
+    ];
+    const error = await failure(deploy(oneStack({ profile: 'small', statefulResources: [{ logicalId: 'PostgresInstance', type: 'AWS::RDS::DBInstance' }] }), context(cfn).context, options));
+    expect(error.message).to.equal(
+      [
+        'Refusing to deploy shape: the change set would destroy or replace stateful resources:',
+        '  DatabaseCluster (AWS::RDS::DBCluster): would delete it; policy action Snapshot',
+        'The stack runs profile standard and this build is profile small: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep profile standard.',
+        'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.',
+      ].join('\n'),
+    );
+    expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
+  });
+
+  it('protects an RDS instance (profile small) once created, as it does an Aurora cluster', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = { events: [], finalStatus: 'CREATE_COMPLETE', outputs: { DatabaseInstanceId: 'shape-db' } };
+    const rds = new FakeApi({ ModifyDBInstance: () => ({}) });
+    const { reporter, context: ctx } = context(cfn, {}, { rds: () => rds });
+    await deploy(oneStack({ deletionProtection: { parameter: 'DatabaseDeletionProtection', instanceOutput: 'DatabaseInstanceId' }, template: { Parameters: { DatabaseDeletionProtection: { Type: 'String' } }, Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { P: { Value: { Ref: 'DatabaseDeletionProtection' } } } } }), ctx, options);
+    expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: true, ApplyImmediately: true } }]);
+    expect(reporter.lines).to.include('shape: deletion protection of database instance shape-db turned on');
+  });
+
+  it("prints the build's monthly estimate before it changes anything", async () => {
+    const cfn = new FakeCloudFormation();
+    const pkg = oneStack({});
+    pkg.estimate = { total: 74.08, currency: 'USD', region: 'eu-central-1', date: '2026-11-25', incomplete: false, priced: true };
+    const { reporter, context: ctx } = context(cfn);
+    await deploy(pkg, ctx, options);
+    expect(reporter.lines[0]).to.equal('Estimated cost once deployed: $74.08 a month (estimate, eu-central-1 prices of 2026-11-25) (mastodon-cfn cost itemises it)');
+  });
+});
+
 describe('deployer: running the instance safely', () => {
   it('creates the database unprotected so a failed create can roll back, protects it once created, and keeps it protected', async () => {
     const cfn = new FakeCloudFormation();

@@ -1,7 +1,7 @@
 import type { Architecture, Capacity, Config, EnvironmentMap, RunMode } from '../config/types.js';
 import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Value } from './cfn.js';
 import { cache } from './cache.js';
-import { database, DATABASE_NAME, DATABASE_USER } from './database.js';
+import { databaseEndpoint, databasePassword, databaseSecretArn, DATABASE_NAME, DATABASE_USER } from './database.js';
 import type { CompileStep, OwnerAccount } from './fragment.js';
 import { mailDomain, smtpSecretArn } from './mail.js';
 import { mediaBucket } from './media.js';
@@ -208,7 +208,7 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
     RAILS_SERVE_STATIC_FILES: 'true',
     RAILS_LOG_TO_STDOUT: 'enabled',
     ...(config.mastodon.mode === 'debug' ? { RAILS_LOG_LEVEL: 'debug' } : {}),
-    ...database.environment,
+    ...databaseEndpoint(config).environment,
     // libpq's "require": encrypted, without verifying the RDS certificate (config/database.yml passes DB_SSLMODE as sslmode).
     DB_SSLMODE: 'require',
     REDIS_HOST: cache.host,
@@ -234,7 +234,7 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
 
 function railsSecrets(config: Config): Record<string, Value<string>> {
   return {
-    DB_PASS: database.password,
+    DB_PASS: databasePassword,
     REDIS_URL: cache.railsUrl,
     SMTP_LOGIN: secretKey(smtpSecretArn(config), 'username'),
     SMTP_PASSWORD: secretKey(smtpSecretArn(config), 'password'),
@@ -290,14 +290,14 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
         NODE_ENV: 'production',
         BIND: '0.0.0.0',
         PORT: String(STREAMING_PORT),
-        ...database.environment,
+        ...databaseEndpoint(config).environment,
         // node-pg verifies certificates for "require", and the RDS CA is not in Node's store: encrypt without verifying (streaming/database.js).
         DB_SSLMODE: 'no-verify',
         REDIS_HOST: cache.host,
         REDIS_PORT: cache.port,
         REDIS_URL: cache.url,
       }),
-      Secrets: secretList({ DB_PASS: database.password, REDIS_PASSWORD: cache.password }),
+      Secrets: secretList({ DB_PASS: databasePassword, REDIS_PASSWORD: cache.password }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'streaming'),
       ...running('streaming'),
     },
@@ -310,8 +310,8 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
       Image: `public.ecr.aws/docker/library/postgres:${config.database.engineVersion.split('.')[0]}-alpine`,
       Essential: false,
       Command: SLEEP_FOREVER,
-      Environment: environmentList({ PGHOST: database.host, PGPORT: database.port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
-      Secrets: secretList({ PGPASSWORD: database.password }),
+      Environment: environmentList({ PGHOST: databaseEndpoint(config).host, PGPORT: databaseEndpoint(config).port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
+      Secrets: secretList({ PGPASSWORD: databasePassword }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'postgres'),
       LinuxParameters: exec,
     });
@@ -372,7 +372,7 @@ export const compileCompute: CompileStep = (config, names) => {
           DefaultCapacityProviderStrategy: capacityProviderStrategy(config.mastodon.capacity),
         }),
         [Ids.MastodonLogGroup]: logGroup(config, names.logGroup('mastodon')),
-        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), database.secretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : [])]),
+        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : [])]),
         [Ids.MastodonTaskRole]: taskRole('mastodon', [
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: mediaBucket.arn },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },

@@ -1,3 +1,4 @@
+import type { Config } from '../config/types.js';
 import { DbCluster, DbInstance, DbSubnetGroup, GetAtt, Ref, Sub } from './cfn.js';
 import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { Ids, OutputIds } from './naming.js';
@@ -7,71 +8,53 @@ import { generatedSecret, resolvedSecretKey, secretKey, secretsStackSecret } fro
 export const DATABASE_NAME = 'mastodon';
 export const DATABASE_USER = 'mastodon';
 
-const host = GetAtt(Ids.DatabaseCluster, 'Endpoint.Address');
-const port = GetAtt(Ids.DatabaseCluster, 'Endpoint.Port');
+/** The database's credentials, whatever the profile: the secret's ARN (JSON keys username and password) and an ECS `ValueFrom` for the password. */
+export const databaseSecretArn = Ref(Ids.DatabaseCredentialsArnParameter);
+export const databasePassword = secretKey(databaseSecretArn, 'password');
 
-/** What the tasks need to reach the database. */
-export const database = {
-  host,
-  port,
-  /** ARN of the secret with the master credentials (JSON keys username and password). */
-  secretArn: Ref(Ids.DatabaseCredentialsArnParameter),
-  /** An ECS `ValueFrom` for the password. */
-  password: secretKey(Ref(Ids.DatabaseCredentialsArnParameter), 'password'),
-  /** Mastodon's connection settings, for Rails and streaming alike (DB_SSLMODE differs: see compute.ts). */
-  environment: {
-    DB_HOST: host,
-    DB_PORT: port,
-    DB_NAME: DATABASE_NAME,
-    DB_USER: DATABASE_USER,
-  },
-};
+/** The resource that serves the database: the Aurora cluster, or the RDS instance of profile small. */
+const databaseServer = (config: Config) => (config.profile === 'small' ? Ids.PostgresInstance : Ids.DatabaseCluster);
 
-/**
- * Aurora PostgreSQL Serverless v2. The master password is a secret of our own in the secrets
- * stack, never rotated: an RDS-managed password (ManageMasterUserPassword) rotates every 7 days,
- * and ECS hands secrets to containers only when a task starts, so every task would lose the
- * database after the first rotation.
- */
-export const compileDatabase: CompileStep = (config, names) => {
-  const credentials = secretsStackSecret(names, {
-    id: Ids.DatabaseCredentials,
-    description: 'the database master credentials',
-    // RDS refuses "/", "@", '"' and spaces in a master password: letters and digits only.
-    secret: generatedSecret(`Master credentials of the ${names.prefix} database; never rotated (tasks read them at start)`, 'password', 32, { username: DATABASE_USER }),
-    kept: 'database',
-  });
-  const cluster: Fragment = {
+/** What the tasks need to reach the database: host, port, and Mastodon's connection settings (DB_SSLMODE differs: see compute.ts). */
+export function databaseEndpoint(config: Config) {
+  const host = GetAtt(databaseServer(config), 'Endpoint.Address');
+  const port = GetAtt(databaseServer(config), 'Endpoint.Port');
+  return { host, port, environment: { DB_HOST: host, DB_PORT: port, DB_NAME: DATABASE_NAME, DB_USER: DATABASE_USER } };
+}
+
+/** Deletion protection, off while the stack is first created (see DeletionProtection in fragment.ts). */
+const deletionProtection = () => Ref(Ids.DatabaseDeletionProtectionParameter) as unknown as boolean;
+
+/** What both profiles' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
+function commonSettings(config: Config) {
+  return {
+    MasterUsername: DATABASE_USER,
+    MasterUserPassword: Sub(resolvedSecretKey(Ids.DatabaseCredentialsArnParameter, 'password')),
+    StorageEncrypted: true,
+    DeletionProtection: deletionProtection(),
+    CopyTagsToSnapshot: true,
+    BackupRetentionPeriod: config.database.backupRetentionDays,
+  };
+}
+
+/** Aurora PostgreSQL Serverless v2 (profile standard): the data lives in the cluster, the instance is compute only. */
+function auroraDatabase(config: Config): Fragment {
+  return {
     main: {
-      Parameters: {
-        [Ids.DatabaseDeletionProtectionParameter]: {
-          Type: 'String',
-          AllowedValues: ['true', 'false'],
-          Default: 'true',
-          Description: "Deletion protection of the database cluster: mastodon-cfn deploy passes 'false' while the stack is first created (so a failed create can roll back) and turns it on once the create succeeded",
-        },
-      },
       Resources: {
-        [Ids.DatabaseSubnetGroup]: new DbSubnetGroup({ DBSubnetGroupDescription: `${names.prefix} database subnets`, SubnetIds: subnetIds(config) }),
         [Ids.DatabaseCluster]: keepData(
           new DbCluster({
             Engine: 'aurora-postgresql',
             EngineVersion: config.database.engineVersion,
             DatabaseName: DATABASE_NAME,
-            MasterUsername: DATABASE_USER,
-            MasterUserPassword: Sub(resolvedSecretKey(Ids.DatabaseCredentialsArnParameter, 'password')),
             Port: POSTGRES_PORT,
-            StorageEncrypted: true,
-            DeletionProtection: Ref(Ids.DatabaseDeletionProtectionParameter) as unknown as boolean,
-            CopyTagsToSnapshot: true,
-            BackupRetentionPeriod: config.database.backupRetentionDays,
+            ...commonSettings(config),
             DBSubnetGroupName: Ref(Ids.DatabaseSubnetGroup),
             VpcSecurityGroupIds: [Ref(Ids.DatabaseSecurityGroup)],
-            ServerlessV2ScalingConfiguration: { MinCapacity: config.database.minCapacity, MaxCapacity: config.database.maxCapacity },
+            ServerlessV2ScalingConfiguration: { MinCapacity: config.database.minCapacity!, MaxCapacity: config.database.maxCapacity! },
           }),
           'Snapshot',
         ),
-        // The data lives in the cluster; an Aurora instance is compute only, so it is not snapshotted itself.
         [Ids.DatabaseInstance]: new DbInstance({
           DBClusterIdentifier: Ref(Ids.DatabaseCluster),
           DBInstanceClass: 'db.serverless',
@@ -83,5 +66,70 @@ export const compileDatabase: CompileStep = (config, names) => {
       deletionProtection: { parameter: Ids.DatabaseDeletionProtectionParameter, clusterOutput: OutputIds.DatabaseClusterId },
     },
   };
-  return mergeParts(credentials, cluster);
+}
+
+/** RDS for PostgreSQL on the smallest Graviton instance, one availability zone (profile small). */
+const SMALL_INSTANCE_CLASS = 'db.t4g.micro';
+/** gp3's minimum for RDS; storage autoscaling grows it up to the maximum before a full disk stops Mastodon. */
+const SMALL_STORAGE_GB = 20;
+const SMALL_MAX_STORAGE_GB = 100;
+
+function smallDatabase(config: Config): Fragment {
+  return {
+    main: {
+      Resources: {
+        [Ids.PostgresInstance]: keepData(
+          new DbInstance({
+            Engine: 'postgres',
+            EngineVersion: config.database.engineVersion,
+            DBInstanceClass: SMALL_INSTANCE_CLASS,
+            DBName: DATABASE_NAME,
+            // An RDS instance takes its port as a string (AWS::RDS::DBInstance Port).
+            Port: String(POSTGRES_PORT),
+            ...commonSettings(config),
+            AllocatedStorage: String(SMALL_STORAGE_GB),
+            MaxAllocatedStorage: SMALL_MAX_STORAGE_GB,
+            StorageType: 'gp3',
+            MultiAZ: false,
+            PubliclyAccessible: false,
+            DBSubnetGroupName: Ref(Ids.DatabaseSubnetGroup),
+            VPCSecurityGroups: [Ref(Ids.DatabaseSecurityGroup)],
+          }),
+          'Snapshot',
+        ),
+      },
+      Outputs: { [OutputIds.DatabaseInstanceId]: { Description: 'The database instance', Value: Ref(Ids.PostgresInstance) } },
+      deletionProtection: { parameter: Ids.DatabaseDeletionProtectionParameter, instanceOutput: OutputIds.DatabaseInstanceId },
+    },
+  };
+}
+
+/**
+ * The database: Aurora PostgreSQL Serverless v2, or RDS for PostgreSQL with profile small. The
+ * master password is a secret of our own in the secrets stack, never rotated: an RDS-managed
+ * password (ManageMasterUserPassword) rotates every 7 days, and ECS hands secrets to containers
+ * only when a task starts, so every task would lose the database after the first rotation.
+ */
+export const compileDatabase: CompileStep = (config, names) => {
+  const credentials = secretsStackSecret(names, {
+    id: Ids.DatabaseCredentials,
+    description: 'the database master credentials',
+    // RDS refuses "/", "@", '"' and spaces in a master password: letters and digits only.
+    secret: generatedSecret(`Master credentials of the ${names.prefix} database; never rotated (tasks read them at start)`, 'password', 32, { username: DATABASE_USER }),
+    kept: 'database',
+  });
+  const shared: Fragment = {
+    main: {
+      Parameters: {
+        [Ids.DatabaseDeletionProtectionParameter]: {
+          Type: 'String',
+          AllowedValues: ['true', 'false'],
+          Default: 'true',
+          Description: "Deletion protection of the database: mastodon-cfn deploy passes 'false' while the stack is first created (so a failed create can roll back) and turns it on once the create succeeded",
+        },
+      },
+      Resources: { [Ids.DatabaseSubnetGroup]: new DbSubnetGroup({ DBSubnetGroupDescription: `${names.prefix} database subnets`, SubnetIds: subnetIds(config) }) },
+    },
+  };
+  return mergeParts(credentials, shared, config.profile === 'small' ? smallDatabase(config) : auroraDatabase(config));
 };

@@ -59,8 +59,10 @@ export interface ReusableSecret {
 export interface DeletionProtection {
   /** A 'true'/'false' parameter: 'false' while the stack is first created, so a failed create can roll back. */
   parameter: string;
-  /** The output naming the DB cluster to protect once the create succeeded. */
-  clusterOutput: string;
+  /** The output naming the Aurora cluster to protect once the create succeeded. */
+  clusterOutput?: string;
+  /** Or the output naming the RDS instance (profile small). */
+  instanceOutput?: string;
 }
 
 /** A one-off ECS task the deployer (or `mastodon-cfn run`) starts from a task definition the stack made. */

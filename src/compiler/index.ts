@@ -1,4 +1,5 @@
-import type { Config } from '../config/types.js';
+import type { Config, Profile } from '../config/types.js';
+import type { Estimate } from '../cost/estimate.js';
 import type { Problem } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import { compileCache } from './cache.js';
@@ -108,6 +109,8 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
 
   // The main stack records the Mastodon version it runs, for the deployer's upgrade guard.
   stacks.main!.Outputs![OutputIds.MastodonVersion] = { Description: 'Mastodon release this stack runs', Value: config.mastodon.version };
+  // And its profile, for the data-loss guard to name a profile change as the cause.
+  stacks.main!.Outputs![OutputIds.Profile] = { Description: 'The profile (standard or small) this stack was built with', Value: config.profile };
 
   const compiled = STACK_ROLES.filter((role) => stacks[role]).map((role) => ({
     role,
@@ -160,20 +163,25 @@ export interface ManifestStack {
   hostedZone?: HostedZone;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
+  /** The profile of the main stack: a change of profile replaces the database, and the data-loss guard says so. */
+  profile?: Profile;
 }
 
 export interface Manifest {
   manifestVersion: 1;
   service: string;
   stage: string;
+  /** The monthly estimate's total, for deploy's plan (`mastodon-cfn cost` itemises it). */
+  estimate?: Pick<Estimate, 'total' | 'currency' | 'region' | 'date' | 'incomplete' | 'priced'>;
   stacks: ManifestStack[];
 }
 
-export function toManifest(stacks: CompiledStack[], config: Config, names: Names): Manifest {
+export function toManifest(stacks: CompiledStack[], config: Config, names: Names, monthly?: Estimate): Manifest {
   return {
     manifestVersion: 1,
     service: names.service,
     stage: names.stage,
+    ...(monthly ? { estimate: { total: monthly.total, currency: monthly.currency, region: monthly.region, date: monthly.date, incomplete: monthly.incomplete, priced: monthly.priced } } : {}),
     stacks: stacks.map((stack) => {
       const dependsOn = STACK_ROLES.filter((role) => Object.values(stack.wiring).some((w) => w.stack === role)).map((role) => names.stackName(role));
       return {
@@ -197,7 +205,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),
-        ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version } : {}),
+        ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, profile: config.profile } : {}),
       };
     }),
   };

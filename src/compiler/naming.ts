@@ -71,6 +71,8 @@ export const Ids = {
   DatabaseSubnetGroup: 'DatabaseSubnetGroup',
   DatabaseCluster: 'DatabaseCluster',
   DatabaseInstance: 'DatabaseInstance',
+  /** Profile small's RDS for PostgreSQL instance: a name of its own, so switching profile is a replacement the data-loss guard sees. */
+  PostgresInstance: 'PostgresInstance',
   DatabaseCredentials: 'DatabaseCredentials',
   DatabaseCredentialsArnParameter: 'DatabaseCredentialsArn',
   DatabaseDeletionProtectionParameter: 'DatabaseDeletionProtection',
@@ -150,6 +152,8 @@ export const OutputIds = {
   DatabaseCredentialsArn: 'DatabaseCredentialsArn',
   CacheAuthTokenArn: 'CacheAuthTokenArn',
   DatabaseClusterId: 'DatabaseClusterId',
+  DatabaseInstanceId: 'DatabaseInstanceId',
+  Profile: 'Profile',
   ClusterName: 'ClusterName',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',

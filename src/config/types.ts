@@ -5,6 +5,7 @@
 export type Capacity = 'spot' | 'on-demand' | 'mixed';
 export type Architecture = 'arm64' | 'x86_64';
 export type RunMode = 'production' | 'maintenance' | 'debug';
+export type Profile = 'standard' | 'small';
 export type EnvironmentMap = Record<string, string | number | boolean>;
 
 export interface ServiceConfig {
@@ -29,6 +30,7 @@ export interface Config {
   service: string;
   provider: { region: string; stage: string; tags: Record<string, string>; logRetentionInDays: number };
   domain: string;
+  profile: Profile;
   mastodon: {
     version: string;
     image: string;
@@ -43,7 +45,8 @@ export interface Config {
     /** The first account, created once by the deployer. */
     owner?: { username: string; email: string };
   };
-  database: { minCapacity: number; maxCapacity: number; engineVersion: string; backupRetentionDays: number };
+  /** minCapacity and maxCapacity: Aurora's, profile standard only. */
+  database: { minCapacity?: number; maxCapacity?: number; engineVersion: string; backupRetentionDays: number };
   cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };
   media: { domain: string; priceClass: string; keepDeletedDays: number };
   certificates: { instance?: string; media?: string };

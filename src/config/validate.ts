@@ -24,6 +24,7 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
       if (isPlainObject(config.media)) config.media.domain ??= `media.${config.domain}`;
       if (isPlainObject(config.mail)) config.mail.from ??= `notifications@${config.domain}`;
     }
+    problems.push(...profileProblems(config, locate));
     problems.push(...semanticProblems(config, locate));
   } catch (error) {
     if (schemaValid) throw error;
@@ -155,6 +156,34 @@ function compareVersions(a: string, b: string): number {
   const pb = b.slice(1).split('.').map(Number);
   for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
   return 0;
+}
+
+/** The defaults a profile decides (documented with each key in the schema). */
+const PROFILE_DEFAULTS = {
+  standard: { nodeType: 'cache.t3.micro', cpu: 1024, minCapacity: 0.5, maxCapacity: 1 },
+  // 0.5 vCPU and 2 GB: web, sidekiq and streaming get 819, 819 and 409 MiB (compute.ts's memory shares).
+  small: { nodeType: 'cache.t4g.micro', cpu: 512 },
+} as const;
+
+/** Fills what the profile decides, and refuses Aurora's settings on a profile without Aurora. */
+function profileProblems(config: Config, locate: Locate): Problem[] {
+  const problems: Problem[] = [];
+  const defaults = PROFILE_DEFAULTS[config.profile];
+  if (!defaults) return problems;
+  if (isPlainObject(config.cache)) config.cache.nodeType ??= defaults.nodeType;
+  if (isPlainObject(config.mastodon)) config.mastodon.cpu ??= defaults.cpu;
+  if (!isPlainObject(config.database)) return problems;
+  if ('minCapacity' in defaults) {
+    config.database.minCapacity ??= defaults.minCapacity;
+    config.database.maxCapacity ??= defaults.maxCapacity;
+    return problems;
+  }
+  for (const key of ['minCapacity', 'maxCapacity'] as const) {
+    if (config.database[key] === undefined) continue;
+    const path = ['database', key];
+    problems.push({ code: 'semantic.profile', path: dotted(path), message: `${key} sets Aurora's capacity; profile ${config.profile} runs RDS for PostgreSQL db.t4g.micro instead: remove it, or use profile standard`, ...locate(path) });
+  }
+  return problems;
 }
 
 /** Usernames Mastodon refuses to register by default (`reserved_usernames` in config/settings.yml). */

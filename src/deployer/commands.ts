@@ -1,12 +1,13 @@
 import { DeleteStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
+import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import type { AwsClient, Clients } from './aws.js';
 import { hostedZoneParameters } from './dns.js';
 import { createOwnerOnce } from './owner.js';
 import { executeChangeSet, followStack } from './follow.js';
-import { dataLossChanges, describeDataLoss, upgradeProblem } from './guards.js';
+import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
 import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, stackResources, type Polling } from './stacks.js';
@@ -27,6 +28,7 @@ export interface DeployOptions {
 }
 
 const VERSION_OUTPUT = 'MastodonVersion';
+const PROFILE_OUTPUT = 'Profile';
 
 function formatOutputs(name: string, outputs: Record<string, string>): string {
   const entries = Object.entries(outputs);
@@ -90,16 +92,26 @@ async function changeSetParameters(context: DeployerContext, stack: DeployStack,
 
 async function protectAfterCreate(context: DeployerContext, stack: DeployStack, outputs: Record<string, string>): Promise<void> {
   const protection = stack.deletionProtection!;
-  const cluster = outputs[protection.clusterOutput];
-  if (!cluster) throw MastodonCfnError.of('deploy.missingOutput', `${stack.name} has no output ${protection.clusterOutput}: deletion protection of its database was not turned on. Deploy again to turn it on.`);
-  await context.clients.rds(stack.region).send(new ModifyDBClusterCommand({ DBClusterIdentifier: cluster, DeletionProtection: true, ApplyImmediately: true }));
-  context.reporter.line(`${stack.name}: deletion protection of database cluster ${cluster} turned on`);
+  const output = protection.clusterOutput ?? protection.instanceOutput;
+  const id = output && outputs[output];
+  if (!id) throw MastodonCfnError.of('deploy.missingOutput', `${stack.name} has no output ${output}: deletion protection of its database was not turned on. Deploy again to turn it on.`);
+  await setDeletionProtection(context.clients.rds(stack.region), protection.clusterOutput ? 'cluster' : 'instance', id, true);
+  context.reporter.line(`${stack.name}: deletion protection of database ${protection.clusterOutput ? 'cluster' : 'instance'} ${id} turned on`);
+}
+
+async function setDeletionProtection(rds: AwsClient, kind: 'cluster' | 'instance', id: string, on: boolean): Promise<void> {
+  await rds.send(
+    kind === 'cluster'
+      ? new ModifyDBClusterCommand({ DBClusterIdentifier: id, DeletionProtection: on, ApplyImmediately: true })
+      : new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, DeletionProtection: on, ApplyImmediately: true }),
+  );
 }
 
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
   const outputs = new Map<string, Record<string, string>>();
+  if (pkg.estimate) reporter.line(`Estimated cost once deployed: ${formatTotal(pkg.estimate)} (mastodon-cfn cost itemises it)`);
   const zones = await hostedZoneParameters(clients.route53, pkg);
   for (const stack of pkg.stacks) {
     const cfn = clients.cloudFormation(stack.region);
@@ -118,7 +130,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       const losses = dataLossChanges(changeSet.rows, stack);
       if (losses.length > 0 && !options.allowDataLoss) {
         await deleteChangeSet(cfn, changeSet);
-        throw MastodonCfnError.of('deploy.dataLoss', describeDataLoss(`Refusing to deploy ${stack.name}`, losses));
+        throw MastodonCfnError.of('deploy.dataLoss', describeDataLoss(`Refusing to deploy ${stack.name}`, losses, profileChange(outputsOf(existing)[PROFILE_OUTPUT], stack.profile)));
       }
       if (!(await context.confirm(`Deploy these changes to ${stack.name}?`))) {
         await deleteChangeSet(cfn, changeSet);
@@ -164,7 +176,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
     }
     reporter.line(formatChangeSet(changeSet));
     const losses = dataLossChanges(changeSet.rows, stack);
-    if (losses.length > 0) reporter.line(describeDataLoss(`Deploy would refuse ${stack.name}`, losses));
+    if (losses.length > 0) reporter.line(describeDataLoss(`Deploy would refuse ${stack.name}`, losses, profileChange(outputsOf(existing)[PROFILE_OUTPUT], stack.profile)));
     await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
   }
 }
@@ -214,9 +226,11 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
     for (const resource of resources) {
       if (!STATEFUL_TYPES.has(resource.ResourceType) && !(stack.statefulResources ?? []).some((r) => r.logicalId === resource.LogicalResourceId)) continue;
       const policy = policies[resource.LogicalResourceId]?.DeletionPolicy ?? 'Delete';
-      if (resource.ResourceType === 'AWS::RDS::DBCluster' && policy === 'Snapshot') {
+      const database = { 'AWS::RDS::DBCluster': 'cluster', 'AWS::RDS::DBInstance': 'instance' } as const;
+      const kind = database[resource.ResourceType as keyof typeof database];
+      if (kind && policy === 'Snapshot' && resource.PhysicalResourceId) {
         // Deletion protection would stop the stack deletion; the Snapshot policy keeps the data instead.
-        await clients.rds(stack.region).send(new ModifyDBClusterCommand({ DBClusterIdentifier: resource.PhysicalResourceId, DeletionProtection: false, ApplyImmediately: true }));
+        await setDeletionProtection(clients.rds(stack.region), kind, resource.PhysicalResourceId, false);
       }
       if (policy !== 'Delete') leftBehind.push(`  ${resource.ResourceType} ${resource.PhysicalResourceId} (${resource.LogicalResourceId}): ${policy === 'Snapshot' ? 'final snapshot kept' : 'retained'}`);
     }

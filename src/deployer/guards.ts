@@ -19,12 +19,18 @@ export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRo
 }
 
 /** `verdict` opens the message: "Refusing to deploy social-prod" from deploy, "Deploy would refuse social-prod" from diff. */
-export function describeDataLoss(verdict: string, rows: ChangeRow[]): string {
+export function describeDataLoss(verdict: string, rows: ChangeRow[], cause?: string): string {
   const lines = rows.map((r) => {
     const what = r.action === 'Remove' ? 'delete' : r.replacement === 'Conditional' ? 'possibly replace' : 'replace';
     return `  ${r.logicalId} (${r.type}): would ${what} it${r.policyAction ? `; policy action ${r.policyAction}` : ''}`;
   });
-  return [`${verdict}: the change set would destroy or replace stateful resources:`, ...lines, 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');
+  return [`${verdict}: the change set would destroy or replace stateful resources:`, ...lines, ...(cause ? [cause] : []), 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');
+}
+
+/** Why a change set loses data when the profile changed: the two profiles keep the data in different resources. */
+export function profileChange(deployed: string | undefined, wanted: string | undefined): string | undefined {
+  if (!deployed || !wanted || deployed === wanted) return undefined;
+  return `The stack runs profile ${deployed} and this build is profile ${wanted}: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep profile ${deployed}.`;
 }
 
 type Version = [number, number, number];

@@ -10,6 +10,7 @@ export interface DeployPackage {
   /** Where the package is, for messages: a folder, or a build kept in memory. */
   source: string;
   stacks: DeployStack[];
+  estimate?: Manifest['estimate'];
   template(stack: DeployStack): string;
 }
 
@@ -38,6 +39,7 @@ function packageOf(source: string, read: (name: string) => string): DeployPackag
   return {
     source,
     stacks: stacks as DeployStack[],
+    estimate: manifest.estimate,
     template: (stack) => {
       try {
         return read(stack.templateFile);

@@ -1,0 +1,213 @@
+import prices from './prices.json' with { type: 'json' };
+
+/**
+ * A monthly estimate read from the compiled templates (not from the config): what CloudFormation
+ * would create is what is priced. Prices come from the dated table shipped with the package
+ * (prices.json) and usage from its stated assumptions; a price the table lacks is unknown, never guessed.
+ */
+
+export type RegionPrices = (typeof prices.regions)['us-east-1'];
+export type PriceTable = Omit<typeof prices, 'regions'> & { regions: Record<string, RegionPrices | undefined> };
+export const PRICES: PriceTable = prices;
+
+export interface CostLine {
+  /** The box of the architecture it belongs to: the logical id of the resource that costs. */
+  resource: string;
+  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service';
+  item: string;
+  quantity: number;
+  unit: string;
+  /** Undefined: the table has no price for it. */
+  unitPrice?: number;
+  /** Rounded to the cent; undefined when the price is unknown. */
+  monthly?: number;
+}
+
+export interface Estimate {
+  region: string;
+  date: string;
+  currency: string;
+  lines: CostLine[];
+  /** The sum of the known lines, in cents' precision. */
+  total: number;
+  /** Whether some line has no price (the total is then a lower bound). */
+  incomplete: boolean;
+  /** Whether the table has prices for the region at all. */
+  priced: boolean;
+  assumptions: string[];
+}
+
+interface TemplateResource {
+  Type: string;
+  Properties?: Record<string, any>;
+}
+
+export interface PricedStack {
+  name: string;
+  region: string;
+  template: { Resources?: Record<string, TemplateResource> };
+}
+
+const cents = (value: number) => Math.round(value * 100) / 100;
+
+function line(resource: string, component: CostLine['component'], item: string, quantity: number, unit: string, unitPrice: number | undefined): CostLine {
+  return { resource, component, item, quantity, unit, unitPrice, monthly: unitPrice === undefined ? undefined : cents(quantity * unitPrice) };
+}
+
+/** The logical id a `{ Ref }` points at, or undefined for a literal. */
+const refOf = (value: unknown) => (value && typeof value === 'object' && 'Ref' in value ? String((value as { Ref: unknown }).Ref) : undefined);
+
+/** One stack's billable resources, priced in `p` (undefined: a region the table lacks). */
+function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: PriceTable): CostLine[] {
+  const resources = stack.template.Resources ?? {};
+  const hours = table.hoursPerMonth;
+  const usage = table.usage;
+  const lines: CostLine[] = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    const props = resource.Properties ?? {};
+    switch (resource.Type) {
+      case 'AWS::RDS::DBCluster': {
+        const minimum = props.ServerlessV2ScalingConfiguration?.MinCapacity;
+        if (typeof minimum === 'number') lines.push(line(id, 'database', 'Aurora Serverless v2 at its minimum capacity', cents(minimum * hours), 'ACU-hours', p?.auroraServerlessV2AcuHour));
+        lines.push(line(id, 'database', 'Aurora storage (assumed)', usage.auroraStorageGb, 'GB-months', p?.auroraStorageGbMonth));
+        lines.push(line(id, 'database', 'Aurora I/O (assumed)', usage.auroraIoMillions, 'million requests', p?.auroraIoPerMillion));
+        break;
+      }
+      case 'AWS::RDS::DBInstance': {
+        // An Aurora Serverless instance is priced through its cluster's ACUs.
+        if (props.DBInstanceClass === 'db.serverless') break;
+        const instances = p?.rdsPostgresInstanceHour as Record<string, number> | undefined;
+        lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', instances?.[props.DBInstanceClass]));
+        if (typeof props.AllocatedStorage === 'string' || typeof props.AllocatedStorage === 'number') {
+          lines.push(line(id, 'database', `${props.StorageType ?? 'gp2'} storage`, Number(props.AllocatedStorage), 'GB-months', props.StorageType === 'gp3' ? p?.rdsGp3GbMonth : undefined));
+        }
+        break;
+      }
+      case 'AWS::ElastiCache::ReplicationGroup': {
+        const engine = props.Engine === 'valkey' ? 'valkey' : 'redis';
+        const nodes = (p?.elastiCacheNodeHour as Record<string, Record<string, number>> | undefined)?.[engine];
+        const count = Number(props.NumCacheClusters ?? 1);
+        lines.push(line(id, 'cache', `ElastiCache ${engine} ${props.CacheNodeType}`, count * hours, 'node-hours', nodes?.[props.CacheNodeType]));
+        break;
+      }
+      case 'AWS::ElasticLoadBalancingV2::LoadBalancer': {
+        lines.push(line(id, 'load balancer', 'Application Load Balancer', hours, 'hours', p?.loadBalancerHour));
+        lines.push(line(id, 'load balancer', 'load balancer capacity units (assumed)', usage.loadBalancerCapacityUnits * hours, 'LCU-hours', p?.loadBalancerCapacityUnitHour));
+        // An internet-facing load balancer has a public IPv4 address in each of its subnets.
+        if (props.Scheme !== 'internal') lines.push(line(id, 'network', 'public IPv4 addresses of the load balancer', (props.Subnets?.length ?? 2) * hours, 'address-hours', p?.publicIpv4Hour));
+        break;
+      }
+      case 'AWS::ECS::Service':
+        lines.push(...serviceLines(id, props, resources, p, table));
+        break;
+      case 'AWS::SecretsManager::Secret':
+        lines.push(line(id, 'secrets', `secret ${id}`, 1, 'secret-months', p?.secretMonth));
+        break;
+      case 'AWS::S3::Bucket':
+        lines.push(line(id, 'media', 'S3 Standard storage (assumed)', usage.mediaStorageGb, 'GB-months', p?.s3StandardGbMonth));
+        break;
+      case 'AWS::CloudFront::Distribution':
+        // The always-free tier covers the first 1 TB a month.
+        lines.push(line(id, 'media', `CloudFront transfer beyond the free ${usage.cloudFrontFreeTierGb} GB (assumed ${usage.cloudFrontGbOut} GB out)`, Math.max(0, usage.cloudFrontGbOut - usage.cloudFrontFreeTierGb), 'GB', p?.cloudFrontGbBeyondFreeTier));
+        break;
+      case 'AWS::Logs::LogGroup':
+        lines.push(line(id, 'logs', `CloudWatch Logs ingestion into ${id} (assumed)`, usage.logsIngestedGb, 'GB', p?.logsIngestionGb));
+        break;
+      case 'AWS::DynamoDB::Table':
+        lines.push(line(id, 'service', 'DynamoDB on-demand writes (assumed)', usage.dynamoDbWriteMillions, 'million write units', p?.dynamoDbWriteMillion));
+        lines.push(line(id, 'service', 'DynamoDB on-demand reads (assumed)', usage.dynamoDbReadMillions, 'million read units', p?.dynamoDbReadMillion));
+        lines.push(line(id, 'service', 'DynamoDB storage (assumed)', usage.dynamoDbStorageGb, 'GB-months', p?.dynamoDbGbMonth));
+        if (props.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled) lines.push(line(id, 'service', 'DynamoDB point-in-time recovery', usage.dynamoDbStorageGb, 'GB-months', p?.dynamoDbBackupGbMonth));
+        break;
+      case 'AWS::SES::EmailIdentity':
+        lines.push(line(id, 'mail', `SES e-mails (assumed ${usage.emailsPerMonth})`, usage.emailsPerMonth / 1000, 'thousand e-mails', p?.sesThousandEmails));
+        break;
+      default:
+        break;
+    }
+  }
+  return lines;
+}
+
+/** A Fargate service: its tasks' vCPU and memory hours on Spot or on-demand, and a public IPv4 address per task. */
+function serviceLines(id: string, props: Record<string, any>, resources: Record<string, TemplateResource>, p: RegionPrices | undefined, table: PriceTable): CostLine[] {
+  const definition = resources[refOf(props.TaskDefinition) ?? '']?.Properties;
+  const count = Number(props.DesiredCount ?? 1);
+  if (!definition || count === 0) return [];
+  const architecture = definition.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
+  const rates = p?.fargate[architecture];
+  const vcpu = Number(definition.Cpu) / 1024;
+  const gb = Number(definition.Memory) / 1024;
+  const component: CostLine['component'] = id === 'MastodonService' ? 'compute' : 'service';
+  const strategy: { CapacityProvider: string; Base?: number }[] = props.CapacityProviderStrategy ?? [{ CapacityProvider: 'FARGATE' }];
+  const onDemandBase = strategy.find((s) => s.CapacityProvider === 'FARGATE')?.Base ?? 0;
+  const onSpot = strategy.some((s) => s.CapacityProvider === 'FARGATE_SPOT');
+  const onDemandTasks = onSpot ? Math.min(count, onDemandBase) : count;
+  const spotTasks = count - onDemandTasks;
+  // Rounded to a hundred-millionth of a dollar: the unit price printed is the one multiplied.
+  const spot = (price: number | undefined) => (price === undefined ? undefined : Number((price * (1 - table.fargateSpotDiscount)).toFixed(8)));
+  const tasksOf = (n: number) => `${n} task${n === 1 ? '' : 's'} of ${id}`;
+  const lines: CostLine[] = [];
+  for (const [tasks, kind, price] of [
+    [onDemandTasks, 'on-demand', (x: number | undefined) => x],
+    [spotTasks, 'Spot', spot],
+  ] as const) {
+    if (tasks === 0) continue;
+    lines.push(line(id, component, `Fargate ${kind} ${architecture} vCPU (${tasksOf(tasks)}, ${vcpu} vCPU each)`, cents(tasks * vcpu * table.hoursPerMonth), 'vCPU-hours', price(rates?.vcpuHour)));
+    lines.push(line(id, component, `Fargate ${kind} ${architecture} memory (${tasksOf(tasks)}, ${gb} GB each)`, cents(tasks * gb * table.hoursPerMonth), 'GB-hours', price(rates?.gbHour)));
+  }
+  if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
+    lines.push(line(id, 'network', `public IPv4 address of each task of ${id}`, count * table.hoursPerMonth, 'address-hours', p?.publicIpv4Hour));
+  }
+  return lines;
+}
+
+/** The monthly estimate of a build's stacks, priced in the home region's prices. */
+export function estimate(stacks: PricedStack[], homeRegion: string, table: PriceTable = PRICES): Estimate {
+  const p = table.regions[homeRegion];
+  const lines = stacks.flatMap((stack) => stackLines(stack, p, table));
+  const usesRoute53 = stacks.some((stack) => Object.values(stack.template.Resources ?? {}).some((r) => r.Type === 'AWS::Route53::RecordSet'));
+  if (usesRoute53) lines.push(line('HostedZone', 'dns', 'Route 53 hosted zone (yours; its records for AWS aliases answer free)', 1, 'zone-months', p?.route53HostedZoneMonth));
+  const known = lines.filter((l) => l.monthly !== undefined);
+  const u = table.usage;
+  return {
+    region: homeRegion,
+    date: table.date,
+    currency: table.currency,
+    lines,
+    total: cents(known.reduce((sum, l) => sum + l.monthly!, 0)),
+    incomplete: known.length < lines.length,
+    priced: p !== undefined,
+    assumptions: [
+      `${table.hoursPerMonth} hours a month; on-demand prices of ${table.date}${p ? '' : `; the table has no prices for ${homeRegion}`}`,
+      table.fargateSpotNote,
+      `Aurora: ${u.auroraStorageGb} GB stored, ${u.auroraIoMillions} million I/O requests; load balancer: ${u.loadBalancerCapacityUnits} LCU on average`,
+      `media: ${u.mediaStorageGb} GB in S3, ${u.cloudFrontGbOut} GB a month through CloudFront; logs: ${u.logsIngestedGb} GB ingested per log group`,
+      `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails`,
+      'not counted: data transfer to the internet from the load balancer (the first 100 GB a month are free), backups beyond the free allowance, taxes',
+    ],
+  };
+}
+
+const money = (value: number) => `$${value.toFixed(2)}`;
+
+/** `$123.45 a month (prices of 2026-11-25, eu-central-1)`, or with "at least" when some price is unknown. */
+export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'region' | 'date'> & { lines?: unknown[]; priced?: boolean }): string {
+  if (estimate.priced === false) return `unknown: the price table of ${estimate.date} has no prices for ${estimate.region}`;
+  return `${estimate.incomplete ? 'at least ' : ''}${money(estimate.total)} a month (estimate, ${estimate.region} prices of ${estimate.date})`;
+}
+
+/** The itemised estimate: every line with its quantity and unit price, then the total and the assumptions. */
+export function formatEstimate(estimate: Estimate): string {
+  const rows = estimate.lines.map((l) => [l.component, l.item, `${l.quantity} ${l.unit}`, l.unitPrice === undefined ? 'unknown' : `× $${l.unitPrice}`, l.monthly === undefined ? 'unknown' : money(l.monthly)]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  const body = rows.map((r) => `  ${r.slice(0, 4).map((cell, i) => cell.padEnd(widths[i])).join('  ')}  ${r[4].padStart(9)}`);
+  return [
+    `Monthly cost estimate in ${estimate.region} (${estimate.currency}, prices of ${estimate.date}):`,
+    ...body,
+    `  Total: ${formatTotal(estimate)}`,
+    ...(estimate.incomplete ? ['  Lines marked unknown have no price in the table: the total leaves them out.'] : []),
+    'Assumptions:',
+    ...estimate.assumptions.map((a) => `  - ${a}`),
+  ].join('\n');
+}

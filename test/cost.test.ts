@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatEstimate, type CostLine, type Estimate } from '../src/cost/estimate.js';
+import { buildConfig, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
+
+/** The table as shipped, read as a user would: the hand computations below use nothing else. */
+const table = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8'));
+const frankfurt = table.regions['eu-central-1'];
+const HOURS = 730;
+const SPOT = 1 - 0.7;
+const cents = (value: number) => Math.round(value * 100) / 100;
+
+function monthly(estimate: Estimate, resource: string, itemStart: string): number | undefined {
+  const found = estimate.lines.filter((l: CostLine) => l.resource === resource && l.item.startsWith(itemStart));
+  if (found.length !== 1) throw new Error(`${found.length} lines for ${resource} "${itemStart}": ${estimate.lines.map((l) => `${l.resource} ${l.item}`).join('; ')}`);
+  return found[0].monthly;
+}
+
+describe('cost: a monthly estimate from the compiled templates and the dated price table', () => {
+  it('prices the reference config in eu-central-1 line by line, to the cent, as computed by hand from the table', () => {
+    const { estimate } = buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') });
+    const expected: [string, string, number][] = [
+      ['DatabaseCluster', 'Aurora Serverless v2', cents(0.5 * HOURS * 0.14)],
+      ['DatabaseCluster', 'Aurora storage', cents(10 * 0.11)],
+      ['DatabaseCluster', 'Aurora I/O', cents(2 * 0.22)],
+      ['Cache', 'ElastiCache valkey cache.t3.micro', cents(HOURS * 0.019 * 0.8)],
+      ['LoadBalancer', 'Application Load Balancer', cents(HOURS * 0.027)],
+      ['LoadBalancer', 'load balancer capacity units', cents(HOURS * 0.008)],
+      ['LoadBalancer', 'public IPv4 addresses', cents(2 * HOURS * 0.005)],
+      ['MastodonService', 'Fargate Spot arm64 vCPU', cents(1 * HOURS * 0.03725 * SPOT)],
+      ['MastodonService', 'Fargate Spot arm64 memory', cents(2 * HOURS * 0.00409 * SPOT)],
+      ['MastodonService', 'public IPv4 address', cents(HOURS * 0.005)],
+      ['ServicePostblogService', 'Fargate Spot x86_64 vCPU', cents(0.25 * HOURS * 0.04656 * SPOT)],
+      ['ServicePostblogService', 'Fargate Spot x86_64 memory', cents(0.5 * HOURS * 0.00511 * SPOT)],
+      ['ServicePostblogService', 'public IPv4 address', cents(HOURS * 0.005)],
+      ['MediaBucket', 'S3 Standard storage', cents(50 * 0.0245)],
+      ['MediaDistribution', 'CloudFront transfer', 0],
+      ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(2 * 0.63)],
+      ['ServicePostblogLogGroup', 'CloudWatch Logs ingestion', cents(2 * 0.63)],
+      ['ServicePostblogTable', 'DynamoDB on-demand writes', cents(0.1 * 0.7625)],
+      ['ServicePostblogTable', 'DynamoDB on-demand reads', cents(1 * 0.1525)],
+      ['ServicePostblogTable', 'DynamoDB storage', cents(1 * 0.306)],
+      ['ServicePostblogTable', 'DynamoDB point-in-time recovery', cents(1 * 0.2448)],
+      ['MailIdentity', 'SES e-mails', cents(1 * 0.1)],
+      ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection'].map((id): [string, string, number] => [id, 'secret', 0.4]),
+    ];
+    // The table says what the hand computation assumed.
+    expect([frankfurt.auroraServerlessV2AcuHour, frankfurt.loadBalancerHour, frankfurt.fargate.arm64.vcpuHour, frankfurt.elastiCacheNodeHour.valkey['cache.t3.micro'], table.fargateSpotDiscount]).to.deep.equal([0.14, 0.027, 0.03725, 0.0152, 0.7]);
+    for (const [resource, item, value] of expected) expect(monthly(estimate, resource, item), `${resource} ${item}`).to.equal(value);
+    expect(estimate.lines).to.have.length(expected.length);
+    expect(estimate.total).to.equal(cents(expected.reduce((sum, [, , value]) => sum + value, 0)));
+    expect(estimate.total).to.equal(123.58);
+    expect([estimate.region, estimate.date, estimate.incomplete]).to.deep.equal(['eu-central-1', table.date, false]);
+  });
+
+  it('prices profile small in eu-central-1: RDS db.t4g.micro with gp3, cache.t4g.micro valkey, a 0.5 vCPU / 2 GB ARM Spot task', () => {
+    const { estimate } = buildConfig({ yaml: minimalYaml('provider: { region: eu-central-1 }\nprofile: small\n') });
+    const expected: [string, string, number][] = [
+      ['PostgresInstance', 'RDS for PostgreSQL db.t4g.micro, single-AZ', cents(HOURS * 0.019)],
+      ['PostgresInstance', 'gp3 storage', cents(20 * 0.137)],
+      ['Cache', 'ElastiCache valkey cache.t4g.micro', cents(HOURS * 0.018 * 0.8)],
+      ['LoadBalancer', 'Application Load Balancer', cents(HOURS * 0.027)],
+      ['LoadBalancer', 'load balancer capacity units', cents(HOURS * 0.008)],
+      ['LoadBalancer', 'public IPv4 addresses', cents(2 * HOURS * 0.005)],
+      ['MastodonService', 'Fargate Spot arm64 vCPU', cents(0.5 * HOURS * 0.03725 * SPOT)],
+      ['MastodonService', 'Fargate Spot arm64 memory', cents(2 * HOURS * 0.00409 * SPOT)],
+      ['MastodonService', 'public IPv4 address', cents(HOURS * 0.005)],
+      ['MediaBucket', 'S3 Standard storage', cents(50 * 0.0245)],
+      ['MediaDistribution', 'CloudFront transfer', 0],
+      ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(2 * 0.63)],
+      ['MailIdentity', 'SES e-mails', cents(0.1)],
+      ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection'].map((id): [string, string, number] => [id, 'secret', 0.4]),
+    ];
+    expect([frankfurt.rdsPostgresInstanceHour['db.t4g.micro'], frankfurt.rdsGp3GbMonth, frankfurt.elastiCacheNodeHour.valkey['cache.t4g.micro']]).to.deep.equal([0.019, 0.137, 0.0144]);
+    for (const [resource, item, value] of expected) expect(monthly(estimate, resource, item), `${resource} ${item}`).to.equal(value);
+    expect(estimate.lines).to.have.length(expected.length);
+    expect(estimate.total).to.equal(cents(expected.reduce((sum, [, , value]) => sum + value, 0)));
+    expect(estimate.total).to.equal(74.08);
+  });
+
+  it('names the quantity, the unit price and the amount of every line, then the total with its date and the assumptions', () => {
+    const { estimate } = buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') });
+    const text = formatEstimate(estimate);
+    const lines = text.split('\n');
+    expect(lines[0]).to.equal(`Monthly cost estimate in eu-central-1 (USD, prices of ${table.date}):`);
+    expect(lines).to.include.members([`  Total: $123.58 a month (estimate, eu-central-1 prices of ${table.date})`, 'Assumptions:']);
+    for (const [i, l] of estimate.lines.entries()) {
+      const row = lines[i + 1];
+      expect(row, l.item).to.include(l.item);
+      expect(row, l.item).to.match(new RegExp(`${l.quantity} ${l.unit}\\s+× \\$${l.unitPrice}\\s+\\$${l.monthly!.toFixed(2)}$`));
+    }
+    expect(text).to.include('Fargate Spot has no fixed price; AWS advertises up to 70% off on-demand, which the estimate assumes');
+  });
+
+  it('a region the table lacks: every price unknown, never guessed, and the build still works', () => {
+    const yaml = minimalYaml('provider: { region: sa-east-1 }\n');
+    const { estimate } = buildConfig({ yaml });
+    expect(estimate.priced).to.equal(false);
+    expect(estimate.lines.every((l) => l.unitPrice === undefined && l.monthly === undefined)).to.equal(true);
+    const file = join(tempDir(), 'mastodon.config.yaml');
+    writeFileSync(file, yaml);
+    const built = runCli(['build', '--config', file, '--out', join(tempDir(), 'out')]);
+    expect(built.status, built.stderr).to.equal(0);
+    expect(built.stdout).to.include(`Estimated cost: unknown: the price table of ${table.date} has no prices for sa-east-1`);
+    const cost = runCli(['cost', '--config', file]);
+    expect(cost.status).to.equal(0);
+    expect(cost.stdout).to.match(/secret DatabaseCredentials\s+1 secret-months\s+unknown\s+unknown\n/);
+  });
+
+  it('cost --json gives the lines as data; build prints the total', () => {
+    const json = runCli(['cost', '--json']);
+    expect(json.status, json.stderr).to.equal(0);
+    const parsed = JSON.parse(json.stdout) as Estimate;
+    expect(parsed.total).to.equal(123.58);
+    expect(parsed.lines.find((l) => l.resource === 'Cache')).to.deep.equal({ resource: 'Cache', component: 'cache', item: 'ElastiCache valkey cache.t3.micro', quantity: 730, unit: 'node-hours', unitPrice: 0.0152, monthly: 11.1 });
+    const built = runCli(['build', '--out', join(tempDir(), 'out')]);
+    expect(built.stdout).to.include(`Estimated cost: $123.58 a month (estimate, eu-central-1 prices of ${table.date}) (mastodon-cfn cost itemises it)`);
+  });
+});
