@@ -4,7 +4,8 @@ import packageJson from '../package.json' with { type: 'json' };
 import { describeAwsFailure } from './awsErrors.js';
 import { formatEstimate } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
-import { writeOutput } from './output.js';
+import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
+import { writeFile, writeOutput } from './output.js';
 import { build, loadValidConfig, type PipelineOptions } from './pipeline.js';
 import { renderSummary } from './summary.js';
 
@@ -73,6 +74,17 @@ export function createProgram(): Command {
     .action((flags: ConfigFlags & { json?: boolean }) => {
       const result = build(pipelineOptions(flags));
       process.stdout.write(flags.json ? `${JSON.stringify(result.estimate, null, 2)}\n` : `${formatEstimate(result.estimate)}\n`);
+    });
+
+  withConfigOptions(program.command('diagram'))
+    .description('the architecture the config compiles to, with the monthly cost of each box (build also writes architecture.svg)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['svg', 'mermaid']).default('svg'))
+    .option('--out <file>', 'write it to this file instead of printing it')
+    .action((flags: ConfigFlags & { format: 'svg' | 'mermaid'; out?: string }) => {
+      const result = build(pipelineOptions(flags));
+      const text = flags.format === 'mermaid' ? toMermaid(result.architecture) : toSvg(result.architecture);
+      if (flags.out) writeFile(flags.out, text, DIAGRAM_MARK);
+      else process.stdout.write(text);
     });
 
   withConfigOptions(program.command('print'))

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { MastodonCfnError } from './errors.js';
 
@@ -55,5 +55,26 @@ export function writeOutput(directory: string, files: Map<string, string>): void
   } finally {
     rmSync(staging, { recursive: true, force: true });
     rmSync(previous, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes one file, whole or not at all (a sibling written first, then renamed over). An existing
+ * file is replaced only when it holds `ownMark`, the mark of a file mastodon-cfn wrote; without
+ * one, nothing that exists is ever replaced.
+ */
+export function writeFile(path: string, content: string, ownMark?: string): void {
+  const target = resolve(path);
+  if (existsSync(target)) {
+    const ours = ownMark !== undefined && statSync(target).isFile() && readFileSync(target, 'utf8').includes(ownMark);
+    if (!ours) throw MastodonCfnError.of('output.exists', `${path} already exists and mastodon-cfn did not write it: it is left as it is. Choose another file, or move that one away.`);
+  }
+  const staging = `${target}.tmp-${process.pid}`;
+  try {
+    writeFileSync(staging, content);
+    renameSync(staging, target);
+  } catch (error) {
+    rmSync(staging, { force: true });
+    fsProblem(error, path);
   }
 }

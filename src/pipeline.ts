@@ -1,6 +1,8 @@
 import { compile, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
 import { makeNames, type Names } from './compiler/naming.js';
 import { estimate, type Estimate } from './cost/estimate.js';
+import { architecture, type Architecture } from './diagram/architecture.js';
+import { toSvg } from './diagram/render.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isPlainObject } from './config/path.js';
 import type { Config } from './config/types.js';
@@ -10,7 +12,7 @@ import { byPosition, MastodonCfnError } from './errors.js';
 
 /**
  * The build pipeline, one stage after another:
- * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile → estimate.
+ * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile → estimate and draw.
  * Each stage reports all of its problems at once; the first stage with problems stops the build.
  */
 export interface PipelineOptions {
@@ -32,7 +34,11 @@ export interface Build extends ValidConfig {
   /** File name → content, ready to be written. */
   files: Map<string, string>;
   estimate: Estimate;
+  architecture: Architecture;
 }
+
+/** The picture `build` writes beside the templates. */
+export const DIAGRAM_FILE = 'architecture.svg';
 
 export function loadValidConfig(options: PipelineOptions): ValidConfig {
   const loaded = loadConfigFile(options.configFile);
@@ -72,12 +78,12 @@ export function build(options: PipelineOptions): Build {
   }
   const files = new Map<string, string>();
   for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), `${JSON.stringify(stack.template, null, 2)}\n`);
-  // Priced from the templates as written: exactly what CloudFormation will be asked to create.
-  const monthly = estimate(
-    compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) })),
-    config.provider.region,
-  );
+  // Priced and drawn from the templates as written: exactly what CloudFormation will be asked to create.
+  const written = compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) }));
+  const monthly = estimate(written, config.provider.region);
+  const picture = architecture(written, monthly, `${config.domain}: ${names.prefix} on AWS (${config.profile} profile)`);
   const manifest = toManifest(compiled.stacks, config, names, monthly);
   files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
-  return { ...valid, stacks: compiled.stacks, manifest, files, estimate: monthly };
+  files.set(DIAGRAM_FILE, toSvg(picture));
+  return { ...valid, stacks: compiled.stacks, manifest, files, estimate: monthly, architecture: picture };
 }

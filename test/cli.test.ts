@@ -15,7 +15,7 @@ describe('cli', () => {
     const out = join(tempDir(), '.mastodon-cfn');
     const result = runCli(['build', '--out', out]);
     expect(result.status, result.stderr).to.equal(0);
-    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'manifest.json', 'social-prod-certificates.template.json', 'social-prod-secrets.template.json', 'social-prod.template.json']);
+    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'architecture.svg', 'manifest.json', 'social-prod-certificates.template.json', 'social-prod-secrets.template.json', 'social-prod.template.json']);
     expect(result.stdout).to.match(/social-prod-certificates\s+us-east-1\s+1 resources/);
     expect(result.stdout).to.include('mastodonmedia.example.com: CNAME or alias to CloudFront');
     expect(result.stdout).to.include('DKIM');
@@ -45,7 +45,7 @@ describe('cli', () => {
     expect(runCli(['build', '--out', out]).status).to.equal(0);
     writeFileSync(join(out, 'stale.template.json'), '{}');
     expect(runCli(['build', '--out', out, '--stage', 'dev']).status).to.equal(0);
-    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
+    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'architecture.svg', 'manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
     lintLater(out);
   });
 
