@@ -38,6 +38,8 @@ function generateTemplates() {
     return `export const ${file.replace(/\.hbs$/, '')} = ${spec};\n`;
   });
   writeFileSync(new URL('src/templates.generated.js', root), `${header('templates/*.hbs')}${exports.join('')}`);
+  const declarations = names.map((file) => `export declare const ${file.replace(/\.hbs$/, '')}: TemplateSpecification;\n`);
+  writeFileSync(new URL('src/templates.generated.d.ts', root), `${header('templates/*.hbs')}import type { TemplateSpecification } from 'handlebars';\n${declarations.join('')}`);
 }
 
 generateValidator();

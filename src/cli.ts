@@ -5,6 +5,7 @@ import { describeAwsFailure } from './awsErrors.js';
 import { formatEstimate } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
+import { answersEverything, init, terminalAsk, type InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
 import { build, loadValidConfig, type PipelineOptions } from './pipeline.js';
 import { renderSummary } from './summary.js';
@@ -66,6 +67,32 @@ export function createProgram(): Command {
       const result = build(pipelineOptions(flags));
       writeOutput(flags.out, result.files);
       process.stdout.write(renderSummary(result, flags.out, flags.stage !== undefined));
+    });
+
+  program
+    .command('init')
+    .description('write a new, commented mastodon.config.yaml: asks for the domain, media domain, region, mail sender, profile and Route 53 use, or takes them as flags')
+    .option('-c, --config <file>', 'the file to write (never over an existing one)', DEFAULT_CONFIG)
+    .option('--domain <name>', "the instance's domain")
+    .option('--media-domain <name>', 'the domain of the media files (default media.<domain>)')
+    .option('-r, --region <name>', 'the AWS region (default AWS_REGION, else us-east-1)')
+    .option('--mail-from <address>', "the sender of Mastodon's e-mails (default notifications@<domain>)")
+    .addOption(new Option('--profile <profile>', 'standard or small').choices(['standard', 'small']))
+    .option('--route53', 'the domain is in Route 53: let deploy write the DNS records')
+    .option('--no-route53', 'create the DNS records by hand')
+    .option('-y, --yes', 'take the defaults for what the flags leave open, without asking')
+    .action(async (flags: InitFlags & { config: string; yes?: boolean }) => {
+      const { config, yes, ...answers } = flags;
+      let ask: ReturnType<typeof terminalAsk> | undefined;
+      if (!yes && !answersEverything(answers)) {
+        if (!process.stdin.isTTY) throw MastodonCfnError.of('usage.init', 'init asks its questions on a terminal, and there is none: give the answers as flags (--domain, --region, ...), or --yes for the defaults.', EXIT_USAGE);
+        ask = terminalAsk(process.stdin, process.stderr);
+      }
+      try {
+        for (const line of await init(config, answers, ask?.ask, process.env)) process.stdout.write(`${line}\n`);
+      } finally {
+        ask?.close();
+      }
     });
 
   withConfigOptions(program.command('cost'))

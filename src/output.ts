@@ -58,6 +58,14 @@ export function writeOutput(directory: string, files: Map<string, string>): void
   }
 }
 
+/** Refuses a file that exists and does not hold `ownMark` (any existing file, without a mark). */
+export function refuseForeignFile(path: string, ownMark?: string): void {
+  const target = resolve(path);
+  if (!existsSync(target)) return;
+  const ours = ownMark !== undefined && statSync(target).isFile() && readFileSync(target, 'utf8').includes(ownMark);
+  if (!ours) throw MastodonCfnError.of('output.exists', `${path} already exists${ownMark ? ' and mastodon-cfn did not write it' : ''}: it is left as it is. Choose another file, or move that one away.`);
+}
+
 /**
  * Writes one file, whole or not at all (a sibling written first, then renamed over). An existing
  * file is replaced only when it holds `ownMark`, the mark of a file mastodon-cfn wrote; without
@@ -65,10 +73,7 @@ export function writeOutput(directory: string, files: Map<string, string>): void
  */
 export function writeFile(path: string, content: string, ownMark?: string): void {
   const target = resolve(path);
-  if (existsSync(target)) {
-    const ours = ownMark !== undefined && statSync(target).isFile() && readFileSync(target, 'utf8').includes(ownMark);
-    if (!ours) throw MastodonCfnError.of('output.exists', `${path} already exists and mastodon-cfn did not write it: it is left as it is. Choose another file, or move that one away.`);
-  }
+  refuseForeignFile(path, ownMark);
   const staging = `${target}.tmp-${process.pid}`;
   try {
     writeFileSync(staging, content);

@@ -108,6 +108,30 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     expect(cost.stdout).to.match(/secret DatabaseCredentials\s+1 secret-months\s+unknown\s+unknown\n/);
   });
 
+  it("the README's table of both profiles' figures is what the estimate says, with the table's date", () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme).to.include(`Estimates with the prices of ${table.date}`);
+    const referenceYaml = readFileSync(join(REPO_ROOT, 'mastodon.config.yaml'), 'utf8');
+    // The reference config made small: its Aurora capacities and cache node go, the profile decides them.
+    const referenceSmall = referenceYaml
+      .replace(/^domain: /m, 'profile: small\ndomain: ')
+      .replace(/^database:\n(  .*\n)+/m, '')
+      .replace(/^cache:\n(  .*\n)+/m, '');
+    const rows: [string, string][] = [
+      ['the reference config (with the postblog service), profile standard', referenceYaml],
+      ['the reference config, profile small', referenceSmall],
+      ['only `service` and `domain` (no side service), profile standard', minimalYaml()],
+      ['only `service` and `domain`, profile small', minimalYaml('profile: small\n')],
+    ];
+    for (const [label, yaml] of rows) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| ${label} |`));
+      expect(row, label).to.be.a('string');
+      const [frankfurtTotal, virginiaTotal] = row!.split('|').slice(2, 4).map((cell) => cell.trim());
+      expect(frankfurtTotal, `${label} in eu-central-1`).to.equal(`$${buildConfig({ yaml }, { region: 'eu-central-1' }).estimate.total.toFixed(2)}`);
+      expect(virginiaTotal, `${label} in us-east-1`).to.equal(`$${buildConfig({ yaml }, { region: 'us-east-1' }).estimate.total.toFixed(2)}`);
+    }
+  });
+
   it('cost --json gives the lines as data; build prints the total', () => {
     const json = runCli(['cost', '--json']);
     expect(json.status, json.stderr).to.equal(0);
