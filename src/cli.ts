@@ -5,7 +5,7 @@ import { describeAwsFailure } from './awsErrors.js';
 import { formatEstimate } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
-import { answersEverything, init, terminalAsk, type InitFlags } from './init.js';
+import type { InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
 import { build, loadValidConfig, type PipelineOptions } from './pipeline.js';
 import { renderSummary } from './summary.js';
@@ -82,6 +82,8 @@ export function createProgram(): Command {
     .option('--no-route53', 'create the DNS records by hand')
     .option('-y, --yes', 'take the defaults for what the flags leave open, without asking')
     .action(async (flags: InitFlags & { config: string; yes?: boolean }) => {
+      // Loaded only here: its terminal questions need readline, which no other command does.
+      const { answersEverything, init, terminalAsk } = await import('./init.js');
       const { config, yes, ...answers } = flags;
       let ask: ReturnType<typeof terminalAsk> | undefined;
       if (!yes && !answersEverything(answers)) {

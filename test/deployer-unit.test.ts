@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { expect } from 'chai';
 import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
-import { deploy, run, type DeployerContext } from '../src/deployer/commands.js';
+import { deploy, remove, run, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { createOwnerOnce } from '../src/deployer/owner.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
@@ -27,6 +27,8 @@ class FakeCloudFormation implements AwsClient {
   stacks = new Map<string, FakeStack>();
   events: any[] = [];
   changes: any[] = [{ Action: 'Add', LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic' }];
+  /** What ListStackResources answers. */
+  resources: { LogicalResourceId: string; ResourceType: string; PhysicalResourceId: string }[] = [];
   changeSetFailure?: string;
   /** What executing a change set does: the events it adds and the status it ends in (undefined: it never ends). */
   execution: { events: any[]; finalStatus?: string; outputs?: Record<string, string> } = { events: [], finalStatus: 'CREATE_COMPLETE' };
@@ -58,7 +60,7 @@ class FakeCloudFormation implements AwsClient {
         this.stacks.delete(input.StackName);
         return {};
       case 'ListStackResources':
-        return { StackResourceSummaries: [] };
+        return { StackResourceSummaries: this.resources };
       case 'CreateChangeSet':
         if (!stack) this.stacks.set(input.StackName, { status: 'REVIEW_IN_PROGRESS' });
         return { Id: `changeset/${input.StackName}` };
@@ -311,6 +313,19 @@ describe('deployer: profiles and the estimate', () => {
     await deploy(oneStack({ deletionProtection: { parameter: 'DatabaseDeletionProtection', instanceOutput: 'DatabaseInstanceId' }, template: { Parameters: { DatabaseDeletionProtection: { Type: 'String' } }, Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { P: { Value: { Ref: 'DatabaseDeletionProtection' } } } } }), ctx, options);
     expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: true, ApplyImmediately: true } }]);
     expect(reporter.lines).to.include('shape: deletion protection of database instance shape-db turned on');
+  });
+
+  it('remove lifts the deletion protection of an RDS instance kept by a final snapshot, and lists it as left behind', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE' });
+    cfn.resources = [{ LogicalResourceId: 'PostgresInstance', ResourceType: 'AWS::RDS::DBInstance', PhysicalResourceId: 'shape-db' }];
+    cfn.execution = { events: [], finalStatus: 'DELETE_COMPLETE' };
+    const rds = new FakeApi({ ModifyDBInstance: () => ({}) });
+    const { reporter, context: ctx } = context(cfn, {}, { rds: () => rds });
+    const pkg = oneStack({ template: { Resources: { PostgresInstance: { Type: 'AWS::RDS::DBInstance', DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot', Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: '20', MasterUsername: 'mastodon', ManageMasterUserPassword: true } } } } });
+    await remove(pkg, ctx);
+    expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: false, ApplyImmediately: true } }]);
+    expect(reporter.lines.at(-1)).to.include('AWS::RDS::DBInstance shape-db (PostgresInstance): final snapshot kept');
   });
 
   it("prints the build's monthly estimate before it changes anything", async () => {

@@ -149,7 +149,7 @@ export function architecture(stacks: PricedStack[], estimate: Estimate, title: s
     title,
     boxes,
     arrows: arrows.filter((a, i) => arrows.findIndex((b) => b.from === a.from && b.to === a.to) === i),
-    other: [...other].map(([label, monthly]) => ({ label, monthly })).sort((a, b) => a.label.localeCompare(b.label)),
+    other: [...other].map(([label, monthly]) => ({ label, monthly })).sort((a, b) => (a.label < b.label ? -1 : 1)),
     total: estimate.priced ? `$${estimate.total.toFixed(2)} a month${estimate.incomplete ? ' at least' : ''} (${estimate.region} prices of ${estimate.date})` : `cost unknown: no prices for ${estimate.region}`,
   };
 }
