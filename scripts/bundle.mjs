@@ -6,6 +6,7 @@
 // - dist/bundle/cli.cache: the code cache, made here by one build of the shipped config.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -40,6 +41,19 @@ await build({
       name: 'deployer-apart',
       setup(context) {
         context.onResolve({ filter: /\/deployer\/index\.js$/ }, () => ({ path: './deployer.js', external: true }));
+      },
+    },
+    {
+      // Commander loads child_process (and with it net, dgram and the streams) for executable
+      // subcommands, which mastodon-cfn has none of: load it only if one is ever spawned.
+      name: 'commander-child-process-on-demand',
+      setup(context) {
+        context.onLoad({ filter: /commander[\\/]lib[\\/]command\.js$/ }, async ({ path }) => {
+          const source = await readFile(path, 'utf8');
+          const eager = "const childProcess = require('node:child_process');";
+          if (!source.includes(eager)) throw new Error(`${path} no longer requires child_process as expected: update scripts/bundle.mjs`);
+          return { contents: source.replace(eager, "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };"), loader: 'js' };
+        });
       },
     },
   ],
