@@ -162,6 +162,7 @@ function compareVersions(a: string, b: string): number {
 const PROFILE_DEFAULTS = {
   standard: { nodeType: 'cache.t3.micro', cpu: 1024, minCapacity: 0.5, maxCapacity: 1 },
   // 0.5 vCPU and 2 GB: web, sidekiq and streaming get 819, 819 and 409 MiB (compute.ts's memory shares).
+  // ARM64 on Spot is fine: FARGATE_SPOT runs ARM64 Linux tasks on platform 1.4.0 (ECS API reference, CapacityProviderStrategyItem).
   small: { nodeType: 'cache.t4g.micro', cpu: 512 },
 } as const;
 
