@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
@@ -25,6 +26,25 @@ interface ConfigFlags {
   stage?: string;
   region?: string;
   opt: string[];
+}
+
+/**
+ * Writes to standard output without creating process.stdout, a stream that loads a dozen of
+ * Node's modules for the one write an offline command makes (cold start is what `build` is
+ * measured by). Only when the descriptor is non-blocking and full does the stream take over.
+ */
+function printOut(text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(1, bytes, written);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // The reader went away (`| head`): nothing more to say.
+    if (code === 'EPIPE') return;
+    if (code !== 'EAGAIN') throw error;
+    process.stdout.write(bytes.subarray(written));
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -66,7 +86,7 @@ export function createProgram(): Command {
     .action((flags: ConfigFlags & { out: string }) => {
       const result = build(pipelineOptions(flags));
       writeOutput(flags.out, result.files);
-      process.stdout.write(renderSummary(result, flags.out, flags.stage !== undefined));
+      printOut(renderSummary(result, flags.out, flags.stage !== undefined));
     });
 
   program
@@ -91,7 +111,7 @@ export function createProgram(): Command {
         ask = terminalAsk(process.stdin, process.stderr);
       }
       try {
-        for (const line of await init(config, answers, ask?.ask, process.env)) process.stdout.write(`${line}\n`);
+        for (const line of await init(config, answers, ask?.ask, process.env)) printOut(`${line}\n`);
       } finally {
         ask?.close();
       }
@@ -102,7 +122,7 @@ export function createProgram(): Command {
     .option('--json', 'as JSON')
     .action((flags: ConfigFlags & { json?: boolean }) => {
       const result = build(pipelineOptions(flags));
-      process.stdout.write(flags.json ? `${JSON.stringify(result.estimate, null, 2)}\n` : `${formatEstimate(result.estimate)}\n`);
+      printOut(flags.json ? `${JSON.stringify(result.estimate, null, 2)}\n` : `${formatEstimate(result.estimate)}\n`);
     });
 
   withConfigOptions(program.command('diagram'))
@@ -113,7 +133,7 @@ export function createProgram(): Command {
       const result = build(pipelineOptions(flags));
       const text = flags.format === 'mermaid' ? toMermaid(result.architecture) : toSvg(result.architecture);
       if (flags.out) writeFile(flags.out, text, DIAGRAM_MARK);
-      else process.stdout.write(text);
+      else printOut(text);
     });
 
   withConfigOptions(program.command('print'))
@@ -121,7 +141,7 @@ export function createProgram(): Command {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action((flags: ConfigFlags & { format: 'yaml' | 'json' }) => {
       const { config } = loadValidConfig(pipelineOptions(flags));
-      process.stdout.write(flags.format === 'json' ? `${JSON.stringify(config, null, 2)}\n` : stringify(config));
+      printOut(flags.format === 'json' ? `${JSON.stringify(config, null, 2)}\n` : stringify(config));
     });
 
   // deploy writes its build (like `serverless deploy`); info, diff and remove write nothing unless given --out.
