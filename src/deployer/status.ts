@@ -211,10 +211,11 @@ async function guarded(kind: string, name: string, run: () => Promise<StackCheck
   }
 }
 
-async function stackChecks(clients: Clients, stack: DeployStack): Promise<StackCheck[]> {
+/** The checks of one stack; `deployed` false when there is no stack to look into. */
+async function stackChecks(clients: Clients, stack: DeployStack): Promise<{ deployed: boolean; checks: StackCheck[] }> {
   const cfn = clients.cloudFormation(stack.region);
   const described = await describeStack(cfn, stack.name);
-  if (!described || described.StackStatus === 'REVIEW_IN_PROGRESS') return [check('stack', stack.name, 'failing', `not deployed in ${stack.region}`, ['run mastodon-cfn deploy'])];
+  if (!described || described.StackStatus === 'REVIEW_IN_PROGRESS') return { deployed: false, checks: [check('stack', stack.name, 'failing', `not deployed in ${stack.region}`, ['run mastodon-cfn deploy'])] };
   const status = described.StackStatus!;
   const checks: StackCheck[] = [check('stack', stack.name, stackHealth(status), `${status} (${stack.region})`, described.StackStatusReason && stackHealth(status) !== 'ok' ? [described.StackStatusReason] : [])];
   const resources = (await stackResources(cfn, stack.name)).filter((r): r is Resource => Boolean(r.PhysicalResourceId));
@@ -244,7 +245,7 @@ async function stackChecks(clients: Clients, stack: DeployStack): Promise<StackC
     ),
     ...resources.filter((r) => RESOURCE_CHECKERS[r.ResourceType]).map((r) => guarded(r.ResourceType, r.LogicalResourceId, () => RESOURCE_CHECKERS[r.ResourceType](clients, stack.region, r))),
   ]);
-  return [...checks, ...perResource.flat()];
+  return { deployed: true, checks: [...checks, ...perResource.flat()] };
 }
 
 async function endpointCheck(probe: Probe, name: string, url: string): Promise<StackCheck> {
@@ -261,8 +262,7 @@ async function endpointCheck(probe: Probe, name: string, url: string): Promise<S
 export async function status(pkg: DeployPackage, clients: Clients, probe: Probe): Promise<StatusReport> {
   const perStack = await Promise.all(
     pkg.stacks.map(async (stack) => {
-      const checks = await stackChecks(clients, stack);
-      const deployed = checks[0].kind !== 'stack' || !checks[0].summary.startsWith('not deployed');
+      const { deployed, checks } = await stackChecks(clients, stack);
       const endpoints = deployed ? await Promise.all(Object.entries(stack.endpoints ?? {}).map(([name, url]) => endpointCheck(probe, name, url))) : [];
       return [...checks, ...endpoints].map((c) => ({ ...c, stack: stack.name }));
     }),

@@ -11,6 +11,8 @@ export type Tier = 'internet' | 'edge' | 'compute' | 'data';
 
 export interface Box {
   id: string;
+  /** The CloudFormation type it stands for (none for the internet). */
+  type: string;
   tier: Tier;
   title: string;
   /** One or two short lines under the title. */
@@ -39,6 +41,8 @@ export interface Architecture {
 type Resource = { Type: string; Properties?: Record<string, any> };
 
 const INTERNET = 'Internet';
+const LOAD_BALANCER = 'AWS::ElasticLoadBalancingV2::LoadBalancer';
+const DISTRIBUTION = 'AWS::CloudFront::Distribution';
 
 /** Every logical id a value refers to: Ref, Fn::GetAtt and ${Name} inside Fn::Sub. */
 function references(value: unknown, found = new Set<string>()): Set<string> {
@@ -57,7 +61,7 @@ function references(value: unknown, found = new Set<string>()): Set<string> {
 }
 
 /** The box a resource becomes, if a person would draw it. */
-function boxOf(id: string, resource: Resource, resources: Record<string, Resource>): Omit<Box, 'stack' | 'region' | 'monthly'> | undefined {
+function boxOf(id: string, resource: Resource, resources: Record<string, Resource>): Omit<Box, 'type' | 'stack' | 'region' | 'monthly'> | undefined {
   const p = resource.Properties ?? {};
   switch (resource.Type) {
     case 'AWS::CloudFront::Distribution':
@@ -95,9 +99,8 @@ function boxOf(id: string, resource: Resource, resources: Record<string, Resourc
 export function architecture(stacks: PricedStack[], estimate: Estimate, title: string): Architecture {
   const costOf = new Map<string, number>();
   for (const line of estimate.lines) if (line.monthly !== undefined) costOf.set(line.resource, (costOf.get(line.resource) ?? 0) + line.monthly);
-  const boxes: Box[] = [{ id: INTERNET, tier: 'internet', title: 'Internet', details: ['people and other servers'], stack: '', region: '' }];
-  const arrows: Arrow[] = [];
-  const drawn = new Set<string>();
+  const boxes: Box[] = [{ id: INTERNET, type: '', tier: 'internet', title: 'Internet', details: ['people and other servers'], stack: '', region: '' }];
+  const ofType = (type: string, stack?: string) => boxes.filter((b) => b.type === type && (stack === undefined || b.stack === stack));
   for (const stack of stacks) {
     const resources = (stack.template.Resources ?? {}) as Record<string, Resource>;
     for (const [id, resource] of Object.entries(resources)) {
@@ -106,10 +109,11 @@ export function architecture(stacks: PricedStack[], estimate: Estimate, title: s
       // A certificate of the main stack belongs to its load balancer; only the us-east-1 stack's is drawn.
       if (resource.Type === 'AWS::CertificateManager::Certificate' && !Object.values(resources).every((r) => r.Type === 'AWS::CertificateManager::Certificate')) continue;
       const monthly = costOf.get(id);
-      boxes.push({ ...box, stack: stack.name, region: stack.region, monthly: monthly === undefined ? undefined : Math.round(monthly * 100) / 100 });
-      drawn.add(id);
+      boxes.push({ ...box, type: resource.Type, stack: stack.name, region: stack.region, monthly: monthly === undefined ? undefined : Math.round(monthly * 100) / 100 });
     }
   }
+  const tierOf = new Map(boxes.map((b) => [b.id, b.tier]));
+  const arrows: Arrow[] = [];
   // The arrows follow the references, a service through its task definition.
   for (const stack of stacks) {
     const resources = (stack.template.Resources ?? {}) as Record<string, Resource>;
@@ -120,29 +124,25 @@ export function architecture(stacks: PricedStack[], estimate: Estimate, title: s
       if (resource.Type === 'AWS::ECS::Service') {
         references(resources[String(resource.Properties?.TaskDefinition?.Ref)]?.Properties, seen);
         if ((resource.Properties?.LoadBalancers ?? []).length > 0) {
-          const loadBalancer = boxes.find((b) => b.title === 'Load balancer' && b.stack === stack.name);
+          const [loadBalancer] = ofType(LOAD_BALANCER, stack.name);
           if (loadBalancer) arrows.push({ from: loadBalancer.id, to: box.id });
         }
       }
       for (const target of [...seen].map(clusterOf).sort()) {
-        if (target !== box.id && drawn.has(target) && boxes.find((b) => b.id === target)?.tier === 'data') arrows.push({ from: box.id, to: target });
+        if (target !== box.id && tierOf.get(target) === 'data') arrows.push({ from: box.id, to: target });
       }
-      if (box.tier === 'edge') arrows.unshift({ from: INTERNET, to: box.id, label: box.title === 'CloudFront' ? 'media' : 'HTTPS' });
-      if (box.id === 'MastodonService') {
-        const mail = boxes.find((b) => b.title === 'SES');
-        if (mail) arrows.push({ from: box.id, to: mail.id, label: 'SMTP' });
-      }
+      if (box.tier === 'edge') arrows.unshift({ from: INTERNET, to: box.id, label: box.type === DISTRIBUTION ? 'media' : 'HTTPS' });
+      // Mastodon reaches SES through SMTP settings, not a reference.
+      if (box.id === 'MastodonService') for (const mail of ofType('AWS::SES::EmailIdentity')) arrows.push({ from: box.id, to: mail.id, label: 'SMTP' });
     }
   }
   // The us-east-1 certificate feeds CloudFront through the deployer.
-  for (const certificate of boxes.filter((b) => b.title === 'Certificate')) {
-    const distribution = boxes.find((b) => b.title === 'CloudFront');
-    if (distribution) arrows.push({ from: certificate.id, to: distribution.id, label: 'certificate' });
+  for (const certificate of ofType('AWS::CertificateManager::Certificate')) {
+    for (const distribution of ofType(DISTRIBUTION)) arrows.push({ from: certificate.id, to: distribution.id, label: 'certificate' });
   }
-  const inBoxes = new Set(boxes.map((b) => b.id));
   const other = new Map<string, number>();
   for (const line of estimate.lines) {
-    if (inBoxes.has(line.resource) || line.monthly === undefined) continue;
+    if (tierOf.has(line.resource) || line.monthly === undefined) continue;
     other.set(line.component, Math.round(((other.get(line.component) ?? 0) + line.monthly) * 100) / 100);
   }
   return {
