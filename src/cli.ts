@@ -81,7 +81,7 @@ export function createProgram(): Command {
     .exitOverride();
 
   withConfigOptions(program.command('build'))
-    .description('validate the config and write the CloudFormation templates and manifest (offline, no AWS credentials)')
+    .description('validate the config and write the CloudFormation templates, the manifest and architecture.svg, and print the monthly estimate (offline, no AWS credentials)')
     .option('-o, --out <dir>', 'output folder', DEFAULT_OUT)
     .action((flags: ConfigFlags & { out: string }) => {
       const result = build(pipelineOptions(flags));
