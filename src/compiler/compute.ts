@@ -258,6 +258,7 @@ function railsContainer(config: Config, name: string, command: string[], extra: 
 
 function mastodonContainers(config: Config): ContainerDefinition[] {
   const sleeping = isSleeping(config.mastodon.mode);
+  const database = databaseEndpoint(config);
   const memory = (name: keyof typeof MEMORY_SHARE) => Math.floor(config.mastodon.memory * MEMORY_SHARE[name]);
   const afterMigrations = sleeping ? undefined : [{ ContainerName: 'migrate', Condition: 'SUCCESS' }];
   const exec = sleeping ? { InitProcessEnabled: true } : undefined;
@@ -290,7 +291,7 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
         NODE_ENV: 'production',
         BIND: '0.0.0.0',
         PORT: String(STREAMING_PORT),
-        ...databaseEndpoint(config).environment,
+        ...database.environment,
         // node-pg verifies certificates for "require", and the RDS CA is not in Node's store: encrypt without verifying (streaming/database.js).
         DB_SSLMODE: 'no-verify',
         REDIS_HOST: cache.host,
@@ -310,7 +311,7 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
       Image: `public.ecr.aws/docker/library/postgres:${config.database.engineVersion.split('.')[0]}-alpine`,
       Essential: false,
       Command: SLEEP_FOREVER,
-      Environment: environmentList({ PGHOST: databaseEndpoint(config).host, PGPORT: databaseEndpoint(config).port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
+      Environment: environmentList({ PGHOST: database.host, PGPORT: database.port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
       Secrets: secretList({ PGPASSWORD: databasePassword }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'postgres'),
       LinuxParameters: exec,

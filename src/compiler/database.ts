@@ -22,16 +22,14 @@ export function databaseEndpoint(config: Config) {
   return { host, port, environment: { DB_HOST: host, DB_PORT: port, DB_NAME: DATABASE_NAME, DB_USER: DATABASE_USER } };
 }
 
-/** Deletion protection, off while the stack is first created (see DeletionProtection in fragment.ts). */
-const deletionProtection = () => Ref(Ids.DatabaseDeletionProtectionParameter) as unknown as boolean;
-
 /** What both profiles' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
 function commonSettings(config: Config) {
   return {
     MasterUsername: DATABASE_USER,
     MasterUserPassword: Sub(resolvedSecretKey(Ids.DatabaseCredentialsArnParameter, 'password')),
     StorageEncrypted: true,
-    DeletionProtection: deletionProtection(),
+    // Off while the stack is first created (see DeletionProtection in fragment.ts).
+    DeletionProtection: Ref(Ids.DatabaseDeletionProtectionParameter) as unknown as boolean,
     CopyTagsToSnapshot: true,
     BackupRetentionPeriod: config.database.backupRetentionDays,
   };

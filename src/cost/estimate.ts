@@ -192,7 +192,7 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
 const money = (value: number) => `$${value.toFixed(2)}`;
 
 /** `$123.45 a month (prices of 2026-11-25, eu-central-1)`, or with "at least" when some price is unknown. */
-export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'region' | 'date'> & { lines?: unknown[]; priced?: boolean }): string {
+export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'region' | 'date'> & Partial<Pick<Estimate, 'priced'>>): string {
   if (estimate.priced === false) return `unknown: the price table of ${estimate.date} has no prices for ${estimate.region}`;
   return `${estimate.incomplete ? 'at least ' : ''}${money(estimate.total)} a month (estimate, ${estimate.region} prices of ${estimate.date})`;
 }

@@ -10,7 +10,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, stackResources, type Polling } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, stackResources, type ChangeRow, type Polling } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -29,6 +29,13 @@ export interface DeployOptions {
 
 const VERSION_OUTPUT = 'MastodonVersion';
 const PROFILE_OUTPUT = 'Profile';
+/** The RDS resources whose deletion protection the deployer switches, by how RDS names them. */
+const DATABASE_KINDS: Record<string, 'cluster' | 'instance'> = { 'AWS::RDS::DBCluster': 'cluster', 'AWS::RDS::DBInstance': 'instance' };
+
+/** Why a change set of `stack` was or would be refused, naming a change of profile when that is the cause. */
+function dataLossMessage(verdict: string, losses: ChangeRow[], stack: DeployStack, existing: Stack | undefined): string {
+  return describeDataLoss(verdict, losses, profileChange(outputsOf(existing)[PROFILE_OUTPUT], stack.profile));
+}
 
 function formatOutputs(name: string, outputs: Record<string, string>): string {
   const entries = Object.entries(outputs);
@@ -93,10 +100,11 @@ async function changeSetParameters(context: DeployerContext, stack: DeployStack,
 async function protectAfterCreate(context: DeployerContext, stack: DeployStack, outputs: Record<string, string>): Promise<void> {
   const protection = stack.deletionProtection!;
   const output = protection.clusterOutput ?? protection.instanceOutput;
+  const kind = protection.clusterOutput ? 'cluster' : 'instance';
   const id = output && outputs[output];
   if (!id) throw MastodonCfnError.of('deploy.missingOutput', `${stack.name} has no output ${output}: deletion protection of its database was not turned on. Deploy again to turn it on.`);
-  await setDeletionProtection(context.clients.rds(stack.region), protection.clusterOutput ? 'cluster' : 'instance', id, true);
-  context.reporter.line(`${stack.name}: deletion protection of database ${protection.clusterOutput ? 'cluster' : 'instance'} ${id} turned on`);
+  await setDeletionProtection(context.clients.rds(stack.region), kind, id, true);
+  context.reporter.line(`${stack.name}: deletion protection of database ${kind} ${id} turned on`);
 }
 
 async function setDeletionProtection(rds: AwsClient, kind: 'cluster' | 'instance', id: string, on: boolean): Promise<void> {
@@ -130,7 +138,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       const losses = dataLossChanges(changeSet.rows, stack);
       if (losses.length > 0 && !options.allowDataLoss) {
         await deleteChangeSet(cfn, changeSet);
-        throw MastodonCfnError.of('deploy.dataLoss', describeDataLoss(`Refusing to deploy ${stack.name}`, losses, profileChange(outputsOf(existing)[PROFILE_OUTPUT], stack.profile)));
+        throw MastodonCfnError.of('deploy.dataLoss', dataLossMessage(`Refusing to deploy ${stack.name}`, losses, stack, existing));
       }
       if (!(await context.confirm(`Deploy these changes to ${stack.name}?`))) {
         await deleteChangeSet(cfn, changeSet);
@@ -176,7 +184,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
     }
     reporter.line(formatChangeSet(changeSet));
     const losses = dataLossChanges(changeSet.rows, stack);
-    if (losses.length > 0) reporter.line(describeDataLoss(`Deploy would refuse ${stack.name}`, losses, profileChange(outputsOf(existing)[PROFILE_OUTPUT], stack.profile)));
+    if (losses.length > 0) reporter.line(dataLossMessage(`Deploy would refuse ${stack.name}`, losses, stack, existing));
     await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
   }
 }
@@ -226,8 +234,7 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
     for (const resource of resources) {
       if (!STATEFUL_TYPES.has(resource.ResourceType) && !(stack.statefulResources ?? []).some((r) => r.logicalId === resource.LogicalResourceId)) continue;
       const policy = policies[resource.LogicalResourceId]?.DeletionPolicy ?? 'Delete';
-      const database = { 'AWS::RDS::DBCluster': 'cluster', 'AWS::RDS::DBInstance': 'instance' } as const;
-      const kind = database[resource.ResourceType as keyof typeof database];
+      const kind = DATABASE_KINDS[resource.ResourceType];
       if (kind && policy === 'Snapshot' && resource.PhysicalResourceId) {
         // Deletion protection would stop the stack deletion; the Snapshot policy keeps the data instead.
         await setDeletionProtection(clients.rds(stack.region), kind, resource.PhysicalResourceId, false);
