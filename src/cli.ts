@@ -3,12 +3,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
 import { describeAwsFailure } from './awsErrors.js';
-import { formatEstimate } from './cost/estimate.js';
+import { type Estimate, formatEstimate, type PriceTable, SHIPPED_SOURCE } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
 import type { InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
-import { build, loadValidConfig, type PipelineOptions } from './pipeline.js';
+import { type Build, build, loadValidConfig, type PipelineOptions } from './pipeline.js';
 import { renderSummary } from './summary.js';
 
 const DEFAULT_CONFIG = 'mastodon.config.yaml';
@@ -120,9 +120,12 @@ export function createProgram(): Command {
   withConfigOptions(program.command('cost'))
     .description('the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline)')
     .option('--json', 'as JSON')
-    .action((flags: ConfigFlags & { json?: boolean }) => {
+    .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts)")
+    .option('--profile <name>', 'the AWS profile to use with --prices-from-aws (as AWS_PROFILE)')
+    .action(async (flags: ConfigFlags & { json?: boolean; pricesFromAws?: boolean; profile?: string }) => {
       const result = build(pipelineOptions(flags));
-      printOut(flags.json ? `${JSON.stringify(result.estimate, null, 2)}\n` : `${formatEstimate(result.estimate)}\n`);
+      const estimate = flags.pricesFromAws ? await estimateWithAwsPrices(flags, result) : result.estimate;
+      printOut(flags.json ? `${JSON.stringify(estimate, null, 2)}\n` : `${formatEstimate(estimate)}\n`);
     });
 
   withConfigOptions(program.command('diagram'))
@@ -269,6 +272,21 @@ async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: R
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+/** The same build priced with today's Price List prices; a failure to read them says that the shipped table still works. */
+async function estimateWithAwsPrices(flags: ConfigFlags & { profile?: string }, shipped: Build): Promise<Estimate> {
+  if (flags.profile) process.env.AWS_PROFILE = flags.profile;
+  const deployer = await import('./deployer/index.js');
+  let prices: PriceTable;
+  try {
+    prices = await deployer.priceTableFromAws(deployer.sdkClients().pricing(), shipped.estimate.region, shipped.stacks.map((stack) => JSON.parse(JSON.stringify(stack.template))));
+  } catch (error) {
+    const outside = describeAwsFailure(error);
+    if (!outside) throw error;
+    throw MastodonCfnError.of('aws.prices', `${outside} Without --prices-from-aws, cost uses ${SHIPPED_SOURCE} (prices of ${shipped.estimate.date}).`, 1);
+  }
+  return build({ ...pipelineOptions(flags), prices }).estimate;
 }
 
 /** The one top-level handler: every error becomes a message and an exit code; stack traces only with --debug. */

@@ -83,7 +83,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     const { estimate } = buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') });
     const text = formatEstimate(estimate);
     const lines = text.split('\n');
-    expect(lines[0]).to.equal(`Monthly cost estimate in eu-central-1 (USD, prices of ${table.date}):`);
+    expect(lines[0]).to.equal(`Monthly cost estimate in eu-central-1 (USD, prices of ${table.date} from the price table shipped with mastodon-cfn):`);
     expect(lines).to.include.members([`  Total: $123.58 a month (estimate, eu-central-1 prices of ${table.date})`, 'Assumptions:']);
     for (const [i, l] of estimate.lines.entries()) {
       const row = lines[i + 1];

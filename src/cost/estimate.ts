@@ -3,11 +3,43 @@ import prices from './prices.json' with { type: 'json' };
 /**
  * A monthly estimate read from the compiled templates (not from the config): what CloudFormation
  * would create is what is priced. Prices come from the dated table shipped with the package
- * (prices.json) and usage from its stated assumptions; a price the table lacks is unknown, never guessed.
+ * (prices.json), or from AWS's Price List API on request, and usage from the table's stated
+ * assumptions; a price the table lacks is unknown, never guessed.
  */
 
-export type RegionPrices = (typeof prices.regions)['us-east-1'];
-export type PriceTable = Omit<typeof prices, 'regions'> & { regions: Record<string, RegionPrices | undefined> };
+/** One region's on-demand USD prices. A price left out is unknown. */
+export interface RegionPrices {
+  auroraServerlessV2AcuHour?: number;
+  auroraStorageGbMonth?: number;
+  auroraIoPerMillion?: number;
+  /** By instance class. */
+  rdsPostgresInstanceHour?: Record<string, number | undefined>;
+  rdsGp3GbMonth?: number;
+  /** By engine, then node type. */
+  elastiCacheNodeHour?: Partial<Record<'redis' | 'valkey', Record<string, number | undefined>>>;
+  loadBalancerHour?: number;
+  loadBalancerCapacityUnitHour?: number;
+  fargate?: Partial<Record<'x86_64' | 'arm64', { vcpuHour?: number; gbHour?: number }>>;
+  publicIpv4Hour?: number;
+  secretMonth?: number;
+  s3StandardGbMonth?: number;
+  cloudFrontGbBeyondFreeTier?: number;
+  logsIngestionGb?: number;
+  dynamoDbWriteMillion?: number;
+  dynamoDbReadMillion?: number;
+  dynamoDbGbMonth?: number;
+  dynamoDbBackupGbMonth?: number;
+  route53HostedZoneMonth?: number;
+  sesThousandEmails?: number;
+}
+
+export type PriceTable = Omit<typeof prices, 'regions' | '$comment'> & {
+  regions: Record<string, RegionPrices | undefined>;
+  /** Where the prices come from, when not from the table shipped with mastodon-cfn. */
+  source?: string;
+  /** What the source could not price, and why. */
+  notes?: string[];
+};
 export const PRICES: PriceTable = prices;
 
 export interface CostLine {
@@ -26,6 +58,8 @@ export interface CostLine {
 export interface Estimate {
   region: string;
   date: string;
+  /** Where the prices come from: the shipped table, or AWS's Price List API. */
+  source: string;
   currency: string;
   lines: CostLine[];
   /** The sum of the known lines, in cents' precision. */
@@ -35,7 +69,12 @@ export interface Estimate {
   /** Whether the table has prices for the region at all. */
   priced: boolean;
   assumptions: string[];
+  /** Prices the source could not give, and why. */
+  priceNotes: string[];
 }
+
+/** The source of the prices in prices.json. */
+export const SHIPPED_SOURCE = 'the price table shipped with mastodon-cfn';
 
 interface TemplateResource {
   Type: string;
@@ -76,8 +115,7 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
       case 'AWS::RDS::DBInstance': {
         // An Aurora Serverless instance is priced through its cluster's ACUs.
         if (props.DBInstanceClass === 'db.serverless') break;
-        const instances = p?.rdsPostgresInstanceHour as Record<string, number> | undefined;
-        lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', instances?.[props.DBInstanceClass]));
+                lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', p?.rdsPostgresInstanceHour?.[props.DBInstanceClass]));
         if (typeof props.AllocatedStorage === 'string' || typeof props.AllocatedStorage === 'number') {
           lines.push(line(id, 'database', `${props.StorageType ?? 'gp2'} storage`, Number(props.AllocatedStorage), 'GB-months', props.StorageType === 'gp3' ? p?.rdsGp3GbMonth : undefined));
         }
@@ -85,7 +123,7 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
       }
       case 'AWS::ElastiCache::ReplicationGroup': {
         const engine = props.Engine === 'valkey' ? 'valkey' : 'redis';
-        const nodes = (p?.elastiCacheNodeHour as Record<string, Record<string, number>> | undefined)?.[engine];
+        const nodes = p?.elastiCacheNodeHour?.[engine];
         const count = Number(props.NumCacheClusters ?? 1);
         lines.push(line(id, 'cache', `ElastiCache ${engine} ${props.CacheNodeType}`, count * hours, 'node-hours', nodes?.[props.CacheNodeType]));
         break;
@@ -135,7 +173,7 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
   const count = Number(props.DesiredCount ?? 1);
   if (!definition || count === 0) return [];
   const architecture = definition.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
-  const rates = p?.fargate[architecture];
+  const rates = p?.fargate?.[architecture];
   const vcpu = Number(definition.Cpu) / 1024;
   const gb = Number(definition.Memory) / 1024;
   const component: CostLine['component'] = id === 'MastodonService' ? 'compute' : 'service';
@@ -173,6 +211,7 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
   return {
     region: homeRegion,
     date: table.date,
+    source: table.source ?? SHIPPED_SOURCE,
     currency: table.currency,
     lines,
     total: cents(known.reduce((sum, l) => sum + l.monthly!, 0)),
@@ -186,6 +225,7 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
       `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails`,
       'not counted: data transfer to the internet from the load balancer (the first 100 GB a month are free), backups beyond the free allowance, taxes',
     ],
+    priceNotes: table.notes ?? [],
   };
 }
 
@@ -203,10 +243,11 @@ export function formatEstimate(estimate: Estimate): string {
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const body = rows.map((r) => `  ${r.slice(0, 4).map((cell, i) => cell.padEnd(widths[i])).join('  ')}  ${r[4].padStart(9)}`);
   return [
-    `Monthly cost estimate in ${estimate.region} (${estimate.currency}, prices of ${estimate.date}):`,
+    `Monthly cost estimate in ${estimate.region} (${estimate.currency}, prices of ${estimate.date} from ${estimate.source}):`,
     ...body,
     `  Total: ${formatTotal(estimate)}`,
-    ...(estimate.incomplete ? ['  Lines marked unknown have no price in the table: the total leaves them out.'] : []),
+    ...(estimate.incomplete ? [`  Lines marked unknown have no price in ${estimate.source}: the total leaves them out.`] : []),
+    ...(estimate.priceNotes.length > 0 ? ['Not priced:', ...estimate.priceNotes.map((note) => `  - ${note}`)] : []),
     'Assumptions:',
     ...estimate.assumptions.map((a) => `  - ${a}`),
   ].join('\n');

@@ -5,6 +5,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { PricingClient } from '@aws-sdk/client-pricing';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -37,6 +38,8 @@ export interface Clients {
   route53(): AwsClient;
   acm(region: string): AwsClient;
   ses(region: string): AwsClient;
+  /** The Price List Query API (global; answered from us-east-1). */
+  pricing(): AwsClient;
 }
 
 // The SDK warns on every run that its releases after January 2027 will need Node 22; the lockfile pins one that supports Node 20.
@@ -63,7 +66,7 @@ function annotated(service: string, region: string, client: SdkClient): AwsClien
   };
 }
 
-/** Where the SDK signs requests to the global services (CloudFront, Route 53). */
+/** Where the SDK signs requests to the global services (CloudFront, Route 53, the Price List). */
 const GLOBAL_REGION = 'us-east-1';
 
 /** The real SDK clients, one per service and region. (This module, like all of the deployer, loads only for commands that talk to AWS.) */
@@ -90,5 +93,6 @@ export function sdkClients(): Clients {
     route53: () => client('Route 53', GLOBAL_REGION, () => new Route53Client(options(GLOBAL_REGION))),
     acm: (region) => client('ACM', region, () => new ACMClient(options(region))),
     ses: (region) => client('SES', region, () => new SESv2Client(options(region))),
+    pricing: () => client('Pricing', GLOBAL_REGION, () => new PricingClient(options(GLOBAL_REGION))),
   };
 }

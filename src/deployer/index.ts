@@ -1,4 +1,5 @@
 /** The deployer's entry point: loaded (with the AWS SDK) only by the commands that talk to AWS. */
+export { priceTableFromAws } from '../cost/priceList.js';
 export { sdkClients, type Clients } from './aws.js';
 export { deploy, diff, formatInfo, info, remove, run, type DeployerContext } from './commands.js';
 export { inMemoryPackage, readPackage } from './manifest.js';

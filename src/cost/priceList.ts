@@ -1,0 +1,236 @@
+import { GetProductsCommand, type Filter } from '@aws-sdk/client-pricing';
+import type { AwsClient } from '../deployer/aws.js';
+import { PRICES, type PriceTable, type RegionPrices } from './estimate.js';
+
+/**
+ * Today's on-demand prices for one region from AWS's Price List Query API (GetProducts), in place
+ * of the table shipped with mastodon-cfn (`cost --prices-from-aws`). Only the prices the templates
+ * need are asked for. Each is one product: the region, the attributes below, and a usage type named
+ * as below after the region's prefix (EUC1-LoadBalancerUsage in eu-central-1, LoadBalancerUsage or
+ * USE1-… in us-east-1, EU-… in eu-west-1). A price no product gives, or that several products give
+ * differently, is unknown, with the reason, never taken from elsewhere.
+ *
+ * Product families, attributes and usage types are those of AWS's price list files; infracost's
+ * resource definitions (internal/resources/aws) filter on the same ones.
+ */
+
+interface PriceLookup {
+  /** Where the price goes in RegionPrices. */
+  path: string[];
+  /** What is priced, in words, for the notes. */
+  what: string;
+  service: string;
+  usageType: string;
+  attributes?: Record<string, string>;
+  /** A global service (CloudFront, Route 53): its products have no region. */
+  global?: boolean;
+  /** The table's unit is this many of AWS's (a million requests, a thousand e-mails). */
+  per?: number;
+}
+
+interface TemplateResource {
+  Type: string;
+  Properties?: Record<string, any>;
+}
+
+/**
+ * The edge locations CloudFront bills from, by the prefix of its usage types, for viewers near the
+ * region: the estimate's assumption, since the price depends on where the viewers are.
+ */
+function cloudFrontEdge(region: string): string {
+  const edges: [RegExp, string][] = [
+    [/^us-/, 'US'],
+    [/^ca-/, 'CA'],
+    [/^(eu|il)-/, 'EU'],
+    [/^ap-northeast-[13]$/, 'JP'],
+    [/^ap-southeast-[24]$/, 'AU'],
+    [/^ap-south-/, 'IN'],
+    [/^sa-/, 'SA'],
+    [/^me-/, 'ME'],
+    [/^af-/, 'ZA'],
+  ];
+  return edges.find(([pattern]) => pattern.test(region))?.[1] ?? 'AP';
+}
+
+const FARGATE_USAGE = { x86_64: { vcpuHour: 'Fargate-vCPU-Hours:perCPU', gbHour: 'Fargate-GB-Hours' }, arm64: { vcpuHour: 'Fargate-ARM-vCPU-Hours:perCPU', gbHour: 'Fargate-ARM-GB-Hours' } } as const;
+
+/** The prices the templates' resources are estimated with (see estimate.ts), as lookups. */
+export function lookupsFor(templates: { Resources?: Record<string, TemplateResource> }[], region: string): PriceLookup[] {
+  const lookups = new Map<string, PriceLookup>();
+  const add = (lookup: PriceLookup) => lookups.set(lookup.path.join('.'), lookup);
+  const rds = (path: string[], what: string, usageType: string, attributes: Record<string, string>) => add({ path, what, service: 'AmazonRDS', usageType, attributes });
+  const publicIpv4 = () => add({ path: ['publicIpv4Hour'], what: 'public IPv4 address in use', service: 'AmazonVPC', usageType: 'PublicIPv4:InUseAddress' });
+  for (const template of templates) {
+    for (const resource of Object.values(template.Resources ?? {})) {
+      const props = resource.Properties ?? {};
+      switch (resource.Type) {
+        case 'AWS::RDS::DBCluster': {
+          const aurora = { databaseEngine: 'Aurora PostgreSQL' };
+          rds(['auroraServerlessV2AcuHour'], 'Aurora Serverless v2 ACU-hour', 'Aurora:ServerlessV2Usage', { productFamily: 'ServerlessV2', ...aurora });
+          rds(['auroraStorageGbMonth'], 'Aurora storage', 'Aurora:StorageUsage', aurora);
+          add({ path: ['auroraIoPerMillion'], what: 'Aurora I/O', service: 'AmazonRDS', usageType: 'Aurora:StorageIOUsage', per: 1e6 });
+          break;
+        }
+        case 'AWS::RDS::DBInstance': {
+          const instanceClass = props.DBInstanceClass;
+          if (typeof instanceClass !== 'string' || instanceClass === 'db.serverless') break;
+          const postgres = { databaseEngine: 'PostgreSQL', deploymentOption: 'Single-AZ' };
+          rds(['rdsPostgresInstanceHour', instanceClass], `RDS for PostgreSQL ${instanceClass}`, `InstanceUsage:${instanceClass}`, { productFamily: 'Database Instance', instanceType: instanceClass, ...postgres });
+          if (props.StorageType === 'gp3') rds(['rdsGp3GbMonth'], 'RDS gp3 storage', 'RDS:GP3-Storage', { volumeType: 'General Purpose-GP3', ...postgres });
+          break;
+        }
+        case 'AWS::ElastiCache::ReplicationGroup': {
+          const engine = props.Engine === 'valkey' ? 'valkey' : 'redis';
+          const nodeType = String(props.CacheNodeType);
+          add({
+            path: ['elastiCacheNodeHour', engine, nodeType],
+            what: `ElastiCache ${engine} ${nodeType}`,
+            service: 'AmazonElastiCache',
+            usageType: `NodeUsage:${nodeType}`,
+            attributes: { productFamily: 'Cache Instance', instanceType: nodeType, cacheEngine: engine === 'valkey' ? 'Valkey' : 'Redis' },
+          });
+          break;
+        }
+        case 'AWS::ElasticLoadBalancingV2::LoadBalancer': {
+          const application = { productFamily: 'Load Balancer-Application' };
+          add({ path: ['loadBalancerHour'], what: 'Application Load Balancer hour', service: 'AWSELB', usageType: 'LoadBalancerUsage', attributes: application });
+          add({ path: ['loadBalancerCapacityUnitHour'], what: 'Application Load Balancer LCU-hour', service: 'AWSELB', usageType: 'LCUUsage', attributes: application });
+          if (props.Scheme !== 'internal') publicIpv4();
+          break;
+        }
+        case 'AWS::ECS::TaskDefinition': {
+          const architecture = props.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
+          for (const [rate, usageType] of Object.entries(FARGATE_USAGE[architecture])) {
+            add({ path: ['fargate', architecture, rate], what: `Fargate ${architecture} ${rate === 'vcpuHour' ? 'vCPU-hour' : 'GB-hour'}`, service: 'AmazonECS', usageType, attributes: { productFamily: 'Compute' } });
+          }
+          break;
+        }
+        case 'AWS::ECS::Service':
+          if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') publicIpv4();
+          break;
+        case 'AWS::SecretsManager::Secret':
+          add({ path: ['secretMonth'], what: 'Secrets Manager secret', service: 'AWSSecretsManager', usageType: 'AWSSecretsManager-Secrets' });
+          break;
+        case 'AWS::S3::Bucket':
+          add({ path: ['s3StandardGbMonth'], what: 'S3 Standard storage', service: 'AmazonS3', usageType: 'TimedStorage-ByteHrs', attributes: { volumeType: 'Standard' } });
+          break;
+        case 'AWS::CloudFront::Distribution': {
+          const edge = cloudFrontEdge(region);
+          add({ path: ['cloudFrontGbBeyondFreeTier'], what: `CloudFront transfer out from ${edge} edges`, service: 'AmazonCloudFront', usageType: `${edge}-DataTransfer-Out-Bytes`, global: true });
+          break;
+        }
+        case 'AWS::Logs::LogGroup':
+          add({ path: ['logsIngestionGb'], what: 'CloudWatch Logs ingestion', service: 'AmazonCloudWatch', usageType: 'DataProcessing-Bytes', attributes: { productFamily: 'Data Payload' } });
+          break;
+        case 'AWS::DynamoDB::Table':
+          add({ path: ['dynamoDbWriteMillion'], what: 'DynamoDB on-demand writes', service: 'AmazonDynamoDB', usageType: 'WriteRequestUnits', per: 1e6 });
+          add({ path: ['dynamoDbReadMillion'], what: 'DynamoDB on-demand reads', service: 'AmazonDynamoDB', usageType: 'ReadRequestUnits', per: 1e6 });
+          add({ path: ['dynamoDbGbMonth'], what: 'DynamoDB storage', service: 'AmazonDynamoDB', usageType: 'TimedStorage-ByteHrs', attributes: { volumeType: 'Amazon DynamoDB - Indexed DataStore' } });
+          add({ path: ['dynamoDbBackupGbMonth'], what: 'DynamoDB point-in-time recovery', service: 'AmazonDynamoDB', usageType: 'TimedPITRStorage-ByteHrs' });
+          break;
+        case 'AWS::SES::EmailIdentity':
+          add({ path: ['sesThousandEmails'], what: 'SES outbound e-mail', service: 'AmazonSES', usageType: 'Recipients', per: 1000 });
+          break;
+        case 'AWS::Route53::RecordSet':
+          add({ path: ['route53HostedZoneMonth'], what: 'Route 53 hosted zone', service: 'AmazonRoute53', usageType: 'HostedZone', attributes: { productFamily: 'DNS Zone' }, global: true });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return [...lookups.values()];
+}
+
+interface PriceDimension {
+  beginRange?: string;
+  pricePerUnit?: { USD?: string };
+}
+
+/** One entry of GetProducts' PriceList, a JSON string in the documented aws_v1 format. */
+interface PriceListProduct {
+  product?: { productFamily?: string; attributes?: Record<string, string> };
+  terms?: { OnDemand?: Record<string, { priceDimensions?: Record<string, PriceDimension> }> };
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The product's usage type is the wanted one, after at most the region's prefix (three letters and a digit, or EU). */
+const usageTypePattern = (usageType: string) => new RegExp(`^(?:[A-Z]{3}\\d-|EU-)?${escapeRegExp(usageType)}$`);
+
+/** The on-demand price of a product: its first paid tier (a free tier comes first at price 0). */
+function onDemandPrice(entry: PriceListProduct): number | undefined {
+  const dimensions = Object.values(entry.terms?.OnDemand ?? {}).flatMap((term) => Object.values(term.priceDimensions ?? {}));
+  const prices = dimensions
+    .sort((a, b) => Number(a.beginRange ?? 0) - Number(b.beginRange ?? 0))
+    .map((dimension) => Number(dimension.pricePerUnit?.USD))
+    .filter((price) => Number.isFinite(price));
+  return prices.find((price) => price > 0) ?? prices[0];
+}
+
+/** What GetProducts says the lookup's price is: one price, or why there is none. */
+export function priceOf(lookup: PriceLookup, priceList: string[]): { price?: number; problem?: string } {
+  const pattern = usageTypePattern(lookup.usageType);
+  const found = new Set<number>();
+  for (const text of priceList) {
+    const entry = JSON.parse(text) as PriceListProduct;
+    const attributes: Record<string, string | undefined> = { ...entry.product?.attributes, productFamily: entry.product?.productFamily };
+    if (!pattern.test(attributes.usagetype ?? '')) continue;
+    if (Object.entries(lookup.attributes ?? {}).some(([key, value]) => attributes[key] !== value)) continue;
+    const price = onDemandPrice(entry);
+    if (price !== undefined) found.add(price);
+  }
+  if (found.size === 0) return { problem: `no on-demand price for ${lookup.usageType}` };
+  if (found.size > 1) return { problem: `${found.size} different prices for ${lookup.usageType} (${[...found].join(', ')})` };
+  // toPrecision: $0.0000001 an I/O is $0.1 a million, not 0.09999999999999999.
+  return { price: Number(([...found][0] * (lookup.per ?? 1)).toPrecision(12)) };
+}
+
+/** Every page of GetProducts for one lookup. */
+async function products(client: AwsClient, lookup: PriceLookup, region: string): Promise<string[]> {
+  const filters: Filter[] = [
+    ...(lookup.global ? [] : [{ Type: 'TERM_MATCH' as const, Field: 'regionCode', Value: region }]),
+    // CONTAINS keeps the answer small; the usage type's exact name is checked in priceOf.
+    { Type: 'CONTAINS' as const, Field: 'usagetype', Value: lookup.usageType },
+    ...Object.entries(lookup.attributes ?? {}).map(([Field, Value]) => ({ Type: 'TERM_MATCH' as const, Field, Value })),
+  ];
+  const list: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new GetProductsCommand({ ServiceCode: lookup.service, Filters: filters, FormatVersion: 'aws_v1', MaxResults: 100, NextToken: nextToken }));
+    list.push(...(page.PriceList ?? []));
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return list;
+}
+
+function setPath(target: Record<string, any>, path: string[], value: number): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) node = node[key] ??= {};
+  node[path.at(-1)!] = value;
+}
+
+/** GetProducts is throttled per account: a few calls at a time. */
+const CONCURRENT_CALLS = 4;
+
+/**
+ * A price table whose one region holds today's prices from the Price List API, for the prices the
+ * templates need; usage assumptions and the Fargate Spot discount stay those of the shipped table.
+ */
+export async function priceTableFromAws(client: AwsClient, region: string, templates: { Resources?: Record<string, TemplateResource> }[], today = new Date()): Promise<PriceTable> {
+  const lookups = lookupsFor(templates, region);
+  const prices: RegionPrices = {};
+  const notes: string[] = [];
+  const answers = new Array<{ price?: number; problem?: string }>(lookups.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < lookups.length; i = next++) answers[i] = priceOf(lookups[i], await products(client, lookups[i], region));
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_CALLS, lookups.length) }, worker));
+  for (const [i, lookup] of lookups.entries()) {
+    const { price, problem } = answers[i];
+    if (price === undefined) notes.push(`${lookup.what}: AWS's Price List has ${problem} in ${lookup.global ? 'its global products' : region}`);
+    else setPath(prices as Record<string, any>, lookup.path, price);
+  }
+  return { ...PRICES, date: today.toISOString().slice(0, 10), source: "AWS's Price List API", notes, regions: { [region]: prices } };
+}
