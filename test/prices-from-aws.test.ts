@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Estimate } from '../src/cost/estimate.js';
+import { spawn } from 'node:child_process';
 import { minimalYaml, REPO_ROOT, runCliAsync, tempDir } from './support/build.js';
 import { type CatalogProduct, type PriceListStandIn, startPriceListStandIn } from './support/priceList.js';
 
@@ -29,7 +30,8 @@ function frankfurtCatalog(): CatalogProduct[] {
     { service: 'AmazonRDS', family: 'Database Instance', attributes: inFrankfurt('EUC1-Multi-AZUsage:db.t4g.micro', { instanceType: 'db.t4g.micro', ...postgresSingleAz, deploymentOption: 'Multi-AZ' }), price: 0.042 },
     { service: 'AmazonRDS', family: 'Database Storage', attributes: inFrankfurt('EUC1-RDS:GP3-Storage', { volumeType: 'General Purpose-GP3', ...postgresSingleAz }), price: 0.15, unit: 'GB-Mo' },
     { service: 'AmazonRDS', family: 'Database Storage', attributes: inFrankfurt('EUC1-RDS:Multi-AZ-GP3-Storage', { volumeType: 'General Purpose-GP3', ...postgresSingleAz, deploymentOption: 'Multi-AZ' }), price: 0.3, unit: 'GB-Mo' },
-    ...['cache.t3.micro', 'cache.t4g.micro'].flatMap((node, i) => [
+    { service: 'AmazonRDS', family: 'Database Instance', attributes: inFrankfurt('EUC1-InstanceUsage:db.t4g.small', { instanceType: 'db.t4g.small', ...postgresSingleAz }), price: 0.041 },
+    ...['cache.t3.micro', 'cache.t4g.micro', 'cache.t3.small', 'cache.t4g.small'].flatMap((node, i) => [
       { service: 'AmazonElastiCache', family: 'Cache Instance', attributes: inFrankfurt(`EUC1-NodeUsage:${node}`, { instanceType: node, cacheEngine: 'Valkey' }), price: 0.0164 - i * 0.0009 },
       { service: 'AmazonElastiCache', family: 'Cache Instance', attributes: inFrankfurt(`EUC1-NodeUsage:${node}`, { instanceType: node, cacheEngine: 'Redis' }), price: 0.0205 - i * 0.0011 },
     ]),
@@ -187,5 +189,57 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
     expect(result.status).to.equal(0);
     expect(result.stdout).to.include('from the price table shipped with mastodon-cfn');
     expect(standIn.requests).to.deep.equal([]);
+  });
+});
+
+describe('npm run prices: the shipped table refreshed from the Price List Query API (against the stand-in)', function () {
+  this.timeout(60_000);
+  const shipped = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8'));
+
+  async function refresh(catalog: CatalogProduct[], out: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const standIn = await startPriceListStandIn(catalog);
+    try {
+      return await new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts/refresh-prices.mjs'), '--region', REGION, '--out', out], { env: { ...process.env, ...awsEnv(standIn) } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+        child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+        child.once('error', reject);
+        child.once('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    } finally {
+      await standIn.close();
+    }
+  }
+
+  it('asks again for every price of the region, instance classes and node types included, and writes them with today\'s date', async () => {
+    const out = join(tempDir(), 'prices.json');
+    const result = await refresh(frankfurtCatalog(), out);
+    expect(result.stderr).to.equal('');
+    expect(result.status).to.equal(0);
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    expect(written.date).to.equal(today());
+    const frankfurt = written.regions[REGION];
+    // The same keys as before, every one refreshed.
+    expect(JSON.stringify(Object.keys(frankfurt))).to.equal(JSON.stringify(Object.keys(shipped.regions[REGION])));
+    expect(frankfurt.loadBalancerHour).to.equal(0.028);
+    expect(frankfurt.rdsPostgresInstanceHour).to.deep.equal({ 'db.t4g.micro': 0.021, 'db.t4g.small': 0.041 });
+    expect(frankfurt.elastiCacheNodeHour.valkey['cache.t4g.small']).to.be.closeTo(0.0164 - 3 * 0.0009, 1e-12);
+    expect(frankfurt.fargate).to.deep.equal({ x86_64: { vcpuHour: 0.05, gbHour: 0.0055 }, arm64: { vcpuHour: 0.04, gbHour: 0.0044 } });
+    expect(frankfurt.cloudFrontGbBeyondFreeTier).to.equal(0.09);
+    expect(frankfurt.dynamoDbWriteMillion).to.equal(0.83);
+    // Other regions and the usage assumptions stay as they were.
+    expect(written.regions['us-east-1']).to.deep.equal(shipped.regions['us-east-1']);
+    expect(written.usage).to.deep.equal(shipped.usage);
+    expect(result.stdout).to.include(`eu-central-1 loadBalancerHour: ${shipped.regions[REGION].loadBalancerHour} → 0.028`);
+  });
+
+  it('writes nothing when AWS cannot give one of the prices, and lists which', async () => {
+    const out = join(tempDir(), 'prices.json');
+    const result = await refresh(frankfurtCatalog().filter((p) => !p.attributes.usagetype.includes('PITR')), out);
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.equal("Not refreshed, nothing written:\n  - DynamoDB point-in-time recovery: AWS's Price List has no on-demand price for TimedPITRStorage-ByteHrs in eu-central-1\n");
+    expect(() => readFileSync(out)).to.throw(/ENOENT/);
   });
 });

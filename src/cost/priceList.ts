@@ -53,93 +53,136 @@ function cloudFrontEdge(region: string): string {
 }
 
 const FARGATE_USAGE = { x86_64: { vcpuHour: 'Fargate-vCPU-Hours:perCPU', gbHour: 'Fargate-GB-Hours' }, arm64: { vcpuHour: 'Fargate-ARM-vCPU-Hours:perCPU', gbHour: 'Fargate-ARM-GB-Hours' } } as const;
+type Architecture = keyof typeof FARGATE_USAGE;
+type FargateRate = keyof (typeof FARGATE_USAGE)[Architecture];
+type CacheEngine = 'redis' | 'valkey';
 
-/** The prices the templates' resources are estimated with (see estimate.ts), as lookups. */
+const AURORA_POSTGRES = { databaseEngine: 'Aurora PostgreSQL' };
+const RDS_POSTGRES = { databaseEngine: 'PostgreSQL', deploymentOption: 'Single-AZ' };
+const APPLICATION_LOAD_BALANCER = { productFamily: 'Load Balancer-Application' };
+
+/** Each price of a region's table as a Price List lookup. */
+const LOOKUPS = {
+  auroraServerlessV2AcuHour: () => ({ path: ['auroraServerlessV2AcuHour'], what: 'Aurora Serverless v2 ACU-hour', service: 'AmazonRDS', usageType: 'Aurora:ServerlessV2Usage', attributes: { productFamily: 'ServerlessV2', ...AURORA_POSTGRES } }),
+  auroraStorageGbMonth: () => ({ path: ['auroraStorageGbMonth'], what: 'Aurora storage', service: 'AmazonRDS', usageType: 'Aurora:StorageUsage', attributes: AURORA_POSTGRES }),
+  auroraIoPerMillion: () => ({ path: ['auroraIoPerMillion'], what: 'Aurora I/O', service: 'AmazonRDS', usageType: 'Aurora:StorageIOUsage', per: 1e6 }),
+  rdsPostgresInstanceHour: (instanceClass: string) => ({
+    path: ['rdsPostgresInstanceHour', instanceClass],
+    what: `RDS for PostgreSQL ${instanceClass}`,
+    service: 'AmazonRDS',
+    usageType: `InstanceUsage:${instanceClass}`,
+    attributes: { productFamily: 'Database Instance', instanceType: instanceClass, ...RDS_POSTGRES },
+  }),
+  rdsGp3GbMonth: () => ({ path: ['rdsGp3GbMonth'], what: 'RDS gp3 storage', service: 'AmazonRDS', usageType: 'RDS:GP3-Storage', attributes: { volumeType: 'General Purpose-GP3', ...RDS_POSTGRES } }),
+  elastiCacheNodeHour: (engine: CacheEngine, nodeType: string) => ({
+    path: ['elastiCacheNodeHour', engine, nodeType],
+    what: `ElastiCache ${engine} ${nodeType}`,
+    service: 'AmazonElastiCache',
+    usageType: `NodeUsage:${nodeType}`,
+    attributes: { productFamily: 'Cache Instance', instanceType: nodeType, cacheEngine: engine === 'valkey' ? 'Valkey' : 'Redis' },
+  }),
+  loadBalancerHour: () => ({ path: ['loadBalancerHour'], what: 'Application Load Balancer hour', service: 'AWSELB', usageType: 'LoadBalancerUsage', attributes: APPLICATION_LOAD_BALANCER }),
+  loadBalancerCapacityUnitHour: () => ({ path: ['loadBalancerCapacityUnitHour'], what: 'Application Load Balancer LCU-hour', service: 'AWSELB', usageType: 'LCUUsage', attributes: APPLICATION_LOAD_BALANCER }),
+  fargate: (architecture: Architecture, rate: FargateRate) => ({
+    path: ['fargate', architecture, rate],
+    what: `Fargate ${architecture} ${rate === 'vcpuHour' ? 'vCPU-hour' : 'GB-hour'}`,
+    service: 'AmazonECS',
+    usageType: FARGATE_USAGE[architecture][rate],
+    attributes: { productFamily: 'Compute' },
+  }),
+  publicIpv4Hour: () => ({ path: ['publicIpv4Hour'], what: 'public IPv4 address in use', service: 'AmazonVPC', usageType: 'PublicIPv4:InUseAddress' }),
+  secretMonth: () => ({ path: ['secretMonth'], what: 'Secrets Manager secret', service: 'AWSSecretsManager', usageType: 'AWSSecretsManager-Secrets' }),
+  s3StandardGbMonth: () => ({ path: ['s3StandardGbMonth'], what: 'S3 Standard storage', service: 'AmazonS3', usageType: 'TimedStorage-ByteHrs', attributes: { volumeType: 'Standard' } }),
+  cloudFrontGbBeyondFreeTier: (region: string) => {
+    const edge = cloudFrontEdge(region);
+    return { path: ['cloudFrontGbBeyondFreeTier'], what: `CloudFront transfer out from ${edge} edges`, service: 'AmazonCloudFront', usageType: `${edge}-DataTransfer-Out-Bytes`, global: true };
+  },
+  logsIngestionGb: () => ({ path: ['logsIngestionGb'], what: 'CloudWatch Logs ingestion', service: 'AmazonCloudWatch', usageType: 'DataProcessing-Bytes', attributes: { productFamily: 'Data Payload' } }),
+  dynamoDbWriteMillion: () => ({ path: ['dynamoDbWriteMillion'], what: 'DynamoDB on-demand writes', service: 'AmazonDynamoDB', usageType: 'WriteRequestUnits', per: 1e6 }),
+  dynamoDbReadMillion: () => ({ path: ['dynamoDbReadMillion'], what: 'DynamoDB on-demand reads', service: 'AmazonDynamoDB', usageType: 'ReadRequestUnits', per: 1e6 }),
+  dynamoDbGbMonth: () => ({ path: ['dynamoDbGbMonth'], what: 'DynamoDB storage', service: 'AmazonDynamoDB', usageType: 'TimedStorage-ByteHrs', attributes: { volumeType: 'Amazon DynamoDB - Indexed DataStore' } }),
+  dynamoDbBackupGbMonth: () => ({ path: ['dynamoDbBackupGbMonth'], what: 'DynamoDB point-in-time recovery', service: 'AmazonDynamoDB', usageType: 'TimedPITRStorage-ByteHrs' }),
+  route53HostedZoneMonth: () => ({ path: ['route53HostedZoneMonth'], what: 'Route 53 hosted zone', service: 'AmazonRoute53', usageType: 'HostedZone', attributes: { productFamily: 'DNS Zone' }, global: true }),
+  sesThousandEmails: () => ({ path: ['sesThousandEmails'], what: 'SES outbound e-mail', service: 'AmazonSES', usageType: 'Recipients', per: 1000 }),
+} satisfies Record<keyof RegionPrices, (...args: any[]) => PriceLookup>;
+
+const dedupe = (lookups: PriceLookup[]) => [...new Map(lookups.map((lookup) => [lookup.path.join('.'), lookup])).values()];
+
+/** The prices the templates' resources are estimated with (see estimate.ts). */
 export function lookupsFor(templates: { Resources?: Record<string, TemplateResource> }[], region: string): PriceLookup[] {
-  const lookups = new Map<string, PriceLookup>();
-  const add = (lookup: PriceLookup) => lookups.set(lookup.path.join('.'), lookup);
-  const rds = (path: string[], what: string, usageType: string, attributes: Record<string, string>) => add({ path, what, service: 'AmazonRDS', usageType, attributes });
-  const publicIpv4 = () => add({ path: ['publicIpv4Hour'], what: 'public IPv4 address in use', service: 'AmazonVPC', usageType: 'PublicIPv4:InUseAddress' });
-  for (const template of templates) {
-    for (const resource of Object.values(template.Resources ?? {})) {
-      const props = resource.Properties ?? {};
-      switch (resource.Type) {
-        case 'AWS::RDS::DBCluster': {
-          const aurora = { databaseEngine: 'Aurora PostgreSQL' };
-          rds(['auroraServerlessV2AcuHour'], 'Aurora Serverless v2 ACU-hour', 'Aurora:ServerlessV2Usage', { productFamily: 'ServerlessV2', ...aurora });
-          rds(['auroraStorageGbMonth'], 'Aurora storage', 'Aurora:StorageUsage', aurora);
-          add({ path: ['auroraIoPerMillion'], what: 'Aurora I/O', service: 'AmazonRDS', usageType: 'Aurora:StorageIOUsage', per: 1e6 });
-          break;
-        }
-        case 'AWS::RDS::DBInstance': {
-          const instanceClass = props.DBInstanceClass;
-          if (typeof instanceClass !== 'string' || instanceClass === 'db.serverless') break;
-          const postgres = { databaseEngine: 'PostgreSQL', deploymentOption: 'Single-AZ' };
-          rds(['rdsPostgresInstanceHour', instanceClass], `RDS for PostgreSQL ${instanceClass}`, `InstanceUsage:${instanceClass}`, { productFamily: 'Database Instance', instanceType: instanceClass, ...postgres });
-          if (props.StorageType === 'gp3') rds(['rdsGp3GbMonth'], 'RDS gp3 storage', 'RDS:GP3-Storage', { volumeType: 'General Purpose-GP3', ...postgres });
-          break;
-        }
-        case 'AWS::ElastiCache::ReplicationGroup': {
-          const engine = props.Engine === 'valkey' ? 'valkey' : 'redis';
-          const nodeType = String(props.CacheNodeType);
-          add({
-            path: ['elastiCacheNodeHour', engine, nodeType],
-            what: `ElastiCache ${engine} ${nodeType}`,
-            service: 'AmazonElastiCache',
-            usageType: `NodeUsage:${nodeType}`,
-            attributes: { productFamily: 'Cache Instance', instanceType: nodeType, cacheEngine: engine === 'valkey' ? 'Valkey' : 'Redis' },
-          });
-          break;
-        }
-        case 'AWS::ElasticLoadBalancingV2::LoadBalancer': {
-          const application = { productFamily: 'Load Balancer-Application' };
-          add({ path: ['loadBalancerHour'], what: 'Application Load Balancer hour', service: 'AWSELB', usageType: 'LoadBalancerUsage', attributes: application });
-          add({ path: ['loadBalancerCapacityUnitHour'], what: 'Application Load Balancer LCU-hour', service: 'AWSELB', usageType: 'LCUUsage', attributes: application });
-          if (props.Scheme !== 'internal') publicIpv4();
-          break;
-        }
-        case 'AWS::ECS::TaskDefinition': {
-          const architecture = props.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
-          for (const [rate, usageType] of Object.entries(FARGATE_USAGE[architecture])) {
-            add({ path: ['fargate', architecture, rate], what: `Fargate ${architecture} ${rate === 'vcpuHour' ? 'vCPU-hour' : 'GB-hour'}`, service: 'AmazonECS', usageType, attributes: { productFamily: 'Compute' } });
-          }
-          break;
-        }
-        case 'AWS::ECS::Service':
-          if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') publicIpv4();
-          break;
-        case 'AWS::SecretsManager::Secret':
-          add({ path: ['secretMonth'], what: 'Secrets Manager secret', service: 'AWSSecretsManager', usageType: 'AWSSecretsManager-Secrets' });
-          break;
-        case 'AWS::S3::Bucket':
-          add({ path: ['s3StandardGbMonth'], what: 'S3 Standard storage', service: 'AmazonS3', usageType: 'TimedStorage-ByteHrs', attributes: { volumeType: 'Standard' } });
-          break;
-        case 'AWS::CloudFront::Distribution': {
-          const edge = cloudFrontEdge(region);
-          add({ path: ['cloudFrontGbBeyondFreeTier'], what: `CloudFront transfer out from ${edge} edges`, service: 'AmazonCloudFront', usageType: `${edge}-DataTransfer-Out-Bytes`, global: true });
-          break;
-        }
-        case 'AWS::Logs::LogGroup':
-          add({ path: ['logsIngestionGb'], what: 'CloudWatch Logs ingestion', service: 'AmazonCloudWatch', usageType: 'DataProcessing-Bytes', attributes: { productFamily: 'Data Payload' } });
-          break;
-        case 'AWS::DynamoDB::Table':
-          add({ path: ['dynamoDbWriteMillion'], what: 'DynamoDB on-demand writes', service: 'AmazonDynamoDB', usageType: 'WriteRequestUnits', per: 1e6 });
-          add({ path: ['dynamoDbReadMillion'], what: 'DynamoDB on-demand reads', service: 'AmazonDynamoDB', usageType: 'ReadRequestUnits', per: 1e6 });
-          add({ path: ['dynamoDbGbMonth'], what: 'DynamoDB storage', service: 'AmazonDynamoDB', usageType: 'TimedStorage-ByteHrs', attributes: { volumeType: 'Amazon DynamoDB - Indexed DataStore' } });
-          add({ path: ['dynamoDbBackupGbMonth'], what: 'DynamoDB point-in-time recovery', service: 'AmazonDynamoDB', usageType: 'TimedPITRStorage-ByteHrs' });
-          break;
-        case 'AWS::SES::EmailIdentity':
-          add({ path: ['sesThousandEmails'], what: 'SES outbound e-mail', service: 'AmazonSES', usageType: 'Recipients', per: 1000 });
-          break;
-        case 'AWS::Route53::RecordSet':
-          add({ path: ['route53HostedZoneMonth'], what: 'Route 53 hosted zone', service: 'AmazonRoute53', usageType: 'HostedZone', attributes: { productFamily: 'DNS Zone' }, global: true });
-          break;
-        default:
-          break;
+  const lookups: PriceLookup[] = [];
+  for (const resource of templates.flatMap((template) => Object.values(template.Resources ?? {}))) {
+    const props = resource.Properties ?? {};
+    switch (resource.Type) {
+      case 'AWS::RDS::DBCluster':
+        lookups.push(LOOKUPS.auroraServerlessV2AcuHour(), LOOKUPS.auroraStorageGbMonth(), LOOKUPS.auroraIoPerMillion());
+        break;
+      case 'AWS::RDS::DBInstance':
+        if (typeof props.DBInstanceClass !== 'string' || props.DBInstanceClass === 'db.serverless') break;
+        lookups.push(LOOKUPS.rdsPostgresInstanceHour(props.DBInstanceClass));
+        if (props.StorageType === 'gp3') lookups.push(LOOKUPS.rdsGp3GbMonth());
+        break;
+      case 'AWS::ElastiCache::ReplicationGroup':
+        lookups.push(LOOKUPS.elastiCacheNodeHour(props.Engine === 'valkey' ? 'valkey' : 'redis', String(props.CacheNodeType)));
+        break;
+      case 'AWS::ElasticLoadBalancingV2::LoadBalancer':
+        lookups.push(LOOKUPS.loadBalancerHour(), LOOKUPS.loadBalancerCapacityUnitHour());
+        if (props.Scheme !== 'internal') lookups.push(LOOKUPS.publicIpv4Hour());
+        break;
+      case 'AWS::ECS::TaskDefinition': {
+        const architecture = props.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
+        lookups.push(LOOKUPS.fargate(architecture, 'vcpuHour'), LOOKUPS.fargate(architecture, 'gbHour'));
+        break;
       }
+      case 'AWS::ECS::Service':
+        if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') lookups.push(LOOKUPS.publicIpv4Hour());
+        break;
+      case 'AWS::SecretsManager::Secret':
+        lookups.push(LOOKUPS.secretMonth());
+        break;
+      case 'AWS::S3::Bucket':
+        lookups.push(LOOKUPS.s3StandardGbMonth());
+        break;
+      case 'AWS::CloudFront::Distribution':
+        lookups.push(LOOKUPS.cloudFrontGbBeyondFreeTier(region));
+        break;
+      case 'AWS::Logs::LogGroup':
+        lookups.push(LOOKUPS.logsIngestionGb());
+        break;
+      case 'AWS::DynamoDB::Table':
+        lookups.push(LOOKUPS.dynamoDbWriteMillion(), LOOKUPS.dynamoDbReadMillion(), LOOKUPS.dynamoDbGbMonth(), LOOKUPS.dynamoDbBackupGbMonth());
+        break;
+      case 'AWS::SES::EmailIdentity':
+        lookups.push(LOOKUPS.sesThousandEmails());
+        break;
+      case 'AWS::Route53::RecordSet':
+        lookups.push(LOOKUPS.route53HostedZoneMonth());
+        break;
+      default:
+        break;
     }
   }
-  return [...lookups.values()];
+  return dedupe(lookups);
+}
+
+/** Every price a region's table holds, instance classes and node types included: what refreshing the table asks for. */
+export function lookupsOfTable(prices: RegionPrices, region: string): PriceLookup[] {
+  return dedupe(
+    Object.keys(prices).flatMap((key): PriceLookup[] => {
+      switch (key as keyof RegionPrices) {
+        case 'rdsPostgresInstanceHour':
+          return Object.keys(prices.rdsPostgresInstanceHour ?? {}).map((instanceClass) => LOOKUPS.rdsPostgresInstanceHour(instanceClass));
+        case 'elastiCacheNodeHour':
+          return Object.entries(prices.elastiCacheNodeHour ?? {}).flatMap(([engine, nodes]) => Object.keys(nodes ?? {}).map((node) => LOOKUPS.elastiCacheNodeHour(engine as CacheEngine, node)));
+        case 'fargate':
+          return Object.entries(prices.fargate ?? {}).flatMap(([architecture, rates]) => Object.keys(rates ?? {}).map((rate) => LOOKUPS.fargate(architecture as Architecture, rate as FargateRate)));
+        case 'cloudFrontGbBeyondFreeTier':
+          return [LOOKUPS.cloudFrontGbBeyondFreeTier(region)];
+        default:
+          return [(LOOKUPS[key as keyof typeof LOOKUPS] as () => PriceLookup)()];
+      }
+    }),
+  );
 }
 
 interface PriceDimension {
@@ -169,7 +212,7 @@ function onDemandPrice(entry: PriceListProduct): number | undefined {
 }
 
 /** What GetProducts says the lookup's price is: one price, or why there is none. */
-export function priceOf(lookup: PriceLookup, priceList: string[]): { price?: number; problem?: string } {
+function priceOf(lookup: PriceLookup, priceList: string[]): { price?: number; problem?: string } {
   const pattern = usageTypePattern(lookup.usageType);
   const found = new Set<number>();
   for (const text of priceList) {
@@ -213,12 +256,8 @@ function setPath(target: Record<string, any>, path: string[], value: number): vo
 /** GetProducts is throttled per account: a few calls at a time. */
 const CONCURRENT_CALLS = 4;
 
-/**
- * A price table whose one region holds today's prices from the Price List API, for the prices the
- * templates need; usage assumptions and the Fargate Spot discount stay those of the shipped table.
- */
-export async function priceTableFromAws(client: AwsClient, region: string, templates: { Resources?: Record<string, TemplateResource> }[], today = new Date()): Promise<PriceTable> {
-  const lookups = lookupsFor(templates, region);
+/** Today's prices of the lookups in one region, and what AWS could not price. */
+export async function pricesFromAws(client: AwsClient, region: string, lookups: PriceLookup[]): Promise<{ prices: RegionPrices; notes: string[] }> {
   const prices: RegionPrices = {};
   const notes: string[] = [];
   const answers = new Array<{ price?: number; problem?: string }>(lookups.length);
@@ -232,5 +271,14 @@ export async function priceTableFromAws(client: AwsClient, region: string, templ
     if (price === undefined) notes.push(`${lookup.what}: AWS's Price List has ${problem} in ${lookup.global ? 'its global products' : region}`);
     else setPath(prices as Record<string, any>, lookup.path, price);
   }
+  return { prices, notes };
+}
+
+/**
+ * A price table whose one region holds today's prices from the Price List API, for the prices the
+ * templates need; usage assumptions and the Fargate Spot discount stay those of the shipped table.
+ */
+export async function priceTableFromAws(client: AwsClient, region: string, templates: { Resources?: Record<string, TemplateResource> }[], today = new Date()): Promise<PriceTable> {
+  const { prices, notes } = await pricesFromAws(client, region, lookupsFor(templates, region));
   return { ...PRICES, date: today.toISOString().slice(0, 10), source: "AWS's Price List API", notes, regions: { [region]: prices } };
 }
