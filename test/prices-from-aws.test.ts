@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Estimate } from '../src/cost/estimate.js';
-import { spawn } from 'node:child_process';
-import { minimalYaml, REPO_ROOT, runCliAsync, tempDir } from './support/build.js';
+import { minimalYaml, REPO_ROOT, runCliAsync, runScriptAsync, tempDir } from './support/build.js';
 import { type CatalogProduct, type PriceListStandIn, startPriceListStandIn } from './support/priceList.js';
 
 const REGION = 'eu-central-1';
@@ -196,18 +195,10 @@ describe('npm run prices: the shipped table refreshed from the Price List Query 
   this.timeout(60_000);
   const shipped = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8'));
 
-  async function refresh(catalog: CatalogProduct[], out: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  async function refresh(catalog: CatalogProduct[], out: string) {
     const standIn = await startPriceListStandIn(catalog);
     try {
-      return await new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts/refresh-prices.mjs'), '--region', REGION, '--out', out], { env: { ...process.env, ...awsEnv(standIn) } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => (stdout += String(chunk)));
-        child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-        child.once('error', reject);
-        child.once('close', (status) => resolve({ status, stdout, stderr }));
-      });
+      return await runScriptAsync(join(REPO_ROOT, 'scripts/refresh-prices.mjs'), ['--region', REGION, '--out', out], { env: awsEnv(standIn) });
     } finally {
       await standIn.close();
     }

@@ -66,8 +66,13 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 
 /** Runs the CLI without blocking this process: for tests whose stand-in servers live in the test process. */
 export function runCliAsync(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+  return runScriptAsync(CLI, args, options);
+}
+
+/** Runs a Node script of the repository (the CLI, a maintainer's script) without blocking this process. */
+export function runScriptAsync(script: string, args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env } });
+    const child = spawn(process.execPath, [script, ...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += String(chunk)));
