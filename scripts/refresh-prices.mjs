@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeAwsFailure } from '../dist/src/awsErrors.js';
-import { lookupsOfTable, pricesFromAws } from '../dist/src/cost/priceList.js';
+import { lookupsAt, pricePaths, pricesFromAws } from '../dist/src/cost/priceList.js';
 import { sdkClients } from '../dist/src/deployer/aws.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,9 +26,12 @@ for (const region of regions) {
     problems.push(`${region}: the table has no such region to refresh`);
     continue;
   }
+  const paths = pricePaths(shipped);
+  const lookups = lookupsAt(paths, region);
+  if (lookups.length < paths.length) problems.push(`${region}: ${paths.length - lookups.length} of the table's prices have no Price List lookup (src/cost/priceList.ts)`);
   let answer;
   try {
-    answer = await pricesFromAws(client, region, lookupsOfTable(shipped, region));
+    answer = await pricesFromAws(client, region, lookups);
   } catch (error) {
     const outside = describeAwsFailure(error);
     if (!outside) throw error;

@@ -280,7 +280,7 @@ async function estimateWithAwsPrices(flags: ConfigFlags & { profile?: string }, 
   const deployer = await import('./deployer/index.js');
   let prices: PriceTable;
   try {
-    prices = await deployer.priceTableFromAws(deployer.sdkClients().pricing(), shipped.estimate.region, shipped.stacks.map((stack) => JSON.parse(JSON.stringify(stack.template))));
+    prices = await deployer.priceTableFromAws(deployer.sdkClients().pricing(), shipped.estimate.region, shipped.estimate.lines.map((line) => line.price));
   } catch (error) {
     const outside = describeAwsFailure(error);
     if (!outside) throw error;

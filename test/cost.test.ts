@@ -132,12 +132,12 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     }
   });
 
-  it('cost --json gives the lines as data; build prints the total', () => {
+  it('cost --json gives the lines as data, each with where its price is in the table; build prints the total', () => {
     const json = runCli(['cost', '--json']);
     expect(json.status, json.stderr).to.equal(0);
     const parsed = JSON.parse(json.stdout) as Estimate;
     expect(parsed.total).to.equal(123.58);
-    expect(parsed.lines.find((l) => l.resource === 'Cache')).to.deep.equal({ resource: 'Cache', component: 'cache', item: 'ElastiCache valkey cache.t3.micro', quantity: 730, unit: 'node-hours', unitPrice: 0.0152, monthly: 11.1 });
+    expect(parsed.lines.find((l) => l.resource === 'Cache')).to.deep.equal({ resource: 'Cache', component: 'cache', item: 'ElastiCache valkey cache.t3.micro', quantity: 730, unit: 'node-hours', price: ['elastiCacheNodeHour', 'valkey', 'cache.t3.micro'], unitPrice: 0.0152, monthly: 11.1 });
     const built = runCli(['build', '--out', join(tempDir(), 'out')]);
     expect(built.stdout).to.include(`Estimated cost: $123.58 a month (estimate, eu-central-1 prices of ${table.date}) (mastodon-cfn cost itemises it)`);
   });

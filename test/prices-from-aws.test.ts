@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Estimate } from '../src/cost/estimate.js';
-import { minimalYaml, REPO_ROOT, runCliAsync, runScriptAsync, tempDir } from './support/build.js';
+import { lookupAt, pricePaths } from '../src/cost/priceList.js';
+import { buildConfig, minimalYaml, REPO_ROOT, runCliAsync, runScriptAsync, tempDir } from './support/build.js';
 import { type CatalogProduct, type PriceListStandIn, startPriceListStandIn } from './support/priceList.js';
 
 const REGION = 'eu-central-1';
@@ -180,6 +181,14 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
     expect(result.stderr).to.include('Pricing GetProducts in us-east-1 failed: the credentials in use are not allowed to do this (AccessDeniedException');
     expect(result.stderr).to.include(`Without --prices-from-aws, cost uses the price table shipped with mastodon-cfn (prices of ${shippedDate}).`);
     expect(result.stderr).to.not.match(/\n\s+at /);
+  });
+
+  it('has a Price List lookup for every price an estimate line names and every price the shipped table holds', () => {
+    const paths = [buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') }), buildConfig({ yaml: minimalYaml('profile: small\ndns: { route53: true }\n') })].flatMap(({ estimate }) => estimate.lines.map((l) => l.price));
+    const shipped = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8'));
+    for (const region of Object.keys(shipped.regions)) paths.push(...pricePaths(shipped.regions[region]));
+    expect(paths.map((path) => path[0])).to.include.members(['route53HostedZoneMonth', 'rdsPostgresInstanceHour', 'auroraServerlessV2AcuHour']);
+    for (const path of paths) expect(lookupAt(path, REGION), path.join(' ')).to.not.equal(undefined);
   });
 
   it('without the flag, cost asks AWS nothing', async () => {

@@ -49,6 +49,8 @@ export interface CostLine {
   item: string;
   quantity: number;
   unit: string;
+  /** Where its price is in a region's prices, e.g. ['fargate', 'arm64', 'vcpuHour'] (empty: none is kept). */
+  price: string[];
   /** Undefined: the table has no price for it. */
   unitPrice?: number;
   /** Rounded to the cent; undefined when the price is unknown. */
@@ -89,8 +91,21 @@ export interface PricedStack {
 
 const cents = (value: number) => Math.round(value * 100) / 100;
 
-function line(resource: string, component: CostLine['component'], item: string, quantity: number, unit: string, unitPrice: number | undefined): CostLine {
-  return { resource, component, item, quantity, unit, unitPrice, monthly: unitPrice === undefined ? undefined : cents(quantity * unitPrice) };
+/** A unit price and where it is in a region's prices. */
+interface Price {
+  path: string[];
+  unitPrice?: number;
+}
+
+/** The price at `path` in `p`, if there is one. */
+function priceAt(p: RegionPrices | undefined, path: string[]): Price {
+  let node: unknown = p;
+  for (const key of path) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+  return { path, unitPrice: typeof node === 'number' ? node : undefined };
+}
+
+function line(resource: string, component: CostLine['component'], item: string, quantity: number, unit: string, { path, unitPrice }: Price): CostLine {
+  return { resource, component, item, quantity, unit, price: path, unitPrice, monthly: unitPrice === undefined ? undefined : cents(quantity * unitPrice) };
 }
 
 /** The logical id a `{ Ref }` points at, or undefined for a literal. */
@@ -101,64 +116,64 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
   const resources = stack.template.Resources ?? {};
   const hours = table.hoursPerMonth;
   const usage = table.usage;
+  const at = (...path: string[]) => priceAt(p, path);
   const lines: CostLine[] = [];
   for (const [id, resource] of Object.entries(resources)) {
     const props = resource.Properties ?? {};
     switch (resource.Type) {
       case 'AWS::RDS::DBCluster': {
         const minimum = props.ServerlessV2ScalingConfiguration?.MinCapacity;
-        if (typeof minimum === 'number') lines.push(line(id, 'database', 'Aurora Serverless v2 at its minimum capacity', cents(minimum * hours), 'ACU-hours', p?.auroraServerlessV2AcuHour));
-        lines.push(line(id, 'database', 'Aurora storage (assumed)', usage.auroraStorageGb, 'GB-months', p?.auroraStorageGbMonth));
-        lines.push(line(id, 'database', 'Aurora I/O (assumed)', usage.auroraIoMillions, 'million requests', p?.auroraIoPerMillion));
+        if (typeof minimum === 'number') lines.push(line(id, 'database', 'Aurora Serverless v2 at its minimum capacity', cents(minimum * hours), 'ACU-hours', at('auroraServerlessV2AcuHour')));
+        lines.push(line(id, 'database', 'Aurora storage (assumed)', usage.auroraStorageGb, 'GB-months', at('auroraStorageGbMonth')));
+        lines.push(line(id, 'database', 'Aurora I/O (assumed)', usage.auroraIoMillions, 'million requests', at('auroraIoPerMillion')));
         break;
       }
       case 'AWS::RDS::DBInstance': {
         // An Aurora Serverless instance is priced through its cluster's ACUs.
         if (props.DBInstanceClass === 'db.serverless') break;
-                lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', p?.rdsPostgresInstanceHour?.[props.DBInstanceClass]));
+        lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', at('rdsPostgresInstanceHour', props.DBInstanceClass)));
         if (typeof props.AllocatedStorage === 'string' || typeof props.AllocatedStorage === 'number') {
-          lines.push(line(id, 'database', `${props.StorageType ?? 'gp2'} storage`, Number(props.AllocatedStorage), 'GB-months', props.StorageType === 'gp3' ? p?.rdsGp3GbMonth : undefined));
+          lines.push(line(id, 'database', `${props.StorageType ?? 'gp2'} storage`, Number(props.AllocatedStorage), 'GB-months', props.StorageType === 'gp3' ? at('rdsGp3GbMonth') : { path: [] }));
         }
         break;
       }
       case 'AWS::ElastiCache::ReplicationGroup': {
         const engine = props.Engine === 'valkey' ? 'valkey' : 'redis';
-        const nodes = p?.elastiCacheNodeHour?.[engine];
         const count = Number(props.NumCacheClusters ?? 1);
-        lines.push(line(id, 'cache', `ElastiCache ${engine} ${props.CacheNodeType}`, count * hours, 'node-hours', nodes?.[props.CacheNodeType]));
+        lines.push(line(id, 'cache', `ElastiCache ${engine} ${props.CacheNodeType}`, count * hours, 'node-hours', at('elastiCacheNodeHour', engine, props.CacheNodeType)));
         break;
       }
       case 'AWS::ElasticLoadBalancingV2::LoadBalancer': {
-        lines.push(line(id, 'load balancer', 'Application Load Balancer', hours, 'hours', p?.loadBalancerHour));
-        lines.push(line(id, 'load balancer', 'load balancer capacity units (assumed)', usage.loadBalancerCapacityUnits * hours, 'LCU-hours', p?.loadBalancerCapacityUnitHour));
+        lines.push(line(id, 'load balancer', 'Application Load Balancer', hours, 'hours', at('loadBalancerHour')));
+        lines.push(line(id, 'load balancer', 'load balancer capacity units (assumed)', usage.loadBalancerCapacityUnits * hours, 'LCU-hours', at('loadBalancerCapacityUnitHour')));
         // An internet-facing load balancer has a public IPv4 address in each of its subnets.
-        if (props.Scheme !== 'internal') lines.push(line(id, 'network', 'public IPv4 addresses of the load balancer', (props.Subnets?.length ?? 2) * hours, 'address-hours', p?.publicIpv4Hour));
+        if (props.Scheme !== 'internal') lines.push(line(id, 'network', 'public IPv4 addresses of the load balancer', (props.Subnets?.length ?? 2) * hours, 'address-hours', at('publicIpv4Hour')));
         break;
       }
       case 'AWS::ECS::Service':
         lines.push(...serviceLines(id, props, resources, p, table));
         break;
       case 'AWS::SecretsManager::Secret':
-        lines.push(line(id, 'secrets', `secret ${id}`, 1, 'secret-months', p?.secretMonth));
+        lines.push(line(id, 'secrets', `secret ${id}`, 1, 'secret-months', at('secretMonth')));
         break;
       case 'AWS::S3::Bucket':
-        lines.push(line(id, 'media', 'S3 Standard storage (assumed)', usage.mediaStorageGb, 'GB-months', p?.s3StandardGbMonth));
+        lines.push(line(id, 'media', 'S3 Standard storage (assumed)', usage.mediaStorageGb, 'GB-months', at('s3StandardGbMonth')));
         break;
       case 'AWS::CloudFront::Distribution':
         // The always-free tier covers the first 1 TB a month.
-        lines.push(line(id, 'media', `CloudFront transfer beyond the free ${usage.cloudFrontFreeTierGb} GB (assumed ${usage.cloudFrontGbOut} GB out)`, Math.max(0, usage.cloudFrontGbOut - usage.cloudFrontFreeTierGb), 'GB', p?.cloudFrontGbBeyondFreeTier));
+        lines.push(line(id, 'media', `CloudFront transfer beyond the free ${usage.cloudFrontFreeTierGb} GB (assumed ${usage.cloudFrontGbOut} GB out)`, Math.max(0, usage.cloudFrontGbOut - usage.cloudFrontFreeTierGb), 'GB', at('cloudFrontGbBeyondFreeTier')));
         break;
       case 'AWS::Logs::LogGroup':
-        lines.push(line(id, 'logs', `CloudWatch Logs ingestion into ${id} (assumed)`, usage.logsIngestedGb, 'GB', p?.logsIngestionGb));
+        lines.push(line(id, 'logs', `CloudWatch Logs ingestion into ${id} (assumed)`, usage.logsIngestedGb, 'GB', at('logsIngestionGb')));
         break;
       case 'AWS::DynamoDB::Table':
-        lines.push(line(id, 'service', 'DynamoDB on-demand writes (assumed)', usage.dynamoDbWriteMillions, 'million write units', p?.dynamoDbWriteMillion));
-        lines.push(line(id, 'service', 'DynamoDB on-demand reads (assumed)', usage.dynamoDbReadMillions, 'million read units', p?.dynamoDbReadMillion));
-        lines.push(line(id, 'service', 'DynamoDB storage (assumed)', usage.dynamoDbStorageGb, 'GB-months', p?.dynamoDbGbMonth));
-        if (props.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled) lines.push(line(id, 'service', 'DynamoDB point-in-time recovery', usage.dynamoDbStorageGb, 'GB-months', p?.dynamoDbBackupGbMonth));
+        lines.push(line(id, 'service', 'DynamoDB on-demand writes (assumed)', usage.dynamoDbWriteMillions, 'million write units', at('dynamoDbWriteMillion')));
+        lines.push(line(id, 'service', 'DynamoDB on-demand reads (assumed)', usage.dynamoDbReadMillions, 'million read units', at('dynamoDbReadMillion')));
+        lines.push(line(id, 'service', 'DynamoDB storage (assumed)', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbGbMonth')));
+        if (props.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled) lines.push(line(id, 'service', 'DynamoDB point-in-time recovery', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbBackupGbMonth')));
         break;
       case 'AWS::SES::EmailIdentity':
-        lines.push(line(id, 'mail', `SES e-mails (assumed ${usage.emailsPerMonth})`, usage.emailsPerMonth / 1000, 'thousand e-mails', p?.sesThousandEmails));
+        lines.push(line(id, 'mail', `SES e-mails (assumed ${usage.emailsPerMonth})`, usage.emailsPerMonth / 1000, 'thousand e-mails', at('sesThousandEmails')));
         break;
       default:
         break;
@@ -173,7 +188,6 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
   const count = Number(props.DesiredCount ?? 1);
   if (!definition || count === 0) return [];
   const architecture = definition.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
-  const rates = p?.fargate?.[architecture];
   const vcpu = Number(definition.Cpu) / 1024;
   const gb = Number(definition.Memory) / 1024;
   const component: CostLine['component'] = id === 'MastodonService' ? 'compute' : 'service';
@@ -183,19 +197,19 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
   const onDemandTasks = onSpot ? Math.min(count, onDemandBase) : count;
   const spotTasks = count - onDemandTasks;
   // Rounded to a hundred-millionth of a dollar: the unit price printed is the one multiplied.
-  const spot = (price: number | undefined) => (price === undefined ? undefined : Number((price * (1 - table.fargateSpotDiscount)).toFixed(8)));
+  const spot = ({ path, unitPrice }: Price): Price => ({ path, unitPrice: unitPrice === undefined ? undefined : Number((unitPrice * (1 - table.fargateSpotDiscount)).toFixed(8)) });
   const tasksOf = (n: number) => `${n} task${n === 1 ? '' : 's'} of ${id}`;
   const lines: CostLine[] = [];
   for (const [tasks, kind, price] of [
-    [onDemandTasks, 'on-demand', (x: number | undefined) => x],
+    [onDemandTasks, 'on-demand', (price: Price) => price],
     [spotTasks, 'Spot', spot],
   ] as const) {
     if (tasks === 0) continue;
-    lines.push(line(id, component, `Fargate ${kind} ${architecture} vCPU (${tasksOf(tasks)}, ${vcpu} vCPU each)`, cents(tasks * vcpu * table.hoursPerMonth), 'vCPU-hours', price(rates?.vcpuHour)));
-    lines.push(line(id, component, `Fargate ${kind} ${architecture} memory (${tasksOf(tasks)}, ${gb} GB each)`, cents(tasks * gb * table.hoursPerMonth), 'GB-hours', price(rates?.gbHour)));
+    lines.push(line(id, component, `Fargate ${kind} ${architecture} vCPU (${tasksOf(tasks)}, ${vcpu} vCPU each)`, cents(tasks * vcpu * table.hoursPerMonth), 'vCPU-hours', price(priceAt(p, ['fargate', architecture, 'vcpuHour']))));
+    lines.push(line(id, component, `Fargate ${kind} ${architecture} memory (${tasksOf(tasks)}, ${gb} GB each)`, cents(tasks * gb * table.hoursPerMonth), 'GB-hours', price(priceAt(p, ['fargate', architecture, 'gbHour']))));
   }
   if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
-    lines.push(line(id, 'network', `public IPv4 address of each task of ${id}`, count * table.hoursPerMonth, 'address-hours', p?.publicIpv4Hour));
+    lines.push(line(id, 'network', `public IPv4 address of each task of ${id}`, count * table.hoursPerMonth, 'address-hours', priceAt(p, ['publicIpv4Hour'])));
   }
   return lines;
 }
@@ -205,7 +219,7 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
   const p = table.regions[homeRegion];
   const lines = stacks.flatMap((stack) => stackLines(stack, p, table));
   const usesRoute53 = stacks.some((stack) => Object.values(stack.template.Resources ?? {}).some((r) => r.Type === 'AWS::Route53::RecordSet'));
-  if (usesRoute53) lines.push(line('HostedZone', 'dns', 'Route 53 hosted zone (yours; its records for AWS aliases answer free)', 1, 'zone-months', p?.route53HostedZoneMonth));
+  if (usesRoute53) lines.push(line('HostedZone', 'dns', 'Route 53 hosted zone (yours; its records for AWS aliases answer free)', 1, 'zone-months', priceAt(p, ['route53HostedZoneMonth'])));
   const known = lines.filter((l) => l.monthly !== undefined);
   const u = table.usage;
   return {

@@ -4,8 +4,8 @@ import { PRICES, type PriceTable, type RegionPrices } from './estimate.js';
 
 /**
  * Today's on-demand prices for one region from AWS's Price List Query API (GetProducts), in place
- * of the table shipped with mastodon-cfn (`cost --prices-from-aws`). Only the prices the templates
- * need are asked for. Each is one product: the region, the attributes below, and a usage type named
+ * of the table shipped with mastodon-cfn (`cost --prices-from-aws`). Only the prices an estimate's
+ * lines use are asked for. Each is one product: the region, the attributes below, and a usage type named
  * as below after the region's prefix (EUC1-LoadBalancerUsage in eu-central-1, LoadBalancerUsage or
  * USE1-… in us-east-1, EU-… in eu-west-1). A price no product gives, or that several products give
  * differently, is unknown, with the reason, never taken from elsewhere.
@@ -26,11 +26,6 @@ interface PriceLookup {
   global?: boolean;
   /** The table's unit is this many of AWS's (a million requests, a thousand e-mails). */
   per?: number;
-}
-
-interface TemplateResource {
-  Type: string;
-  Properties?: Record<string, any>;
 }
 
 /**
@@ -106,83 +101,36 @@ const LOOKUPS = {
   sesThousandEmails: () => ({ path: ['sesThousandEmails'], what: 'SES outbound e-mail', service: 'AmazonSES', usageType: 'Recipients', per: 1000 }),
 } satisfies Record<keyof RegionPrices, (...args: any[]) => PriceLookup>;
 
-const dedupe = (lookups: PriceLookup[]) => [...new Map(lookups.map((lookup) => [lookup.path.join('.'), lookup])).values()];
-
-/** The prices the templates' resources are estimated with (see estimate.ts). */
-export function lookupsFor(templates: { Resources?: Record<string, TemplateResource> }[], region: string): PriceLookup[] {
-  const lookups: PriceLookup[] = [];
-  for (const resource of templates.flatMap((template) => Object.values(template.Resources ?? {}))) {
-    const props = resource.Properties ?? {};
-    switch (resource.Type) {
-      case 'AWS::RDS::DBCluster':
-        lookups.push(LOOKUPS.auroraServerlessV2AcuHour(), LOOKUPS.auroraStorageGbMonth(), LOOKUPS.auroraIoPerMillion());
-        break;
-      case 'AWS::RDS::DBInstance':
-        if (typeof props.DBInstanceClass !== 'string' || props.DBInstanceClass === 'db.serverless') break;
-        lookups.push(LOOKUPS.rdsPostgresInstanceHour(props.DBInstanceClass));
-        if (props.StorageType === 'gp3') lookups.push(LOOKUPS.rdsGp3GbMonth());
-        break;
-      case 'AWS::ElastiCache::ReplicationGroup':
-        lookups.push(LOOKUPS.elastiCacheNodeHour(props.Engine === 'valkey' ? 'valkey' : 'redis', String(props.CacheNodeType)));
-        break;
-      case 'AWS::ElasticLoadBalancingV2::LoadBalancer':
-        lookups.push(LOOKUPS.loadBalancerHour(), LOOKUPS.loadBalancerCapacityUnitHour());
-        if (props.Scheme !== 'internal') lookups.push(LOOKUPS.publicIpv4Hour());
-        break;
-      case 'AWS::ECS::TaskDefinition': {
-        const architecture = props.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
-        lookups.push(LOOKUPS.fargate(architecture, 'vcpuHour'), LOOKUPS.fargate(architecture, 'gbHour'));
-        break;
-      }
-      case 'AWS::ECS::Service':
-        if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') lookups.push(LOOKUPS.publicIpv4Hour());
-        break;
-      case 'AWS::SecretsManager::Secret':
-        lookups.push(LOOKUPS.secretMonth());
-        break;
-      case 'AWS::S3::Bucket':
-        lookups.push(LOOKUPS.s3StandardGbMonth());
-        break;
-      case 'AWS::CloudFront::Distribution':
-        lookups.push(LOOKUPS.cloudFrontGbBeyondFreeTier(region));
-        break;
-      case 'AWS::Logs::LogGroup':
-        lookups.push(LOOKUPS.logsIngestionGb());
-        break;
-      case 'AWS::DynamoDB::Table':
-        lookups.push(LOOKUPS.dynamoDbWriteMillion(), LOOKUPS.dynamoDbReadMillion(), LOOKUPS.dynamoDbGbMonth(), LOOKUPS.dynamoDbBackupGbMonth());
-        break;
-      case 'AWS::SES::EmailIdentity':
-        lookups.push(LOOKUPS.sesThousandEmails());
-        break;
-      case 'AWS::Route53::RecordSet':
-        lookups.push(LOOKUPS.route53HostedZoneMonth());
-        break;
-      default:
-        break;
-    }
+/** The lookup of the price at `path` in a region's prices (see CostLine.price), or undefined for a path no price is kept at. */
+export function lookupAt(path: string[], region: string): PriceLookup | undefined {
+  const [key, ...rest] = path;
+  switch (key) {
+    case 'rdsPostgresInstanceHour':
+      return rest.length === 1 ? LOOKUPS.rdsPostgresInstanceHour(rest[0]) : undefined;
+    case 'elastiCacheNodeHour':
+      return rest.length === 2 && (rest[0] === 'redis' || rest[0] === 'valkey') ? LOOKUPS.elastiCacheNodeHour(rest[0], rest[1]) : undefined;
+    case 'fargate':
+      return rest.length === 2 && rest[0] in FARGATE_USAGE && rest[1] in FARGATE_USAGE.x86_64 ? LOOKUPS.fargate(rest[0] as Architecture, rest[1] as FargateRate) : undefined;
+    case 'cloudFrontGbBeyondFreeTier':
+      return LOOKUPS.cloudFrontGbBeyondFreeTier(region);
+    default:
+      return key in LOOKUPS && rest.length === 0 ? (LOOKUPS[key as keyof typeof LOOKUPS] as () => PriceLookup)() : undefined;
   }
-  return dedupe(lookups);
 }
 
-/** Every price a region's table holds, instance classes and node types included: what refreshing the table asks for. */
-export function lookupsOfTable(prices: RegionPrices, region: string): PriceLookup[] {
-  return dedupe(
-    Object.keys(prices).flatMap((key): PriceLookup[] => {
-      switch (key as keyof RegionPrices) {
-        case 'rdsPostgresInstanceHour':
-          return Object.keys(prices.rdsPostgresInstanceHour ?? {}).map((instanceClass) => LOOKUPS.rdsPostgresInstanceHour(instanceClass));
-        case 'elastiCacheNodeHour':
-          return Object.entries(prices.elastiCacheNodeHour ?? {}).flatMap(([engine, nodes]) => Object.keys(nodes ?? {}).map((node) => LOOKUPS.elastiCacheNodeHour(engine as CacheEngine, node)));
-        case 'fargate':
-          return Object.entries(prices.fargate ?? {}).flatMap(([architecture, rates]) => Object.keys(rates ?? {}).map((rate) => LOOKUPS.fargate(architecture as Architecture, rate as FargateRate)));
-        case 'cloudFrontGbBeyondFreeTier':
-          return [LOOKUPS.cloudFrontGbBeyondFreeTier(region)];
-        default:
-          return [(LOOKUPS[key as keyof typeof LOOKUPS] as () => PriceLookup)()];
-      }
-    }),
-  );
+/** The lookups of the given paths, each once. */
+export function lookupsAt(paths: string[][], region: string): PriceLookup[] {
+  const lookups = new Map<string, PriceLookup>();
+  for (const path of paths) {
+    const lookup = lookupAt(path, region);
+    if (lookup) lookups.set(JSON.stringify(lookup.path), lookup);
+  }
+  return [...lookups.values()];
+}
+
+/** The path of every price a region's table holds, instance classes and node types included. */
+export function pricePaths(prices: object, prefix: string[] = []): string[][] {
+  return Object.entries(prices).flatMap(([key, value]) => (value && typeof value === 'object' ? pricePaths(value, [...prefix, key]) : [[...prefix, key]]));
 }
 
 interface PriceDimension {
@@ -275,10 +223,10 @@ export async function pricesFromAws(client: AwsClient, region: string, lookups: 
 }
 
 /**
- * A price table whose one region holds today's prices from the Price List API, for the prices the
- * templates need; usage assumptions and the Fargate Spot discount stay those of the shipped table.
+ * A price table whose one region holds today's prices from the Price List API for the given paths
+ * (an estimate's lines'); usage assumptions and the Fargate Spot discount stay the shipped table's.
  */
-export async function priceTableFromAws(client: AwsClient, region: string, templates: { Resources?: Record<string, TemplateResource> }[], today = new Date()): Promise<PriceTable> {
-  const { prices, notes } = await pricesFromAws(client, region, lookupsFor(templates, region));
+export async function priceTableFromAws(client: AwsClient, region: string, paths: string[][], today = new Date()): Promise<PriceTable> {
+  const { prices, notes } = await pricesFromAws(client, region, lookupsAt(paths, region));
   return { ...PRICES, date: today.toISOString().slice(0, 10), source: "AWS's Price List API", notes, regions: { [region]: prices } };
 }
