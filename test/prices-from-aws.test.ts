@@ -191,6 +191,19 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
     for (const path of paths) expect(lookupAt(path, REGION), path.join(' ')).to.not.equal(undefined);
   });
 
+  it('prices a region the shipped table does not have (ca-central-1, CAN1- usage types, viewers on Canadian edges)', async () => {
+    const canada: CatalogProduct[] = frankfurtCatalog()
+      .filter((p) => p.attributes.regionCode === REGION)
+      .map((p) => ({ ...p, attributes: { ...p.attributes, regionCode: 'ca-central-1', location: 'Canada (Central)', usagetype: p.attributes.usagetype.replace(/^EUC1-/, 'CAN1-') } }));
+    canada.push({ service: 'AmazonCloudFront', family: 'Data Transfer', attributes: { usagetype: 'CA-DataTransfer-Out-Bytes', fromLocation: 'Canada' }, price: [[0, 0.085]], unit: 'GB' });
+    const estimate = await costJson(['-c', join(REPO_ROOT, 'mastodon.config.yaml'), '-r', 'ca-central-1'], canada);
+    expect(estimate.region).to.equal('ca-central-1');
+    expect(estimate.priced).to.equal(true);
+    expect(estimate.priceNotes).to.deep.equal([]);
+    expect(estimate.lines.find((l) => l.item.startsWith('CloudFront'))!.unitPrice).to.equal(0.085);
+    expect(estimate.lines.find((l) => l.item === 'Application Load Balancer')!.unitPrice).to.equal(0.028);
+  });
+
   it('without the flag, cost asks AWS nothing', async () => {
     standIn = await startPriceListStandIn(frankfurtCatalog());
     const result = await runCliAsync(['cost', '-c', join(REPO_ROOT, 'mastodon.config.yaml')], { env: awsEnv(standIn) });
