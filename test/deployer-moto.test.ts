@@ -4,10 +4,12 @@ import { CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } fr
 import { CreateHostedZoneCommand, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sdkClients } from '../src/deployer/aws.js';
 import { fillGeneratedSecrets } from '../src/deployer/secrets.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
-import { runCli } from './support/build.js';
+import { REPO_ROOT, runCli } from './support/build.js';
 import { startMoto, type Moto } from './support/moto.js';
 import { twoRegionPackage, writePackage } from './support/packages.js';
 
@@ -74,6 +76,44 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
     expect(result.stdout).to.match(/Changes to social-test:[\s\S]*Add\s+MoreAlerts\s+AWS::SNS::Topic/);
     expect(await changeSets('social-test', 'eu-central-1')).to.deep.equal([]);
     expect(await status('social-test', 'eu-central-1')).to.equal('CREATE_COMPLETE');
+  });
+
+  it('diff and deploy say what the change does to the monthly cost, line by line, from the deployed template (GetTemplate) and the new one', async () => {
+    const frankfurt = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8')).regions['eu-central-1'];
+    const logsMonthly = Math.round(2 * frankfurt.logsIngestionGb * 100) / 100;
+    const billed = (moreLogs: boolean) =>
+      writePackage(
+        [
+          {
+            name: 'social-billed',
+            region: 'eu-central-1',
+            dependsOn: [],
+            template: {
+              Resources: {
+                Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 14 } },
+                ...(moreLogs ? { MoreLogs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 14 } } } : {}),
+              },
+            },
+          },
+        ],
+        { estimate: { total: moreLogs ? 2 * logsMonthly : logsMonthly, currency: 'USD', region: 'eu-central-1', date: '2026-11-25', incomplete: false, priced: true } },
+      );
+    const first = cli('deploy', '--package', billed(false), '--yes');
+    expect(first.status, first.stderr).to.equal(0);
+    expect(first.stdout).to.include(`Estimated cost once deployed: $${logsMonthly.toFixed(2)} a month`);
+
+    const planned = cli('diff', '--package', billed(true));
+    expect(planned.status, planned.stderr).to.equal(0);
+    const lines = planned.stdout.split('\n');
+    expect(lines[0]).to.match(new RegExp(`^Monthly cost: \\$${logsMonthly.toFixed(2)} → \\$${(2 * logsMonthly).toFixed(2)} a month \\(estimate, eu-central-1 prices of [0-9-]+\\) \\(\\+\\$${logsMonthly.toFixed(2)}\\)$`));
+    expect(lines[1]).to.equal(`  + $${logsMonthly.toFixed(2)}  MoreLogs  CloudWatch Logs ingestion into MoreLogs (assumed)`);
+
+    const deployed = cli('deploy', '--package', billed(true), '--yes');
+    expect(deployed.status, deployed.stderr).to.equal(0);
+    expect(deployed.stdout.split('\n').slice(0, 2)).to.deep.equal(lines.slice(0, 2));
+    const [total, change] = cli('diff', '--package', billed(true)).stdout.split('\n');
+    expect(total).to.match(new RegExp(`^Monthly cost: \\$${(2 * logsMonthly).toFixed(2)} → \\$${(2 * logsMonthly).toFixed(2)} a month .*\\(±\\$0\\.00\\)$`));
+    expect(change).to.equal('  no line changes');
   });
 
   it('a redeploy with a change applies it, events as plain lines off a terminal', async () => {

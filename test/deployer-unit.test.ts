@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { expect } from 'chai';
 import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
-import { deploy, remove, run, type DeployerContext } from '../src/deployer/commands.js';
+import { deploy, diff, remove, run, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { createOwnerOnce } from '../src/deployer/owner.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
@@ -19,6 +19,8 @@ interface FakeStack {
   status: string;
   outputs?: Record<string, string>;
   parameters?: Record<string, string>;
+  /** The template it runs, as GetTemplate answers it. */
+  template?: string;
 }
 
 /** A CloudFormation API that follows the documented shapes, scripted to produce what moto cannot. */
@@ -73,6 +75,9 @@ class FakeCloudFormation implements AwsClient {
         stack!.status = this.execution.finalStatus ?? 'UPDATE_IN_PROGRESS';
         if (this.execution.outputs) stack!.outputs = this.execution.outputs;
         return {};
+      case 'GetTemplate':
+        if (!stack?.template) throw new Error(`the fake has no template for ${input.StackName}`);
+        return { TemplateBody: stack.template, StagesAvailable: ['Original', 'Processed'] };
       case 'DescribeStackEvents':
         return { StackEvents: [...this.events].reverse() };
       default:
@@ -326,6 +331,29 @@ describe('deployer: profiles and the estimate', () => {
     await remove(pkg, ctx);
     expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: false, ApplyImmediately: true } }]);
     expect(reporter.lines.at(-1)).to.include('AWS::RDS::DBInstance shape-db (PostgresInstance): final snapshot kept');
+  });
+
+  it('against a deployed stack, the plan starts with the change in monthly cost: lines added (+), removed (-) and changed (~)', async () => {
+    const database = (storage: string) => ({ Type: 'AWS::RDS::DBInstance', Properties: { DBInstanceClass: 'db.t4g.micro', StorageType: 'gp3', AllocatedStorage: storage } });
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('shape', {
+      status: 'UPDATE_COMPLETE',
+      template: JSON.stringify({ Resources: { PostgresInstance: database('20'), Cache: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.t4g.micro' } } } }),
+    });
+    const pkg = oneStack({ template: { Resources: { PostgresInstance: database('30'), Logs: { Type: 'AWS::Logs::LogGroup' } } } });
+    pkg.estimate = { total: 0, currency: 'USD', region: 'eu-central-1', date: '2026-11-25', incomplete: false, priced: true };
+    const { reporter, context: ctx } = context(cfn);
+    await diff(pkg, ctx);
+    // eu-central-1 of the shipped table: db.t4g.micro $0.019 an hour, gp3 $0.137 a GB-month, cache.t4g.micro valkey $0.0144 an hour, logs $0.63 a GB.
+    expect(reporter.lines[0]).to.equal(
+      [
+        'Monthly cost: $27.12 → $19.24 a month (estimate, eu-central-1 prices of 2026-11-25) (-$7.88)',
+        '  ~ $2.74 → $4.11  PostgresInstance  gp3 storage',
+        '  - $10.51  Cache  ElastiCache valkey cache.t4g.micro',
+        '  + $1.26  Logs  CloudWatch Logs ingestion into Logs (assumed)',
+      ].join('\n'),
+    );
+    expect(cfn.called('GetTemplate')).to.deep.equal([{ name: 'GetTemplate', input: { StackName: 'shape', TemplateStage: 'Original' } }]);
   });
 
   it("prints the build's monthly estimate before it changes anything", async () => {

@@ -4,13 +4,14 @@ import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import type { AwsClient, Clients } from './aws.js';
+import { costChange, formatCostChange } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
 import { createOwnerOnce } from './owner.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, latestEventId, outputsOf, prepareStack, stackResources, type ChangeRow, type Polling } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, type ChangeRow, type Polling } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -59,6 +60,13 @@ function wiredParameters(stack: DeployStack, outputs: Map<string, Record<string,
 async function describeAll(clients: Clients, stacks: DeployStack[]): Promise<Map<string, Stack | undefined>> {
   const described = await Promise.all(stacks.map((stack) => describeStack(clients.cloudFormation(stack.region), stack.name)));
   return new Map(stacks.map((stack, i) => [stack.name, described[i]]));
+}
+
+/** The plan's first line: what the stacks will cost a month, and against the deployed stacks what changes. */
+async function reportCost(context: DeployerContext, pkg: DeployPackage, described: Map<string, Stack | undefined>): Promise<void> {
+  const change = await costChange(context.clients, pkg, described);
+  if (change) context.reporter.line(formatCostChange(change));
+  else if (pkg.estimate) context.reporter.line(`Estimated cost once deployed: ${formatTotal(pkg.estimate)} (mastodon-cfn cost itemises it)`);
 }
 
 /** The change set that would bring `stack` to the package's template. */
@@ -119,7 +127,8 @@ async function setDeletionProtection(rds: AwsClient, kind: 'cluster' | 'instance
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
   const outputs = new Map<string, Record<string, string>>();
-  if (pkg.estimate) reporter.line(`Estimated cost once deployed: ${formatTotal(pkg.estimate)} (mastodon-cfn cost itemises it)`);
+  // A package built without an estimate (by hand, or by an older mastodon-cfn) has no plan to print.
+  if (pkg.estimate) await reportCost(context, pkg, await describeAll(clients, pkg.stacks));
   const zones = await hostedZoneParameters(clients.route53, pkg);
   for (const stack of pkg.stacks) {
     const cfn = clients.cloudFormation(stack.region);
@@ -169,9 +178,10 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
   const described = await describeAll(clients, pkg.stacks);
   const outputs = new Map([...described].map(([name, stack]) => [name, outputsOf(stack)]));
   const zones = await hostedZoneParameters(clients.route53, pkg);
+  await reportCost(context, pkg, described);
   for (const stack of pkg.stacks) {
     const existing = described.get(stack.name);
-    if (!existing || existing.StackStatus === 'REVIEW_IN_PROGRESS' || existing.StackStatus === 'ROLLBACK_COMPLETE') {
+    if (!isDeployed(existing)) {
       // A CREATE change set would leave a REVIEW_IN_PROGRESS stack behind: read the template instead.
       const resources = Object.entries((JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { Type: string }> }).Resources ?? {});
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));

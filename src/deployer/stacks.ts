@@ -207,3 +207,8 @@ export async function latestEventId(cfn: AwsClient, stackName: string): Promise<
   const page = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName }));
   return page.StackEvents?.[0]?.EventId;
 }
+
+/** Whether the stack runs a template: one under review (an unexecuted CREATE change set) or rolled back from its creation does not. */
+export function isDeployed(stack: Stack | undefined): stack is Stack {
+  return stack !== undefined && stack.StackStatus !== 'REVIEW_IN_PROGRESS' && stack.StackStatus !== 'ROLLBACK_COMPLETE';
+}

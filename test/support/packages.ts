@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Manifest } from '../../src/compiler/index.js';
 import type { DeployStack } from '../../src/deployer/manifest.js';
 import { lintLater, tempDir } from './build.js';
 
@@ -8,10 +9,11 @@ export interface PackageStack extends Omit<DeployStack, 'templateFile'> {
 }
 
 /** Writes a purpose-built build output (manifest.json and templates) of resources moto can deploy (moto 5.2 fails on AWS::SSM::Parameter). */
-export function writePackage(stacks: PackageStack[]): string {
+export function writePackage(stacks: PackageStack[], extra: Partial<Pick<Manifest, 'estimate'>> = {}): string {
   const directory = join(tempDir('mastodon-cfn-package-'), 'package');
   mkdirSync(directory);
   const manifest = {
+    ...extra,
     stacks: stacks.map(({ template, ...stack }) => {
       const templateFile = `${stack.name}.template.json`;
       writeFileSync(join(directory, templateFile), JSON.stringify({ AWSTemplateFormatVersion: '2010-09-09', Description: `test stack ${stack.name}`, ...template }, null, 2));
