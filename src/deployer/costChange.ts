@@ -22,7 +22,15 @@ interface LineChange {
   after?: number;
 }
 
-/** The change in the estimate, or undefined when nothing is deployed yet (or the build carries no estimate). */
+function parsedJson(text: string | undefined): PricedStack['template'] | undefined {
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The change in the estimate, or undefined when nothing is deployed yet, the build carries no estimate, or a deployed template is not JSON. */
 export async function costChange(clients: Clients, pkg: DeployPackage, described: Map<string, Stack | undefined>): Promise<CostChange | undefined> {
   const region = pkg.estimate?.region;
   if (!region || !pkg.stacks.some((stack) => isDeployed(described.get(stack.name)))) return undefined;
@@ -30,7 +38,10 @@ export async function costChange(clients: Clients, pkg: DeployPackage, described
   for (const stack of pkg.stacks) {
     if (!isDeployed(described.get(stack.name))) continue;
     const answer = await clients.cloudFormation(stack.region).send(new GetTemplateCommand({ StackName: stack.name, TemplateStage: 'Original' }));
-    deployed.push({ name: stack.name, region: stack.region, template: JSON.parse(answer.TemplateBody ?? '{}') });
+    const template = parsedJson(answer.TemplateBody);
+    // A stack of that name deployed by other means, in YAML: nothing to compare line by line.
+    if (template === undefined) return undefined;
+    deployed.push({ name: stack.name, region: stack.region, template });
   }
   const built: PricedStack[] = pkg.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(pkg.template(stack)) }));
   const before = estimate(deployed, region);
