@@ -118,7 +118,7 @@ export function createProgram(): Command {
     });
 
   withConfigOptions(program.command('cost'))
-    .description('the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline)')
+    .description("the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline) or today's AWS prices")
     .option('--json', 'as JSON')
     .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts)")
     .option('--profile <name>', 'the AWS profile to use with --prices-from-aws (as AWS_PROFILE)')
