@@ -356,6 +356,17 @@ describe('deployer: profiles and the estimate', () => {
     expect(cfn.called('GetTemplate')).to.deep.equal([{ name: 'GetTemplate', input: { StackName: 'shape', TemplateStage: 'Original' } }]);
   });
 
+  it('in a region the price table lacks, the plan says the cost is unknown and compares nothing', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE', template: JSON.stringify({ Resources: { Logs: { Type: 'AWS::Logs::LogGroup' } } }) });
+    const pkg = oneStack({});
+    pkg.estimate = { total: 0, currency: 'USD', region: 'sa-east-1', date: '2026-11-25', incomplete: true, priced: false };
+    const { reporter, context: ctx } = context(cfn);
+    await diff(pkg, ctx);
+    expect(reporter.lines[0]).to.equal('Estimated cost once deployed: unknown: the price table of 2026-11-25 has no prices for sa-east-1 (mastodon-cfn cost itemises it)');
+    expect(cfn.called('GetTemplate')).to.deep.equal([]);
+  });
+
   it("prints the build's monthly estimate before it changes anything", async () => {
     const cfn = new FakeCloudFormation();
     const pkg = oneStack({});

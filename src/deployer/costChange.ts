@@ -30,10 +30,11 @@ function parsedJson(text: string | undefined): PricedStack['template'] | undefin
   }
 }
 
-/** The change in the estimate, or undefined when nothing is deployed yet, the build carries no estimate, or a deployed template is not JSON. */
+/** The change in the estimate, or undefined when nothing is deployed yet, the build carries no priced estimate, or a deployed template is not JSON. */
 export async function costChange(clients: Clients, pkg: DeployPackage, described: Map<string, Stack | undefined>): Promise<CostChange | undefined> {
   const region = pkg.estimate?.region;
-  if (!region || !pkg.stacks.some((stack) => isDeployed(described.get(stack.name)))) return undefined;
+  // In a region the table has no prices for, both sides would be unknown: the plain total says so.
+  if (!region || pkg.estimate?.priced === false || !pkg.stacks.some((stack) => isDeployed(described.get(stack.name)))) return undefined;
   const deployed: PricedStack[] = [];
   for (const stack of pkg.stacks) {
     if (!isDeployed(described.get(stack.name))) continue;
