@@ -132,9 +132,9 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
     expect(estimate.lines.map((l) => l.item)).to.include.members(['Aurora Serverless v2 at its minimum capacity', 'ElastiCache valkey cache.t3.micro']);
   });
 
-  it('asks only for the region\'s products and the prices the templates need, signed for us-east-1, following every page', async () => {
+  it('asks only for the region\'s products (global ones for CloudFront and Route 53) and the prices the templates need, signed for us-east-1, following every page', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'mastodon.config.yaml'), minimalYaml('profile: small\nprovider:\n  region: eu-central-1\n'));
+    writeFileSync(join(dir, 'mastodon.config.yaml'), minimalYaml('profile: small\ndns: { route53: true }\nprovider:\n  region: eu-central-1\n'));
     const estimate = await costJson([], frankfurtCatalog(), dir, 1);
     expectEveryLinePricedFromAws(estimate);
     const requests = standIn!.requests;
@@ -142,6 +142,8 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
     // profile small runs RDS, not Aurora: no Aurora price is asked for.
     expect(asked('AmazonRDS')).to.have.members(['InstanceUsage:db.t4g.micro', 'RDS:GP3-Storage']);
     expect(asked('AmazonDynamoDB')).to.deep.equal([]);
+    expect(asked('AmazonRoute53')).to.deep.equal(['HostedZone']);
+    expect(estimate.lines.find((l) => l.item.startsWith('Route 53 hosted zone'))!.unitPrice).to.equal(0.55);
     for (const request of requests) {
       expect(request.MaxResults).to.be.within(1, 100);
       const region = request.Filters!.find((f) => f.Field === 'regionCode');
