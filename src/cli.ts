@@ -120,9 +120,9 @@ export function createProgram(): Command {
   withConfigOptions(program.command('cost'))
     .description("the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline) or today's AWS prices")
     .option('--json', 'as JSON')
-    .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts)")
-    .option('--profile <name>', 'the AWS profile to use with --prices-from-aws (as AWS_PROFILE)')
-    .action(async (flags: ConfigFlags & { json?: boolean; pricesFromAws?: boolean; profile?: string }) => {
+    // No --profile here, unlike the commands that deploy: beside `profile: small` it would read as the config's profile. AWS_PROFILE picks the credentials.
+    .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts; AWS_PROFILE picks them)")
+    .action(async (flags: ConfigFlags & { json?: boolean; pricesFromAws?: boolean }) => {
       const result = build(pipelineOptions(flags));
       const estimate = flags.pricesFromAws ? await estimateWithAwsPrices(flags, result) : result.estimate;
       printOut(flags.json ? `${JSON.stringify(estimate, null, 2)}\n` : `${formatEstimate(estimate)}\n`);
@@ -275,8 +275,7 @@ async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: R
 }
 
 /** The same build priced with today's Price List prices; a failure to read them says that the shipped table still works. */
-async function estimateWithAwsPrices(flags: ConfigFlags & { profile?: string }, shipped: Build): Promise<Estimate> {
-  if (flags.profile) process.env.AWS_PROFILE = flags.profile;
+async function estimateWithAwsPrices(flags: ConfigFlags, shipped: Build): Promise<Estimate> {
   const deployer = await import('./deployer/index.js');
   let prices: PriceTable;
   try {

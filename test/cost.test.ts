@@ -132,6 +132,13 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     }
   });
 
+  it('cost --profile small is a usage error, not an AWS profile silently taken for the config\'s', () => {
+    const result = runCli(['cost', '--profile', 'small']);
+    expect(result.status).to.equal(2);
+    expect(result.stderr).to.include("unknown option '--profile'");
+    expect(result.stdout).to.equal('');
+  });
+
   it('cost --json gives the lines as data, each with where its price is in the table; build prints the total', () => {
     const json = runCli(['cost', '--json']);
     expect(json.status, json.stderr).to.equal(0);
