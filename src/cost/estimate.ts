@@ -89,7 +89,8 @@ export interface PricedStack {
   template: { Resources?: Record<string, TemplateResource> };
 }
 
-const cents = (value: number) => Math.round(value * 100) / 100;
+/** Rounded to the cent. */
+export const cents = (value: number) => Math.round(value * 100) / 100;
 
 /** A unit price and where it is in a region's prices. */
 interface Price {
@@ -243,7 +244,8 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
   };
 }
 
-const money = (value: number) => `$${value.toFixed(2)}`;
+/** `$12.34`, or `unknown` for an amount without a price. */
+export const money = (value: number | undefined) => (value === undefined ? 'unknown' : `$${value.toFixed(2)}`);
 
 /** `$123.45 a month (prices of 2026-11-25, eu-central-1)`, or with "at least" when some price is unknown. */
 export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'region' | 'date'> & Partial<Pick<Estimate, 'priced'>>): string {
@@ -253,7 +255,7 @@ export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'r
 
 /** The itemised estimate: every line with its quantity and unit price, then the total and the assumptions. */
 export function formatEstimate(estimate: Estimate): string {
-  const rows = estimate.lines.map((l) => [l.component, l.item, `${l.quantity} ${l.unit}`, l.unitPrice === undefined ? 'unknown' : `× $${l.unitPrice}`, l.monthly === undefined ? 'unknown' : money(l.monthly)]);
+  const rows = estimate.lines.map((l) => [l.component, l.item, `${l.quantity} ${l.unit}`, l.unitPrice === undefined ? 'unknown' : `× $${l.unitPrice}`, money(l.monthly)]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const body = rows.map((r) => `  ${r.slice(0, 4).map((cell, i) => cell.padEnd(widths[i])).join('  ')}  ${r[4].padStart(9)}`);
   return [

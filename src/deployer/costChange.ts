@@ -1,5 +1,5 @@
 import { GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { estimate, formatTotal, type CostLine, type Estimate, type PricedStack } from '../cost/estimate.js';
+import { cents, estimate, formatTotal, money, type CostLine, type Estimate, type PricedStack } from '../cost/estimate.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage } from './manifest.js';
 import { isDeployed } from './stacks.js';
@@ -60,11 +60,9 @@ export async function costChange(clients: Clients, pkg: DeployPackage, described
   return { before, after, changed };
 }
 
-const money = (value: number | undefined) => (value === undefined ? 'unknown' : `$${value.toFixed(2)}`);
-
 /** `Monthly cost: $114.78 → $123.58 (+$8.80) ...`, then each line that changes. */
 export function formatCostChange({ before, after, changed }: CostChange): string {
-  const difference = Math.round((after.total - before.total) * 100) / 100;
+  const difference = cents(after.total - before.total);
   const sign = difference > 0 ? '+' : difference < 0 ? '-' : '±';
   const rows = changed.map((entry) => {
     const mark = !('before' in entry) ? '+' : !('after' in entry) ? '-' : '~';
@@ -72,7 +70,7 @@ export function formatCostChange({ before, after, changed }: CostChange): string
     return `  ${mark} ${amount}  ${entry.resource}  ${entry.item}`;
   });
   return [
-    `Monthly cost: ${money(before.total)} → ${formatTotal(after)} (${sign}$${Math.abs(difference).toFixed(2)}${before.incomplete ? '; the deployed stacks have lines without a price' : ''})`,
+    `Monthly cost: ${money(before.total)} → ${formatTotal(after)} (${sign}${money(Math.abs(difference))}${before.incomplete ? '; the deployed stacks have lines without a price' : ''})`,
     ...(rows.length > 0 ? rows : ['  no line changes']),
   ].join('\n');
 }
