@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import packageJson from '../package.json' with { type: 'json' };
 import { describeAwsFailure } from './awsErrors.js';
-import { type Estimate, formatEstimate, type PriceTable, SHIPPED_SOURCE } from './cost/estimate.js';
+import { estimate, type Estimate, formatEstimate, type PriceTable, SHIPPED_SOURCE } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
 import type { InitFlags } from './init.js';
@@ -124,8 +124,8 @@ export function createProgram(): Command {
     .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts; AWS_PROFILE picks them)")
     .action(async (flags: ConfigFlags & { json?: boolean; pricesFromAws?: boolean }) => {
       const result = build(pipelineOptions(flags));
-      const estimate = flags.pricesFromAws ? await estimateWithAwsPrices(flags, result) : result.estimate;
-      printOut(flags.json ? `${JSON.stringify(estimate, null, 2)}\n` : `${formatEstimate(estimate)}\n`);
+      const monthly = flags.pricesFromAws ? await estimateWithAwsPrices(result) : result.estimate;
+      printOut(flags.json ? `${JSON.stringify(monthly, null, 2)}\n` : `${formatEstimate(monthly)}\n`);
     });
 
   withConfigOptions(program.command('diagram'))
@@ -275,7 +275,7 @@ async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: R
 }
 
 /** The same build priced with today's Price List prices; a failure to read them says that the shipped table still works. */
-async function estimateWithAwsPrices(flags: ConfigFlags, shipped: Build): Promise<Estimate> {
+async function estimateWithAwsPrices(shipped: Build): Promise<Estimate> {
   const deployer = await import('./deployer/index.js');
   let prices: PriceTable;
   try {
@@ -285,7 +285,7 @@ async function estimateWithAwsPrices(flags: ConfigFlags, shipped: Build): Promis
     if (!outside) throw error;
     throw MastodonCfnError.of('aws.prices', `${outside} Without --prices-from-aws, cost uses ${SHIPPED_SOURCE} (prices of ${shipped.estimate.date}).`, 1);
   }
-  return build({ ...pipelineOptions(flags), prices }).estimate;
+  return estimate(shipped.written, shipped.estimate.region, prices);
 }
 
 /** The one top-level handler: every error becomes a message and an exit code; stack traces only with --debug. */

@@ -1,6 +1,6 @@
 import { compile, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
 import { makeNames, type Names } from './compiler/naming.js';
-import { estimate, type Estimate, type PriceTable } from './cost/estimate.js';
+import { estimate, type Estimate, type PricedStack } from './cost/estimate.js';
 import { architecture, type Architecture } from './diagram/architecture.js';
 import { toSvg } from './diagram/render.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
@@ -20,8 +20,6 @@ export interface PipelineOptions {
   /** CLI options: `${opt:NAME}`; `stage` and `region` also override provider.stage and provider.region. */
   options: Record<string, string | undefined>;
   env: Record<string, string | undefined>;
-  /** The prices to estimate with; the table shipped with mastodon-cfn by default. */
-  prices?: PriceTable;
 }
 
 export interface ValidConfig {
@@ -35,6 +33,8 @@ export interface Build extends ValidConfig {
   manifest: Manifest;
   /** File name → content, ready to be written. */
   files: Map<string, string>;
+  /** The templates as written, parsed: what the estimate and the architecture are read from. */
+  written: PricedStack[];
   estimate: Estimate;
   architecture: Architecture;
 }
@@ -82,10 +82,10 @@ export function build(options: PipelineOptions): Build {
   for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), `${JSON.stringify(stack.template, null, 2)}\n`);
   // Priced and drawn from the templates as written: exactly what CloudFormation will be asked to create.
   const written = compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) }));
-  const monthly = estimate(written, config.provider.region, options.prices);
+  const monthly = estimate(written, config.provider.region);
   const picture = architecture(written, monthly, `${config.domain}: ${names.prefix} on AWS (${config.profile} profile)`);
   const manifest = toManifest(compiled.stacks, config, names, monthly);
   files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
   files.set(DIAGRAM_FILE, toSvg(picture));
-  return { ...valid, stacks: compiled.stacks, manifest, files, estimate: monthly, architecture: picture };
+  return { ...valid, stacks: compiled.stacks, manifest, files, written, estimate: monthly, architecture: picture };
 }
