@@ -549,7 +549,7 @@ describe('compiler: profile small', () => {
     const instance = main.PostgresInstance;
     expect(instance.Properties).to.deep.include({
       Engine: 'postgres',
-      EngineVersion: '16.6',
+      EngineVersion: '16.11',
       DBInstanceClass: 'db.t4g.micro',
       DBName: 'mastodon',
       Port: '5432',

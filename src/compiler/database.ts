@@ -1,3 +1,4 @@
+import { DATABASE_ENGINES, databaseEngine } from '../aws/engines.js';
 import type { Config } from '../config/types.js';
 import { DbCluster, DbInstance, DbSubnetGroup, GetAtt, Ref, Sub } from './cfn.js';
 import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
@@ -14,6 +15,11 @@ export const databasePassword = secretKey(databaseSecretArn, 'password');
 
 /** The resource that serves the database: the Aurora cluster, or the RDS instance of profile small. */
 const databaseServer = (config: Config) => (config.profile === 'small' ? Ids.PostgresInstance : Ids.DatabaseCluster);
+
+/** The engine and version of the database the stack creates, for the deployer's check that AWS still creates it. */
+export function databaseEngineOf(config: Config) {
+  return { logicalId: databaseServer(config), engine: databaseEngine(config.profile).engine, engineVersion: config.database.engineVersion };
+}
 
 /** What the tasks need to reach the database: host, port, and Mastodon's connection settings (DB_SSLMODE differs: see compute.ts). */
 export function databaseEndpoint(config: Config) {
@@ -42,7 +48,7 @@ function auroraDatabase(config: Config): Fragment {
       Resources: {
         [Ids.DatabaseCluster]: keepData(
           new DbCluster({
-            Engine: 'aurora-postgresql',
+            Engine: DATABASE_ENGINES.aurora.engine,
             EngineVersion: config.database.engineVersion,
             DatabaseName: DATABASE_NAME,
             Port: POSTGRES_PORT,
@@ -56,7 +62,7 @@ function auroraDatabase(config: Config): Fragment {
         [Ids.DatabaseInstance]: new DbInstance({
           DBClusterIdentifier: Ref(Ids.DatabaseCluster),
           DBInstanceClass: 'db.serverless',
-          Engine: 'aurora-postgresql',
+          Engine: DATABASE_ENGINES.aurora.engine,
           PubliclyAccessible: false,
         }),
       },
@@ -78,7 +84,7 @@ function smallDatabase(config: Config): Fragment {
       Resources: {
         [Ids.PostgresInstance]: keepData(
           new DbInstance({
-            Engine: 'postgres',
+            Engine: DATABASE_ENGINES.rds.engine,
             EngineVersion: config.database.engineVersion,
             DBInstanceClass: SMALL_INSTANCE_CLASS,
             DBName: DATABASE_NAME,

@@ -6,11 +6,11 @@ import { compileCache } from './cache.js';
 import { compileCertificates } from './certificates.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
-import { compileDatabase } from './database.js';
+import { compileDatabase, databaseEngineOf } from './database.js';
 import { compileDns } from './dns.js';
 import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
-import { compileMail } from './mail.js';
+import { compileMail, mailDomain } from './mail.js';
 import { compileMedia } from './media.js';
 import { compileNetwork } from './network.js';
 import { OutputIds, STACK_ROLES, type Names, type StackRole } from './naming.js';
@@ -165,6 +165,16 @@ export interface ManifestStack {
   mastodonVersion?: string;
   /** The profile of the main stack: a change of profile replaces the database, and the data-loss guard says so. */
   profile?: Profile;
+  /** The database the main stack creates: the deployer asks RDS whether it still creates this engine version. */
+  database?: DatabaseEngine;
+  /** The public DNS names the main stack serves and mails from: deploy refuses names reserved for examples and tests. */
+  publicNames?: string[];
+}
+
+export interface DatabaseEngine {
+  logicalId: string;
+  engine: string;
+  engineVersion: string;
 }
 
 export interface Manifest {
@@ -174,6 +184,12 @@ export interface Manifest {
   /** The monthly estimate's total, for deploy's plan (`mastodon-cfn cost` itemises it). */
   estimate?: Pick<Estimate, 'total' | 'currency' | 'region' | 'date' | 'incomplete' | 'priced'>;
   stacks: ManifestStack[];
+}
+
+/** The names the world reaches the instance by: the domain, the media domain, every service host, and the sender's domain. */
+function publicNames(config: Config): string[] {
+  const hosts = Object.values(config.services).flatMap((service) => (service.host ? [service.host] : []));
+  return [...new Set([config.domain, config.media.domain, ...hosts, mailDomain(config)])];
 }
 
 export function toManifest(stacks: CompiledStack[], config: Config, names: Names, monthly?: Estimate): Manifest {
@@ -205,7 +221,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),
-        ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, profile: config.profile } : {}),
+        ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, profile: config.profile, database: databaseEngineOf(config), publicNames: publicNames(config) } : {}),
       };
     }),
   };

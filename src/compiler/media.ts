@@ -69,7 +69,7 @@ export const compileMedia: CompileStep = (config, names) => ({
       }),
       [Ids.MediaResponseHeadersPolicy]: new ResponseHeadersPolicy({
         ResponseHeadersPolicyConfig: {
-          Name: `${names.prefix}-media`,
+          Name: names.mediaPolicyName,
           Comment: 'Mastodon media: readable by any page, never run as a page',
           // Mastodon's object-storage guide: without CORS parts of the web UI fail (audio and video are loaded with crossOrigin).
           CorsConfig: {
@@ -89,7 +89,7 @@ export const compileMedia: CompileStep = (config, names) => ({
         },
       }),
       [Ids.MediaOriginAccessControl]: new OriginAccessControl({
-        OriginAccessControlConfig: { Name: `${names.prefix}-media`, OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
+        OriginAccessControlConfig: { Name: names.mediaPolicyName, OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
       }),
       [Ids.MediaDistribution]: new Distribution({
         DistributionConfig: {

@@ -23,6 +23,8 @@ export interface Names {
   logGroup(component: string): string;
   /** Fixed secret names: a retained secret keeps its name, so a re-created stack cannot silently start over with new keys. */
   secretName(purpose: KeptSecret): string;
+  /** The name of the media distribution's origin access control and response headers policy. */
+  mediaPolicyName: string;
 }
 
 export function makeNames(service: string, stage: string, userTags: Record<string, string> = {}): Names {
@@ -37,6 +39,7 @@ export function makeNames(service: string, stage: string, userTags: Record<strin
     tags: { ...userTags, 'mastodon-cfn:service': service, 'mastodon-cfn:stage': stage },
     logGroup: (component) => `/mastodon-cfn/${prefix}/${component}`,
     secretName: (purpose) => `mastodon-cfn/${prefix}/${purpose}`,
+    mediaPolicyName: `${prefix}-media`,
   };
 }
 

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { databaseEngine, engineVersionProblem } from '../aws/engines.js';
+import { NAME_LIMITS, type NameKind } from '../aws/limits.js';
+import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
 import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
 import { MASTODON_PROCESSES, OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
-import { defaultRulePriority, pascal } from '../compiler/naming.js';
+import { defaultRulePriority, makeNames, pascal, type KeptSecret } from '../compiler/naming.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
 import { dotted, getAt, isPlainObject, type ConfigPath } from './path.js';
@@ -20,12 +23,14 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
   // The semantic checks run even when the schema found problems, so that all are reported at once;
   // each check guards its own inputs, and one that trips over a value the schema rejected stays silent.
   try {
+    const mediaDomainGiven = isPlainObject(config.media) && config.media.domain !== undefined;
     if (typeof config.domain === 'string') {
       if (isPlainObject(config.media)) config.media.domain ??= `media.${config.domain}`;
       if (isPlainObject(config.mail)) config.mail.from ??= `notifications@${config.domain}`;
     }
     problems.push(...profileProblems(config, locate));
     problems.push(...semanticProblems(config, locate));
+    problems.push(...awsProblems(config, locate, mediaDomainGiven));
   } catch (error) {
     if (schemaValid) throw error;
   }
@@ -261,4 +266,116 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     else priorityOwners.set(priority, name);
   }
   return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What AWS refuses (the facts are in src/aws/)
+
+/** Fills the database engine version of the profile, and refuses what AWS would refuse: a region, an engine version, a CIDR block, a name too long. */
+function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean): Problem[] {
+  const problems: Problem[] = [];
+  const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
+
+  const region = config.provider?.region;
+  if (typeof region === 'string' && /^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/.test(region)) {
+    const message = regionProblem(region);
+    if (message) report(['provider', 'region'], 'region', message);
+  }
+
+  if (isPlainObject(config.database) && typeof config.profile === 'string') {
+    const engine = databaseEngine(config.profile);
+    config.database.engineVersion ??= engine.defaultVersion;
+    const message = typeof config.database.engineVersion === 'string' && /^[0-9]+\.[0-9]+$/.test(config.database.engineVersion) ? engineVersionProblem(engine, config.database.engineVersion) : undefined;
+    if (message) report(['database', 'engineVersion'], 'engineVersion', message);
+  }
+
+  const cidr = config.network?.cidr;
+  if (typeof cidr === 'string' && config.network.vpcId === undefined) {
+    const message = cidrProblem(cidr);
+    if (message) report(['network', 'cidr'], 'cidr', message);
+  }
+
+  for (const name of derivedNames(config, mediaDomainGiven)) {
+    const limit = NAME_LIMITS[name.kind];
+    if (name.value.length > limit.max) report(name.path, 'nameTooLong', `${name.cause} the ${limit.what} "${excerpt(name.value)}" of ${name.value.length} characters; AWS allows at most ${limit.max}: shorten it by ${name.value.length - limit.max}`);
+  }
+  return problems;
+}
+
+function regionProblem(region: string): string | undefined {
+  const facts = REGIONS[region];
+  if (!facts) {
+    const close = DEPLOYABLE_REGIONS.filter((known) => editDistance(region, known) <= 2);
+    return `${region} is not an AWS region${close.length ? ` (did you mean ${close.join(' or ')}?)` : ''}`;
+  }
+  if (facts.partition !== 'aws') {
+    return `${region} is in the ${facts.partition} partition, apart from us-east-1 where CloudFront's certificate must be: choose a region of the aws partition, such as eu-central-1`;
+  }
+  if (facts.missingTypes.length > 0) {
+    return `CloudFormation cannot create ${facts.missingTypes.join(', ')} in ${region} (the service is not offered there): choose another region, such as eu-central-1`;
+  }
+  return undefined;
+}
+
+/** The block must be a network address: EC2 refuses a CIDR block with host bits set (CreateVpc: "not a valid CIDR block"). */
+function cidrProblem(cidr: string): string | undefined {
+  const [address, prefix] = cidr.split('/');
+  const octets = address.split('.').map(Number);
+  const wrong = octets.find((octet) => octet > 255);
+  if (wrong !== undefined) return `${cidr} is not an IPv4 block: ${wrong} is more than 255`;
+  const bits = Number(prefix);
+  const value = octets.reduce((sum, octet) => sum * 256 + octet, 0);
+  const size = 2 ** (32 - bits);
+  const network = value - (value % size);
+  if (network === value) return undefined;
+  const start = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
+  return `${cidr} is not a network address: a /${bits} block starts at ${start} (write ${start}/${bits})`;
+}
+
+interface DerivedName {
+  kind: NameKind;
+  value: string;
+  /** The config key that makes the name, where a problem is reported. */
+  path: ConfigPath;
+  /** The start of the message: what makes the name. */
+  cause: string;
+}
+
+/** Every name the compiler derives from the config and sends to AWS as it is (names CloudFormation generates are its own to keep short). */
+export function derivedNames(config: Config, mediaDomainGiven = true): DerivedName[] {
+  const text = (value: unknown): value is string => typeof value === 'string';
+  const stage = config.provider?.stage;
+  if (!text(config.service) || !text(stage)) return [];
+  const names = makeNames(config.service, stage);
+  const fromPrefix = (kind: NameKind, value: string): DerivedName => ({ kind, value, path: ['service'], cause: `service "${config.service}" and stage "${stage}" make` });
+  const services = isPlainObject(config.services) ? Object.entries(config.services).filter(([, service]) => isPlainObject(service)) : [];
+  const kept: KeptSecret[] = ['mastodon', 'database', 'owner'];
+  const derived: DerivedName[] = [
+    ...(['certificates', 'secrets', 'main'] as const).map((role) => fromPrefix('stackName', names.stackName(role))),
+    fromPrefix('clusterName', names.prefix),
+    fromPrefix('originAccessControlName', names.mediaPolicyName),
+    fromPrefix('responseHeadersPolicyName', names.mediaPolicyName),
+    ...['mastodon', 'post-deployment-migrations', 'owner-account'].map((task) => fromPrefix('taskFamily', `${names.prefix}-${task}`)),
+    fromPrefix('logGroupName', names.logGroup('mastodon')),
+    ...kept.map((purpose) => fromPrefix('secretName', names.secretName(purpose))),
+    ...services.flatMap(([name]): DerivedName[] => [
+      { kind: 'taskFamily', value: `${names.prefix}-${name}`, path: ['services', name], cause: `service "${name}" makes` },
+      { kind: 'logGroupName', value: names.logGroup(name), path: ['services', name], cause: `service "${name}" makes` },
+    ]),
+  ];
+  // A certificate of the compiler's own, for each name that has no certificate ARN in the config.
+  if (text(config.domain) && !config.certificates?.instance) derived.push({ kind: 'certificateDomain', value: config.domain, path: ['domain'], cause: 'the domain is' });
+  const media = config.media?.domain;
+  if (text(media) && !config.certificates?.media) {
+    derived.push(
+      mediaDomainGiven
+        ? { kind: 'certificateDomain', value: media, path: ['media', 'domain'], cause: 'the media domain is' }
+        : { kind: 'certificateDomain', value: media, path: ['domain'], cause: 'the media domain (media.<domain> unless media.domain is set) is' },
+    );
+  }
+  for (const [name, service] of services) {
+    const host = (service as { host?: unknown }).host;
+    if (text(host)) derived.push({ kind: 'certificateDomain', value: host, path: ['services', name, 'host'], cause: `the host of service "${name}" is` });
+  }
+  return derived;
 }

@@ -1,0 +1,56 @@
+/**
+ * AWS's length limits on the names the compiler derives from the config, each with its source.
+ * `build` checks every derived name against its limit (config/validate.ts), so that a name AWS
+ * would refuse is a config problem at build time instead of a failed stack.
+ */
+export interface NameLimit {
+  /** What the name is, for messages. */
+  what: string;
+  max: number;
+  source: string;
+}
+
+export const NAME_LIMITS = {
+  stackName: {
+    what: 'CloudFormation stack name',
+    max: 128,
+    source: 'CloudFormation API reference, CreateStack StackName: up to 128 characters, letters, digits and hyphens, starting with a letter',
+  },
+  certificateDomain: {
+    what: 'ACM certificate domain name',
+    max: 64,
+    source: 'ACM API reference, RequestCertificate DomainName: "In compliance with RFC 5280, the length of the domain name (technically, the Common Name) that you provide cannot exceed 64 octets (characters), including periods"',
+  },
+  originAccessControlName: {
+    what: 'CloudFront origin access control name',
+    max: 64,
+    source: 'CloudFront API reference, OriginAccessControlConfig Name: "You can specify up to 64 characters"',
+  },
+  responseHeadersPolicyName: {
+    what: 'CloudFront response headers policy name',
+    max: 128,
+    source: "CloudFront API reference, ResponseHeadersPolicyConfig Name (no length given there); the CDK's ResponseHeadersPolicy generates names of at most 128 characters (aws-cdk-lib/aws-cloudfront/lib/response-headers-policy.ts)",
+  },
+  clusterName: {
+    what: 'ECS cluster name',
+    max: 255,
+    source: 'ECS API reference, CreateCluster clusterName: "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed"',
+  },
+  taskFamily: {
+    what: 'ECS task definition family',
+    max: 255,
+    source: 'ECS API reference, RegisterTaskDefinition family: "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed"',
+  },
+  logGroupName: {
+    what: 'CloudWatch Logs log group name',
+    max: 512,
+    source: 'CloudWatch Logs API reference, CreateLogGroup logGroupName: 1 to 512 characters of [.\\-_/#A-Za-z0-9]',
+  },
+  secretName: {
+    what: 'Secrets Manager secret name',
+    max: 512,
+    source: 'Secrets Manager API reference, CreateSecret Name: 1 to 512 characters',
+  },
+} as const satisfies Record<string, NameLimit>;
+
+export type NameKind = keyof typeof NAME_LIMITS;
