@@ -11,6 +11,8 @@ export interface Problem {
   message: string;
   line?: number;
   col?: number;
+  /** Where the value came from when it is not the config file: a flag (`--region`) or an environment variable (`AWS_REGION`). */
+  origin?: string;
 }
 
 /** The CLI and the deployer are separate bundles, each with a copy of this class: errors are recognised by a registered brand. */
@@ -41,7 +43,7 @@ export class MastodonCfnError extends Error {
 
 export function formatProblem(problem: Problem, file?: string): string {
   if (!file) return problem.message;
-  const where = `${file}:${problem.line ?? 1}:${problem.col ?? 1}`;
+  const where = problem.origin ?? `${file}:${problem.line ?? 1}:${problem.col ?? 1}`;
   return `${where}  ${problem.path || '(file)'}  ${problem.message}`;
 }
 

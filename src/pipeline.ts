@@ -51,15 +51,25 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
   const resolved = variables.config;
   // With no region in the config or on the command line, AWS_REGION decides, as for every AWS tool.
   const configRegion = isPlainObject(resolved.provider) ? resolved.provider.region : undefined;
-  const overrides = { stage: options.options.stage, region: options.options.region ?? (configRegion === undefined ? options.env.AWS_REGION || undefined : undefined) };
+  const environmentRegion = configRegion === undefined ? options.env.AWS_REGION || undefined : undefined;
+  const overrides = {
+    stage: options.options.stage === undefined ? undefined : { value: options.options.stage, origin: '--stage' },
+    region: options.options.region !== undefined ? { value: options.options.region, origin: '--region' } : environmentRegion !== undefined ? { value: environmentRegion, origin: 'AWS_REGION' } : undefined,
+  };
   for (const key of ['stage', 'region'] as const) {
     const override = overrides[key];
     if (override === undefined) continue;
     if (resolved.provider === undefined) resolved.provider = {};
-    if (isPlainObject(resolved.provider)) resolved.provider[key] = override;
+    if (isPlainObject(resolved.provider)) resolved.provider[key] = override.value;
   }
 
   const validation = validateConfig(resolved, loaded.locate);
+  // A wrong value of a flag or of AWS_REGION is reported as theirs, not as a line of the file.
+  for (const problem of validation.problems) {
+    const key = problem.path === 'provider.stage' ? 'stage' : problem.path === 'provider.region' ? 'region' : undefined;
+    const override = key && overrides[key];
+    if (override) Object.assign(problem, { origin: override.origin, line: undefined, col: undefined });
+  }
   // A value whose variable failed holds its own text; what the checks say of it is noise next to the variable's problem.
   const concernsFailed = (path: string) => [...variables.failedPaths].some((failed) => path === failed || path.startsWith(`${failed}.`));
   const problems = [...variables.problems, ...validation.problems.filter((problem) => !concernsFailed(problem.path))];

@@ -88,7 +88,9 @@ class FakeCloudFormation implements AwsClient {
 
 function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}, services: Partial<Clients> = {}) {
   const reporter = recordingReporter();
-  const clients = fakeClients({ cloudFormation: () => cfn, ...services });
+  // deploy first names the account it changes (STS GetCallerIdentity).
+  const sts = new FakeApi({ GetCallerIdentity: () => ({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:user/test', UserId: 'AIDATEST' }) });
+  const clients = fakeClients({ cloudFormation: () => cfn, sts: () => sts, ...services });
   return { reporter, context: { clients, reporter, confirm: async () => true, polling: { initialMs: 1, maxMs: 2 }, ...overrides } satisfies DeployerContext };
 }
 
@@ -147,7 +149,7 @@ describe('deployer with an injected CloudFormation client', () => {
       await failure(deploy(readPackage(twoRegionPackage('first')), ctx, options)).catch(() => undefined);
       expect(cfn.calls.map((c) => c.name).slice(0, 4)).to.deep.equal(['DescribeStacks', 'DeleteStack', 'DescribeStacks', 'CreateChangeSet']);
       expect(cfn.called('CreateChangeSet')[0].input.ChangeSetType).to.equal('CREATE');
-      expect(reporter.lines[0]).to.equal(`first-certificates is ${leftover}, left by a first deploy that never completed: deleting it to start again.`);
+      expect(reporter.lines[1]).to.equal(`first-certificates is ${leftover}, left by a first deploy that never completed: deleting it to start again.`);
     });
   }
 
@@ -373,7 +375,9 @@ describe('deployer: profiles and the estimate', () => {
     pkg.estimate = { total: 74.08, currency: 'USD', region: 'eu-central-1', date: '2026-11-25', incomplete: false, priced: true };
     const { reporter, context: ctx } = context(cfn);
     await deploy(pkg, ctx, options);
-    expect(reporter.lines[0]).to.equal('Estimated cost once deployed: $74.08 a month (estimate, eu-central-1 prices of 2026-11-25) (mastodon-cfn cost itemises it)');
+    // After the account it changes (preflight.ts), and before anything is changed.
+    expect(reporter.lines[0]).to.equal('Deploying to AWS account 123456789012 as arn:aws:iam::123456789012:user/test, in eu-central-1');
+    expect(reporter.lines[1]).to.equal('Estimated cost once deployed: $74.08 a month (estimate, eu-central-1 prices of 2026-11-25) (mastodon-cfn cost itemises it)');
   });
 });
 
@@ -438,7 +442,7 @@ describe('deployer: running the instance safely', () => {
     await deploy(readPackage(operationsPackage('kept', { reusable: true, afterDeploy: false })), ctx, options);
     expect(secrets.calls).to.deep.equal([{ name: 'DescribeSecret', input: { SecretId: 'mastodon-cfn/kept/mastodon' } }]);
     expect(cfn.called('CreateChangeSet')[0].input.Parameters).to.deep.include({ ParameterKey: 'ExistingMastodonSecretsArn', ParameterValue: arn });
-    expect(reporter.lines[0]).to.equal('kept: reusing mastodon-cfn/kept/mastodon, kept by an earlier remove (its values stay as they were)');
+    expect(reporter.lines[1]).to.equal('kept: reusing mastodon-cfn/kept/mastodon, kept by an earlier remove (its values stay as they were)');
 
     // Once adopted, later deploys keep the stack's own value without looking the secret up again.
     cfn.stacks.get('kept')!.parameters = { ExistingMastodonSecretsArn: arn };

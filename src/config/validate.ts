@@ -297,7 +297,8 @@ function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean):
 
   for (const name of derivedNames(config, mediaDomainGiven)) {
     const limit = NAME_LIMITS[name.kind];
-    if (name.value.length > limit.max) report(name.path, 'nameTooLong', `${name.cause} the ${limit.what} "${excerpt(name.value)}" of ${name.value.length} characters; AWS allows at most ${limit.max}: shorten it by ${name.value.length - limit.max}`);
+    const over = name.value.length - limit.max;
+    if (over > 0) report(name.path, 'nameTooLong', `${name.cause}the ${limit.what} "${excerpt(name.value)}" has ${name.value.length} characters; AWS allows at most ${limit.max}: ${name.advice(over)}`);
   }
   return problems;
 }
@@ -337,8 +338,10 @@ interface DerivedName {
   value: string;
   /** The config key that makes the name, where a problem is reported. */
   path: ConfigPath;
-  /** The start of the message: what makes the name. */
+  /** What makes the name, when it is not a value of the config. */
   cause: string;
+  /** What to do about a name `over` characters too long. */
+  advice(over: number): string;
 }
 
 /** Every name the compiler derives from the config and sends to AWS as it is (names CloudFormation generates are its own to keep short). */
@@ -347,7 +350,9 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
   const stage = config.provider?.stage;
   if (!text(config.service) || !text(stage)) return [];
   const names = makeNames(config.service, stage);
-  const fromPrefix = (kind: NameKind, value: string): DerivedName => ({ kind, value, path: ['service'], cause: `service "${config.service}" and stage "${stage}" make` });
+  const fromPrefix = (kind: NameKind, value: string): DerivedName => ({ kind, value, path: ['service'], cause: `service "${config.service}" and stage "${stage}" make `, advice: (over) => `shorten the service or stage name by ${over}` });
+  const fromService = (kind: NameKind, value: string, name: string): DerivedName => ({ kind, value, path: ['services', name], cause: `service "${name}" makes `, advice: (over) => `shorten the service name by ${over}` });
+  const certificate = (value: string, path: ConfigPath, shorter: string, arnKey: string, cause = ''): DerivedName => ({ kind: 'certificateDomain', value, path, cause, advice: () => `choose a shorter ${shorter}, or give the ARN of a certificate for it in ${arnKey}` });
   const services = isPlainObject(config.services) ? Object.entries(config.services).filter(([, service]) => isPlainObject(service)) : [];
   const kept: KeptSecret[] = ['mastodon', 'database', 'owner'];
   const derived: DerivedName[] = [
@@ -359,23 +364,24 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
     fromPrefix('logGroupName', names.logGroup('mastodon')),
     ...kept.map((purpose) => fromPrefix('secretName', names.secretName(purpose))),
     ...services.flatMap(([name]): DerivedName[] => [
-      { kind: 'taskFamily', value: `${names.prefix}-${name}`, path: ['services', name], cause: `service "${name}" makes` },
-      { kind: 'logGroupName', value: names.logGroup(name), path: ['services', name], cause: `service "${name}" makes` },
+      fromService('taskFamily', `${names.prefix}-${name}`, name),
+      fromService('logGroupName', names.logGroup(name), name),
     ]),
   ];
   // A certificate of the compiler's own, for each name that has no certificate ARN in the config.
-  if (text(config.domain) && !config.certificates?.instance) derived.push({ kind: 'certificateDomain', value: config.domain, path: ['domain'], cause: 'the domain is' });
+  if (text(config.domain) && !config.certificates?.instance) derived.push(certificate(config.domain, ['domain'], 'domain', 'certificates.instance'));
   const media = config.media?.domain;
   if (text(media) && !config.certificates?.media) {
     derived.push(
       mediaDomainGiven
-        ? { kind: 'certificateDomain', value: media, path: ['media', 'domain'], cause: 'the media domain is' }
-        : { kind: 'certificateDomain', value: media, path: ['domain'], cause: 'the media domain (media.<domain> unless media.domain is set) is' },
+        ? certificate(media, ['media', 'domain'], 'media.domain', 'certificates.media')
+        : certificate(media, ['domain'], 'media.domain', 'certificates.media', 'the media domain is media.<domain> when media.domain is not set, and '),
     );
   }
   for (const [name, service] of services) {
     const host = (service as { host?: unknown }).host;
-    if (text(host)) derived.push({ kind: 'certificateDomain', value: host, path: ['services', name, 'host'], cause: `the host of service "${name}" is` });
+    // A service host's certificate is always the compiler's (services.ts).
+    if (text(host)) derived.push({ kind: 'certificateDomain', value: host, path: ['services', name, 'host'], cause: '', advice: () => 'choose a shorter host' });
   }
   return derived;
 }

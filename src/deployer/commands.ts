@@ -7,6 +7,7 @@ import type { AwsClient, Clients } from './aws.js';
 import { costChange, formatCostChange } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
 import { createOwnerOnce } from './owner.js';
+import { preflight } from './preflight.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
@@ -126,6 +127,7 @@ async function setDeletionProtection(rds: AwsClient, kind: 'cluster' | 'instance
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
+  await preflight(pkg, clients, reporter);
   const outputs = new Map<string, Record<string, string>>();
   // A package built without an estimate (by hand, or by an older mastodon-cfn) has no plan to print.
   if (pkg.estimate) await reportCost(context, pkg, await describeAll(clients, pkg.stacks));

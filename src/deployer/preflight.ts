@@ -1,0 +1,87 @@
+import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeDBEngineVersionsCommand } from '@aws-sdk/client-rds';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { DatabaseEngine } from '../compiler/index.js';
+import { MastodonCfnError } from '../errors.js';
+import type { AwsClient, Clients } from './aws.js';
+import type { DeployPackage, DeployStack } from './manifest.js';
+import { describeStack, isDeployed } from './stacks.js';
+import type { Reporter } from './terminal.js';
+
+/**
+ * Names no one can own (RFC 2606 section 2 and 3, RFC 6761 section 6: the example domains and the
+ * test, example, invalid and localhost top-level domains; RFC 6762: local). A certificate for one
+ * never validates, so a deploy would wait for it until CloudFormation gives up.
+ */
+const RESERVED_DOMAINS = ['example.com', 'example.net', 'example.org', 'test', 'example', 'invalid', 'localhost', 'local'];
+
+export function reservedDomain(name: string): string | undefined {
+  return RESERVED_DOMAINS.find((reserved) => name === reserved || name.endsWith(`.${reserved}`));
+}
+
+/**
+ * What `deploy` checks before it touches a stack: that no public name is reserved for examples,
+ * which account and regions it is about to change (as the CDK prints them), and that RDS still
+ * creates the engine version of every database the change would create.
+ */
+export async function preflight(pkg: DeployPackage, clients: Clients, reporter: Reporter): Promise<void> {
+  const reserved = pkg.stacks.flatMap((stack) => (stack.publicNames ?? []).filter((name) => reservedDomain(name)).map((name) => ({ stack, name })));
+  if (reserved.length > 0) {
+    const names = [...new Set(reserved.map(({ name }) => name))];
+    throw MastodonCfnError.of(
+      'deploy.reservedDomain',
+      `Refusing to deploy ${reserved[0].stack.name}: ${names.join(', ')} ${names.length === 1 ? 'is a name' : 'are names'} reserved for examples and tests (RFC 2606, RFC 6761) that no one can own, so no certificate for ${names.length === 1 ? 'it' : 'them'} can be validated. Set domain (and media.domain, mail.from, services.*.host) to names of yours, then deploy again.`,
+    );
+  }
+  const regions = [...new Set(pkg.stacks.map((stack) => stack.region))];
+  const identity = await clients.sts(pkg.stacks.at(-1)!.region).send(new GetCallerIdentityCommand({}));
+  reporter.line(`Deploying to AWS account ${identity.Account} as ${identity.Arn}, in ${regions.join(' and ')}`);
+  for (const stack of pkg.stacks) if (stack.database) await checkEngineVersion(clients, stack, stack.database);
+}
+
+/** At most this many pages of versions (100 each) are read to name the ones RDS creates. */
+const MAX_VERSION_PAGES = 10;
+
+/** Refuses a database RDS would not create; a database the deployed template already has at this version is not created again. */
+async function checkEngineVersion(clients: Clients, stack: DeployStack, database: DatabaseEngine): Promise<void> {
+  if (await deployedWith(clients.cloudFormation(stack.region), stack.name, database)) return;
+  const rds = clients.rds(stack.region);
+  const exact = await rds.send(new DescribeDBEngineVersionsCommand({ Engine: database.engine, EngineVersion: database.engineVersion }));
+  // Without IncludeAll, RDS lists only the versions it creates (DescribeDBEngineVersions); an unknown one gives an empty list.
+  if (creatable(exact.DBEngineVersions).includes(database.engineVersion)) return;
+  const created: string[] = [];
+  let marker: string | undefined;
+  for (let page = 0; page < MAX_VERSION_PAGES; page++) {
+    const answer = await rds.send(new DescribeDBEngineVersionsCommand({ Engine: database.engine, Marker: marker }));
+    created.push(...creatable(answer.DBEngineVersions));
+    marker = answer.Marker;
+    if (!marker) break;
+  }
+  const major = database.engineVersion.split('.')[0];
+  const sameMajor = created.filter((version) => version.split('.')[0] === major);
+  const offered = sameMajor.length > 0 ? sameMajor : created;
+  throw MastodonCfnError.of(
+    'deploy.engineVersion',
+    `Refusing to deploy ${stack.name}: RDS does not create ${database.engine} ${database.engineVersion} databases in ${stack.region} (DescribeDBEngineVersions). ` +
+      (offered.length > 0 ? `It creates ${offered.join(', ')}: set database.engineVersion to one of them, build and deploy again.` : `It lists no ${database.engine} version there: choose another region.`),
+  );
+}
+
+/** The versions of an answer RDS creates databases with: its Status is "available" (or "deprecated", which it lists only with IncludeAll). */
+function creatable(versions: { EngineVersion?: string; Status?: string }[] | undefined): string[] {
+  return (versions ?? []).filter((version) => version.Status !== 'deprecated').flatMap((version) => (version.EngineVersion ? [version.EngineVersion] : []));
+}
+
+/** Whether the stack's deployed template already has this database at this engine and version (then CloudFormation does not create it). */
+async function deployedWith(cfn: AwsClient, name: string, database: DatabaseEngine): Promise<boolean> {
+  if (!isDeployed(await describeStack(cfn, name))) return false;
+  const answer = await cfn.send(new GetTemplateCommand({ StackName: name, TemplateStage: 'Original' }));
+  let template: { Resources?: Record<string, { Properties?: { Engine?: unknown; EngineVersion?: unknown } }> };
+  try {
+    template = JSON.parse(answer.TemplateBody ?? '');
+  } catch {
+    return false;
+  }
+  const properties = template.Resources?.[database.logicalId]?.Properties;
+  return properties?.Engine === database.engine && properties?.EngineVersion === database.engineVersion;
+}
