@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { NAME_LIMITS, type NameKind } from '../src/aws/limits.js';
 import { REGIONS } from '../src/aws/regions.js';
 import { derivedNames } from '../src/config/validate.js';
-import { buildConfig, minimalYaml, type TestBuild } from './support/build.js';
+import { buildConfig, minimalYaml, runCli, tempDir, type TestBuild } from './support/build.js';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 
 /** Configs that together make every resource type and every derived name the compiler has. */
 const LONG_SERVICE = 'a-forty-character-service-name-for-test';
@@ -120,5 +122,31 @@ describe('AWS facts: engine versions', () => {
 
   it('takes a minor version newer than the table, for deploy to ask RDS about', () => {
     expect(buildConfig({ yaml: minimalYaml('profile: small\ndatabase: { engineVersion: "17.9" }\n') }).resources().PostgresInstance.Properties.EngineVersion).to.equal('17.9');
+  });
+});
+
+describe('a wrong value from the command line or the environment', () => {
+  const config = (yaml: string) => {
+    const file = join(tempDir(), 'mastodon.config.yaml');
+    writeFileSync(file, yaml);
+    return file;
+  };
+  const build = (file: string, args: string[], env: Record<string, string | undefined> = {}) => runCli(['build', '--config', file, '--out', join(tempDir(), 'out'), ...args], { env: { AWS_REGION: undefined, ...env } });
+
+  it('is reported as the flag\'s or the variable\'s, not as a line of the file', () => {
+    const file = config(minimalYaml());
+    const flag = build(file, ['--region', 'eu-centrl-1']);
+    expect(flag.status).to.equal(1);
+    expect(flag.stderr.split('\n')[0]).to.equal('--region  provider.region  eu-centrl-1 is not an AWS region (did you mean eu-central-1 or eu-central-2?)');
+    const variable = build(file, [], { AWS_REGION: 'ap-southeast-7' });
+    expect(variable.stderr.split('\n')[0]).to.equal('AWS_REGION  provider.region  CloudFormation cannot create AWS::SES::EmailIdentity in ap-southeast-7 (the service is not offered there): choose another region, such as eu-central-1');
+    const stage = build(file, ['--stage', 'Prod']);
+    expect(stage.stderr.split('\n')[0]).to.match(/^--stage  provider\.stage  must be lower-case letters/);
+  });
+
+  it('is the file\'s when the file has the value (AWS_REGION does not override it)', () => {
+    const file = config(minimalYaml('provider:\n  region: eu-centrl-1\n'));
+    const result = build(file, [], { AWS_REGION: 'eu-central-1' });
+    expect(result.stderr.split('\n')[0]).to.equal(`${file}:4:11  provider.region  eu-centrl-1 is not an AWS region (did you mean eu-central-1 or eu-central-2?)`);
   });
 });
