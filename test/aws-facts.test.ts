@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { NAME_LIMITS, type NameKind } from '../src/aws/limits.js';
 import { REGIONS } from '../src/aws/regions.js';
 import { derivedNames } from '../src/config/validate.js';
+import type { MastodonCfnError } from '../src/errors.js';
 import { buildConfig, minimalYaml, runCli, tempDir, type TestBuild } from './support/build.js';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ const NAME_PROPERTIES: Record<string, [NameKind, (properties: any) => unknown]> 
   'AWS::Logs::LogGroup': ['logGroupName', (p) => p.LogGroupName],
   'AWS::SecretsManager::Secret': ['secretName', (p) => p.Name],
   'AWS::CertificateManager::Certificate': ['certificateDomain', (p) => p.DomainName],
+  'AWS::CloudFront::Distribution': ['distributionComment', (p) => p.DistributionConfig.Comment],
 };
 
 describe('AWS facts: the table of regions', () => {
@@ -107,6 +109,23 @@ describe('AWS facts: names against their limits', () => {
     expect(media.length).to.equal(64);
     expect(buildConfig({ yaml: `service: social\ndomain: ${domain}\nmedia: { domain: ${media} }\n` }).config.media.domain).to.equal(media);
     expect(() => buildConfig({ yaml: `service: social\ndomain: ${domain}\n` })).to.throw(/has 70 characters; AWS allows at most 64/);
+  });
+
+  it('with a certificate of its own a media domain may be longer than 64, but not past the distribution comment CloudFront takes', () => {
+    const certificate = 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d';
+    const tooLong = `${'m'.repeat(63)}.${'n'.repeat(40)}.example.com`; // 116: "social-prod media (…)" has 136
+    const refused = (() => {
+      try {
+        buildConfig({ yaml: `service: social\ndomain: social.example.com\nmedia: { domain: ${tooLong} }\ncertificates: { media: '${certificate}' }\n` });
+      } catch (error) {
+        return (error as MastodonCfnError).problems;
+      }
+      throw new Error('expected a refusal');
+    })();
+    expect(refused.map((problem) => [problem.path, problem.line])).to.deep.equal([['media.domain', 3]]);
+    expect(refused[0].message).to.match(/^the CloudFront distribution comment "social-prod media \(m+… \(136 characters\)" has 136 characters; AWS allows at most 128/);
+    const shorter = `${'m'.repeat(63)}.${'n'.repeat(32)}.example.com`; // the comment has 128
+    expect(buildConfig({ yaml: `service: social\ndomain: social.example.com\nmedia: { domain: ${shorter} }\ncertificates: { media: '${certificate}' }\n` }).config.media.domain).to.equal(shorter);
   });
 });
 

@@ -31,6 +31,11 @@ export const NAME_LIMITS = {
     max: 128,
     source: "CloudFront API reference, ResponseHeadersPolicyConfig Name (no length given there); the CDK's ResponseHeadersPolicy generates names of at most 128 characters (aws-cdk-lib/aws-cloudfront/lib/response-headers-policy.ts)",
   },
+  distributionComment: {
+    what: 'CloudFront distribution comment',
+    max: 128,
+    source: 'CloudFront API reference, DistributionConfig Comment: "The comment cannot be longer than 128 characters"',
+  },
   clusterName: {
     what: 'ECS cluster name',
     max: 255,

@@ -1,7 +1,7 @@
 import { Bucket, BucketPolicy, Distribution, GetAtt, Join, OriginAccessControl, Ref, ResponseHeadersPolicy, Sub } from './cfn.js';
 import { mediaCertificateArn } from './certificates.js';
 import { keepData, type CompileStep } from './fragment.js';
-import { Ids, OutputIds } from './naming.js';
+import { Ids, OutputIds, type Names } from './naming.js';
 
 /** AWS's managed "CachingOptimized" cache policy. */
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
@@ -13,6 +13,9 @@ export const mediaBucket = {
   arn: GetAtt(Ids.MediaBucket, 'Arn'),
   objectsArn: Join('', [GetAtt(Ids.MediaBucket, 'Arn'), '/*']),
 };
+
+/** The distribution's comment, which names it in the CloudFront console. */
+export const distributionComment = (names: Names, mediaDomain: string) => `${names.prefix} media (${mediaDomain})`;
 
 /**
  * A private bucket that only this CloudFront distribution may read (origin access control);
@@ -94,7 +97,7 @@ export const compileMedia: CompileStep = (config, names) => ({
       [Ids.MediaDistribution]: new Distribution({
         DistributionConfig: {
           Enabled: true,
-          Comment: `${names.prefix} media (${config.media.domain})`,
+          Comment: distributionComment(names, config.media.domain),
           Aliases: [config.media.domain],
           PriceClass: config.media.priceClass,
           HttpVersion: 'http2and3',

@@ -5,6 +5,7 @@ import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
 import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
 import { MASTODON_PROCESSES, OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
+import { distributionComment } from '../compiler/media.js';
 import { defaultRulePriority, makeNames, pascal, type KeptSecret } from '../compiler/naming.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
@@ -378,6 +379,7 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
         : certificate(media, ['domain'], 'media.domain', 'certificates.media', 'the media domain is media.<domain> when media.domain is not set, and '),
     );
   }
+  if (text(media)) derived.push({ kind: 'distributionComment', value: distributionComment(names, media), path: mediaDomainGiven ? ['media', 'domain'] : ['domain'], cause: '', advice: (over) => `shorten the media domain, service or stage by ${over}` });
   for (const [name, service] of services) {
     const host = (service as { host?: unknown }).host;
     // A service host's certificate is always the compiler's (services.ts).
