@@ -291,7 +291,8 @@ function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean):
   }
 
   const cidr = config.network?.cidr;
-  if (typeof cidr === 'string' && config.network.vpcId === undefined) {
+  // A value the schema's pattern refuses is the schema's problem alone.
+  if (typeof cidr === 'string' && /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr) && config.network.vpcId === undefined) {
     const message = cidrProblem(cidr);
     if (message) report(['network', 'cidr'], 'cidr', message);
   }
