@@ -11,7 +11,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, uninterruptible, type ChangeRow, type ChangeSet, type Polling } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -165,6 +165,8 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       let confirmed: boolean;
       try {
         confirmed = await context.confirm(`Deploy these changes to ${stack.name}?`);
+        // Ctrl-C since the change set was made (--yes confirms at once).
+        throwIfInterrupted(polling.signal);
       } catch (error) {
         if (!(error instanceof Interrupted)) throw error;
         await discardChangeSet(context, changeSet, existing, stack.region);

@@ -274,6 +274,8 @@ export async function createChangeSet(
   const changeSet = { id: created.Id as string, stackName: input.stackName };
   try {
     const description = await settled(cfn, changeSet, polling);
+    // Ctrl-C while the last answer was on its way.
+    throwIfInterrupted(polling.signal);
     if (description.Status === 'FAILED') {
       await deleteChangeSet(cfn, changeSet);
       if (hasNoChanges(description)) return { ...changeSet, rows: [], empty: true };
