@@ -837,3 +837,19 @@ describe('Ctrl-C while deploying: exit code 130, and nothing left behind', () =>
     expect(cfn.stacks.has('asked')).to.equal(false);
   });
 });
+
+describe('Ctrl-C while removing', () => {
+  it('stops following the deletion, says CloudFormation goes on deleting, and exits 130', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('gone', { status: 'UPDATE_COMPLETE' });
+    const send = cfn.send.bind(cfn);
+    // CloudFormation takes its time: the stack stays DELETE_IN_PROGRESS.
+    cfn.send = async (command: object) => (command.constructor.name === 'DeleteStackCommand' ? ((cfn.stacks.get('gone')!.status = 'DELETE_IN_PROGRESS'), {}) : send(command));
+    const interrupt = new AbortController();
+    setTimeout(() => interrupt.abort(), 30);
+    const pkg = readPackage(writePackage([{ name: 'gone', region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } } }]));
+    const error = await failure(remove(pkg, context(cfn, { polling: { initialMs: 5, maxMs: 5, signal: interrupt.signal } }).context));
+    expect(error.exitCode).to.equal(130);
+    expect(error.message).to.match(/^Stopped following gone; CloudFormation goes on deleting it\./);
+  });
+});

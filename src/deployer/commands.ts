@@ -287,7 +287,7 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
     }
     const marker = await latestEventId(cfn, stack.name);
     await cfn.send(new DeleteStackCommand({ StackName: stack.name }));
-    await followStack(cfn, { name: stack.name, region: stack.region, id }, marker, resources.length, reporter, polling);
+    await followStack(cfn, { name: stack.name, region: stack.region, id, doing: 'deleting' }, marker, resources.length, reporter, polling);
     reporter.line(`${stack.name}: deleted`);
   }
   reporter.line(leftBehind.length ? ['Left behind, with their data (delete them by hand when you no longer need them):', ...leftBehind].join('\n') : 'No stateful resources were left behind.');
