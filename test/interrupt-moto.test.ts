@@ -94,6 +94,14 @@ describe('change sets and Ctrl-C, through the CLI, against moto_server', functio
     expect(await waiting('kept')).to.deep.equal([]);
   });
 
+  it('Ctrl-C at the [y/N] prompt of remove: exit code 130, nothing removed', async () => {
+    const result = await onTerminal(['remove', '--package', topicPackage('kept')], moto.env, /\[y\/N\] /, '\x03');
+    expect(result.status, result.output).to.equal(130);
+    expect(result.output).to.include('Interrupted.');
+    expect(result.output).to.not.include('internal error');
+    expect(await status('kept')).to.equal('CREATE_COMPLETE');
+  });
+
   it('SIGINT while the change set is described: exit code 130, the change set and the empty stack deleted', async () => {
     // A proxy to moto that holds each DescribeChangeSet for a moment, and says when the first one comes.
     let described: () => void = () => undefined;
