@@ -58,7 +58,12 @@ export function describeAwsFailure(error: unknown): string | undefined {
   const name = e.name ?? e.code ?? 'Error';
 
   if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message ?? '')) {
-    return `${where} failed: no AWS credentials were found. Set AWS_PROFILE (or pass --profile), run "aws configure", or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then try again.`;
+    // Only the chain's own "none found" is ours to explain: any other message is the SDK's word on the source that
+    // failed, often with the fix ("To refresh this SSO session run 'aws sso login' with the corresponding profile.").
+    if (/^Could not load credentials from any providers/i.test(e.message ?? '')) {
+      return `${where} failed: no AWS credentials were found. Set AWS_PROFILE (or pass --profile), run "aws configure", or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then try again.`;
+    }
+    return `${where} failed: the AWS credentials could not be loaded: ${oneLine(e.message)}`;
   }
   const network = networkCode(e);
   if (network) {

@@ -16,6 +16,7 @@ const DEFAULT_OUT = '.mastodon-cfn';
 /** Exit codes: 1 the config or the request is wrong (or refused), 2 the command line is wrong, 70 a bug, 130 interrupted. */
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
+const EXIT_INTERRUPTED = 130;
 /** The exit code a command chose for itself (run: the command's own; status: 1 when not healthy). */
 let commandExitCode = 0;
 /** A file with thousands of problems is fixed from the top: the rest are counted, not printed. */
@@ -229,7 +230,8 @@ export function createProgram(): Command {
       await withDeployer(flags, deployer, (pkg, context) => deployer.showLogs(pkg, context.clients.logs, request, (text) => process.stdout.write(text), context.polling));
     });
 
-  for (const command of program.commands) command.exitOverride();
+  // --debug is taken after the command too (mastodon-cfn deploy --debug), where the internal-error advice puts it.
+  for (const command of program.commands) command.option('--debug', 'show stack traces of internal errors').exitOverride();
   return program;
 }
 
@@ -258,7 +260,8 @@ function packageFor(flags: DeployFlags, deployer: Deployer) {
 
 async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: ReturnType<Deployer['readPackage']>, context: import('./deployer/index.js').DeployerContext) => Promise<void>): Promise<void> {
   const pkg = packageFor(flags, deployer);
-  // Ctrl-C stops following; CloudFormation goes on with the deploy.
+  // Ctrl-C aborts the signal: the deployer cleans up what it made and not yet used (a change set, an empty stack),
+  // stops following what CloudFormation goes on with, and ends with exit code 130. A second Ctrl-C ends at once.
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   process.once('SIGINT', onSigint);
@@ -266,7 +269,7 @@ async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: R
     await run(pkg, {
       clients: deployer.sdkClients(),
       reporter: deployer.terminalReporter(flags.progress),
-      confirm: deployer.terminalConfirm(Boolean(flags.yes)),
+      confirm: deployer.terminalConfirm(Boolean(flags.yes), interrupt),
       polling: { ...deployer.DEFAULT_POLLING, signal: interrupt.signal },
     });
   } finally {
@@ -290,7 +293,9 @@ async function estimateWithAwsPrices(shipped: Build): Promise<Estimate> {
 
 /** The one top-level handler: every error becomes a message and an exit code; stack traces only with --debug. */
 export async function main(argv: string[]): Promise<number> {
-  const debug = argv.includes('--debug');
+  // Not after `--`: what follows is a one-off command's own (mastodon-cfn run -- bin/rails --debug).
+  const separator = argv.indexOf('--');
+  const debug = (separator === -1 ? argv : argv.slice(0, separator)).includes('--debug');
   try {
     commandExitCode = 0;
     await createProgram().parseAsync(argv);
@@ -306,6 +311,11 @@ export async function main(argv: string[]): Promise<number> {
       if (count > MAX_PRINTED_PROBLEMS) process.stderr.write(`... and ${count - MAX_PRINTED_PROBLEMS} more\n`);
       if (error.file) process.stderr.write(`${count} problem${count === 1 ? '' : 's'} in ${error.file}; nothing was written.\n`);
       return error.exitCode;
+    }
+    // Ctrl-C where the deployer had nothing to clean up (it says so itself where it had); by name, as it comes from the deployer's bundle.
+    if ((error as Error | undefined)?.name === 'Interrupted') {
+      process.stderr.write('Interrupted.\n');
+      return EXIT_INTERRUPTED;
     }
     const outside = describeAwsFailure(error);
     if (outside) {

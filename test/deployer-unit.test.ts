@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { expect } from 'chai';
-import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
-import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
+import { CreateChangeSetCommand, DeleteChangeSetCommand, DescribeChangeSetCommand, DescribeStacksCommand, ExecuteChangeSetCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
+import { sdkClients, type Clients } from '../src/deployer/aws.js';
 import { deploy, diff, remove, run, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { createOwnerOnce } from '../src/deployer/owner.js';
@@ -13,78 +13,9 @@ import { sesSmtpPassword, vapidKeyPair } from '../src/deployer/secrets.js';
 import { recordingReporter, terminalReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
+import { FakeCloudFormation, NO_CHANGES_REASON } from './support/fakeCloudFormation.js';
+import { Interrupted } from '../src/deployer/stacks.js';
 import { twoRegionPackage, writePackage } from './support/packages.js';
-
-interface FakeStack {
-  status: string;
-  outputs?: Record<string, string>;
-  parameters?: Record<string, string>;
-  /** The template it runs, as GetTemplate answers it. */
-  template?: string;
-}
-
-/** A CloudFormation API that follows the documented shapes, scripted to produce what moto cannot. */
-class FakeCloudFormation implements AwsClient {
-  calls: { name: string; input: any }[] = [];
-  stacks = new Map<string, FakeStack>();
-  events: any[] = [];
-  changes: any[] = [{ Action: 'Add', LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic' }];
-  /** What ListStackResources answers. */
-  resources: { LogicalResourceId: string; ResourceType: string; PhysicalResourceId: string }[] = [];
-  changeSetFailure?: string;
-  /** What executing a change set does: the events it adds and the status it ends in (undefined: it never ends). */
-  execution: { events: any[]; finalStatus?: string; outputs?: Record<string, string> } = { events: [], finalStatus: 'CREATE_COMPLETE' };
-
-  called(name: string) {
-    return this.calls.filter((c) => c.name === name);
-  }
-
-  async send(command: object): Promise<any> {
-    const name = command.constructor.name.replace(/Command$/, '');
-    const input = (command as { input: any }).input;
-    this.calls.push({ name, input });
-    const stack = this.stacks.get(input.StackName);
-    switch (name) {
-      case 'DescribeStacks':
-        if (!stack) throw new Error(`Stack with id ${input.StackName} does not exist`);
-        return {
-          Stacks: [
-            {
-              StackName: input.StackName,
-              StackId: `id/${input.StackName}`,
-              StackStatus: stack.status,
-              Outputs: Object.entries(stack.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
-              Parameters: Object.entries(stack.parameters ?? {}).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
-            },
-          ],
-        };
-      case 'DeleteStack':
-        this.stacks.delete(input.StackName);
-        return {};
-      case 'ListStackResources':
-        return { StackResourceSummaries: this.resources };
-      case 'CreateChangeSet':
-        if (!stack) this.stacks.set(input.StackName, { status: 'REVIEW_IN_PROGRESS' });
-        return { Id: `changeset/${input.StackName}` };
-      case 'DescribeChangeSet':
-        return this.changeSetFailure ? { Status: 'FAILED', StatusReason: this.changeSetFailure } : { Status: 'CREATE_COMPLETE', Changes: this.changes.map((ResourceChange) => ({ ResourceChange })) };
-      case 'DeleteChangeSet':
-        return {};
-      case 'ExecuteChangeSet':
-        this.events.push(...this.execution.events);
-        stack!.status = this.execution.finalStatus ?? 'UPDATE_IN_PROGRESS';
-        if (this.execution.outputs) stack!.outputs = this.execution.outputs;
-        return {};
-      case 'GetTemplate':
-        if (!stack?.template) throw new Error(`the fake has no template for ${input.StackName}`);
-        return { TemplateBody: stack.template, StagesAvailable: ['Original', 'Processed'] };
-      case 'DescribeStackEvents':
-        return { StackEvents: [...this.events].reverse() };
-      default:
-        throw new Error(`the fake does not know ${name}`);
-    }
-  }
-}
 
 function context(cfn: FakeCloudFormation, overrides: Partial<DeployerContext> = {}, services: Partial<Clients> = {}) {
   const reporter = recordingReporter();
@@ -147,7 +78,9 @@ describe('deployer with an injected CloudFormation client', () => {
       cfn.stacks.set('first-certificates', { status: leftover });
       const { reporter, context: ctx } = context(cfn);
       await failure(deploy(readPackage(twoRegionPackage('first')), ctx, options)).catch(() => undefined);
-      expect(cfn.calls.map((c) => c.name).slice(0, 4)).to.deep.equal(['DescribeStacks', 'DeleteStack', 'DescribeStacks', 'CreateChangeSet']);
+      // An empty stack is deleted only once its change set is no longer recent (ListChangeSets tells).
+      const expected = leftover === 'REVIEW_IN_PROGRESS' ? ['DescribeStacks', 'ListChangeSets', 'DeleteStack', 'DescribeStacks', 'CreateChangeSet'] : ['DescribeStacks', 'DeleteStack', 'DescribeStacks', 'CreateChangeSet'];
+      expect(cfn.calls.map((c) => c.name).slice(0, expected.length)).to.deep.equal(expected);
       expect(cfn.called('CreateChangeSet')[0].input.ChangeSetType).to.equal('CREATE');
       expect(reporter.lines[1]).to.equal(`first-certificates is ${leftover}, left by a first deploy that never completed: deleting it to start again.`);
     });
@@ -225,7 +158,7 @@ describe('deployer with an injected CloudFormation client', () => {
     expect(error.exitCode).to.equal(130);
     expect(error.message).to.include('CloudFormation goes on deploying it');
     expect(error.message).to.include('aws cloudformation describe-stack-events --stack-name slow-certificates --region us-east-1');
-    expect(cfn.stacks.get('slow-certificates')!.status).to.equal('UPDATE_IN_PROGRESS');
+    expect(cfn.stacks.get('slow-certificates')!.status).to.equal('CREATE_IN_PROGRESS');
   });
 
   it('refuses an upgrade that skips a minor series or goes down, unless --force-version', async () => {
@@ -685,5 +618,242 @@ print(base64.b64encode(bytes([4]) + s).decode())`, key, 'eu-central-1'], { encod
       process.env = saved;
       server.close();
     }
+  });
+});
+
+describe('change sets, as CloudFormation answers them', () => {
+  const onePackage = (name: string, extra: object = {}) =>
+    readPackage(writePackage([{ name, region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { Topic: { Value: { Ref: 'Alerts' } } } }, ...extra } as never]));
+  const sent = async (cfn: FakeCloudFormation, command: object) => {
+    try {
+      await cfn.send(command);
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+    throw new Error('expected CloudFormation to refuse');
+  };
+
+  it('the stand-in refuses what CloudFormation refuses, with its errors, and answers an outputs-only and an empty change set as documented', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.changes = [];
+    cfn.stacks.set('app', { status: 'UPDATE_COMPLETE', template: '{"Resources":{}}' });
+    const create = (input: object) => new CreateChangeSetCommand({ StackName: 'app', ChangeSetName: 'mastodon-cfn', ChangeSetType: 'UPDATE', TemplateBody: '{"Resources":{},"Outputs":{"A":{"Value":"1"}}}', ...input });
+    cfn.describesInProgress = 2;
+    const { Id } = await cfn.send(create({ ClientToken: 'one' }));
+    // Made in the background: not yet executable, nor deletable.
+    expect((await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: Id }))).Status).to.equal('CREATE_IN_PROGRESS');
+    expect(await sent(cfn, new DeleteChangeSetCommand({ ChangeSetName: Id }))).to.match(/^InvalidChangeSetStatusException: ChangeSet \[\S+\] cannot be deleted in its current status of \[CREATE_IN_PROGRESS\]$/);
+    expect(await sent(cfn, new ExecuteChangeSetCommand({ ChangeSetName: Id }))).to.match(/^InvalidChangeSetStatusException: ChangeSet \[\S+\] cannot be executed in its current status of \[CREATE_IN_PROGRESS\]$/);
+    await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: Id }));
+    cfn.describesInProgress = 1;
+    // Only outputs change: CREATE_COMPLETE, executable, with no Changes.
+    expect(await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: 'mastodon-cfn', StackName: 'app' }))).to.deep.include({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'AVAILABLE', Changes: [] });
+    expect(await sent(cfn, create({ ClientToken: 'two' }))).to.equal('AlreadyExistsException: ChangeSet mastodon-cfn cannot be created due to a mismatch with existing attribute ClientToken');
+    expect((await cfn.send(create({ ClientToken: 'one' }))).Id).to.equal(Id);
+    expect(await sent(cfn, new CreateChangeSetCommand({ StackName: 'app', ChangeSetName: 'mastodon_cfn', ChangeSetType: 'UPDATE' }))).to.match(/^ValidationError: .*failed to satisfy constraint/);
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: Id, ClientRequestToken: 'run-1' }));
+    // Executed: gone, with every other change set of the stack.
+    expect(await sent(cfn, new DescribeChangeSetCommand({ ChangeSetName: Id }))).to.equal(`ChangeSetNotFoundException: ChangeSet [${Id}] does not exist`);
+
+    // The same template and parameters again: FAILED with the documented reason, and not executable.
+    cfn.stacks.get('app')!.status = 'UPDATE_COMPLETE';
+    const same = await cfn.send(create({ ClientToken: 'three' }));
+    await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: same.Id }));
+    expect(await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: same.Id }))).to.deep.include({ Status: 'FAILED', ExecutionStatus: 'UNAVAILABLE', StatusReason: NO_CHANGES_REASON });
+    expect(await sent(cfn, new ExecuteChangeSetCommand({ ChangeSetName: same.Id }))).to.match(/^InvalidChangeSetStatusException: ChangeSet \[\S+\] cannot be executed in its current status of \[FAILED\]$/);
+
+    for (const status of ['DELETE_FAILED', 'IMPORT_ROLLBACK_FAILED', 'CREATE_FAILED', 'ROLLBACK_COMPLETE', 'UPDATE_IN_PROGRESS']) {
+      cfn.stacks.set('stuck', { status });
+      expect(await sent(cfn, new CreateChangeSetCommand({ StackName: 'stuck', ChangeSetName: 'mastodon-cfn', ChangeSetType: 'UPDATE', TemplateBody: '{}' }))).to.match(new RegExp(`^ValidationError: Stack:\\S+ is in ${status} state and can not be updated\\.$`));
+    }
+    expect(await sent(cfn, new CreateChangeSetCommand({ StackName: 'app', ChangeSetName: 'other', ChangeSetType: 'CREATE', TemplateBody: '{}' }))).to.equal('ValidationError: Stack [app] already exists and cannot be created again with the changeSet [other].');
+  });
+
+  it('executes a change set that changes only outputs; "no changes" is only the FAILED no-changes answer, whose change set is deleted', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.changes = [];
+    cfn.stacks.set('outs', { status: 'UPDATE_COMPLETE', outputs: { Old: 'x' } });
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE', outputs: { Topic: 'arn:aws:sns:eu-central-1:123456789012:alerts' } };
+    const first = context(cfn);
+    await deploy(onePackage('outs'), first.context, options);
+    expect(cfn.called('ExecuteChangeSet')).to.have.length(1);
+    expect(first.reporter.lines).to.include('Changes to outs: no resource changes (its outputs or other stack settings change)');
+    expect(first.reporter.lines).to.include('outs: deployed');
+    expect(first.reporter.lines).to.include('Outputs of outs:\n  Topic  arn:aws:sns:eu-central-1:123456789012:alerts');
+
+    const again = context(cfn);
+    await deploy(onePackage('outs'), again.context, options);
+    expect(again.reporter.lines).to.include('outs (eu-central-1): no changes');
+    expect(cfn.called('ExecuteChangeSet')).to.have.length(1);
+    expect(cfn.changeSetsOf('outs')).to.deep.equal([]);
+  });
+
+  it('diff deletes every change set it makes: outputs only, data loss, no changes, and one CloudFormation rejected', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('look', { status: 'UPDATE_COMPLETE' });
+    for (const changes of [[], [{ Action: 'Remove', LogicalResourceId: 'Data', ResourceType: 'AWS::DynamoDB::Table' }]] as const) {
+      cfn.changes = [...changes];
+      const { reporter, context: ctx } = context(cfn);
+      await diff(onePackage('look'), ctx);
+      expect(reporter.lines.join('\n')).to.match(changes.length ? /Deploy would refuse look/ : /no resource changes/);
+      expect(cfn.changeSetsOf('look')).to.deep.equal([]);
+    }
+    cfn.changeSetFailure = 'Template error: instance of Fn::GetAtt references undefined resource Nope';
+    expect((await failure(diff(onePackage('look'), context(cfn).context))).message).to.equal('look: CloudFormation rejected the change set: Template error: instance of Fn::GetAtt references undefined resource Nope');
+    expect(cfn.changeSetsOf('look')).to.deep.equal([]);
+    expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
+  });
+
+  it('counts an action Dynamic on a stateful resource as a possible replacement', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('dyn', { status: 'UPDATE_COMPLETE' });
+    cfn.changes = [
+      { Action: 'Dynamic', LogicalResourceId: 'DatabaseCluster', ResourceType: 'AWS::RDS::DBCluster' },
+      { Action: 'Dynamic', LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic' },
+    ];
+    const error = await failure(deploy(onePackage('dyn', { statefulResources: [{ logicalId: 'DatabaseCluster', type: 'AWS::RDS::DBCluster' }] }), context(cfn).context, options));
+    expect(error.message).to.include('  DatabaseCluster (AWS::RDS::DBCluster): would possibly replace it\n');
+    expect(error.message).to.not.include('Alerts');
+    expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
+    expect(cfn.changeSetsOf('dyn')).to.deep.equal([]);
+  });
+
+  it('makes one change set per stack, named mastodon-cfn: a failed one is deleted, one an earlier run left is replaced', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('one', { status: 'UPDATE_COMPLETE' });
+    cfn.changeSetFailure = 'Parameter values specified for a template which does not require them.';
+    await failure(deploy(onePackage('one'), context(cfn).context, options));
+    expect(cfn.changeSetsOf('one')).to.deep.equal([]);
+
+    // A run killed at its prompt an hour ago left an executable change set.
+    cfn.changeSetFailure = undefined;
+    await cfn.send(new CreateChangeSetCommand({ StackName: 'one', ChangeSetName: 'mastodon-cfn', ChangeSetType: 'UPDATE', TemplateBody: '{"left":true}' }));
+    cfn.changeSets[0].creationTime = new Date(Date.now() - 60 * 60_000);
+    cfn.changeSets[0].describesInProgress = 0;
+    cfn.execution = { events: [], finalStatus: 'UPDATE_COMPLETE' };
+    await deploy(onePackage('one'), context(cfn).context, options);
+    expect(cfn.called('CreateChangeSet').map((c) => c.input.ChangeSetName)).to.deep.equal(['mastodon-cfn', 'mastodon-cfn', 'mastodon-cfn']);
+    expect(cfn.called('DeleteChangeSet')).to.have.length(2);
+    expect(cfn.called('ExecuteChangeSet')[0].input.ClientRequestToken).to.match(/^mastodon-cfn-[0-9a-f-]{36}$/);
+    expect(cfn.called('CreateChangeSet').at(-1)!.input.ClientToken).to.match(/^mastodon-cfn-[0-9a-f-]{36}$/);
+  });
+
+  it('refuses, and deletes nothing, while a recent change set may belong to another deploy: on a deployed stack and on a new one under review', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('busy', { status: 'UPDATE_COMPLETE' });
+    await cfn.send(new CreateChangeSetCommand({ StackName: 'busy', ChangeSetName: 'mastodon-cfn', ChangeSetType: 'UPDATE', TemplateBody: '{"theirs":true}' }));
+    cfn.changeSets[0].describesInProgress = 0;
+    const error = await failure(deploy(onePackage('busy'), context(cfn).context, options));
+    expect(error.message).to.match(/^busy has change set mastodon-cfn, made 1 minute ago: another deploy or diff of it may still be running \(or waiting for its confirmation\)\. Let it finish, then run this again; if none is running, delete it: aws cloudformation delete-change-set --change-set-name mastodon-cfn --stack-name busy --region eu-central-1$/);
+    expect(cfn.changeSetsOf('busy')).to.have.length(1);
+
+    // Another first deploy, waiting at its prompt: its stack is REVIEW_IN_PROGRESS.
+    await cfn.send(new CreateChangeSetCommand({ StackName: 'fresh', ChangeSetName: 'mastodon-cfn', ChangeSetType: 'CREATE', TemplateBody: '{"theirs":true}' }));
+    cfn.changeSets[1].describesInProgress = 0;
+    const racing = await failure(deploy(onePackage('fresh'), context(cfn).context, options));
+    expect(racing.message).to.include('if none is running, delete the empty stack: aws cloudformation delete-stack --stack-name fresh --region eu-central-1');
+    expect(cfn.called('DeleteStack')).to.deep.equal([]);
+    expect(cfn.stacks.get('fresh')!.status).to.equal('REVIEW_IN_PROGRESS');
+  });
+
+  for (const [status, advice] of [
+    ['DELETE_FAILED', 'a deletion could not delete all its resources, and CloudFormation updates it no more. Its events name what is left (aws cloudformation describe-stack-events --stack-name stuck --region eu-central-1); deal with that, finish the deletion with mastodon-cfn remove, then deploy again.'],
+    ['IMPORT_ROLLBACK_FAILED', 'CloudFormation updates a stack in this state no more. Its events name the cause (aws cloudformation describe-stack-events --stack-name stuck --region eu-central-1); bring it back to a stable state, then deploy again.'],
+    ['CREATE_FAILED', 'it was deployed with rollback disabled and stopped at a failure. Roll it back first (aws cloudformation rollback-stack --stack-name stuck --region eu-central-1), then deploy again.'],
+  ]) {
+    it(`says what to do with a ${status} stack instead of sending it an UPDATE change set`, async () => {
+      const cfn = new FakeCloudFormation();
+      cfn.stacks.set('stuck', { status });
+      const error = await failure(deploy(onePackage('stuck'), context(cfn).context, options));
+      expect(error.message).to.equal(`stuck is ${status}: ${advice}`);
+      expect(cfn.called('CreateChangeSet')).to.deep.equal([]);
+    });
+  }
+
+  it('follows only the events of its own operation, told by its ClientRequestToken', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('tok', { status: 'UPDATE_COMPLETE' });
+    cfn.execution = { events: [event('1', 'Alerts', 'AWS::SNS::Topic', 'UPDATE_COMPLETE'), { ...event('2', 'Other', 'AWS::SNS::Topic', 'CREATE_FAILED', 'not ours'), ClientRequestToken: 'Console-UpdateStack-0a1b' }], finalStatus: 'UPDATE_COMPLETE' };
+    const { reporter, context: ctx } = context(cfn);
+    await deploy(onePackage('tok'), ctx, options);
+    expect(reporter.lines.join('\n')).to.include('UPDATE_COMPLETE  Alerts');
+    expect(reporter.lines.join('\n')).to.not.include('not ours');
+  });
+
+  it('turns deletion protection on before it fills the generated secrets: a failure there leaves the new database protected', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.execution = { events: [], finalStatus: 'CREATE_COMPLETE', outputs: { ...createdOutputs, MastodonSecretsArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:m' } };
+    const rds = new FakeApi({ ModifyDBCluster: () => ({}) });
+    const secrets = new FakeApi({
+      GetSecretValue: () => {
+        throw Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
+      },
+    });
+    const pkg = onePackage('guarded', {
+      deletionProtection: { parameter: 'DatabaseDeletionProtection', clusterOutput: 'DatabaseClusterId' },
+      generatedSecrets: { MastodonSecretsArn: 'mastodon-secrets' },
+      template: { Parameters: { DatabaseDeletionProtection: { Type: 'String' } }, Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { P: { Value: { Ref: 'DatabaseDeletionProtection' } } } },
+    });
+    const error = await deploy(pkg, context(cfn, {}, { rds: () => rds, secretsManager: () => secrets }).context, options).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.name).to.equal('AccessDeniedException');
+    expect(rds.calls).to.deep.equal([{ name: 'ModifyDBCluster', input: { DBClusterIdentifier: 'ops-db', DeletionProtection: true, ApplyImmediately: true } }]);
+  });
+});
+
+describe('Ctrl-C while deploying: exit code 130, and nothing left behind', () => {
+  const onePackage = (name: string) => readPackage(writePackage([{ name, region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } } }]));
+
+  for (const deployedBefore of [false, true]) {
+    it(`while the change set of a ${deployedBefore ? 'deployed' : 'new'} stack is being made: the change set is deleted once CloudFormation lets it be${deployedBefore ? '' : ', and the empty stack with it'}`, async () => {
+      const cfn = new FakeCloudFormation();
+      if (deployedBefore) cfn.stacks.set('slow', { status: 'UPDATE_COMPLETE' });
+      cfn.describesInProgress = 1_000;
+      const interrupt = new AbortController();
+      const { context: ctx } = context(cfn, { polling: { initialMs: 5, maxMs: 5, signal: interrupt.signal } });
+      setTimeout(() => {
+        interrupt.abort();
+        // CloudFormation finishes making it a moment later.
+        setTimeout(() => (cfn.changeSets[0].describesInProgress = 0), 20);
+      }, 30);
+      const error = await failure(deploy(onePackage('slow'), ctx, options));
+      expect(error.exitCode).to.equal(130);
+      expect(error.message).to.equal(`Interrupted: slow ${deployedBefore ? 'was left as it was' : 'was not created'}; no change set is left behind.`);
+      expect(cfn.changeSets).to.deep.equal([]);
+      expect(cfn.stacks.has('slow')).to.equal(deployedBefore);
+      expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
+    });
+  }
+
+  it('at the confirmation prompt: the change set and the empty new stack are deleted', async () => {
+    const cfn = new FakeCloudFormation();
+    const { context: ctx } = context(cfn, {
+      confirm: async () => {
+        throw new Interrupted();
+      },
+    });
+    const error = await failure(deploy(onePackage('asked'), ctx, options));
+    expect(error.exitCode).to.equal(130);
+    expect(error.message).to.equal('Interrupted: asked was not created; its change set was deleted.');
+    expect(cfn.changeSets).to.deep.equal([]);
+    expect(cfn.stacks.has('asked')).to.equal(false);
+  });
+});
+
+describe('Ctrl-C while removing', () => {
+  it('stops following the deletion, says CloudFormation goes on deleting, and exits 130', async () => {
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('gone', { status: 'UPDATE_COMPLETE' });
+    const send = cfn.send.bind(cfn);
+    // CloudFormation takes its time: the stack stays DELETE_IN_PROGRESS.
+    cfn.send = async (command: object) => (command.constructor.name === 'DeleteStackCommand' ? ((cfn.stacks.get('gone')!.status = 'DELETE_IN_PROGRESS'), {}) : send(command));
+    const interrupt = new AbortController();
+    setTimeout(() => interrupt.abort(), 30);
+    const pkg = readPackage(writePackage([{ name: 'gone', region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } } }]));
+    const error = await failure(remove(pkg, context(cfn, { polling: { initialMs: 5, maxMs: 5, signal: interrupt.signal } }).context));
+    expect(error.exitCode).to.equal(130);
+    expect(error.message).to.match(/^Stopped following gone; CloudFormation goes on deleting it\./);
   });
 });

@@ -44,6 +44,21 @@ describe('failures outside mastodon-cfn', () => {
     expectOneLine(await info({ ...noCredentials, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }), /^CloudFormation DescribeStacks in us-east-1 failed: no AWS credentials were found\. Set AWS_PROFILE/);
   });
 
+  it("credentials that could not be loaded: keeps the SDK's own hint (an SSO session: run aws sso login)", async () => {
+    const home = tempDir();
+    writeFileSync(join(home, 'config'), '[profile corp]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n');
+    const result = await runCliAsync(['info', '--profile', 'corp'], { cwd: project, env: { ...noCredentials, HOME: home, AWS_CONFIG_FILE: join(home, 'config'), AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    expectOneLine(result, /^CloudFormation DescribeStacks in us-east-1 failed: the AWS credentials could not be loaded: The SSO session token associated with profile=corp was not found or is invalid\. To refresh this SSO session run 'aws sso login' with the corresponding profile\.$/);
+  });
+
+  it('--debug is taken after the command too, as the internal-error advice says', async () => {
+    const result = await runCliAsync(['info', '--debug'], { cwd: project, env: { ...noCredentials, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.match(/^CloudFormation DescribeStacks in us-east-1 failed: no AWS credentials were found\./);
+    // With --debug the stack trace follows the one-line explanation.
+    expect(result.stderr).to.match(/\n\s+at /);
+  });
+
   it('an endpoint that cannot be reached: names it and the network error', async () => {
     const closed = await answering(200, 'x', 'x');
     closed.server.close();

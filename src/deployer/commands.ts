@@ -12,7 +12,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, type ChangeRow, type Polling } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -70,18 +70,18 @@ async function reportCost(context: DeployerContext, pkg: DeployPackage, describe
   else if (pkg.estimate) context.reporter.line(`Estimated cost once deployed: ${formatTotal(pkg.estimate)} (mastodon-cfn cost itemises it)`);
 }
 
-/** The change set that would bring `stack` to the package's template. */
-async function proposeChangeSet(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, changeSetType: 'CREATE' | 'UPDATE', parameters: Record<string, string>) {
+/** The change set that would bring `stack` (deployed as `existing`) to the package's template. */
+async function proposeChangeSet(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, existing: Stack | undefined, parameters: Record<string, string>) {
   const cfn = context.clients.cloudFormation(stack.region);
   try {
     return await createChangeSet(
       cfn,
-      { stackName: stack.name, changeSetType, template: await templateSource(context.clients, stack.region, stack.name, pkg.template(stack)), parameters, tags: stack.tags ?? {} },
+      { stackName: stack.name, region: stack.region, existing, template: await templateSource(context.clients, stack.region, stack.name, pkg.template(stack)), parameters, tags: stack.tags ?? {} },
       context.polling,
     );
   } catch (error) {
     // A CREATE change set makes an empty stack (REVIEW_IN_PROGRESS): never leave one behind.
-    if (changeSetType === 'CREATE') await discardNewStack(cfn, stack.name, context.polling);
+    if (!existing) await discardNewStack(cfn, stack.name, uninterruptible(context.polling));
     throw error;
   }
 }
@@ -90,6 +90,18 @@ async function proposeChangeSet(context: DeployerContext, pkg: DeployPackage, st
 async function discardNewStack(cfn: AwsClient, name: string, polling: Polling): Promise<void> {
   const stack = await describeStack(cfn, name);
   if (stack?.StackStatus === 'REVIEW_IN_PROGRESS') await deleteStack(cfn, name, polling);
+}
+
+/** Deletes a change set that is not executed, and the empty stack a CREATE change set made; deaf to a second Ctrl-C. */
+async function discardChangeSet(context: DeployerContext, changeSet: ChangeSet, existing: Stack | undefined, region: string): Promise<void> {
+  const cfn = context.clients.cloudFormation(region);
+  await deleteChangeSet(cfn, changeSet);
+  if (!existing) await discardNewStack(cfn, changeSet.stackName, uninterruptible(context.polling));
+}
+
+/** Ctrl-C (exit code 130), once what it interrupted is cleaned up. */
+function interrupted(outcome: string): MastodonCfnError {
+  return MastodonCfnError.of('deploy.interrupted', `Interrupted: ${outcome}.`, 130);
 }
 
 /**
@@ -134,14 +146,15 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
   const zones = await hostedZoneParameters(clients.route53, pkg);
   for (const stack of pkg.stacks) {
     const cfn = clients.cloudFormation(stack.region);
-    const existing = await prepareStack(cfn, stack.name, stack.region, reporter, polling);
+    const existing = await onInterrupt(prepareStack(cfn, stack.name, stack.region, reporter, polling), `${stack.name} was left as it was`);
     const deployedVersion = outputsOf(existing)[VERSION_OUTPUT];
     if (stack.mastodonVersion && deployedVersion) {
       const problem = upgradeProblem(deployedVersion, stack.mastodonVersion);
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const changeSet = await proposeChangeSet(context, pkg, stack, existing ? 'UPDATE' : 'CREATE', await changeSetParameters(context, stack, existing, outputs, zones));
+    const notDeployed = existing ? `${stack.name} was left as it was` : `${stack.name} was not created`;
+    const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, await changeSetParameters(context, stack, existing, outputs, zones)), `${notDeployed}; no change set is left behind`);
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
     } else {
@@ -151,10 +164,19 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
         await deleteChangeSet(cfn, changeSet);
         throw MastodonCfnError.of('deploy.dataLoss', dataLossMessage(`Refusing to deploy ${stack.name}`, losses, stack, existing));
       }
-      if (!(await context.confirm(`Deploy these changes to ${stack.name}?`))) {
-        await deleteChangeSet(cfn, changeSet);
-        if (!existing) await discardNewStack(cfn, stack.name, polling);
-        throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(existing ? `Not deployed: ${stack.name} was left as it was` : `Not deployed: ${stack.name} was not created`));
+      let confirmed: boolean;
+      try {
+        confirmed = await context.confirm(`Deploy these changes to ${stack.name}?`);
+        // Ctrl-C since the change set was made (--yes confirms at once).
+        throwIfInterrupted(polling.signal);
+      } catch (error) {
+        if (!(error instanceof Interrupted)) throw error;
+        await discardChangeSet(context, changeSet, existing, stack.region);
+        throw interrupted(`${notDeployed}; its change set was deleted`);
+      }
+      if (!confirmed) {
+        await discardChangeSet(context, changeSet, existing, stack.region);
+        throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(`Not deployed: ${notDeployed}`));
       }
       await executeChangeSet(cfn, changeSet, { region: stack.region, recordsInRoute53: Boolean(stack.hostedZone) }, reporter, polling);
       reporter.line(`${stack.name}: deployed`);
@@ -162,15 +184,26 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     // An unchanged stack still has the outputs it was described with.
     const deployed = changeSet.empty ? outputsOf(existing) : outputsOf(await describeStack(cfn, stack.name));
     outputs.set(stack.name, deployed);
+    // Before anything else can fail: a new database is never left unprotected.
+    if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
     if (stack.generatedSecrets && Object.keys(stack.generatedSecrets).length > 0) {
       await fillGeneratedSecrets(clients.secretsManager(stack.region), stack.region, stack.generatedSecrets, deployed, reporter);
     }
     if (!changeSet.empty) reporter.line(formatOutputs(stack.name, deployed));
-    if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
     // On every deploy, not only changed ones: a deploy after a failed run must run it again.
     if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
     // After the migrations: the account needs Mastodon's tables and its Owner role.
     if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, stack, reporter, polling);
+  }
+}
+
+/** Ends a step Ctrl-C interrupted (it has cleaned up after itself) with exit code 130 and what was left. */
+async function onInterrupt<T>(step: Promise<T>, outcome: string): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    if (error instanceof Interrupted) throw interrupted(outcome);
+    throw error;
   }
 }
 
@@ -189,15 +222,16 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
       continue;
     }
-    const changeSet = await proposeChangeSet(context, pkg, stack, 'UPDATE', await changeSetParameters(context, stack, existing, outputs, zones));
+    const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, await changeSetParameters(context, stack, existing, outputs, zones)), 'nothing was changed and no change set is left behind');
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
       continue;
     }
+    // Deleted before anything is printed: a closed pipe or Ctrl-C from here on leaves nothing behind.
+    await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
     reporter.line(formatChangeSet(changeSet));
     const losses = dataLossChanges(changeSet.rows, stack);
     if (losses.length > 0) reporter.line(dataLossMessage(`Deploy would refuse ${stack.name}`, losses, stack, existing));
-    await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
   }
 }
 
@@ -255,7 +289,7 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
     }
     const marker = await latestEventId(cfn, stack.name);
     await cfn.send(new DeleteStackCommand({ StackName: stack.name }));
-    await followStack(cfn, { name: stack.name, region: stack.region, id }, marker, resources.length, reporter, polling);
+    await followStack(cfn, { name: stack.name, region: stack.region, id, doing: 'deleting' }, marker, resources.length, reporter, polling);
     reporter.line(`${stack.name}: deleted`);
   }
   reporter.line(leftBehind.length ? ['Left behind, with their data (delete them by hand when you no longer need them):', ...leftBehind].join('\n') : 'No stateful resources were left behind.');

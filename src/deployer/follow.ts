@@ -1,7 +1,7 @@
 import { ExecuteChangeSetCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient } from './aws.js';
-import { describeStack, Interrupted, latestEventId, newEvents, poll, type ChangeSet, type Polling } from './stacks.js';
+import { describeStack, Interrupted, latestEventId, newEvents, poll, requestToken, type ChangeSet, type Polling } from './stacks.js';
 import type { Reporter } from './terminal.js';
 
 const SUCCESS = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'DELETE_COMPLETE', 'IMPORT_COMPLETE']);
@@ -26,12 +26,24 @@ function describeEvent(event: StackEvent): string {
   return [time, event.ResourceStatus, event.LogicalResourceId, event.ResourceType, event.ResourceStatusReason].filter(Boolean).join('  ');
 }
 
+/** A stack operation to follow. */
+export interface FollowedStack {
+  name: string;
+  region: string;
+  /** The stack's ARN: a deletion is followed by it, as a deleted stack is no longer found by name. */
+  id?: string;
+  recordsInRoute53?: boolean;
+  /** The ClientRequestToken the operation was started with: CloudFormation gives it to every event of that operation. */
+  token?: string;
+  /** What CloudFormation goes on doing when the follower stops. */
+  doing?: 'deploying' | 'deleting';
+}
+
 /**
  * Follows a stack operation to its end: counts resources done out of `total`, prints DNS
- * validation records as ACM asks for them, and on failure names the root cause. A deletion is
- * followed by `stack.id` (the stack's ARN): a deleted stack is no longer found by name.
+ * validation records as ACM asks for them, and on failure names the root cause.
  */
-export async function followStack(cfn: AwsClient, stack: { name: string; region: string; id?: string; recordsInRoute53?: boolean }, afterEventId: string | undefined, total: number, reporter: Reporter, polling: Polling): Promise<string> {
+export async function followStack(cfn: AwsClient, stack: FollowedStack, afterEventId: string | undefined, total: number, reporter: Reporter, polling: Polling): Promise<string> {
   const seen: StackEvent[] = [];
   const done = new Set<string>();
   const records = new Set<string>();
@@ -40,8 +52,10 @@ export async function followStack(cfn: AwsClient, stack: { name: string; region:
     const status = await poll(polling, async () => {
       const events = await newEvents(cfn, stack.id ?? stack.name, marker);
       for (const event of events) {
-        seen.push(event);
         marker = event.EventId;
+        // An event with another token belongs to another operation, however close in time.
+        if (stack.token && event.ClientRequestToken && event.ClientRequestToken !== stack.token) continue;
+        seen.push(event);
         reporter.event(describeEvent(event));
         if (event.LogicalResourceId !== stack.name && /_COMPLETE$/.test(event.ResourceStatus ?? '')) done.add(event.LogicalResourceId!);
         const record = dnsValidationRecord(event);
@@ -69,7 +83,7 @@ export async function followStack(cfn: AwsClient, stack: { name: string; region:
     if (error instanceof Interrupted) {
       throw MastodonCfnError.of(
         'deploy.interrupted',
-        `Stopped following ${stack.name}; CloudFormation goes on deploying it. Follow it again with:\n  aws cloudformation describe-stack-events --stack-name ${stack.name} --region ${stack.region}\nor check on it with: mastodon-cfn info`,
+        `Stopped following ${stack.name}; CloudFormation goes on ${stack.doing ?? 'deploying'} it. Follow it again with:\n  aws cloudformation describe-stack-events --stack-name ${stack.name} --region ${stack.region}\nor check on it with: mastodon-cfn info`,
         130,
       );
     }
@@ -79,6 +93,7 @@ export async function followStack(cfn: AwsClient, stack: { name: string; region:
 
 export async function executeChangeSet(cfn: AwsClient, changeSet: ChangeSet, stack: { region: string; recordsInRoute53: boolean }, reporter: Reporter, polling: Polling): Promise<void> {
   const marker = await latestEventId(cfn, changeSet.stackName);
-  await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName }));
-  await followStack(cfn, { name: changeSet.stackName, ...stack }, marker, changeSet.rows.length, reporter, polling);
+  const token = requestToken();
+  await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName, ClientRequestToken: token }));
+  await followStack(cfn, { name: changeSet.stackName, ...stack, token }, marker, changeSet.rows.length, reporter, polling);
 }

@@ -5,15 +5,16 @@ import type { ChangeRow } from './stacks.js';
 /**
  * Changes that would lose data: a stateful resource that the change set removes or replaces.
  * The manifest lists the stateful resources (a secret derived from other resources is not one);
- * a package without that list falls back to the resource type. A replacement "Conditional" on a
- * value CloudFormation only knows at deploy time counts too.
+ * a package without that list falls back to the resource type. What CloudFormation only knows at
+ * deploy time counts too: a replacement "Conditional" on such a value, and an action "Dynamic"
+ * (ResourceChange in the API reference: the change is decided only when the change set runs).
  */
 export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRow[] {
   const statefulIds = stack.statefulResources ? new Set(stack.statefulResources.map((r) => r.logicalId)) : undefined;
   return rows.filter((row) => {
     // A removed resource is no longer in the manifest: its type decides.
     const stateful = statefulIds && row.action !== 'Remove' ? statefulIds.has(row.logicalId) : STATEFUL_TYPES.has(row.type);
-    const destructive = row.action === 'Remove' || (row.action === 'Modify' && (row.replacement === 'True' || row.replacement === 'Conditional'));
+    const destructive = row.action === 'Remove' || row.action === 'Dynamic' || (row.action === 'Modify' && (row.replacement === 'True' || row.replacement === 'Conditional'));
     return stateful && destructive;
   });
 }
@@ -21,7 +22,7 @@ export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRo
 /** `verdict` opens the message: "Refusing to deploy social-prod" from deploy, "Deploy would refuse social-prod" from diff. */
 export function describeDataLoss(verdict: string, rows: ChangeRow[], cause?: string): string {
   const lines = rows.map((r) => {
-    const what = r.action === 'Remove' ? 'delete' : r.replacement === 'Conditional' ? 'possibly replace' : 'replace';
+    const what = r.action === 'Remove' ? 'delete' : r.replacement === 'True' ? 'replace' : 'possibly replace';
     return `  ${r.logicalId} (${r.type}): would ${what} it${r.policyAction ? `; policy action ${r.policyAction}` : ''}`;
   });
   return [`${verdict}: the change set would destroy or replace stateful resources:`, ...lines, ...(cause ? [cause] : []), 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');

@@ -5,12 +5,16 @@ import {
   DescribeChangeSetCommand,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
+  ListChangeSetsCommand,
   ListStackResourcesCommand,
   type Change,
+  type ChangeSetSummary,
+  type DescribeChangeSetCommandOutput,
   type Stack,
   type StackEvent,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import { randomUUID } from 'node:crypto';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient } from './aws.js';
 import type { Reporter } from './terminal.js';
@@ -25,7 +29,30 @@ export interface Polling {
 
 export const DEFAULT_POLLING: Polling = { initialMs: 500, maxMs: 5000 };
 
-export class Interrupted extends Error {}
+/** Ctrl-C. Recognised by name: the CLI and the deployer are separate bundles. */
+export class Interrupted extends Error {
+  constructor() {
+    super('Interrupted');
+    this.name = 'Interrupted';
+  }
+}
+
+export function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new Interrupted();
+}
+
+/** The same polling, deaf to Ctrl-C: for cleaning up after it (a second Ctrl-C still ends the process). */
+export function uninterruptible(polling: Polling): Polling {
+  return { ...polling, signal: undefined };
+}
+
+/**
+ * A token for one request that changes something (ClientToken, ClientRequestToken): the SDK retries a call whose answer
+ * was lost with the same input, and CloudFormation then knows it is the same request instead of a second one.
+ */
+export function requestToken(): string {
+  return `mastodon-cfn-${randomUUID()}`;
+}
 
 async function pause(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw new Interrupted();
@@ -85,9 +112,63 @@ export function outputsOf(stack: Stack | undefined): Record<string, string> {
 const isBusy = (status: string) => status.endsWith('_IN_PROGRESS') && status !== 'REVIEW_IN_PROGRESS';
 
 /**
+ * The stack statuses CreateChangeSet makes an UPDATE change set in: CloudFormation refuses the others ("Stack:… is in
+ * DELETE_FAILED state and can not be updated"). They are the stable states of the StackStatus list of the API reference
+ * (the "last known stable states" of RollbackStack); CREATE_FAILED and UPDATE_FAILED, which a stack reaches only with
+ * rollback disabled, are rolled back before anything else is done to it.
+ */
+const UPDATABLE = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'IMPORT_COMPLETE', 'IMPORT_ROLLBACK_COMPLETE']);
+
+/** What to do about a stack whose status no deploy can get past. */
+function stuckAdvice(name: string, region: string, status: string): string {
+  const events = `aws cloudformation describe-stack-events --stack-name ${name} --region ${region}`;
+  switch (status) {
+    case 'UPDATE_ROLLBACK_FAILED':
+      return `fix the cause, then run: aws cloudformation continue-update-rollback --stack-name ${name} --region ${region}`;
+    case 'CREATE_FAILED':
+    case 'UPDATE_FAILED':
+      return `it was deployed with rollback disabled and stopped at a failure. Roll it back first (aws cloudformation rollback-stack --stack-name ${name} --region ${region}), then deploy again.`;
+    case 'DELETE_FAILED':
+      return `a deletion could not delete all its resources, and CloudFormation updates it no more. Its events name what is left (${events}); deal with that, finish the deletion with mastodon-cfn remove, then deploy again.`;
+    default:
+      return `CloudFormation updates a stack in this state no more. Its events name the cause (${events}); bring it back to a stable state, then deploy again.`;
+  }
+}
+
+/** A change set made this recently may belong to a deploy or diff that is still running, perhaps waiting at its confirmation. */
+export const RECENT_CHANGE_SET_MS = 15 * 60_000;
+
+/** The change sets of a stack (ListChangeSets pages by 1 MB; moto lists those of every stack, hence the filter). */
+async function changeSetsOf(cfn: AwsClient, stack: Stack): Promise<ChangeSetSummary[]> {
+  const summaries: ChangeSetSummary[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await cfn.send(new ListChangeSetsCommand({ StackName: stack.StackId, NextToken }));
+    summaries.push(...((page.Summaries ?? []) as ChangeSetSummary[]));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return summaries.filter((summary) => summary.StackId === stack.StackId);
+}
+
+const isPending = (status: string | undefined) => status === 'CREATE_PENDING' || status === 'CREATE_IN_PROGRESS';
+
+/** Refuses when one of the change sets may still be in use: being made, or ready to execute, and made recently. */
+function refuseIfInUse(name: string, summaries: ChangeSetSummary[], remedy: string): void {
+  const now = Date.now();
+  const inUse = summaries.find((s) => s.CreationTime && now - new Date(s.CreationTime).getTime() < RECENT_CHANGE_SET_MS && (isPending(s.Status) || s.ExecutionStatus === 'AVAILABLE'));
+  if (!inUse) return;
+  const minutes = Math.max(1, Math.round((now - new Date(inUse.CreationTime!).getTime()) / 60_000));
+  throw MastodonCfnError.of(
+    'deploy.concurrent',
+    `${name} has change set ${inUse.ChangeSetName}, made ${minutes} minute${minutes === 1 ? '' : 's'} ago: another deploy or diff of it may still be running (or waiting for its confirmation). Let it finish, then run this again; if none is running, ${remedy}`,
+  );
+}
+
+/**
  * Brings a stack into a state a change set can be made on. A failed first deploy leaves a stack in
  * ROLLBACK_COMPLETE (or an empty one in REVIEW_IN_PROGRESS) that can only be deleted: do that, and
- * say so. A stack that is busy is left alone.
+ * say so, unless its change set is recent (another first deploy may be running). A stack that is busy,
+ * or in a state CloudFormation updates no more, is left alone, with what to do about it.
  */
 export async function prepareStack(cfn: AwsClient, name: string, region: string, reporter: Reporter, polling: Polling): Promise<Stack | undefined> {
   const stack = await describeStack(cfn, name);
@@ -96,19 +177,21 @@ export async function prepareStack(cfn: AwsClient, name: string, region: string,
   if (isBusy(status)) {
     throw MastodonCfnError.of('deploy.busy', `${name} is ${status}: another operation is running on it. Wait for it to finish (mastodon-cfn info shows its status), then deploy again.`);
   }
-  if (status === 'UPDATE_ROLLBACK_FAILED') {
-    throw MastodonCfnError.of('deploy.rollbackFailed', `${name} is UPDATE_ROLLBACK_FAILED: fix the cause, then run: aws cloudformation continue-update-rollback --stack-name ${name} --region ${region}`);
+  if (status === 'REVIEW_IN_PROGRESS') {
+    refuseIfInUse(name, await changeSetsOf(cfn, stack), `delete the empty stack: aws cloudformation delete-stack --stack-name ${name} --region ${region}`);
   }
   if (status === 'ROLLBACK_COMPLETE' || status === 'ROLLBACK_FAILED' || status === 'REVIEW_IN_PROGRESS') {
+    throwIfInterrupted(polling.signal);
     reporter.line(`${name} is ${status}, left by a first deploy that never completed: deleting it to start again.`);
     await deleteStack(cfn, name, polling);
     return undefined;
   }
+  if (!UPDATABLE.has(status)) throw MastodonCfnError.of('deploy.notUpdatable', `${name} is ${status}: ${stuckAdvice(name, region, status)}`);
   return stack;
 }
 
 export async function deleteStack(cfn: AwsClient, name: string, polling: Polling): Promise<void> {
-  await cfn.send(new DeleteStackCommand({ StackName: name }));
+  await cfn.send(new DeleteStackCommand({ StackName: name, ClientRequestToken: requestToken() }));
   await poll(polling, async () => {
     const stack = await describeStack(cfn, name);
     if (!stack || stack.StackStatus === 'DELETE_COMPLETE') return true;
@@ -129,54 +212,96 @@ export interface ChangeSet {
   id: string;
   stackName: string;
   rows: ChangeRow[];
-  /** CloudFormation found nothing to change. */
+  /** CloudFormation found nothing to change (the change set FAILED for that reason, and is deleted). */
   empty: boolean;
 }
 
-const NO_CHANGES = /didn't contain changes|No updates are to be performed|submitted information didn't contain/i;
+/**
+ * The name of every change set mastodon-cfn makes: one per stack, so that one a run left behind (it failed, or the
+ * process was killed) is found and replaced by the next run instead of piling up. Steps after creation use its ARN.
+ */
+export const CHANGE_SET_NAME = 'mastodon-cfn';
 
+/**
+ * Whether CloudFormation found nothing to change. That is told by the status alone, never by an empty list of
+ * changes: a change set that changes only outputs is CREATE_COMPLETE with no Changes, and must be executed
+ * (as the CDK's changeSetHasNoChanges decides; the second reason is the one given when a transform is involved).
+ */
+export function hasNoChanges(description: Pick<DescribeChangeSetCommandOutput, 'Status' | 'StatusReason'>): boolean {
+  const reasons = ["The submitted information didn't contain changes.", 'No updates are to be performed.'];
+  return description.Status === 'FAILED' && reasons.some((reason) => (description.StatusReason ?? '').startsWith(reason));
+}
+
+/** Deletes the change set a run of mastodon-cfn left on an existing stack, unless another run may still be using it. */
+async function replaceLeftover(cfn: AwsClient, stack: Stack, region: string): Promise<void> {
+  const ours = (await changeSetsOf(cfn, stack)).filter((summary) => summary.ChangeSetName === CHANGE_SET_NAME);
+  refuseIfInUse(stack.StackName!, ours, `delete it: aws cloudformation delete-change-set --change-set-name ${CHANGE_SET_NAME} --stack-name ${stack.StackName} --region ${region}`);
+  for (const summary of ours) await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: summary.ChangeSetId, StackName: stack.StackId }));
+}
+
+/** Waits until the change set is made (or failed): CloudFormation refuses to delete or execute one while it is made. */
+async function settled(cfn: AwsClient, changeSet: { id: string; stackName: string }, polling: Polling): Promise<DescribeChangeSetCommandOutput> {
+  return poll(polling, async () => {
+    const page = (await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName }))) as DescribeChangeSetCommandOutput;
+    return isPending(page.Status) ? undefined : page;
+  });
+}
+
+/**
+ * Makes the change set that brings the stack to the template (an UPDATE one for an `existing` stack) and reads its
+ * changes. Only an executable change set is left behind: one that failed, or was being made on Ctrl-C, is deleted.
+ */
 export async function createChangeSet(
   cfn: AwsClient,
-  input: { stackName: string; changeSetType: 'CREATE' | 'UPDATE'; template: { TemplateBody?: string; TemplateURL?: string }; parameters: Record<string, string>; tags: Record<string, string> },
+  input: { stackName: string; region: string; existing: Stack | undefined; template: { TemplateBody?: string; TemplateURL?: string }; parameters: Record<string, string>; tags: Record<string, string> },
   polling: Polling,
 ): Promise<ChangeSet> {
+  throwIfInterrupted(polling.signal);
+  if (input.existing) await replaceLeftover(cfn, input.existing, input.region);
+  throwIfInterrupted(polling.signal);
   const created = await cfn.send(
     new CreateChangeSetCommand({
       StackName: input.stackName,
-      ChangeSetName: `mastodon-cfn-${Date.now()}`,
-      ChangeSetType: input.changeSetType,
+      ChangeSetName: CHANGE_SET_NAME,
+      ClientToken: requestToken(),
+      ChangeSetType: input.existing ? 'UPDATE' : 'CREATE',
       ...input.template,
       Parameters: Object.entries(input.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
       Tags: Object.entries(input.tags).map(([Key, Value]) => ({ Key, Value })),
       Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'],
     }),
   );
-  const id = created.Id as string;
-  const changes: Change[] = [];
-  const description = await poll(polling, async () => {
-    const page = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: id, StackName: input.stackName }));
-    return page.Status === 'CREATE_PENDING' || page.Status === 'CREATE_IN_PROGRESS' ? undefined : page;
-  });
-  if (description.Status === 'FAILED') {
-    if (NO_CHANGES.test(description.StatusReason ?? '')) {
-      await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: id, StackName: input.stackName }));
-      return { id, stackName: input.stackName, rows: [], empty: true };
+  const changeSet = { id: created.Id as string, stackName: input.stackName };
+  try {
+    const description = await settled(cfn, changeSet, polling);
+    // Ctrl-C while the last answer was on its way.
+    throwIfInterrupted(polling.signal);
+    if (description.Status === 'FAILED') {
+      await deleteChangeSet(cfn, changeSet);
+      if (hasNoChanges(description)) return { ...changeSet, rows: [], empty: true };
+      throw MastodonCfnError.of('deploy.changeSetFailed', `${input.stackName}: CloudFormation rejected the change set: ${description.StatusReason ?? 'no reason given'}`);
     }
-    throw MastodonCfnError.of('deploy.changeSetFailed', `${input.stackName}: CloudFormation rejected the change set: ${description.StatusReason ?? 'no reason given'}`);
+    const changes: Change[] = [...(description.Changes ?? [])];
+    for (let token = description.NextToken; token; ) {
+      throwIfInterrupted(polling.signal);
+      const page = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: changeSet.id, StackName: input.stackName, NextToken: token }));
+      changes.push(...(page.Changes ?? []));
+      token = page.NextToken;
+    }
+    const rows = changes
+      .map((change) => change.ResourceChange!)
+      .map((c) => ({ action: c.Action ?? '', logicalId: c.LogicalResourceId ?? '', type: c.ResourceType ?? '', replacement: c.Replacement ?? '', policyAction: c.PolicyAction ?? '' }));
+    return { ...changeSet, rows, empty: false };
+  } catch (error) {
+    if (error instanceof Interrupted) {
+      await settled(cfn, changeSet, uninterruptible(polling));
+      await deleteChangeSet(cfn, changeSet);
+    }
+    throw error;
   }
-  changes.push(...(description.Changes ?? []));
-  for (let token = description.NextToken; token; ) {
-    const page = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: id, StackName: input.stackName, NextToken: token }));
-    changes.push(...(page.Changes ?? []));
-    token = page.NextToken;
-  }
-  const rows = changes
-    .map((change) => change.ResourceChange!)
-    .map((c) => ({ action: c.Action ?? '', logicalId: c.LogicalResourceId ?? '', type: c.ResourceType ?? '', replacement: c.Replacement ?? '', policyAction: c.PolicyAction ?? '' }));
-  return { id, stackName: input.stackName, rows, empty: rows.length === 0 };
 }
 
-export async function deleteChangeSet(cfn: AwsClient, changeSet: ChangeSet): Promise<void> {
+export async function deleteChangeSet(cfn: AwsClient, changeSet: { id: string; stackName: string }): Promise<void> {
   await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName }));
 }
 
@@ -185,6 +310,7 @@ export function formatChangeSet(changeSet: ChangeSet): string {
   const cells = changeSet.rows.map((r) => [r.action, r.logicalId, r.type, r.replacement || '-', r.policyAction || '-']);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const format = (row: string[]) => `  ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ')}`.trimEnd();
+  if (changeSet.rows.length === 0) return `Changes to ${changeSet.stackName}: no resource changes (its outputs or other stack settings change)`;
   return [`Changes to ${changeSet.stackName}:`, format(header), ...cells.map(format)].join('\n');
 }
 

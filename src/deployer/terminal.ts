@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import { Interrupted, throwIfInterrupted } from './stacks.js';
 
 /**
  * Honest terminal output: on a terminal, one live status line (a spinner with the count of
@@ -56,14 +57,26 @@ export function notConfirmed(outcome: string): string {
   return process.stdin.isTTY ? `${outcome}.` : `${outcome}: there is no terminal to confirm on (run again with --yes).`;
 }
 
-/** Asks on a terminal; --yes answers for the user; with no terminal and no --yes there is nobody to ask. */
-export function terminalConfirm(yes: boolean): Confirm {
+/**
+ * Asks on a terminal; --yes answers for the user; with no terminal and no --yes there is nobody to ask. Ctrl-C at the
+ * prompt (which readline takes from the terminal, so no SIGINT reaches the process) aborts `interrupt`, as it does
+ * anywhere else, and the question ends in Interrupted.
+ */
+export function terminalConfirm(yes: boolean, interrupt: AbortController): Confirm {
   return async (question) => {
     if (yes) return true;
     if (!process.stdin.isTTY) return false;
+    throwIfInterrupted(interrupt.signal);
     const readline = createInterface({ input: process.stdin, output: process.stdout });
+    readline.on('SIGINT', () => interrupt.abort());
     try {
-      return /^y(es)?$/i.test((await readline.question(`${question} [y/N] `)).trim());
+      return /^y(es)?$/i.test((await readline.question(`${question} [y/N] `, { signal: interrupt.signal })).trim());
+    } catch (error) {
+      if (interrupt.signal.aborted) {
+        process.stdout.write('\n');
+        throw new Interrupted();
+      }
+      throw error;
     } finally {
       readline.close();
     }
