@@ -108,7 +108,8 @@ function checkConfig(text: string): void {
 export async function init(target: string, flags: InitFlags, ask: Ask | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
   const path = resolve(target);
   // Refused before any question is asked: the answers would be lost.
-  refuseForeignFile(target);
+  const destination = { path: target, flag: '--config' };
+  refuseForeignFile(destination);
   const answers = await collectAnswers(flags, ask, env);
   const schemaFile = packagePath('schema/mastodon.config.schema.json');
   // The release this mastodon-cfn knows best, written out so that an upgrade is a deliberate edit.
@@ -117,7 +118,7 @@ export async function init(target: string, flags: InitFlags, ask: Ask | undefine
   const schema = fromConfig.startsWith('.') || fromConfig.startsWith('/') ? fromConfig : `./${fromConfig}`;
   const text = renderConfig(answers, schema, mastodonVersion);
   checkConfig(text);
-  writeFile(path, text);
+  writeFile(destination, text);
   return [
     `Wrote ${target}.`,
     ...(answers.domain === PLACEHOLDER_DOMAIN ? [`domain is the placeholder ${PLACEHOLDER_DOMAIN}: set your own before you deploy.`] : []),
