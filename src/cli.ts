@@ -86,8 +86,8 @@ export function createProgram(): Command {
     .option('-o, --out <dir>', 'output folder', DEFAULT_OUT)
     .action((flags: ConfigFlags & { out: string }) => {
       const result = build(pipelineOptions(flags));
-      writeOutput(flags.out, result.files);
-      printOut(renderSummary(result, flags.out, flags.stage !== undefined));
+      const others = writeOutput({ path: flags.out, flag: '--out' }, result.files);
+      printOut(renderSummary(result, flags.out, flags.stage !== undefined, others));
     });
 
   program
@@ -136,7 +136,7 @@ export function createProgram(): Command {
     .action((flags: ConfigFlags & { format: 'svg' | 'mermaid'; out?: string }) => {
       const result = build(pipelineOptions(flags));
       const text = flags.format === 'mermaid' ? toMermaid(result.architecture) : toSvg(result.architecture);
-      if (flags.out) writeFile(flags.out, text, DIAGRAM_MARK);
+      if (flags.out) writeFile({ path: flags.out, flag: '--out' }, text, DIAGRAM_MARK);
       else printOut(text);
     });
 
@@ -254,7 +254,7 @@ function packageFor(flags: DeployFlags, deployer: Deployer) {
   if (flags.package) return deployer.readPackage(flags.package);
   const result = build(pipelineOptions(flags));
   if (flags.out === undefined) return deployer.inMemoryPackage(result.files);
-  writeOutput(flags.out, result.files);
+  writeOutput({ path: flags.out, flag: '--out' }, result.files);
   return deployer.readPackage(flags.out);
 }
 

@@ -9,6 +9,7 @@ import { refuseForeignFile, writeFile } from './output.js';
 import { packagePath } from './packagePath.js';
 import { loadValidConfig } from './pipeline.js';
 import { config as configTemplate } from './templates.generated.js';
+import { stringify } from 'yaml';
 
 const Handlebars = handlebarsRuntime as unknown as typeof FullHandlebars;
 
@@ -23,14 +24,14 @@ export interface InitAnswers {
 }
 
 /** The questions in order: the flag that answers one, the question, and its default from the answers before it. */
-const QUESTIONS: { key: keyof InitAnswers; flag: string; path: string; question: string; fallback: (answers: Partial<InitAnswers>, env: NodeJS.ProcessEnv) => string }[] = [
+const QUESTIONS: { key: keyof InitAnswers; flag: string; path: string; question: string; fallback: (answers: Partial<InitAnswers>, env: NodeJS.ProcessEnv) => string; refuse?: (answer: string) => string | undefined }[] = [
   // There is no sensible default name for an instance: this one is a placeholder, said so when used.
   { key: 'domain', flag: '--domain', path: 'domain', question: "The instance's domain (people's handles end with it; it cannot change later)", fallback: () => PLACEHOLDER_DOMAIN },
   { key: 'mediaDomain', flag: '--media-domain', path: 'media.domain', question: 'The domain media files are served from (CloudFront)', fallback: (a) => `media.${a.domain}` },
   { key: 'region', flag: '--region', path: 'provider.region', question: 'The AWS region', fallback: (_, env) => env.AWS_REGION || 'us-east-1' },
   { key: 'mailFrom', flag: '--mail-from', path: 'mail.from', question: "The sender of Mastodon's e-mails", fallback: (a) => `notifications@${a.domain}` },
   { key: 'profile', flag: '--profile', path: 'profile', question: 'The profile: standard (Aurora) or small (RDS db.t4g.micro, cheaper)', fallback: () => 'standard' },
-  { key: 'route53', flag: '--route53', path: 'dns.route53', question: 'Is the domain in Route 53 in this account, for mastodon-cfn to write its DNS records (yes/no)', fallback: () => 'no' },
+  { key: 'route53', flag: '--route53', path: 'dns.route53', question: 'Is the domain in Route 53 in this account, for mastodon-cfn to write its DNS records (yes/no)', fallback: () => 'no', refuse: (answer) => (/^(y|yes|true|n|no|false)$/i.test(answer) ? undefined : 'answer yes or no') },
 ];
 
 export const PLACEHOLDER_DOMAIN = 'social.example.com';
@@ -38,28 +39,99 @@ export const PLACEHOLDER_DOMAIN = 'social.example.com';
 /** The flags that answer questions, as the CLI passes them (undefined: not given). */
 export type InitFlags = Partial<Record<keyof InitAnswers, string | boolean>>;
 
-export type Ask = (question: string, fallback: string) => Promise<string>;
+/** Asks one question; `refused` says why the answer before was not taken. */
+export type Ask = (question: string, fallback: string, refused?: string) => Promise<string>;
 
-/** Asks on a terminal, one question a line, Enter taking the default shown in brackets. */
+/**
+ * Asks on a terminal, one question a line, Enter taking the default shown in brackets. Lines
+ * typed ahead are kept for the questions that follow; input that ends before the last answer
+ * is a wrong command line, and nothing is written.
+ */
 export function terminalAsk(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): { ask: Ask; close: () => void } {
-  const lines = createInterface({ input, output, terminal: false });
+  const lines = createInterface({ input, terminal: false });
+  const typedAhead: string[] = [];
+  let waiting: ((line: string | undefined) => void) | undefined;
+  let ended = false;
+  lines.on('line', (line) => (waiting ? waiting(line) : typedAhead.push(line)));
+  lines.on('close', () => {
+    ended = true;
+    waiting?.(undefined);
+  });
+  const nextLine = () =>
+    typedAhead.length > 0 ? Promise.resolve(typedAhead.shift()) : ended ? Promise.resolve(undefined) : new Promise<string | undefined>((resolve) => (waiting = resolve));
   return {
-    ask: async (question, fallback) => (await lines.question(`${question} [${fallback}]: `)).trim() || fallback,
+    ask: async (question, fallback, refused) => {
+      output.write(`${refused ? `  not taken: ${refused}\n` : ''}${question} [${fallback}]: `);
+      const line = await nextLine();
+      waiting = undefined;
+      if (line === undefined) throw MastodonCfnError.of('usage.init', 'init: the input ended before every question was answered, and nothing was written.', 2);
+      return line.trim() || fallback;
+    },
     close: () => lines.close(),
   };
 }
 
 const yes = (value: string | boolean) => value === true || /^(y|yes|true)$/i.test(String(value));
 
-/** Every answer: from a flag, else asked (when `ask` is given), else the default. */
-export async function collectAnswers(flags: InitFlags, ask: Ask | undefined, env: NodeJS.ProcessEnv): Promise<InitAnswers> {
+/**
+ * What makes a value unfit to be written into the config at all, whatever its key: a control
+ * character (a line break would start a key of its own) or a variable (init writes what it is
+ * given; a variable would be resolved from the environment at build time).
+ */
+export function unwritable(value: string): string | undefined {
+  const control = /[\p{Cc}\u2028\u2029]/u.exec(value);
+  if (control) return `holds a control character (${JSON.stringify(control[0])} at character ${control.index + 1}): give it on one line, as plain text`;
+  if (value.includes('${')) return 'holds ${...}, a variable: init writes values as given; write variables into the file yourself';
+  return undefined;
+}
+
+/** Refuses every flag whose value cannot be written (all of them at once), each named by its flag. */
+function refuseUnwritableFlags(flags: InitFlags, configPath: string): void {
+  const problems = [
+    ...[{ flag: '--config', value: configPath }, ...QUESTIONS.map((q) => ({ flag: q.flag, value: flags[q.key] }))].flatMap(({ flag, value }) => {
+      const why = typeof value === 'string' ? unwritable(value) : undefined;
+      return why ? [{ code: 'usage.init', path: '', message: `${flag}: ${why}` }] : [];
+    }),
+  ];
+  if (problems.length > 0) throw new MastodonCfnError(problems, undefined, 2);
+}
+
+/**
+ * Every answer: from a flag, else asked (when `ask` is given), else the default. `again` holds the
+ * questions to ask once more and why (the config check refused their answers); an answer that
+ * was a default after one of them is asked again too, as its default may have come from it.
+ */
+export async function collectAnswers(flags: InitFlags, ask: Ask | undefined, env: NodeJS.ProcessEnv, earlier?: { answers: InitAnswers; defaulted: Set<keyof InitAnswers>; again: Map<keyof InitAnswers, string> }): Promise<{ answers: InitAnswers; defaulted: Set<keyof InitAnswers> }> {
   const answers: Partial<Record<keyof InitAnswers, string | boolean>> = {};
-  for (const { key, question, fallback } of QUESTIONS) {
+  const defaulted = new Set<keyof InitAnswers>();
+  let anyAgain = false;
+  for (const { key, question, fallback, refuse } of QUESTIONS) {
     const given = flags[key];
     const fallbackValue = fallback(answers as Partial<InitAnswers>, env);
-    answers[key] = given !== undefined ? given : ask ? await ask(question, fallbackValue) : fallbackValue;
+    const again = earlier?.again.get(key);
+    anyAgain ||= again !== undefined;
+    if (given !== undefined) {
+      answers[key] = given;
+    } else if (earlier && again === undefined && !(anyAgain && earlier.defaulted.has(key))) {
+      answers[key] = earlier.answers[key];
+      if (earlier.defaulted.has(key)) defaulted.add(key);
+    } else if (ask) {
+      let refused = again;
+      for (;;) {
+        const answer = await ask(question, fallbackValue, refused);
+        refused = unwritable(answer) ?? refuse?.(answer);
+        if (refused === undefined) {
+          answers[key] = answer;
+          if (answer === fallbackValue) defaulted.add(key);
+          break;
+        }
+      }
+    } else {
+      answers[key] = fallbackValue;
+      defaulted.add(key);
+    }
   }
-  return { ...(answers as unknown as InitAnswers), route53: yes(answers.route53!), profile: String(answers.profile) as InitAnswers['profile'] };
+  return { answers: { ...(answers as unknown as InitAnswers), route53: yes(answers.route53!), profile: String(answers.profile) as InitAnswers['profile'] }, defaulted };
 }
 
 /** `social.example.com` → `social`: the first label, as a service name may be written. */
@@ -68,59 +140,81 @@ function serviceName(domain: string): string {
   return label.length >= 2 ? label.slice(0, 40).replace(/-+$/, '') : 'mastodon';
 }
 
+/** One string as a YAML scalar on one line: plain where that reads back as the same string, else double-quoted. */
+const scalar = (value: string) => stringify(value, { lineWidth: 0, defaultStringType: 'PLAIN', defaultKeyType: 'PLAIN' }).trimEnd();
+
 /** The commented config for the answers; `schema` is the modeline's path to the JSON Schema. */
 export function renderConfig(answers: InitAnswers, schema: string, mastodonVersion: string): string {
   const handlebars = Handlebars.create();
   // Comments start in one column, as in the reference config.
   handlebars.registerHelper('line', (key: string, value: string) => `${`${key}${value}`.padEnd(35)} `);
-  return handlebars.template(configTemplate)({ ...answers, service: serviceName(answers.domain), schema, version: mastodonVersion });
+  // Every answer is written as one YAML scalar, quoted where YAML would read it otherwise (`#` starts a comment, `yes` or `1.5` are not strings in every reader).
+  const quoted = Object.fromEntries(Object.entries({ ...answers, service: serviceName(answers.domain), version: mastodonVersion }).map(([key, value]) => [key, typeof value === 'string' ? scalar(value) : value]));
+  return handlebars.template(configTemplate)({ ...quoted, schema });
 }
 
-/** Which flag answers the question a config path comes from, for messages about bad answers (the service name comes from the domain). */
-const FLAG_OF_PATH: Record<string, string> = { ...Object.fromEntries(QUESTIONS.map((q) => [q.path, q.flag])), service: '--domain' };
+/** Which question a config path comes from, for messages about bad answers (the service name comes from the domain). */
+const QUESTION_OF_PATH: Record<string, (typeof QUESTIONS)[number]> = { ...Object.fromEntries(QUESTIONS.map((q) => [q.path, q])), service: QUESTIONS[0] };
 
 /** Whether the flags answer every question, so that nothing needs asking. */
 export const answersEverything = (flags: InitFlags) => QUESTIONS.every((q) => flags[q.key] !== undefined);
 
-/**
- * Checks the config as `build` would, before it is written: a bad answer is named by its flag
- * and nothing is written.
- */
-function checkConfig(text: string): void {
+/** The problems `build` would find in the config, each named by the question its path comes from. */
+function configProblems(text: string): { key?: keyof InitAnswers; flag: string; message: string }[] {
   const scratch = mkdtempSync(join(tmpdir(), 'mastodon-cfn-init-'));
   try {
     const file = join(scratch, 'mastodon.config.yaml');
     writeFileSync(file, text);
     loadValidConfig({ configFile: file, options: {}, env: {} });
+    return [];
   } catch (error) {
     if (!(error instanceof MastodonCfnError)) throw error;
-    throw new MastodonCfnError(
-      error.problems.map((problem) => ({ ...problem, line: undefined, col: undefined, message: `${FLAG_OF_PATH[problem.path] ?? problem.path}: ${problem.message}` })),
-      undefined,
-      2,
-    );
+    return error.problems.map((problem) => {
+      const question = QUESTION_OF_PATH[problem.path];
+      return { key: question?.key, flag: question?.flag ?? problem.path, message: problem.message };
+    });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-/** Writes a new config (never over an existing file) and says what to do next. */
+/**
+ * Writes a new config (never over an existing file) and says what to do next. The config is
+ * checked as `build` would before it is written: on a terminal a refused answer is asked again
+ * (the others are kept); a refused flag is a wrong command line (exit 2), named by its flag.
+ */
 export async function init(target: string, flags: InitFlags, ask: Ask | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
   const path = resolve(target);
   // Refused before any question is asked: the answers would be lost.
-  refuseForeignFile(target);
-  const answers = await collectAnswers(flags, ask, env);
+  refuseUnwritableFlags(flags, target);
+  const destination = { path: target, flag: '--config' };
+  refuseForeignFile(destination);
   const schemaFile = packagePath('schema/mastodon.config.schema.json');
   // The release this mastodon-cfn knows best, written out so that an upgrade is a deliberate edit.
   const mastodonVersion = JSON.parse(readFileSync(schemaFile, 'utf8')).properties.mastodon.properties.version.default as string;
   const fromConfig = relative(dirname(path), schemaFile.pathname);
   const schema = fromConfig.startsWith('.') || fromConfig.startsWith('/') ? fromConfig : `./${fromConfig}`;
-  const text = renderConfig(answers, schema, mastodonVersion);
-  checkConfig(text);
-  writeFile(path, text);
+  let collected = await collectAnswers(flags, ask, env);
+  for (;;) {
+    const text = renderConfig(collected.answers, schema, mastodonVersion);
+    const problems = configProblems(text);
+    if (problems.length === 0) {
+      writeFile(destination, text);
+      break;
+    }
+    const askable = ask !== undefined && problems.every((problem) => problem.key !== undefined && flags[problem.key] === undefined);
+    if (!askable) {
+      // A default refused beside a refused answer came from that answer: naming a flag that was not given would mislead.
+      const fromAnswers = problems.filter((problem) => problem.key === undefined || !collected.defaulted.has(problem.key));
+      const reported = fromAnswers.length > 0 ? fromAnswers : problems;
+      throw new MastodonCfnError(reported.map((problem) => ({ code: 'usage.init', path: '', message: `${problem.flag}: ${problem.message}` })), undefined, 2);
+    }
+    const again = new Map(problems.map((problem) => [problem.key!, problem.message]));
+    collected = await collectAnswers(flags, ask, env, { ...collected, again });
+  }
   return [
     `Wrote ${target}.`,
-    ...(answers.domain === PLACEHOLDER_DOMAIN ? [`domain is the placeholder ${PLACEHOLDER_DOMAIN}: set your own before you deploy.`] : []),
+    ...(collected.answers.domain === PLACEHOLDER_DOMAIN ? [`domain is the placeholder ${PLACEHOLDER_DOMAIN}: set your own before you deploy.`] : []),
     'Next: mastodon-cfn cost (what it will cost), mastodon-cfn build (the templates and architecture.svg), mastodon-cfn deploy.',
   ];
 }

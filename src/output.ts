@@ -1,69 +1,194 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { MastodonCfnError } from './errors.js';
+import { excerpt, MastodonCfnError } from './errors.js';
+import { plural } from './format.js';
 
-/** The file that marks a folder as a mastodon-cfn build, and so as one mastodon-cfn may replace. */
+/** The file that marks a folder as a mastodon-cfn build, and lists the files that build wrote: the only ones a later build replaces. */
 export const BUILD_MARKER = '.mastodon-cfn-build';
-const MARKER_TEXT = 'This folder was written by mastodon-cfn build; it is replaced as a whole by the next build.\n';
+const MARKER_HEADER = 'This folder was written by mastodon-cfn build. The next build replaces the files listed below and leaves everything else here alone.\n';
 
-/** A folder from before the marker existed: nothing but a manifest and templates. */
-function isUnmarkedBuild(entries: string[]): boolean {
-  return entries.includes('manifest.json') && entries.every((entry) => entry === 'manifest.json' || entry.endsWith('.template.json'));
+/** Where a file is written: the path as the user gave it, and the flag that gave it (named in the advice). */
+export interface Destination {
+  path: string;
+  flag: string;
 }
 
-/** Refuses any target that is not absent, empty, or an earlier build: the tool never deletes what it did not write. */
-function checkReplaceable(target: string, shown: string): void {
-  if (!existsSync(target)) return;
-  if (!statSync(target).isDirectory()) {
-    throw MastodonCfnError.of('output.notAFolder', `${shown} exists and is not a folder: mastodon-cfn writes its build into a folder of its own. Choose another --out.`);
+/** A failure of the file system (it carries the system call that failed), as opposed to a bug of ours. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** The closest ancestor of `path` (as given) that exists: the file in the way when a write fails with ENOTDIR. */
+function existingAncestor(path: string): string {
+  for (let parent = dirname(path); ; parent = dirname(parent)) {
+    try {
+      lstatSync(parent);
+      return parent;
+    } catch {
+      if (dirname(parent) === parent) return parent;
+    }
   }
-  const entries = readdirSync(target);
-  if (entries.length === 0 || entries.includes(BUILD_MARKER) || isUnmarkedBuild(entries)) return;
-  throw MastodonCfnError.of(
-    'output.notABuild',
-    `${shown} is not a mastodon-cfn build folder (it holds ${entries.length} other file${entries.length === 1 ? '' : 's'} and no ${BUILD_MARKER}): mastodon-cfn only replaces folders it wrote itself. Choose another --out, or an empty folder.`,
-  );
 }
 
-function fsProblem(error: unknown, shown: string): never {
-  const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOSPC' ? 'no space left on the device' : (error as Error).message;
-  throw MastodonCfnError.of('output.unwritable', `cannot write the build to ${shown}: ${reason}. Choose another --out, or fix the folder's permissions.`);
+/** What is wrong, in words, for the errors a user's path can meet; the system's own words for the rest (without the paths of our staging files). */
+function reason(error: NodeJS.ErrnoException, path: string): string {
+  const systemWords = error.message.split(',')[0];
+  switch (error.code) {
+    case 'ENOTDIR': return `${existingAncestor(path)} is a file, not a folder`;
+    case 'ENOENT': return existingAncestor(path) === dirname(path) ? systemWords : `the folder ${dirname(path)} does not exist`;
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EROFS': return 'the file system is read-only';
+    case 'ENOSPC': return 'no space is left on the device';
+    case 'EDQUOT': return 'the disk quota is used up';
+    case 'EISDIR': return 'it is a folder';
+    case 'ENAMETOOLONG': return 'the name is longer than the file system allows';
+    case 'ELOOP': return 'its symbolic links go round in a loop';
+    case 'EEXIST': return 'it already exists';
+    default: return systemWords;
+  }
 }
 
 /**
- * Replaces `directory` with exactly `files`, all or nothing: everything is written to a
- * sibling folder first and swapped in by rename, so a failed build never leaves a half-written one.
- * Only an absent or empty folder, or an earlier build, is ever replaced.
+ * Runs `write` and turns what the file system refuses into the user's problem (exit 1), naming
+ * the path as given and what is wrong with it; only errors that are not the file system's stay bugs.
  */
-export function writeOutput(directory: string, files: Map<string, string>): void {
-  const target = resolve(directory);
-  checkReplaceable(target, directory);
-  const staging = `${target}.tmp-${process.pid}`;
-  const previous = `${target}.old-${process.pid}`;
+function asUserProblem<T>(destination: Destination, what: string, write: () => T): T {
   try {
-    mkdirSync(dirname(target), { recursive: true });
-    rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging);
-    writeFileSync(join(staging, BUILD_MARKER), MARKER_TEXT);
-    for (const [name, content] of files) writeFileSync(join(staging, name), content);
-    if (existsSync(target)) renameSync(target, previous);
-    renameSync(staging, target);
+    return write();
   } catch (error) {
-    if (error instanceof MastodonCfnError) throw error;
-    fsProblem(error, directory);
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-    rmSync(previous, { recursive: true, force: true });
+    if (!isSystemError(error)) throw error;
+    throw MastodonCfnError.of('output.unwritable', `cannot write ${what}${excerpt(destination.path, 160)}: ${reason(error, destination.path)}. Choose another ${destination.flag}, or fix that and run again.`);
   }
 }
 
-/** Refuses a file that exists and does not hold `ownMark` (any existing file, without a mark). */
-export function refuseForeignFile(path: string, ownMark?: string): void {
-  const target = resolve(path);
-  if (!existsSync(target)) return;
-  const ours = ownMark !== undefined && statSync(target).isFile() && readFileSync(target, 'utf8').includes(ownMark);
-  if (!ours) throw MastodonCfnError.of('output.exists', `${path} already exists${ownMark ? ' and mastodon-cfn did not write it' : ''}: it is left as it is. Choose another file, or move that one away.`);
+/** The entry at `target` without following a symbolic link (a link is not ours to replace), or undefined when there is none. */
+function entryAt(target: string): Stats | undefined {
+  try {
+    return lstatSync(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Removes what this process created; what is already gone (or whose parent is not a folder) needs no removing. */
+function removeOwn(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+  }
+}
+
+const plainName = (name: string) => name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\\');
+
+/**
+ * The files an earlier build wrote, as its marker lists them. A marker from before the list
+ * (its text only) stands for what that build's manifest lists: the manifest, the templates and the picture.
+ */
+function filesOfEarlierBuild(folder: string): Set<string> {
+  const listed = readFileSync(join(folder, BUILD_MARKER), 'utf8').split('\n').slice(1).filter(plainName);
+  if (listed.length > 0) return new Set(listed);
+  const ours = new Set(['manifest.json', 'architecture.svg']);
+  try {
+    const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as { stacks?: { templateFile?: unknown }[] };
+    for (const stack of manifest.stacks ?? []) if (typeof stack.templateFile === 'string' && plainName(stack.templateFile)) ours.add(stack.templateFile);
+  } catch {
+    // No readable manifest: the build listed nothing more that could be told apart from the user's files.
+  }
+  return ours;
+}
+
+/**
+ * What in the target folder is not the earlier build's: kept across the new build. Refuses a
+ * target that is not a folder, a folder without the marker (unless empty: only a marked folder is
+ * ours), and a folder where the user's file has the name of one the build writes.
+ */
+function othersIn(target: string, destination: Destination, files: Map<string, string>): string[] {
+  const entry = entryAt(target);
+  if (entry === undefined) return [];
+  if (!entry.isDirectory()) {
+    throw MastodonCfnError.of('output.notAFolder', `${destination.path} ${entry.isSymbolicLink() ? 'is a symbolic link' : 'exists and is not a folder'}: mastodon-cfn writes its build into a folder of its own. Choose another ${destination.flag}.`);
+  }
+  const entries = readdirSync(target);
+  if (entries.length === 0) return [];
+  if (!entries.includes(BUILD_MARKER)) {
+    throw MastodonCfnError.of(
+      'output.notABuild',
+      `${destination.path} is not a mastodon-cfn build folder (it holds ${plural(entries.length, 'other file')} and no ${BUILD_MARKER}): mastodon-cfn only replaces folders it wrote itself. Choose another ${destination.flag}, or an empty folder.`,
+    );
+  }
+  const ours = filesOfEarlierBuild(target);
+  const others = entries.filter((name) => name !== BUILD_MARKER && !ours.has(name)).sort();
+  const clashing = others.filter((name) => files.has(name));
+  if (clashing.length > 0) {
+    throw MastodonCfnError.of(
+      'output.foreignFile',
+      `${destination.path} holds ${clashing.join(', ')}, which the earlier build did not write and this build would: it is left as it is. Move it away, or choose another ${destination.flag}.`,
+    );
+  }
+  return others;
+}
+
+/** Puts `from` (a user's entry) into the staging folder as well, as hard links: the original stays where it is until the swap. */
+function linkInto(from: string, to: string): void {
+  if (lstatSync(from).isDirectory()) {
+    mkdirSync(to);
+    for (const name of readdirSync(from)) linkInto(join(from, name), join(to, name));
+  } else {
+    linkSync(from, to);
+  }
+}
+
+/**
+ * Writes the build into `destination`, all or nothing: everything is written to a sibling folder
+ * first and swapped in by rename, so a failed build never leaves a half-written one. Only an
+ * absent or empty folder, or an earlier build's, is written to; of an earlier build only the
+ * files its marker lists are replaced, and what else is in the folder is kept (hard-linked into
+ * the new folder, so it is never copied or moved away) and returned, for the caller to name.
+ */
+export function writeOutput(destination: Destination, files: Map<string, string>): string[] {
+  const target = resolve(destination.path);
+  const staging = `${target}.tmp-${process.pid}`;
+  const previous = `${target}.old-${process.pid}`;
+  return asUserProblem(destination, 'the build to ', () => {
+    const others = othersIn(target, destination, files);
+    const replacing = entryAt(target) !== undefined;
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      removeOwn(staging);
+      mkdirSync(staging);
+      for (const [name, content] of files) writeFileSync(join(staging, name), content);
+      for (const name of others) linkInto(join(target, name), join(staging, name));
+      writeFileSync(join(staging, BUILD_MARKER), `${MARKER_HEADER}${[...files.keys()].join('\n')}\n`);
+      if (replacing) renameSync(target, previous);
+      try {
+        renameSync(staging, target);
+      } catch (error) {
+        // The earlier folder goes back: it holds the user's own files, which staging only links to.
+        if (replacing) renameSync(previous, target);
+        throw error;
+      }
+    } finally {
+      removeOwn(staging);
+    }
+    // Only now does every kept file live in the new folder too.
+    if (replacing) removeOwn(previous);
+    return others;
+  });
+}
+
+/** Refuses a file that exists and does not hold `ownMark` (any existing file, without a mark; a symbolic link always). */
+export function refuseForeignFile(destination: Destination, ownMark?: string): void {
+  asUserProblem(destination, '', () => {
+    const entry = entryAt(resolve(destination.path));
+    if (entry === undefined) return;
+    const ours = ownMark !== undefined && entry.isFile() && readFileSync(resolve(destination.path), 'utf8').includes(ownMark);
+    if (!ours) {
+      throw MastodonCfnError.of('output.exists', `${destination.path} already exists${ownMark ? ' and mastodon-cfn did not write it' : ''}: it is left as it is. Choose another file, or move that one away.`);
+    }
+  });
 }
 
 /**
@@ -71,15 +196,16 @@ export function refuseForeignFile(path: string, ownMark?: string): void {
  * file is replaced only when it holds `ownMark`, the mark of a file mastodon-cfn wrote; without
  * one, nothing that exists is ever replaced.
  */
-export function writeFile(path: string, content: string, ownMark?: string): void {
-  const target = resolve(path);
-  refuseForeignFile(path, ownMark);
+export function writeFile(destination: Destination, content: string, ownMark?: string): void {
+  refuseForeignFile(destination, ownMark);
+  const target = resolve(destination.path);
   const staging = `${target}.tmp-${process.pid}`;
-  try {
-    writeFileSync(staging, content);
-    renameSync(staging, target);
-  } catch (error) {
-    rmSync(staging, { force: true });
-    fsProblem(error, path);
-  }
+  asUserProblem(destination, '', () => {
+    try {
+      writeFileSync(staging, content);
+      renameSync(staging, target);
+    } finally {
+      removeOwn(staging);
+    }
+  });
 }

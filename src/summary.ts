@@ -1,6 +1,7 @@
 import type FullHandlebars from 'handlebars';
 import handlebarsRuntime from 'handlebars/runtime.js';
 import { formatTotal } from './cost/estimate.js';
+import { plural } from './format.js';
 import type { Build } from './pipeline.js';
 import { summary } from './templates.generated.js';
 
@@ -8,10 +9,11 @@ import { summary } from './templates.generated.js';
 const Handlebars = handlebarsRuntime as unknown as typeof FullHandlebars;
 
 /** What `build` prints: the stacks written and the steps left to the user. */
-export function renderSummary(build: Build, outDir: string, stageOption: boolean): string {
+export function renderSummary(build: Build, outDir: string, stageOption: boolean, others: string[]): string {
   const { config, manifest, stacks } = build;
   const handlebars = Handlebars.create();
   handlebars.registerHelper('pad', (text: string, width: number) => String(text).padEnd(width));
+  handlebars.registerHelper('join', (names: string[]) => names.join(', '));
   // templates/summary.hbs, precompiled by scripts/generate.mjs
   const template = handlebars.template(summary);
 
@@ -38,7 +40,9 @@ export function renderSummary(build: Build, outDir: string, stageOption: boolean
     stageOption,
     outDir,
     nameWidth: Math.max(...manifest.stacks.map((stack) => stack.name.length)),
-    stacks: manifest.stacks.map((stack, i) => ({ ...stack, resourceCount: Object.keys(stacks[i].template.Resources ?? {}).length })),
+    stacks: manifest.stacks.map((stack, i) => ({ ...stack, resources: plural(Object.keys(stacks[i].template.Resources ?? {}).length, 'resource') })),
+    resourcesWidth: Math.max(...stacks.map((stack) => plural(Object.keys(stack.template.Resources ?? {}).length, 'resource').length)),
+    others,
     manualSteps,
     cost: formatTotal(build.estimate),
   });

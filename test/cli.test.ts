@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { lintLater, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
@@ -16,7 +16,8 @@ describe('cli', () => {
     const result = runCli(['build', '--out', out]);
     expect(result.status, result.stderr).to.equal(0);
     expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'architecture.svg', 'manifest.json', 'social-prod-certificates.template.json', 'social-prod-secrets.template.json', 'social-prod.template.json']);
-    expect(result.stdout).to.match(/social-prod-certificates\s+us-east-1\s+1 resources/);
+    expect(result.stdout).to.match(/social-prod-certificates\s+us-east-1\s+1 resource  /);
+    expect(result.stdout).to.match(/social-prod\s+eu-central-1\s+\d+ resources /);
     expect(result.stdout).to.include('mastodonmedia.example.com: CNAME or alias to CloudFront');
     expect(result.stdout).to.include('DKIM');
     lintLater(out);
@@ -40,13 +41,99 @@ describe('cli', () => {
     for (const file of readdirSync(first)) expect(readFileSync(join(second, file), 'utf8'), file).to.equal(readFileSync(join(first, file), 'utf8'));
   });
 
-  it('replaces an earlier build completely', () => {
+  it('replaces what the earlier build wrote, keeps what else is in the folder and names it once', () => {
     const out = join(tempDir(), 'out');
     expect(runCli(['build', '--out', out]).status).to.equal(0);
-    writeFileSync(join(out, 'stale.template.json'), '{}');
-    expect(runCli(['build', '--out', out, '--stage', 'dev']).status).to.equal(0);
-    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'architecture.svg', 'manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
+    writeFileSync(join(out, 'my-own.json'), '{"mine": true}');
+    mkdirSync(join(out, 'notes'));
+    writeFileSync(join(out, 'notes', 'deploy.md'), 'how we deploy');
+    const result = runCli(['build', '--out', out, '--stage', 'dev']);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.include(`\nLeft alone in ${out}/, as mastodon-cfn did not write them: my-own.json, notes\n`);
+    // The prod templates were the earlier build's: gone. The user's files are where they were.
+    expect(readdirSync(out).sort()).to.deep.equal(['.mastodon-cfn-build', 'architecture.svg', 'manifest.json', 'my-own.json', 'notes', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
+    expect(readFileSync(join(out, 'my-own.json'), 'utf8')).to.equal('{"mine": true}');
+    expect(readFileSync(join(out, 'notes', 'deploy.md'), 'utf8')).to.equal('how we deploy');
+    expect(readFileSync(join(out, '.mastodon-cfn-build'), 'utf8').split('\n').slice(1).filter(Boolean).sort()).to.deep.equal(['architecture.svg', 'manifest.json', 'social-dev-certificates.template.json', 'social-dev-secrets.template.json', 'social-dev.template.json']);
     lintLater(out);
+  });
+
+  it('refuses to write over a file of the folder that the earlier build did not write, and changes nothing', () => {
+    const out = join(tempDir(), 'out');
+    expect(runCli(['build', '--out', out]).status).to.equal(0);
+    const before = readFileSync(join(out, 'manifest.json'), 'utf8');
+    writeFileSync(join(out, 'social-dev.template.json'), 'my draft');
+    const result = runCli(['build', '--out', out, '--stage', 'dev']);
+    expect(result.status).to.equal(1);
+    expect(result.stderr.trim()).to.equal(`${out} holds social-dev.template.json, which the earlier build did not write and this build would: it is left as it is. Move it away, or choose another --out.`);
+    expect(readFileSync(join(out, 'social-dev.template.json'), 'utf8')).to.equal('my draft');
+    expect(readFileSync(join(out, 'manifest.json'), 'utf8')).to.equal(before);
+  });
+
+  it("a marker from before it listed the files stands for what that build's manifest lists", () => {
+    const out = join(tempDir(), 'out');
+    expect(runCli(['build', '--out', out]).status).to.equal(0);
+    writeFileSync(join(out, '.mastodon-cfn-build'), 'This folder was written by mastodon-cfn build; it is replaced as a whole by the next build.\n');
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    const result = runCli(['build', '--out', out, '--stage', 'dev']);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(readdirSync(out).filter((name) => name.startsWith('social-prod'))).to.deep.equal([]);
+    expect(readFileSync(join(out, 'notes.txt'), 'utf8')).to.equal('mine');
+    expect(result.stdout).to.include('as mastodon-cfn did not write them: notes.txt\n');
+  });
+
+  it('only a folder with the marker is an earlier build: a manifest and templates of the user are refused and kept', () => {
+    const out = tempDir();
+    writeFileSync(join(out, 'manifest.json'), '{"mine": true}');
+    writeFileSync(join(out, 'my-own.template.json'), '{"Resources": {}}');
+    const result = runCli(['build', '--out', out]);
+    expect(result.status).to.equal(1);
+    expect(result.stderr.trim()).to.equal(`${out} is not a mastodon-cfn build folder (it holds 2 other files and no .mastodon-cfn-build): mastodon-cfn only replaces folders it wrote itself. Choose another --out, or an empty folder.`);
+    expect(readdirSync(out).sort()).to.deep.equal(['manifest.json', 'my-own.template.json']);
+    expect(readFileSync(join(out, 'manifest.json'), 'utf8')).to.equal('{"mine": true}');
+  });
+
+  it('a path the file system refuses is the user\'s to fix: exit 1 naming the path and what is wrong, for build, diagram and init alike', () => {
+    const project = tempDir();
+    writeFileSync(join(project, 'mastodon.config.yaml'), minimalYaml());
+    writeFileSync(join(project, 'notes.txt'), 'mine');
+    symlinkSync('loop', join(project, 'loop'));
+    const long = `${'a'.repeat(300)}.svg`;
+    const cases: [string[], string][] = [
+      [['build', '-o', 'notes.txt/sub'], 'cannot write the build to notes.txt/sub: notes.txt is a file, not a folder. Choose another --out, or fix that and run again.'],
+      [['build', '-o', 'notes.txt/sub/deeper'], 'cannot write the build to notes.txt/sub/deeper: notes.txt is a file, not a folder. Choose another --out, or fix that and run again.'],
+      [['diagram', '--out', 'notes.txt/a.svg'], 'cannot write notes.txt/a.svg: notes.txt is a file, not a folder. Choose another --out, or fix that and run again.'],
+      [['init', '-c', 'notes.txt/x.yaml', '--yes'], 'cannot write notes.txt/x.yaml: notes.txt is a file, not a folder. Choose another --config, or fix that and run again.'],
+      [['diagram', '--out', 'missing/a.svg'], 'cannot write missing/a.svg: the folder missing does not exist. Choose another --out, or fix that and run again.'],
+      [['diagram', '--out', 'loop/a.svg'], 'cannot write loop/a.svg: its symbolic links go round in a loop. Choose another --out, or fix that and run again.'],
+      [['build', '-o', 'loop/out'], 'cannot write the build to loop/out: its symbolic links go round in a loop. Choose another --out, or fix that and run again.'],
+      [['diagram', '--out', long], `cannot write ${long.slice(0, 159)}… (304 characters): the name is longer than the file system allows. Choose another --out, or fix that and run again.`],
+      [['init', '-c', long, '--yes'], `cannot write ${long.slice(0, 159)}… (304 characters): the name is longer than the file system allows. Choose another --config, or fix that and run again.`],
+    ];
+    for (const [args, message] of cases) {
+      const result = runCli(args, { cwd: project });
+      expect(result.status, `${args.join(' ')}: ${result.stderr}`).to.equal(1);
+      expect(result.stderr.trim(), args.join(' ')).to.equal(message);
+    }
+    expect(readdirSync(project).sort()).to.deep.equal(['loop', 'mastodon.config.yaml', 'notes.txt']);
+    expect(readFileSync(join(project, 'notes.txt'), 'utf8')).to.equal('mine');
+  });
+
+  it('never replaces a symbolic link with its picture, nor writes the build through one', () => {
+    const project = tempDir();
+    writeFileSync(join(project, 'mastodon.config.yaml'), minimalYaml());
+    symlinkSync('elsewhere.svg', join(project, 'picture.svg'));
+    mkdirSync(join(project, 'real'));
+    symlinkSync('real', join(project, 'linked'));
+    const picture = runCli(['diagram', '--out', 'picture.svg'], { cwd: project });
+    expect(picture.status).to.equal(1);
+    expect(picture.stderr.trim()).to.equal('picture.svg already exists and mastodon-cfn did not write it: it is left as it is. Choose another file, or move that one away.');
+    const build = runCli(['build', '-o', 'linked'], { cwd: project });
+    expect(build.status).to.equal(1);
+    expect(build.stderr.trim()).to.equal('linked is a symbolic link: mastodon-cfn writes its build into a folder of its own. Choose another --out.');
+    expect(readlinkSync(join(project, 'picture.svg'))).to.equal('elsewhere.svg');
+    expect(readlinkSync(join(project, 'linked'))).to.equal('real');
+    expect(readdirSync(join(project, 'real'))).to.deep.equal([]);
   });
 
   it('--stage and --region override the config and feed ${opt:...}', () => {

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { collectAnswers, terminalAsk } from '../src/init.js';
+import { parse } from 'yaml';
+import { MastodonCfnError } from '../src/errors.js';
+import { collectAnswers, init, terminalAsk } from '../src/init.js';
 import { buildConfig, REPO_ROOT, runCli, tempDir } from './support/build.js';
 
 describe('mastodon-cfn init', () => {
@@ -72,10 +74,86 @@ describe('mastodon-cfn init', () => {
       if (String(chunk).endsWith(']: ')) input.write(`${typed.shift()}\n`);
     });
     const { ask, close } = terminalAsk(input, output);
-    const answers = await collectAnswers({}, ask, {});
+    const { answers } = await collectAnswers({}, ask, {});
     close();
     expect(answers).to.deep.equal({ domain: 'social.example.net', mediaDomain: 'media.social.example.net', region: 'eu-west-1', mailFrom: 'notifications@social.example.net', profile: 'small', route53: true });
     expect(shown).to.include("The instance's domain (people's handles end with it; it cannot change later) [social.example.com]: ");
     expect(shown).to.include('The domain media files are served from (CloudFront) [media.social.example.net]: ');
+  });
+
+  it('never turns a flag into config: a control character or a variable in any flag is refused, each named by its flag, and nothing is written', () => {
+    const directory = tempDir();
+    const file = join(directory, 'mastodon.config.yaml');
+    const injected = runCli(['init', '--config', file, '--yes', '--domain', 'social\texample.org', '--mail-from', 'a@b.c\nresources:\n  Resources:\n    Evil: { Type: AWS::SNS::Topic }']);
+    expect(injected.status).to.equal(2);
+    expect(injected.stderr.trim().split('\n')).to.deep.equal([
+      '--domain: holds a control character ("\\t" at character 7): give it on one line, as plain text',
+      '--mail-from: holds a control character ("\\n" at character 6): give it on one line, as plain text',
+    ]);
+    const variable = runCli(['init', '--config', file, '--yes', '--mail-from', '${env:HOME}@social.example.org']);
+    expect(variable.status).to.equal(2);
+    expect(variable.stderr.trim()).to.equal('--mail-from: holds ${...}, a variable: init writes values as given; write variables into the file yourself');
+    const fileName = runCli(['init', '--config', join(directory, 'a\nb.yaml'), '--yes']);
+    expect(fileName.status).to.equal(2);
+    expect(fileName.stderr.trim()).to.match(/^--config: holds a control character \("\\n" at character \d+\)/);
+    expect(readdirSync(directory)).to.deep.equal([]);
+  });
+
+  it('writes every answer as one quoted value: what YAML would cut or misread is refused as given, or read back exactly', () => {
+    const directory = tempDir();
+    // Unquoted, ` #x` would be a comment: the domain would be cut silently to social.example.com.
+    const comment = runCli(['init', '--config', join(directory, 'a.yaml'), '--yes', '--domain', 'social.example.com #x', '--media-domain', 'media.example.net', '--mail-from', 'a@example.net']);
+    expect(comment.status).to.equal(2);
+    expect(comment.stderr.trim()).to.equal('--domain: must be a lower-case DNS name such as social.example.com; got "social.example.com #x"');
+    const region = runCli(['init', '--config', join(directory, 'a.yaml'), '--yes', '--region', 'eu-west-1 # x']);
+    expect(region.status).to.equal(2);
+    expect(region.stderr.trim()).to.equal('--region: must be an AWS region such as eu-central-1; got "eu-west-1 # x"');
+    expect(existsSync(join(directory, 'a.yaml'))).to.equal(false);
+
+    // A leading % is a YAML directive unquoted (today: a YAML error blamed on the file).
+    const given = { domain: 'social.example.org', mediaDomain: 'files.example.org', region: 'ap-southeast-2', mailFrom: '%team+news@social.example.org', profile: 'small' };
+    const file = join(directory, 'b.yaml');
+    const result = runCli(['init', '--config', file, '--domain', given.domain, '--media-domain', given.mediaDomain, '--region', given.region, '--mail-from', given.mailFrom, '--profile', given.profile, '--no-route53']);
+    expect(result.status, result.stderr).to.equal(0);
+    const written = parse(readFileSync(file, 'utf8'));
+    expect({ domain: written.domain, mediaDomain: written.media.domain, region: written.provider.region, mailFrom: written.mail.from, profile: written.profile }).to.deep.equal(given);
+    expect(written.dns).to.equal(undefined);
+    const { config } = buildConfig({ file });
+    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.profile]).to.deep.equal(Object.values(given));
+  });
+
+  it('on a terminal asks a refused answer again, keeping the others, and writes the config once all are right', async () => {
+    const file = join(tempDir(), 'mastodon.config.yaml');
+    const input = new PassThrough();
+    const output = new PassThrough();
+    // A bad domain, then everything else; then the domain again (the media and mail defaults came from it, so they are asked again too).
+    const typed = ['Social_Example', 'files.example.net', 'eu-west-1', '', 'small', 'maybe', 'yes', 'social.example.net', 'tab\there@example.net', 'me@social.example.net'];
+    let shown = '';
+    output.on('data', (chunk) => {
+      shown += String(chunk);
+      if (String(chunk).endsWith(']: ')) input.write(`${typed.shift()}\n`);
+    });
+    const { ask, close } = terminalAsk(input, output);
+    const lines = await init(file, {}, ask, {});
+    close();
+    expect(typed).to.deep.equal([]);
+    expect(lines[0]).to.equal(`Wrote ${file}.`);
+    expect(shown).to.include('  not taken: answer yes or no\nIs the domain in Route 53');
+    expect(shown).to.include("  not taken: must be a lower-case DNS name such as social.example.com; got \"Social_Example\"\nThe instance's domain (people's handles end with it; it cannot change later) [social.example.com]: ");
+    expect(shown).to.include('  not taken: holds a control character ("\\t" at character 4): give it on one line, as plain text\n');
+    const { config } = buildConfig({ file });
+    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.profile, config.dns?.route53]).to.deep.equal(['social.example.net', 'files.example.net', 'eu-west-1', 'me@social.example.net', 'small', true]);
+  });
+
+  it('on a terminal, input that ends before the last answer is exit 2 and nothing is written', async () => {
+    const file = join(tempDir(), 'mastodon.config.yaml');
+    const input = new PassThrough();
+    const { ask, close } = terminalAsk(input, new PassThrough());
+    input.end('social.example.net\n');
+    const failure = await init(file, {}, ask, {}).then(() => undefined, (error: unknown) => error);
+    close();
+    expect(failure).to.be.instanceOf(MastodonCfnError);
+    expect([(failure as MastodonCfnError).exitCode, (failure as MastodonCfnError).message]).to.deep.equal([2, 'init: the input ended before every question was answered, and nothing was written.']);
+    expect(existsSync(file)).to.equal(false);
   });
 });

@@ -165,7 +165,7 @@ describe('mastodon-cfn status', () => {
       'stopped 2026-11-25 10:00:00: Essential container in task exited; web exit 137 (OutOfMemoryError: Container killed due to memory usage)',
     ]);
     const targets = find(report.checks, 'target group', 'WebTargetGroup');
-    expect([targets.health, targets.summary, targets.details]).to.deep.equal(['failing', '0 of 1 targets healthy', ['10.0.1.5:3000 unhealthy Target.ResponseCodeMismatch: Health checks failed with these codes: [500]']]);
+    expect([targets.health, targets.summary, targets.details]).to.deep.equal(['failing', '0 of 1 target healthy', ['10.0.1.5:3000 unhealthy Target.ResponseCodeMismatch: Health checks failed with these codes: [500]']]);
     const certificate = find(report.checks, 'certificate', 'MediaCertificate');
     expect(certificate.health).to.equal('pending');
     expect(certificate.stack).to.equal('social-prod-certificates');

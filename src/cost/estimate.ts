@@ -1,4 +1,5 @@
 import prices from './prices.json' with { type: 'json' };
+import { money, plural, quantity, unitPrice } from '../format.js';
 
 /**
  * A monthly estimate read from the compiled templates (not from the config): what CloudFormation
@@ -199,7 +200,7 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
   const spotTasks = count - onDemandTasks;
   // Rounded to a hundred-millionth of a dollar: the unit price printed is the one multiplied.
   const spot = ({ path, unitPrice }: Price): Price => ({ path, unitPrice: unitPrice === undefined ? undefined : Number((unitPrice * (1 - table.fargateSpotDiscount)).toFixed(8)) });
-  const tasksOf = (n: number) => `${n} task${n === 1 ? '' : 's'} of ${id}`;
+  const tasksOf = (n: number) => `${plural(n, 'task')} of ${id}`;
   const lines: CostLine[] = [];
   for (const [tasks, kind, price] of [
     [onDemandTasks, 'on-demand', (price: Price) => price],
@@ -244,9 +245,6 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
   };
 }
 
-/** `$12.34`, or `unknown` for an amount without a price. */
-export const money = (value: number | undefined) => (value === undefined ? 'unknown' : `$${value.toFixed(2)}`);
-
 /** `$123.45 a month (prices of 2026-11-25, eu-central-1)`, or with "at least" when some price is unknown. */
 export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'region' | 'date'> & Partial<Pick<Estimate, 'priced'>>): string {
   if (estimate.priced === false) return `unknown: the price table of ${estimate.date} has no prices for ${estimate.region}`;
@@ -255,7 +253,7 @@ export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'r
 
 /** The itemised estimate: every line with its quantity and unit price, then the total and the assumptions. */
 export function formatEstimate(estimate: Estimate): string {
-  const rows = estimate.lines.map((l) => [l.component, l.item, `${l.quantity} ${l.unit}`, l.unitPrice === undefined ? 'unknown' : `× $${l.unitPrice}`, money(l.monthly)]);
+  const rows = estimate.lines.map((l) => [l.component, l.item, quantity(l.quantity, l.unit), l.unitPrice === undefined ? 'unknown' : `× ${unitPrice(l.unitPrice)}`, money(l.monthly)]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const body = rows.map((r) => `  ${r.slice(0, 4).map((cell, i) => cell.padEnd(widths[i])).join('  ')}  ${r[4].padStart(9)}`);
   return [

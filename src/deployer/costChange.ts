@@ -1,5 +1,6 @@
 import { GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { cents, estimate, formatTotal, money, type CostLine, type Estimate, type PricedStack } from '../cost/estimate.js';
+import { money } from '../format.js';
+import { cents, estimate, formatTotal, type CostLine, type Estimate, type PricedStack } from '../cost/estimate.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage } from './manifest.js';
 import { isDeployed } from './stacks.js';

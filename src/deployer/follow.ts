@@ -3,6 +3,7 @@ import { MastodonCfnError } from '../errors.js';
 import type { AwsClient } from './aws.js';
 import { describeStack, Interrupted, latestEventId, newEvents, poll, requestToken, type ChangeSet, type Polling } from './stacks.js';
 import type { Reporter } from './terminal.js';
+import { plural } from '../format.js';
 
 const SUCCESS = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'DELETE_COMPLETE', 'IMPORT_COMPLETE']);
 /** Failures that only echo another one ("cancelled" because something else failed). */
@@ -69,7 +70,7 @@ export async function followStack(cfn: AwsClient, stack: FollowedStack, afterEve
         }
       }
       const current = (await describeStack(cfn, stack.id ?? stack.name))?.StackStatus ?? 'DELETE_COMPLETE';
-      reporter.status(`${stack.name}: ${Math.min(done.size, total)}/${total} resources  ${current}`);
+      reporter.status(`${stack.name}: ${Math.min(done.size, total)}/${plural(total, 'resource')}  ${current}`);
       return current.endsWith('_IN_PROGRESS') ? undefined : current;
     });
     reporter.clear();

@@ -9,6 +9,7 @@ import { describeAwsFailure } from '../awsErrors.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { describeStack, stackResources, type StackResource } from './stacks.js';
+import { plural } from '../format.js';
 
 /** ok: working; pending: on its way (a deployment, a certificate waiting for DNS); failing: needs someone. */
 export type Health = 'ok' | 'pending' | 'failing';
@@ -127,7 +128,7 @@ function targetGroupCheck(logicalId: string, targets: TargetHealthDescription[],
     .filter((t) => t.TargetHealth?.State !== 'healthy')
     .map((t) => `${t.Target?.Id}:${t.Target?.Port} ${t.TargetHealth?.State}${t.TargetHealth?.Reason ? ` ${t.TargetHealth.Reason}` : ''}${t.TargetHealth?.Description ? `: ${t.TargetHealth.Description}` : ''}`);
   const health: Health = healthy === serving.length ? 'ok' : serving.some((t) => t.TargetHealth?.State === 'unhealthy' || t.TargetHealth?.State === 'unavailable') ? 'failing' : 'pending';
-  return check('target group', logicalId, health, `${healthy} of ${serving.length} targets healthy`, details);
+  return check('target group', logicalId, health, `${healthy} of ${plural(serving.length, 'target')} healthy`, details);
 }
 
 function certificateCheck(logicalId: string, certificate: CertificateDetail | undefined): StackCheck {

@@ -1,4 +1,5 @@
 import type { Estimate, PricedStack } from '../cost/estimate.js';
+import { money } from '../format.js';
 
 /**
  * The architecture as boxes and arrows, read from the compiled templates (not from a hand-kept
@@ -150,6 +151,6 @@ export function architecture(stacks: PricedStack[], estimate: Estimate, title: s
     boxes,
     arrows: arrows.filter((a, i) => arrows.findIndex((b) => b.from === a.from && b.to === a.to) === i),
     other: [...other].map(([label, monthly]) => ({ label, monthly })).sort((a, b) => (a.label < b.label ? -1 : 1)),
-    total: estimate.priced ? `$${estimate.total.toFixed(2)} a month${estimate.incomplete ? ' at least' : ''} (${estimate.region} prices of ${estimate.date})` : `cost unknown: no prices for ${estimate.region}`,
+    total: estimate.priced ? `${money(estimate.total)} a month${estimate.incomplete ? ' at least' : ''} (${estimate.region} prices of ${estimate.date})` : `cost unknown: no prices for ${estimate.region}`,
   };
 }

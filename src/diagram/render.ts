@@ -1,4 +1,5 @@
 import type { Architecture, Box, Tier } from './architecture.js';
+import { money } from '../format.js';
 
 /** In every picture mastodon-cfn draws: `diagram --out` replaces only a file that holds it. */
 export const DIAGRAM_MARK = 'Drawn by mastodon-cfn from the compiled templates';
@@ -11,7 +12,7 @@ const MARGIN = { left: 24, top: 72 };
 const COLORS: Record<Tier, string> = { internet: '#eef2f7', edge: '#e3f0ff', compute: '#fff1d6', data: '#e6f6ea' };
 
 const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const money = (box: Box) => (box.monthly === undefined ? (box.id === 'Internet' ? '' : 'no cost of its own') : `$${box.monthly.toFixed(2)} a month`);
+const boxCost = (box: Box) => (box.monthly === undefined ? (box.id === 'Internet' ? '' : 'no cost of its own') : `${money(box.monthly)} a month`);
 
 /** Where each box goes: its tier's column, in the order the templates list them. */
 function layout(architecture: Architecture): Map<string, { x: number; y: number }> {
@@ -32,7 +33,7 @@ function layout(architecture: Architecture): Map<string, { x: number; y: number 
 export function toSvg(architecture: Architecture): string {
   const places = layout(architecture);
   const bottom = Math.max(...[...places.values()].map((p) => p.y + BOX.height));
-  const footerLines = [`Total: ${architecture.total}`, ...architecture.other.map((o) => `${o.label}: $${o.monthly.toFixed(2)} a month (not drawn as a box)`)];
+  const footerLines = [`Total: ${architecture.total}`, ...architecture.other.map((o) => `${o.label}: ${money(o.monthly)} a month (not drawn as a box)`)];
   const width = MARGIN.left * 2 + 4 * BOX.width + 3 * BOX.gapX;
   const height = bottom + 32 + footerLines.length * 18 + 16;
   const parts: string[] = [
@@ -63,7 +64,7 @@ export function toSvg(architecture: Architecture): string {
       `<rect x="${x}" y="${y}" width="${BOX.width}" height="${BOX.height}" rx="8" fill="${COLORS[box.tier]}" stroke="#4a5568"/>`,
       `<text x="${x + 12}" y="${y + 22}" font-weight="bold" font-size="13">${xml(box.title)}${region ? xml(` (${region})`) : ''}</text>`,
       ...box.details.slice(0, 2).map((detail, i) => `<text x="${x + 12}" y="${y + 40 + i * 16}" fill="#333">${xml(detail.length > LINE_CHARACTERS ? `${detail.slice(0, LINE_CHARACTERS - 1)}…` : detail)}</text>`),
-      ...(money(box) ? [`<text x="${x + 12}" y="${y + 74}" fill="#1a4d2e">${xml(money(box))}</text>`] : []),
+      ...(boxCost(box) ? [`<text x="${x + 12}" y="${y + 74}" fill="#1a4d2e">${xml(boxCost(box))}</text>`] : []),
       '</g>',
     );
   }
@@ -77,11 +78,11 @@ export function toMermaid(architecture: Architecture): string {
   const label = (text: string) => text.replace(/"/g, '#quot;');
   const lines = [`%% ${DIAGRAM_MARK}`, 'flowchart LR'];
   for (const box of architecture.boxes) {
-    const cost = money(box);
+    const cost = boxCost(box);
     lines.push(`  ${box.id}["${label([box.title + (box.tier === 'internet' && box.region ? ` (${box.region})` : ''), ...box.details, cost].filter(Boolean).join('<br/>'))}"]`);
   }
   for (const arrow of architecture.arrows) lines.push(`  ${arrow.from} -->${arrow.label ? `|${label(arrow.label)}|` : ''} ${arrow.to}`);
   lines.push(`  %% Total: ${architecture.total}`);
-  for (const other of architecture.other) lines.push(`  %% ${other.label}: $${other.monthly.toFixed(2)} a month`);
+  for (const other of architecture.other) lines.push(`  %% ${other.label}: ${money(other.monthly)} a month`);
   return `${lines.join('\n')}\n`;
 }

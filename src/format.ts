@@ -1,0 +1,16 @@
+/** How counts and amounts of money read wherever mastodon-cfn prints them. */
+
+/** `1 resource`, `2 resources`; `plural` for nouns that do not just take an s. */
+export const plural = (count: number, noun: string, pluralNoun = `${noun}s`) => `${count} ${count === 1 ? noun : pluralNoun}`;
+
+/** `$12.34`, or `unknown` for an amount without a price. */
+export const money = (value: number | undefined) => (value === undefined ? 'unknown' : `$${value.toFixed(2)}`);
+
+/** A unit price: cents always shown, and as many further digits as the price has (`$0.40`, `$0.011175`). */
+export const unitPrice = (value: number) => `$${value.toFixed(8).replace(/(\.\d\d\d*?)0+$/, '$1')}`;
+
+/**
+ * A quantity and its unit, given in the plural (`730 hours`, `1 hour`, `1 secret-month`); a unit
+ * counted in millions or thousands stays plural (`1 million requests`).
+ */
+export const quantity = (count: number, unit: string) => (count === 1 && !/^(million|thousand) /.test(unit) ? `${count} ${unit.replace(/s$/, '')}` : `${count} ${unit}`);
