@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { expect } from 'chai';
 import { DescribeStacksCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
-import { deploy, diff, remove, run, type DeployerContext } from '../src/deployer/commands.js';
+import { deploy, diff, run, type DeployerContext } from '../src/deployer/commands.js';
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { createOwnerOnce } from '../src/deployer/owner.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
@@ -318,19 +318,6 @@ describe('deployer: profiles and the estimate', () => {
     await deploy(oneStack({ deletionProtection: { parameter: 'DatabaseDeletionProtection', instanceOutput: 'DatabaseInstanceId' }, template: { Parameters: { DatabaseDeletionProtection: { Type: 'String' } }, Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { P: { Value: { Ref: 'DatabaseDeletionProtection' } } } } }), ctx, options);
     expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: true, ApplyImmediately: true } }]);
     expect(reporter.lines).to.include('shape: deletion protection of database instance shape-db turned on');
-  });
-
-  it('remove lifts the deletion protection of an RDS instance kept by a final snapshot, and lists it as left behind', async () => {
-    const cfn = new FakeCloudFormation();
-    cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE' });
-    cfn.resources = [{ LogicalResourceId: 'PostgresInstance', ResourceType: 'AWS::RDS::DBInstance', PhysicalResourceId: 'shape-db' }];
-    cfn.execution = { events: [], finalStatus: 'DELETE_COMPLETE' };
-    const rds = new FakeApi({ ModifyDBInstance: () => ({}) });
-    const { reporter, context: ctx } = context(cfn, {}, { rds: () => rds });
-    const pkg = oneStack({ template: { Resources: { PostgresInstance: { Type: 'AWS::RDS::DBInstance', DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot', Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: '20', MasterUsername: 'mastodon', ManageMasterUserPassword: true } } } } });
-    await remove(pkg, ctx);
-    expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: false, ApplyImmediately: true } }]);
-    expect(reporter.lines.at(-1)).to.include('AWS::RDS::DBInstance shape-db (PostgresInstance): final snapshot kept');
   });
 
   it('against a deployed stack, the plan starts with the change in monthly cost: lines added (+), removed (-) and changed (~)', async () => {
