@@ -83,13 +83,13 @@ describe('remove: a database is unprotected only while its stack is being delete
     return id;
   }
 
-  /** remove in-process, CloudFormation answering through `answers` where it must do what moto cannot. */
+  /** remove in-process of the build that deployed the stack, CloudFormation answering through `answers` where it must do what moto cannot. */
   function removeWith(name: string, answers: Parameters<typeof intercepting>[1], signal?: AbortSignal) {
     const reporter = recordingReporter();
     const real = sdkClients();
     const clients: Clients = { ...real, cloudFormation: (region) => intercepting(real.cloudFormation(region), answers) };
     const context: DeployerContext = { clients, reporter, confirm: async () => true, polling: { initialMs: 5, maxMs: 20, signal } };
-    return { reporter, done: remove(readPackage(changedPackage(name)), context) };
+    return { reporter, done: remove(readPackage(databasePackage(name)), context) };
   }
 
   it('finds the deployed database in the deployed template (GetTemplate) after a change of config, lifts its protection and deletes the stack', async () => {
