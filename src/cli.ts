@@ -227,7 +227,7 @@ export function createProgram(): Command {
     .action(async (source: string | undefined, flags: DeployFlags & { since: string; follow?: boolean; filter?: string }) => {
       const deployer = await import('./deployer/index.js');
       const request = { source, since: deployer.parseSince(flags.since, Date.now()), follow: Boolean(flags.follow), filter: flags.filter };
-      await withDeployer(flags, deployer, (pkg, context) => deployer.showLogs(pkg, context.clients.logs, request, (text) => process.stdout.write(text), context.polling));
+      await withDeployer(flags, deployer, (pkg, context) => deployer.showLogs(pkg, context, request, (text) => process.stdout.write(text)));
     });
 
   // --debug is taken after the command too (mastodon-cfn deploy --debug), where the internal-error advice puts it.

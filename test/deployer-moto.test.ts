@@ -215,6 +215,8 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
         template: { Resources: { Notices: { Type: 'AWS::SNS::Topic' } } },
       },
     ]);
+    // logs reads the logs of a deployed stack only.
+    expect(cli('deploy', '--package', pkg, '--yes').status).to.equal(0);
     const lines = (...args: string[]) => {
       const result = cli('logs', '--package', pkg, ...args);
       expect(result.status, result.stderr).to.equal(0);

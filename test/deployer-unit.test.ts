@@ -7,7 +7,6 @@ import { deploy, diff, remove, run, type DeployerContext } from '../src/deployer
 import { dnsValidationRecord, rootCause } from '../src/deployer/follow.js';
 import { createOwnerOnce } from '../src/deployer/owner.js';
 import { upgradeProblem } from '../src/deployer/guards.js';
-import { parseSince, showLogs } from '../src/deployer/logs.js';
 import { readPackage } from '../src/deployer/manifest.js';
 import { sesSmtpPassword, vapidKeyPair } from '../src/deployer/secrets.js';
 import { recordingReporter, terminalReporter } from '../src/deployer/terminal.js';
@@ -255,19 +254,6 @@ describe('deployer: profiles and the estimate', () => {
     expect(reporter.lines).to.include('shape: deletion protection of database instance shape-db turned on');
   });
 
-  it('remove lifts the deletion protection of an RDS instance kept by a final snapshot, and lists it as left behind', async () => {
-    const cfn = new FakeCloudFormation();
-    cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE' });
-    cfn.resources = [{ LogicalResourceId: 'PostgresInstance', ResourceType: 'AWS::RDS::DBInstance', PhysicalResourceId: 'shape-db' }];
-    cfn.execution = { events: [], finalStatus: 'DELETE_COMPLETE' };
-    const rds = new FakeApi({ ModifyDBInstance: () => ({}) });
-    const { reporter, context: ctx } = context(cfn, {}, { rds: () => rds });
-    const pkg = oneStack({ template: { Resources: { PostgresInstance: { Type: 'AWS::RDS::DBInstance', DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot', Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: '20', MasterUsername: 'mastodon', ManageMasterUserPassword: true } } } } });
-    await remove(pkg, ctx);
-    expect(rds.calls).to.deep.equal([{ name: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'shape-db', DeletionProtection: false, ApplyImmediately: true } }]);
-    expect(reporter.lines.at(-1)).to.include('AWS::RDS::DBInstance shape-db (PostgresInstance): final snapshot kept');
-  });
-
   it('against a deployed stack, the plan starts with the change in monthly cost: lines added (+), removed (-) and changed (~)', async () => {
     const database = (storage: string) => ({ Type: 'AWS::RDS::DBInstance', Properties: { DBInstanceClass: 'db.t4g.micro', StorageType: 'gp3', AllocatedStorage: storage } });
     const cfn = new FakeCloudFormation();
@@ -490,43 +476,6 @@ describe('mastodon-cfn run and tootctl: one-off commands, without ECS Exec', () 
   it('says to deploy first when the stack is not deployed', async () => {
     const error = await failure(run(readPackage(operationsPackage('ops')), context(new FakeCloudFormation()).context, ['bin/tootctl', 'help'], () => undefined));
     expect(error.message).to.equal('ops is not deployed in eu-central-1: run mastodon-cfn deploy first.');
-  });
-});
-
-describe('mastodon-cfn logs --follow', () => {
-  it('prints each new line once as it arrives, and ends on Ctrl-C', async () => {
-    const base = Date.parse('2026-11-25T08:00:00Z');
-    const batches = [
-      [{ eventId: '1', timestamp: base, logStreamName: 'web/web/t', message: 'first' }],
-      [{ eventId: '1', timestamp: base, logStreamName: 'web/web/t', message: 'first' }, { eventId: '2', timestamp: base + 1000, logStreamName: 'sidekiq/sidekiq/t', message: 'second\n' }],
-    ];
-    let polls = 0;
-    const logs = new FakeApi({ FilterLogEvents: () => ({ events: batches[Math.min(polls++, batches.length - 1)] }) });
-    const pkg = writePackage([
-      {
-        name: 'follow',
-        region: 'eu-central-1',
-        dependsOn: [],
-        logSources: { web: { group: '/g', streamPrefix: 'web' }, sidekiq: { group: '/g', streamPrefix: 'sidekiq' } },
-        template: { Resources: { Notices: { Type: 'AWS::SNS::Topic' } } },
-      },
-    ]);
-    const written: string[] = [];
-    const interrupt = new AbortController();
-    setTimeout(() => interrupt.abort(), 40);
-    await showLogs(readPackage(pkg), () => logs, { since: base - 60_000, follow: true }, (text) => written.push(text), { initialMs: 2, maxMs: 2, signal: interrupt.signal });
-    expect(written).to.deep.equal(['2026-11-25 08:00:00  web      first\n', '2026-11-25 08:00:01  sidekiq  second\n']);
-    expect(polls).to.be.greaterThan(2);
-    // Each poll asks from the newest time seen, not from the start again.
-    expect(logs.calls.at(-1)!.input.startTime).to.equal(base + 1000);
-  });
-
-  it('reads --since as a duration back from now or as a date', () => {
-    const now = Date.parse('2026-11-25T08:00:00Z');
-    expect(parseSince('90s', now)).to.equal(now - 90_000);
-    expect(parseSince('2d', now)).to.equal(now - 2 * 86_400_000);
-    expect(parseSince('2026-11-24T08:00:00Z', now)).to.equal(now - 86_400_000);
-    expect(() => parseSince('yesterday-ish', now)).to.throw('--since takes a duration');
   });
 });
 

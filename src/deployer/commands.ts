@@ -1,5 +1,5 @@
-import { DeleteStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import { DeleteStackCommand, GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
@@ -12,7 +12,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling, type StackResource } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -254,44 +254,133 @@ export function formatInfo(stacks: StackInfo[]): string {
   return stacks.map((s) => [`${s.name} (${s.region}): ${s.status}`, ...Object.entries(s.outputs).map(([k, v]) => `  ${k}  ${v}`)].join('\n')).join('\n');
 }
 
+/** A database kept by a final snapshot (DeletionPolicy Snapshot), whose deletion protection would stop the stack's deletion. */
+interface SnapshottedDatabase {
+  kind: 'cluster' | 'instance';
+  id: string;
+}
+
+/** A deployed stack as `remove` deletes it: its resources, what it leaves behind, and the databases whose protection must be lifted. */
+interface Removal {
+  stack: DeployStack;
+  id: string;
+  resources: StackResource[];
+  leftBehind: string[];
+  databases: SnapshottedDatabase[];
+}
+
+/**
+ * The DeletionPolicy of each resource of a deployed stack, from the template CloudFormation holds
+ * (GetTemplate): after a change of config the build may no longer have the deployed database.
+ */
+async function deployedDeletionPolicies(cfn: AwsClient, stackName: string): Promise<Record<string, string>> {
+  const answer = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
+  let template: { Resources?: Record<string, { DeletionPolicy?: unknown }> };
+  try {
+    template = JSON.parse(answer.TemplateBody ?? '');
+  } catch {
+    throw MastodonCfnError.of('remove.foreignTemplate', `${stackName} runs a template that is not JSON, so mastodon-cfn did not deploy it: nothing was removed. Delete it by other means if it is no longer needed.`);
+  }
+  // A policy that is not a plain string is unknown here: counted as Delete, its deletion protection (if any) stays on.
+  return Object.fromEntries(Object.entries(template.Resources ?? {}).map(([id, resource]) => [id, typeof resource.DeletionPolicy === 'string' ? resource.DeletionPolicy : 'Delete']));
+}
+
+async function planRemoval(cfn: AwsClient, stack: DeployStack, id: string): Promise<Removal> {
+  const resources = await stackResources(cfn, stack.name);
+  const stateful = resources.filter((resource) => STATEFUL_TYPES.has(resource.ResourceType) || (stack.statefulResources ?? []).some((r) => r.logicalId === resource.LogicalResourceId));
+  const policies = stateful.length > 0 ? await deployedDeletionPolicies(cfn, stack.name) : {};
+  const removal: Removal = { stack, id, resources, leftBehind: [], databases: [] };
+  for (const resource of stateful) {
+    const policy = policies[resource.LogicalResourceId] ?? 'Delete';
+    const kind = DATABASE_KINDS[resource.ResourceType];
+    if (kind && policy === 'Snapshot' && resource.PhysicalResourceId) removal.databases.push({ kind, id: resource.PhysicalResourceId });
+    if (policy !== 'Delete') removal.leftBehind.push(`  ${resource.ResourceType} ${resource.PhysicalResourceId} (${resource.LogicalResourceId}): ${policy === 'Snapshot' ? 'final snapshot kept' : 'retained'}`);
+  }
+  return removal;
+}
+
+/** Whether a database has deletion protection on; undefined when it no longer exists. */
+async function deletionProtectionOf(rds: AwsClient, database: SnapshottedDatabase): Promise<boolean | undefined> {
+  try {
+    const answer =
+      database.kind === 'cluster'
+        ? (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: database.id }))).DBClusters?.[0]
+        : (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: database.id }))).DBInstances?.[0];
+    return answer === undefined ? undefined : Boolean(answer.DeletionProtection);
+  } catch (error) {
+    if (/^DB(Cluster|Instance)NotFound(Fault)?$/.test((error as { name?: string }).name ?? '')) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Turns deletion protection back on for the databases `remove` lifted it from, when their stack was
+ * not deleted (DeleteStack refused, DELETE_FAILED, Ctrl-C): a database must never be left unprotected.
+ * A database that is gone was deleted by CloudFormation with its final snapshot.
+ */
+async function restoreProtection(rds: AwsClient, stack: DeployStack, lifted: SnapshottedDatabase[], reporter: Reporter): Promise<void> {
+  for (const database of lifted) {
+    const name = `database ${database.kind} ${database.id}`;
+    try {
+      await setDeletionProtection(rds, database.kind, database.id, true);
+      reporter.line(`${stack.name} was not removed: deletion protection of ${name} is on again.`);
+    } catch (error) {
+      if ((await deletionProtectionOf(rds, database).catch(() => false)) === undefined) {
+        reporter.line(`${stack.name}: ${name} is already deleted; its final snapshot is kept.`);
+        continue;
+      }
+      reporter.line(
+        `${stack.name} was not removed, and deletion protection of ${name} could NOT be turned back on (${(error as Error).message}). ` +
+          `Turn it on with: aws rds modify-db-${database.kind} --db-${database.kind}-identifier ${database.id} --deletion-protection --apply-immediately --region ${stack.region}`,
+      );
+    }
+  }
+}
+
+/** Deletes one stack; the deletion protection lifted for it is restored on every way out but its deletion. */
+async function deleteDeployedStack(context: DeployerContext, removal: Removal): Promise<void> {
+  const { clients, reporter, polling } = context;
+  const { stack } = removal;
+  const cfn = clients.cloudFormation(stack.region);
+  const rds = clients.rds(stack.region);
+  const lifted: SnapshottedDatabase[] = [];
+  try {
+    for (const database of removal.databases) {
+      if (!(await deletionProtectionOf(rds, database))) continue;
+      // Deletion protection would stop the stack deletion; the Snapshot policy keeps the data instead.
+      await setDeletionProtection(rds, database.kind, database.id, false);
+      lifted.push(database);
+    }
+    if (polling.signal?.aborted) throw MastodonCfnError.of('remove.interrupted', `Stopped before deleting ${stack.name}.`, 130);
+    const marker = await latestEventId(cfn, stack.name);
+    await cfn.send(new DeleteStackCommand({ StackName: stack.name }));
+    await followStack(cfn, { name: stack.name, region: stack.region, id: removal.id, doing: 'deleting' }, marker, removal.resources.length, reporter, polling);
+  } catch (error) {
+    await restoreProtection(rds, stack, lifted, reporter);
+    throw error;
+  }
+  reporter.line(`${stack.name}: deleted`);
+}
+
 /**
  * Deletes the stacks, last deployed first. Their data stays: stateful resources are retained or
- * snapshotted by their policies, and what is left behind is listed at the end.
+ * snapshotted by the policies of the deployed templates, and what is left behind is listed at the end.
  */
 export async function remove(pkg: DeployPackage, context: DeployerContext): Promise<void> {
-  const { clients, reporter, polling } = context;
+  const { clients, reporter } = context;
   const described = await describeAll(clients, pkg.stacks);
-  const present = [...pkg.stacks]
-    .reverse()
-    .filter((stack) => described.get(stack.name))
-    .map((stack) => ({ stack, id: described.get(stack.name)!.StackId! }));
+  const present = [...pkg.stacks].reverse().filter((stack) => described.get(stack.name));
   if (present.length === 0) {
     reporter.line('Nothing to remove: no stack of this package is deployed.');
     return;
   }
-  if (!(await context.confirm(`Delete ${present.map(({ stack }) => `${stack.name} (${stack.region})`).join(', ')}? Data is kept (retained or snapshotted).`))) {
+  // Read before asking: a stack that cannot be removed safely is refused before anything is deleted.
+  const removals = await Promise.all(present.map((stack) => planRemoval(clients.cloudFormation(stack.region), stack, described.get(stack.name)!.StackId!)));
+  if (!(await context.confirm(`Delete ${present.map((stack) => `${stack.name} (${stack.region})`).join(', ')}? Data is kept (retained or snapshotted).`))) {
     throw MastodonCfnError.of('remove.notConfirmed', notConfirmed('Nothing was removed'));
   }
-  const leftBehind: string[] = [];
-  for (const { stack, id } of present) {
-    const cfn = clients.cloudFormation(stack.region);
-    const policies = (JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { DeletionPolicy?: string }> }).Resources ?? {};
-    const resources = await stackResources(cfn, stack.name);
-    for (const resource of resources) {
-      if (!STATEFUL_TYPES.has(resource.ResourceType) && !(stack.statefulResources ?? []).some((r) => r.logicalId === resource.LogicalResourceId)) continue;
-      const policy = policies[resource.LogicalResourceId]?.DeletionPolicy ?? 'Delete';
-      const kind = DATABASE_KINDS[resource.ResourceType];
-      if (kind && policy === 'Snapshot' && resource.PhysicalResourceId) {
-        // Deletion protection would stop the stack deletion; the Snapshot policy keeps the data instead.
-        await setDeletionProtection(clients.rds(stack.region), kind, resource.PhysicalResourceId, false);
-      }
-      if (policy !== 'Delete') leftBehind.push(`  ${resource.ResourceType} ${resource.PhysicalResourceId} (${resource.LogicalResourceId}): ${policy === 'Snapshot' ? 'final snapshot kept' : 'retained'}`);
-    }
-    const marker = await latestEventId(cfn, stack.name);
-    await cfn.send(new DeleteStackCommand({ StackName: stack.name }));
-    await followStack(cfn, { name: stack.name, region: stack.region, id, doing: 'deleting' }, marker, resources.length, reporter, polling);
-    reporter.line(`${stack.name}: deleted`);
-  }
+  for (const removal of removals) await deleteDeployedStack(context, removal);
+  const leftBehind = removals.flatMap((removal) => removal.leftBehind);
   reporter.line(leftBehind.length ? ['Left behind, with their data (delete them by hand when you no longer need them):', ...leftBehind].join('\n') : 'No stateful resources were left behind.');
 }
 

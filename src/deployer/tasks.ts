@@ -89,10 +89,10 @@ export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, t
         throw error;
       }
       for (const event of page.events ?? []) write(`${event.message ?? ''}\n`);
+      // Only an unchanged token ends a read: a page may be empty while more events follow (GetLogEvents, CloudWatch Logs API reference).
       const next = page.nextForwardToken;
       if (!next || next === token) return;
       token = next;
-      if ((page.events ?? []).length === 0) return;
     }
   };
   let outcome: TaskOutcome;

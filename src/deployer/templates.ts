@@ -1,10 +1,47 @@
 import { CreateBucketCommand, HeadBucketCommand, type BucketLocationConstraint, PutBucketEncryptionCommand, PutObjectCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
-import type { Clients } from './aws.js';
+import { MastodonCfnError } from '../errors.js';
+import type { AwsClient, Clients } from './aws.js';
 
 /** CloudFormation takes at most 51,200 bytes inline; larger templates must come from S3. */
 export const INLINE_TEMPLATE_LIMIT = 51_200;
+
+const statusOf = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+function notThisAccounts(bucket: string, region: string, account: string, how: string): MastodonCfnError {
+  return MastodonCfnError.of(
+    'deploy.artifactsBucket',
+    `The artifacts bucket ${bucket} (${region}) ${how}: another AWS account owns that name, or these credentials may not read it (s3:ListBucket). ` +
+      `mastodon-cfn uploads templates over ${INLINE_TEMPLATE_LIMIT.toLocaleString('en-US')} bytes only to a bucket of account ${account}, so nothing was deployed. If the bucket is this account's, grant s3:ListBucket and s3:PutObject on it and deploy again.`,
+  );
+}
+
+/**
+ * Makes sure the artifacts bucket is this account's, creating it on first need. Its name is
+ * predictable, so anyone may create it first: every call names the account as ExpectedBucketOwner
+ * (S3 then answers 403 for a bucket of another account), and only a 404 means "create it", as
+ * the CDK does with its bootstrap bucket.
+ */
+async function ensureArtifactsBucket(s3: AwsClient, bucket: string, region: string, account: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket, ExpectedBucketOwner: account }));
+    return;
+  } catch (error) {
+    if (statusOf(error) === 403) throw notThisAccounts(bucket, region, account, 'exists but S3 refused HeadBucket (403)');
+    if (statusOf(error) !== 404) throw error;
+  }
+  try {
+    // CreateBucket takes no ExpectedBucketOwner: a name already taken answers BucketAlreadyExists.
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }) }));
+  } catch (error) {
+    if ((error as { name?: string }).name === 'BucketAlreadyExists') throw notThisAccounts(bucket, region, account, 'was just created by someone else (BucketAlreadyExists)');
+    // Another deploy of this account made it meanwhile: it is ours.
+    if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw error;
+  }
+  await s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, ExpectedBucketOwner: account, PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true } }));
+  await s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ExpectedBucketOwner: account, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
+}
 
 /**
  * The template as CloudFormation receives it: compact JSON inline, or, when even that is too
@@ -17,15 +54,9 @@ export async function templateSource(clients: Clients, region: string, stackName
   const s3 = clients.s3(region);
   const account = (await clients.sts(region).send(new GetCallerIdentityCommand({}))).Account as string;
   const bucket = `mastodon-cfn-artifacts-${account}-${region}`;
-  try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-  } catch {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }) }));
-    await s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true } }));
-    await s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
-  }
+  await ensureArtifactsBucket(s3, bucket, region, account);
   const key = `${stackName}/${createHash('sha256').update(body).digest('hex')}.json`;
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', ExpectedBucketOwner: account }));
   // CloudFormation reads the template itself, from the S3 URL (also when the tool talks to an emulator).
   return { TemplateURL: `https://${bucket}.s3.${region}.amazonaws.com/${key}` };
 }
