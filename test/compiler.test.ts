@@ -342,17 +342,20 @@ describe('compiler: Mastodon on AWS really runs', () => {
     expect(migrationTask()[0].Environment).to.deep.include({ Name: 'REDIS_DRIVER', Value: 'ruby' });
   });
 
-  it('gives Rails the AUTH token inside REDIS_URL (Rails ignores REDIS_PASSWORD when REDIS_URL is set) and streaming REDIS_PASSWORD (streaming/redis.js)', () => {
-    expect(environment('web')).to.not.have.property('REDIS_URL');
-    expect(secrets('web').REDIS_URL).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'CacheConnection' }, ':url::']] });
+  it('gives Rails and streaming the AUTH token inside their REDIS_URL secret (both ignore REDIS_PASSWORD when REDIS_URL is set: lib/mastodon/redis_configuration.rb, streaming/redis.js)', () => {
+    for (const process of ['web', 'streaming']) {
+      expect(environment(process)).to.not.have.any.keys('REDIS_URL', 'REDIS_HOST', 'REDIS_PORT');
+      expect(secrets(process).REDIS_URL).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'CacheConnection' }, ':url::']] });
+      expect(secrets(process)).to.not.have.property('REDIS_PASSWORD');
+    }
     const composed = main.CacheConnection.Properties.SecretString['Fn::Sub'];
     expect(composed).to.equal('{"url":"rediss://:{{resolve:secretsmanager:${CacheAuthTokenArn}:SecretString:token}}@${Cache.PrimaryEndPoint.Address}:${Cache.PrimaryEndPoint.Port}"}');
-    expect(environment('streaming').REDIS_URL['Fn::Join'][1][0]).to.equal('rediss://');
-    expect(secrets('streaming').REDIS_PASSWORD).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'CacheAuthTokenArn' }, ':token::']] });
     expect(built.resources('secrets').CacheAuthToken.Properties.GenerateSecretString).to.include({ GenerateStringKey: 'token', PasswordLength: 64, ExcludePunctuation: true });
     expect(built.manifest.stacks[2].parameters.CacheAuthTokenArn).to.deep.equal({ stack: 'social-prod-secrets', output: 'CacheAuthTokenArn' });
     const readable = JSON.stringify(main.MastodonExecutionRole.Properties.Policies);
-    for (const secret of ['CacheConnection', 'CacheAuthTokenArn', 'DatabaseCredentialsArn']) expect(readable).to.include(`{"Ref":"${secret}"}`);
+    for (const secret of ['CacheConnection', 'DatabaseCredentialsArn']) expect(readable).to.include(`{"Ref":"${secret}"}`);
+    // The token alone is read only by CloudFormation, to set up the cache: no container needs it.
+    expect(readable).to.not.include('{"Ref":"CacheAuthTokenArn"}');
   });
 
   it('uses a database password of its own, never rotated, for both RDS and DB_PASS', () => {
