@@ -8,6 +8,7 @@ import { formatProblem, MastodonCfnError } from './errors.js';
 import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
 import type { InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
+import { ownerAccountCommand, TOOTCTL } from './mastodon/facts.js';
 import { type Build, build, loadValidConfig, type PipelineOptions } from './pipeline.js';
 import { renderSummary } from './summary.js';
 
@@ -213,10 +214,9 @@ export function createProgram(): Command {
     .action((command: string[], flags: DeployFlags) => runCommand(command)(flags));
   packageOption(program.command('tootctl'), undefined)
     .passThroughOptions()
-    .description('run tootctl in a one-off task, e.g. tootctl accounts create alice --email alice@example.com --confirmed --role Owner')
+    .description(`run tootctl in a one-off task, e.g. tootctl ${ownerAccountCommand('alice', 'alice@example.com').join(' ')}`)
     .argument('[args...]', 'tootctl arguments')
-    // The Mastodon image's working directory is /opt/mastodon (its Dockerfile's WORKDIR), where bin/tootctl lives.
-    .action((args: string[], flags: DeployFlags) => runCommand(['bin/tootctl', ...args])(flags));
+    .action((args: string[], flags: DeployFlags) => runCommand([TOOTCTL, ...args])(flags));
 
   packageOption(program.command('logs'), undefined)
     .description("the tasks' logs, interleaved by time, each line with its process (web, streaming, sidekiq, migrate, postgres) or service")

@@ -237,7 +237,7 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
     const reporter = recordingReporter();
     await fillGeneratedSecrets(secrets, 'eu-central-1', { MastodonSecretsArn: 'mastodon-secrets' }, { MastodonSecretsArn: ARN }, reporter);
     const first = JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: ARN }))).SecretString);
-    expect(first).to.have.all.keys('SECRET_KEY_BASE', 'VAPID_PRIVATE_KEY', 'VAPID_PUBLIC_KEY', 'ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY', 'ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT', 'ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY');
+    expect(first).to.have.all.keys('SECRET_KEY_BASE', 'OTP_SECRET', 'VAPID_PRIVATE_KEY', 'VAPID_PUBLIC_KEY', 'ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY', 'ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT', 'ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY');
     expect(reporter.lines.join('\n')).to.not.include(first.SECRET_KEY_BASE);
     await fillGeneratedSecrets(secrets, 'eu-central-1', { MastodonSecretsArn: 'mastodon-secrets' }, { MastodonSecretsArn: ARN }, reporter);
     const second = JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: ARN }))).SecretString);

@@ -1,4 +1,4 @@
-import { CacheSubnetGroup, GetAtt, Join, ReplicationGroup, Ref, Secret, Sub } from './cfn.js';
+import { CacheSubnetGroup, ReplicationGroup, Ref, Secret, Sub } from './cfn.js';
 import { derived, keepData, mergeParts, type CompileStep } from './fragment.js';
 import { Ids } from './naming.js';
 import { REDIS_PORT, subnetIds } from './network.js';
@@ -7,19 +7,14 @@ import { generatedSecret, resolvedSecretKey, secretKey, secretsStackSecret } fro
 const ENGINE_VERSIONS = { valkey: '8.0', redis: '7.1' } as const;
 
 /**
- * How the tasks reach the cache, which speaks TLS only and requires an AUTH token.
- * Rails ignores REDIS_PASSWORD whenever REDIS_URL is set and builds only redis:// URLs itself
- * (lib/mastodon/redis_configuration.rb), so it gets the whole rediss://:token@host:port URL
- * as a secret. Streaming's ioredis takes the token from REDIS_PASSWORD next to a rediss:// URL
- * (streaming/redis.js).
+ * How the tasks reach the cache, which speaks TLS only and requires an AUTH token: one
+ * rediss://:token@host:port URL, a secret, as REDIS_URL for Rails and streaming alike. Both
+ * ignore every other REDIS_* variable once REDIS_URL is set (IGNORED_NEXT_TO_REDIS_URL), so the
+ * token has to be inside it; and Rails builds only redis:// URLs from REDIS_HOST and friends.
  */
 export const cache = {
-  host: GetAtt(Ids.Cache, 'PrimaryEndPoint.Address'),
-  port: GetAtt(Ids.Cache, 'PrimaryEndPoint.Port'),
-  url: Join('', ['rediss://', GetAtt(Ids.Cache, 'PrimaryEndPoint.Address'), ':', GetAtt(Ids.Cache, 'PrimaryEndPoint.Port')]),
-  railsUrl: secretKey(Ref(Ids.CacheConnection), 'url'),
-  password: secretKey(Ref(Ids.CacheAuthTokenArnParameter), 'token'),
-  secretArns: [Ref(Ids.CacheConnection), Ref(Ids.CacheAuthTokenArnParameter)],
+  url: secretKey(Ref(Ids.CacheConnection), 'url'),
+  secretArns: [Ref(Ids.CacheConnection)],
 };
 
 export const compileCache: CompileStep = (config, names) => {
@@ -55,7 +50,7 @@ export const compileCache: CompileStep = (config, names) => {
         // Made again from the token and the endpoint on every change of either.
         [Ids.CacheConnection]: derived(
           new Secret({
-            Description: `REDIS_URL of the ${names.prefix} cache for Mastodon's Rails processes (with its AUTH token)`,
+            Description: `REDIS_URL of the ${names.prefix} cache for Mastodon's processes (with its AUTH token)`,
             SecretString: Sub(`{"url":"rediss://:${tokenReference}@\${${Ids.Cache}.PrimaryEndPoint.Address}:\${${Ids.Cache}.PrimaryEndPoint.Port}"}`),
           }),
         ),

@@ -1,4 +1,6 @@
 import type { Architecture, Capacity, Config, EnvironmentMap, RunMode } from '../config/types.js';
+import { MASTODON_PROCESSES, mastodonFacts, SIDEKIQ, STREAMING, WEB, type OwnerFacts } from '../mastodon/facts.js';
+import { memoryPlan, type MastodonProcess, type MemoryPlan } from '../mastodon/memory.js';
 import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Value } from './cfn.js';
 import { cache } from './cache.js';
 import { databaseEndpoint, databasePassword, databaseSecretArn, DATABASE_NAME, DATABASE_USER } from './database.js';
@@ -6,7 +8,7 @@ import type { CompileStep, OwnerAccount } from './fragment.js';
 import { mailDomain, smtpSecretArn } from './mail.js';
 import { mediaBucket } from './media.js';
 import { Ids, OutputIds, type Names } from './naming.js';
-import { STREAMING_PORT, subnetIds, WEB_PORT } from './network.js';
+import { subnetIds } from './network.js';
 import { MASTODON_SECRET_KEYS, mastodonSecretArn, secretKey } from './secrets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -134,29 +136,10 @@ export function fargateService(
 // ---------------------------------------------------------------------------------------------
 // Mastodon: web, streaming and sidekiq in one task, after the migration step
 
-/** The Mastodon containers, each logging under its own name; side services may not take these names. */
-export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'migrate', 'postgres'] as const;
-
 export function isSleeping(mode: RunMode): boolean {
   return mode !== 'production';
 }
 
-/**
- * Environment variables the compiler sets on the Mastodon containers (user values for them are
- * refused). Everything else, tuning such as DB_POOL or MAX_THREADS included, is the user's.
- */
-export const OWNED_MASTODON_VARIABLES = [
-  'LOCAL_DOMAIN', 'RAILS_ENV', 'NODE_ENV', 'RAILS_SERVE_STATIC_FILES', 'RAILS_LOG_TO_STDOUT', 'BIND', 'PORT',
-  'DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASS', 'DB_SSLMODE',
-  'REDIS_HOST', 'REDIS_PORT', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_DRIVER',
-  'S3_ENABLED', 'S3_BUCKET', 'S3_REGION', 'S3_HOSTNAME', 'S3_PROTOCOL', 'S3_ALIAS_HOST', 'S3_PERMISSION',
-  'SMTP_SERVER', 'SMTP_PORT', 'SMTP_LOGIN', 'SMTP_PASSWORD', 'SMTP_FROM_ADDRESS', 'SMTP_DOMAIN', 'SMTP_AUTH_METHOD', 'SMTP_ENABLE_STARTTLS',
-  'SKIP_POST_DEPLOYMENT_MIGRATIONS',
-  ...MASTODON_SECRET_KEYS,
-] as const;
-
-/** Shares of the task's memory, as hard limits per container: an out-of-memory process is killed and restarted alone. */
-const MEMORY_SHARE = { web: 0.4, sidekiq: 0.4, streaming: 0.2 } as const;
 /** ECS restarts an exited container in place instead of stopping the whole task (after it ran at least this long, in seconds). */
 const RESTART_IN_PLACE = { Enabled: true, RestartAttemptPeriod: 60 };
 
@@ -177,42 +160,54 @@ export function lockedRailsTask(task: 'db:prepare' | 'db:migrate'): string[] {
   return ['bundle', 'exec', 'ruby', '-e', script];
 }
 
+/** What the owner script reads besides Mastodon's own environment. */
+export const OWNER_SCRIPT_VARIABLES = ['OWNER_USERNAME', 'OWNER_EMAIL', 'OWNER_PASSWORD'] as const;
+
 /**
  * Creates the owner account as `tootctl accounts create USER --email … --confirmed --approve --role Owner`
- * does (lib/mastodon/cli/accounts.rb), with the password from OWNER_PASSWORD (a secret) instead of a
- * printed one: nothing secret reaches the log. An account of that name already there is left alone.
+ * does in this release (lib/mastodon/cli/accounts.rb#create), with the password from OWNER_PASSWORD
+ * (a secret) instead of a printed one: nothing secret reaches the log. An account of that name
+ * already there is left alone.
  */
-export const OWNER_ACCOUNT_SCRIPT = [
-  'username = ENV.fetch("OWNER_USERNAME")',
-  'if Account.find_local(username)&.user',
-  '  puts "Owner account @#{username} already exists: left as it is"',
-  '  exit 0',
-  'end',
-  'role = UserRole.find_by(name: "Owner") or abort("Mastodon has no Owner role: run the migrations first (rails db:seed)")',
-  'user = User.new(email: ENV.fetch("OWNER_EMAIL"), password: ENV.fetch("OWNER_PASSWORD"), agreement: true, role_id: role.id, confirmed_at: Time.now.utc, bypass_invite_request_check: true)',
-  'user.account = Account.new(username: username)',
-  'abort("Could not create @#{username}: #{user.errors.full_messages.join("; ")}") unless user.save',
-  // Confirming again runs Mastodon's after-confirmation steps; the method was renamed in 4.4.
-  'user.confirmed_at = nil',
-  'user.respond_to?(:mark_email_as_confirmed!) ? user.mark_email_as_confirmed! : user.confirm!',
-  'user.approve!',
-  'puts "Owner account @#{username} created"',
-].join('\n');
+export function ownerAccountScript(owner: OwnerFacts): string {
+  return [
+    'username = ENV.fetch("OWNER_USERNAME")',
+    'if Account.find_local(username)&.user',
+    '  puts "Owner account @#{username} already exists: left as it is"',
+    '  exit 0',
+    'end',
+    'role = UserRole.find_by(name: "Owner") or abort("Mastodon has no Owner role: run the migrations first (rails db:seed)")',
+    `user = User.new(email: ENV.fetch("OWNER_EMAIL"), password: ENV.fetch("OWNER_PASSWORD"), agreement: true, role_id: role.id, confirmed_at: Time.now.utc, ${owner.bypassAttribute}: true)`,
+    'user.account = Account.new(username: username)',
+    'abort("Could not create @#{username}: #{user.errors.full_messages.join("; ")}") unless user.save',
+    // As tootctl's --confirmed: confirming again runs Mastodon's after-confirmation steps.
+    'user.confirmed_at = nil',
+    'user.mark_email_as_confirmed!',
+    'user.approve!',
+    'puts "Owner account @#{username} created"',
+  ].join('\n');
+}
+
+/** The variables of the user's environment that name a number, as the processes read them. */
+function userNumber(config: Config, name: string): number | undefined {
+  const value = (config.mastodon.environment as Record<string, unknown>)[name];
+  return value === undefined ? undefined : Number(value);
+}
+
+export function mastodonMemory(config: Config): MemoryPlan {
+  return memoryPlan(config.mastodon.cpu, config.mastodon.memory, userNumber(config, 'WEB_CONCURRENCY'));
+}
 
 function railsEnvironment(config: Config): Record<string, Value<string>> {
   return {
     ...(config.mastodon.environment as Record<string, string>),
     LOCAL_DOMAIN: config.domain,
     RAILS_ENV: 'production',
-    NODE_ENV: 'production',
     RAILS_SERVE_STATIC_FILES: 'true',
-    RAILS_LOG_TO_STDOUT: 'enabled',
     ...(config.mastodon.mode === 'debug' ? { RAILS_LOG_LEVEL: 'debug' } : {}),
     ...databaseEndpoint(config).environment,
     // libpq's "require": encrypted, without verifying the RDS certificate (config/database.yml passes DB_SSLMODE as sslmode).
     DB_SSLMODE: 'require',
-    REDIS_HOST: cache.host,
-    REDIS_PORT: cache.port,
     // The default hiredis driver has no TLS; the cache speaks only TLS (lib/mastodon/redis_configuration.rb).
     REDIS_DRIVER: 'ruby',
     S3_ENABLED: 'true',
@@ -221,7 +216,9 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
     S3_HOSTNAME: Sub('s3.${AWS::Region}.amazonaws.com'),
     S3_PROTOCOL: 'https',
     S3_ALIAS_HOST: config.media.domain,
-    // Bucket ACLs are disabled (BucketOwnerEnforced): Mastodon must not send one.
+    // Bucket ACLs are disabled (BucketOwnerEnforced): Mastodon must not send one. It then also skips making a
+    // suspended account's media private (app/services/suspend_account_service.rb at v4.3.0,
+    // app/services/update_media_attachments_permissions_service.rb at v4.4.0 and v4.5.2): see the README.
     S3_PERMISSION: '',
     SMTP_SERVER: Sub('email-smtp.${AWS::Region}.amazonaws.com'),
     SMTP_PORT: '587',
@@ -233,23 +230,24 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
 }
 
 function railsSecrets(config: Config): Record<string, Value<string>> {
+  const reads = mastodonFacts(config.mastodon.version).rails;
   return {
     DB_PASS: databasePassword,
-    REDIS_URL: cache.railsUrl,
+    REDIS_URL: cache.url,
     SMTP_LOGIN: secretKey(smtpSecretArn(config), 'username'),
     SMTP_PASSWORD: secretKey(smtpSecretArn(config), 'password'),
-    ...Object.fromEntries(MASTODON_SECRET_KEYS.map((key) => [key, secretKey(mastodonSecretArn, key)])),
+    ...Object.fromEntries(MASTODON_SECRET_KEYS.filter((key) => key in reads).map((key) => [key, secretKey(mastodonSecretArn, key)])),
   };
 }
 
-/** A Rails container of the Mastodon image: web, sidekiq, or a migration. */
-function railsContainer(config: Config, name: string, command: string[], extra: { environment?: Record<string, string>; secrets?: Record<string, Value<string>>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
+/** A Rails container of the Mastodon image: web, sidekiq, or a migration. Defaults give way to the user's environment. */
+function railsContainer(config: Config, name: string, command: string[], extra: { defaults?: Record<string, string>; environment?: Record<string, string>; secrets?: Record<string, Value<string>>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
   return {
     Name: name,
     Image: `${config.mastodon.image}:${config.mastodon.version}`,
     Essential: true,
     Command: command,
-    Environment: environmentList({ ...railsEnvironment(config), ...extra.environment }),
+    Environment: environmentList({ ...extra.defaults, ...railsEnvironment(config), ...extra.environment }),
     Secrets: secretList({ ...railsSecrets(config), ...extra.secrets }),
     LogConfiguration: awsLogs(Ids.MastodonLogGroup, name),
     ...extra.container,
@@ -259,11 +257,12 @@ function railsContainer(config: Config, name: string, command: string[], extra: 
 function mastodonContainers(config: Config): ContainerDefinition[] {
   const sleeping = isSleeping(config.mastodon.mode);
   const database = databaseEndpoint(config);
-  const memory = (name: keyof typeof MEMORY_SHARE) => Math.floor(config.mastodon.memory * MEMORY_SHARE[name]);
+  const memory = mastodonMemory(config);
   const afterMigrations = sleeping ? undefined : [{ ContainerName: 'migrate', Condition: 'SUCCESS' }];
   const exec = sleeping ? { InitProcessEnabled: true } : undefined;
-  const running = (name: keyof typeof MEMORY_SHARE, extra: Partial<ContainerDefinition> = {}): Partial<ContainerDefinition> => ({
-    Memory: memory(name),
+  const running = (name: MastodonProcess, extra: Partial<ContainerDefinition> = {}): Partial<ContainerDefinition> => ({
+    MemoryReservation: memory.reservation[name],
+    Memory: memory.limit[name],
     RestartPolicy: RESTART_IN_PLACE,
     LinuxParameters: exec,
     ...extra,
@@ -273,36 +272,35 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
   if (!sleeping) {
     // Runs to completion before web and sidekiq start: loads the schema on the first deploy, and on
     // later ones runs the migrations the running release can live with. The post-deployment ones
-    // (db/post_migrate) wait for the deployer's one-off task (config/initializers/0_post_deployment_migrations.rb).
+    // (db/post_migrate) wait for the deployer's one-off task (SKIP_POST_DEPLOYMENT_MIGRATIONS; where each release reads it: mastodon/facts.ts).
     containers.push(railsContainer(config, 'migrate', lockedRailsTask('db:prepare'), { environment: { SKIP_POST_DEPLOYMENT_MIGRATIONS: 'true' }, container: { Essential: false } }));
   }
   containers.push(
-    railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : ['bundle', 'exec', 'puma', '-C', 'config/puma.rb'], {
-      environment: { BIND: '0.0.0.0', PORT: String(WEB_PORT) },
-      container: running('web', { PortMappings: [{ ContainerPort: WEB_PORT, Protocol: 'tcp' }], DependsOn: afterMigrations }),
+    railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : [...WEB.command], {
+      defaults: { WEB_CONCURRENCY: String(memory.WEB_CONCURRENCY), MAX_THREADS: String(memory.MAX_THREADS) },
+      environment: { BIND: '0.0.0.0', PORT: String(WEB.port) },
+      container: running('web', { PortMappings: [{ ContainerPort: WEB.port, Protocol: 'tcp' }], DependsOn: afterMigrations }),
     }),
     {
       Name: 'streaming',
       Image: `${config.mastodon.streamingImage}:${config.mastodon.version}`,
       Essential: true,
-      Command: sleeping ? SLEEP_FOREVER : ['node', './streaming/index.js'],
-      PortMappings: [{ ContainerPort: STREAMING_PORT, Protocol: 'tcp' }],
+      Command: sleeping ? SLEEP_FOREVER : [...STREAMING.command],
+      PortMappings: [{ ContainerPort: STREAMING.port, Protocol: 'tcp' }],
       Environment: environmentList({
         NODE_ENV: 'production',
         BIND: '0.0.0.0',
-        PORT: String(STREAMING_PORT),
+        PORT: String(STREAMING.port),
         ...database.environment,
         // node-pg verifies certificates for "require", and the RDS CA is not in Node's store: encrypt without verifying (streaming/database.js).
         DB_SSLMODE: 'no-verify',
-        REDIS_HOST: cache.host,
-        REDIS_PORT: cache.port,
-        REDIS_URL: cache.url,
       }),
-      Secrets: secretList({ DB_PASS: databasePassword, REDIS_PASSWORD: cache.password }),
+      // The AUTH token travels inside REDIS_URL: streaming ignores REDIS_PASSWORD next to it (streaming/redis.js).
+      Secrets: secretList({ DB_PASS: databasePassword, REDIS_URL: cache.url }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'streaming'),
       ...running('streaming'),
     },
-    railsContainer(config, 'sidekiq', sleeping ? SLEEP_FOREVER : ['bundle', 'exec', 'sidekiq'], { container: running('sidekiq', { DependsOn: afterMigrations }) }),
+    railsContainer(config, 'sidekiq', sleeping ? SLEEP_FOREVER : [...SIDEKIQ.command], { container: running('sidekiq', { DependsOn: afterMigrations }) }),
   );
   if (sleeping) {
     // A psql client with the connection already set up, for `aws ecs execute-command ... --container postgres`.
@@ -343,7 +341,7 @@ function ownerAccount(config: Config, names: Names): { ownerAccount?: OwnerAccou
       email: owner.email,
       passwordSecret: names.secretName('owner'),
     },
-    container: railsContainer(config, 'owner', ['bundle', 'exec', 'rails', 'runner', OWNER_ACCOUNT_SCRIPT], {
+    container: railsContainer(config, 'owner', ['bundle', 'exec', 'rails', 'runner', ownerAccountScript(mastodonFacts(config.mastodon.version).owner)], {
       environment: { OWNER_USERNAME: owner.username, OWNER_EMAIL: owner.email },
       secrets: { OWNER_PASSWORD: secretKey(ownerPasswordArn, 'password') },
     }),
@@ -394,8 +392,8 @@ export const compileCompute: CompileStep = (config, names) => {
           loadBalancers: sleeping
             ? []
             : [
-                { ContainerName: 'web', ContainerPort: WEB_PORT, TargetGroupArn: Ref(Ids.WebTargetGroup) },
-                { ContainerName: 'streaming', ContainerPort: STREAMING_PORT, TargetGroupArn: Ref(Ids.StreamingTargetGroup) },
+                { ContainerName: 'web', ContainerPort: WEB.port, TargetGroupArn: Ref(Ids.WebTargetGroup) },
+                { ContainerName: 'streaming', ContainerPort: STREAMING.port, TargetGroupArn: Ref(Ids.StreamingTargetGroup) },
               ],
           // Migrations run before web starts; a large one must not get the task killed for failing health checks.
           healthCheckGraceSeconds: 600,

@@ -3,13 +3,11 @@ import { GetAtt, Listener, ListenerRule, LoadBalancer, Ref, TargetGroup } from '
 import { instanceCertificateArn } from './certificates.js';
 import type { CompileStep } from './fragment.js';
 import { Ids, OutputIds } from './naming.js';
-import { STREAMING_PORT, subnetIds, vpcId, WEB_PORT } from './network.js';
+import { STREAMING, WEB } from '../mastodon/facts.js';
+import { subnetIds, vpcId } from './network.js';
 
 export const STREAMING_PATHS = ['/api/v1/streaming', '/api/v1/streaming/*'];
 /** TLS 1.3 with TLS 1.2 fallback; nothing older. */
-/** Mastodon's health routes: `get '/health'` in config/routes.rb, and streaming/index.js's `/api/v1/streaming/health`; both answer 200 "OK". */
-const WEB_HEALTH_PATH = '/health';
-const STREAMING_HEALTH_PATH = '/api/v1/streaming/health';
 const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 
 export const httpsListener = Ref(Ids.HttpsListener);
@@ -62,8 +60,8 @@ export const compileLoadBalancer: CompileStep = (config) => {
             ? forwardTo(Ids.WebTargetGroup)
             : [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503', ContentType: 'text/plain', MessageBody: `${config.domain} is down for maintenance.` } }],
         }),
-        [Ids.WebTargetGroup]: taskTargetGroup(config, WEB_PORT, WEB_HEALTH_PATH),
-        [Ids.StreamingTargetGroup]: taskTargetGroup(config, STREAMING_PORT, STREAMING_HEALTH_PATH),
+        [Ids.WebTargetGroup]: taskTargetGroup(config, WEB.port, WEB.healthPath),
+        [Ids.StreamingTargetGroup]: taskTargetGroup(config, STREAMING.port, STREAMING.healthPath),
         // The web UI opens /api/v1/streaming/?stream=... and friends: match the path and everything below it.
         [Ids.StreamingListenerRule]: new ListenerRule({
           ListenerArn: httpsListener,
@@ -80,7 +78,7 @@ export const compileLoadBalancer: CompileStep = (config) => {
         [OutputIds.MastodonUrl]: { Description: 'The instance', Value: `https://${config.domain}` },
       },
       // Asked from outside, through DNS, TLS and the load balancer: what a user's browser goes through.
-      endpoints: { mastodon: `https://${config.domain}${WEB_HEALTH_PATH}`, streaming: `https://${config.domain}${STREAMING_HEALTH_PATH}` },
+      endpoints: { mastodon: `https://${config.domain}${WEB.healthPath}`, streaming: `https://${config.domain}${STREAMING.healthPath}` },
     },
   };
 };

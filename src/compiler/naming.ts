@@ -68,8 +68,6 @@ export const Ids = {
   CacheSecurityGroup: 'CacheSecurityGroup',
   loadBalancerToTasksEgress: (port: number) => `LoadBalancerEgressToTasksPort${port}`,
   loadBalancerToServiceEgress: (name: string) => `LoadBalancerEgressToService${pascal(name)}`,
-  TaskEgressToDatabase: 'TaskEgressToDatabase',
-  TaskEgressToCache: 'TaskEgressToCache',
   // database
   DatabaseSubnetGroup: 'DatabaseSubnetGroup',
   DatabaseCluster: 'DatabaseCluster',

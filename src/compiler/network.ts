@@ -1,15 +1,18 @@
 import type { Config } from '../config/types.js';
+import { STREAMING, WEB } from '../mastodon/facts.js';
 import { Cidr, GetAtt, GetAZs, InternetGateway, Ref, Route, RouteTable, SecurityGroup, SecurityGroupEgress, Select, Subnet, SubnetRouteTableAssociation, Vpc, VpcGatewayAttachment, type Resource, type Value } from './cfn.js';
 import type { CompileStep } from './fragment.js';
 import { Ids } from './naming.js';
 
-export const WEB_PORT = 3000;
-export const STREAMING_PORT = 4000;
 export const POSTGRES_PORT = 5432;
 export const REDIS_PORT = 6379;
-/** What Mastodon tasks reach on the internet: HTTPS and HTTP for federation, images and AWS APIs; 587 for SES SMTP. */
-const MASTODON_EGRESS_PORTS = [443, 80, 587];
-/** What side services reach: HTTPS and HTTP only (their images, AWS APIs, the sites they talk to). */
+/**
+ * What Mastodon tasks reach: every TCP port anywhere. Federation, link previews and remote media go to
+ * servers on any port (an ActivityPub actor at https://example.net:8443/ is valid); the database, the cache
+ * and SES SMTP (587) are among them. Nothing else listens in the VPC.
+ */
+const MASTODON_EGRESS = [{ IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, CidrIp: '0.0.0.0/0', Description: 'Any TCP port: federation, link previews, the database, the cache, SES' }];
+/** What side services reach: HTTPS and HTTP only (their images, AWS APIs, the sites they talk to); never the database or the cache. */
 export const SERVICE_EGRESS_PORTS = [443, 80];
 
 /** CloudFormation turns an empty egress list into "allow all"; this rule matches no traffic (ICMP type 252, code 86). */
@@ -24,7 +27,7 @@ export function subnetIds(config: Config): Value<string>[] {
 }
 
 /** The ports the load balancer forwards to the Mastodon tasks. */
-const MASTODON_PORTS = [WEB_PORT, STREAMING_PORT];
+const MASTODON_PORTS = [WEB.port, STREAMING.port];
 
 export function tcp(port: number) {
   return { IpProtocol: 'tcp', FromPort: port, ToPort: port };
@@ -88,7 +91,7 @@ export const compileNetwork: CompileStep = (config, names) => {
       GroupDescription: `${names.prefix} Mastodon tasks: web and streaming from the load balancer only`,
       VpcId: vpc,
       SecurityGroupIngress: MASTODON_PORTS.map(fromLoadBalancer),
-      SecurityGroupEgress: internetEgress(MASTODON_EGRESS_PORTS),
+      SecurityGroupEgress: MASTODON_EGRESS,
     }),
     [Ids.DatabaseSecurityGroup]: new SecurityGroup({
       GroupDescription: `${names.prefix} database: PostgreSQL from the tasks only`,
@@ -102,8 +105,6 @@ export const compileNetwork: CompileStep = (config, names) => {
       SecurityGroupIngress: [{ ...tcp(REDIS_PORT), SourceSecurityGroupId: Ref(Ids.TaskSecurityGroup), Description: 'Redis protocol from the tasks' }],
       SecurityGroupEgress: NO_EGRESS,
     }),
-    [Ids.TaskEgressToDatabase]: new SecurityGroupEgress({ GroupId: Ref(Ids.TaskSecurityGroup), ...tcp(POSTGRES_PORT), DestinationSecurityGroupId: Ref(Ids.DatabaseSecurityGroup), Description: 'PostgreSQL to the database' }),
-    [Ids.TaskEgressToCache]: new SecurityGroupEgress({ GroupId: Ref(Ids.TaskSecurityGroup), ...tcp(REDIS_PORT), DestinationSecurityGroupId: Ref(Ids.CacheSecurityGroup), Description: 'Redis protocol to the cache' }),
   };
   for (const port of MASTODON_PORTS) resources[Ids.loadBalancerToTasksEgress(port)] = loadBalancerEgress(Ids.TaskSecurityGroup, port);
   return { main: { Resources: resources } };

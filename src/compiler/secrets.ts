@@ -1,20 +1,10 @@
 import { Equals, If, Join, Ref, Secret, type IntrinsicFunction, type Parameter, type Resource } from './cfn.js';
 import { derived, keepData, mergeParts, type CompileStep, type Fragment, type SecretGenerator } from './fragment.js';
+import { MASTODON_SECRET_VARIABLES } from '../mastodon/facts.js';
 import { Ids, type KeptSecret, type Names } from './naming.js';
 
-/**
- * Mastodon's own secrets: generated once by the deployer, kept as JSON keys of one secret.
- * OTP_SECRET is not among them: Mastodon 4.5 keeps two-factor secrets with Active Record
- * encryption and reads OTP_SECRET only to migrate old records (config/initializers/legacy_otp_secret.rb).
- */
-export const MASTODON_SECRET_KEYS = [
-  'SECRET_KEY_BASE',
-  'VAPID_PRIVATE_KEY',
-  'VAPID_PUBLIC_KEY',
-  'ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY',
-  'ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT',
-  'ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY',
-] as const;
+/** Mastodon's own secrets: generated once by the deployer, kept as JSON keys of one secret; each container gets those its release reads. */
+export const MASTODON_SECRET_KEYS = MASTODON_SECRET_VARIABLES;
 
 export const mastodonSecretArn = Ref(Ids.MastodonSecretsArnParameter);
 
@@ -110,7 +100,7 @@ export function generatedSecret(description: string, key: string, length: number
 export const compileSecrets: CompileStep = (config, names) => {
   const mastodon = secretsStackSecret(names, {
     id: Ids.MastodonSecrets,
-    description: 'the Mastodon secrets (SECRET_KEY_BASE, VAPID and Active Record encryption keys)',
+    description: 'the Mastodon secrets (SECRET_KEY_BASE, OTP_SECRET, VAPID and Active Record encryption keys)',
     secret: new Secret({ Description: `Mastodon secrets of ${config.domain}; generated once by mastodon-cfn deploy, never rotated by it` }),
     kept: 'mastodon',
     generator: 'mastodon-secrets',

@@ -4,9 +4,10 @@ import { NAME_LIMITS, type NameKind } from '../aws/limits.js';
 import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
 import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
-import { MASTODON_PROCESSES, OWNED_MASTODON_VARIABLES } from '../compiler/compute.js';
 import { distributionComment } from '../compiler/media.js';
 import { defaultRulePriority, makeNames, pascal, type KeptSecret } from '../compiler/naming.js';
+import { IGNORED_NEXT_TO_REDIS_URL, MASTODON_PROCESSES, MASTODON_SERIES, MASTODON, OWNED_MASTODON_VARIABLES, reservedOwnerUsernames, seriesOf } from '../mastodon/facts.js';
+import { memoryProblem } from '../mastodon/memory.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
 import { dotted, getAt, isPlainObject, type ConfigPath } from './path.js';
@@ -156,18 +157,12 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
 
 /** Keys the compiler sets itself; a user value would silently break the wiring. Tuning (DB_POOL, MAX_THREADS, ...) is the user's. */
 const OWNED_VARIABLES: ReadonlySet<string> = new Set(OWNED_MASTODON_VARIABLES);
-
-function compareVersions(a: string, b: string): number {
-  const pa = a.slice(1).split('.').map(Number);
-  const pb = b.slice(1).split('.').map(Number);
-  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
-  return 0;
-}
+const IGNORED_VARIABLES: ReadonlySet<string> = new Set(IGNORED_NEXT_TO_REDIS_URL);
 
 /** The defaults a profile decides (documented with each key in the schema). */
 const PROFILE_DEFAULTS = {
   standard: { nodeType: 'cache.t3.micro', cpu: 1024, minCapacity: 0.5, maxCapacity: 1 },
-  // 0.5 vCPU and 2 GB: web, sidekiq and streaming get 819, 819 and 409 MiB (compute.ts's memory shares).
+  // 0.5 vCPU and 2 GB: one Puma worker; web, sidekiq and streaming reserve 640, 512 and 256 MiB (mastodon/memory.ts).
   // ARM64 on Spot is fine: FARGATE_SPOT runs ARM64 Linux tasks on platform 1.4.0 (ECS API reference, CapacityProviderStrategyItem).
   small: { nodeType: 'cache.t4g.micro', cpu: 512 },
 } as const;
@@ -193,9 +188,6 @@ function profileProblems(config: Config, locate: Locate): Problem[] {
   return problems;
 }
 
-/** Usernames Mastodon refuses to register by default (`reserved_usernames` in config/settings.yml). */
-const MASTODON_RESERVED_USERNAMES = ['admin', 'support', 'help', 'root', 'webmaster', 'administrator', 'mod', 'moderator'];
-
 function semanticProblems(config: Config, locate: Locate): Problem[] {
   const problems: Problem[] = [];
   const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
@@ -205,14 +197,26 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
   if (number(config.database.minCapacity) && number(config.database.maxCapacity) && config.database.minCapacity > config.database.maxCapacity) {
     report(['database', 'minCapacity'], 'capacity', `minCapacity ${config.database.minCapacity} is greater than maxCapacity ${config.database.maxCapacity}`);
   }
-  if (text(config.mastodon.version) && /^v\d+\.\d+\.\d+$/.test(config.mastodon.version) && compareVersions(config.mastodon.version, 'v4.3.0') < 0) {
-    report(['mastodon', 'version'], 'version', `${config.mastodon.version} is too old: mastodon-cfn supports v4.3.0 and later (the releases with a separate streaming image)`);
+  const version = text(config.mastodon.version) && /^v\d+\.\d+\.\d+$/.test(config.mastodon.version) ? config.mastodon.version : undefined;
+  const series = version && seriesOf(version);
+  if (version && !series) {
+    const supported = MASTODON_SERIES.map((s) => `${s}.x`).join(', ');
+    report(['mastodon', 'version'], 'version', `${version} is not a release mastodon-cfn knows: it supports the ${supported} series (up to ${MASTODON[MASTODON_SERIES.at(-1)!].latest} checked); choose one of them`);
   }
   const fargateSize = (cpu: unknown, memory: unknown) => (number(cpu) && number(memory) ? fargateSizeProblem(cpu, memory) : undefined);
   const mastodonSize = fargateSize(config.mastodon.cpu, config.mastodon.memory);
   if (mastodonSize) report(['mastodon', 'memory'], 'fargateSize', mastodonSize);
-  for (const key of Object.keys(config.mastodon.environment)) {
+  const environment = isPlainObject(config.mastodon.environment) ? config.mastodon.environment : {};
+  for (const key of Object.keys(environment)) {
     if (OWNED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
+    if (IGNORED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} would be ignored: Mastodon reads only the REDIS_URL mastodon-cfn sets (lib/mastodon/redis_configuration.rb, streaming/redis.js)`);
+  }
+  const workers = environment.WEB_CONCURRENCY;
+  const workersValid = workers === undefined || /^\d{1,3}$/.test(String(workers));
+  if (!workersValid) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma's single mode); got ${JSON.stringify(workers)}`);
+  if (!mastodonSize && workersValid && number(config.mastodon.cpu) && number(config.mastodon.memory)) {
+    const tight = memoryProblem(config.mastodon.cpu, config.mastodon.memory, workers === undefined ? undefined : Number(workers));
+    if (tight) report(workers === undefined ? ['mastodon', 'memory'] : ['mastodon', 'environment', 'WEB_CONCURRENCY'], 'memory', tight);
   }
 
   if (text(config.media.domain) && config.media.domain === config.domain) {
@@ -227,8 +231,9 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
   }
 
   const owner = config.mastodon.owner?.username;
-  if (text(owner) && MASTODON_RESERVED_USERNAMES.includes(owner.toLowerCase())) {
-    report(['mastodon', 'owner', 'username'], 'reservedUsername', `Mastodon reserves the username "${owner}" (reserved_usernames in its config/settings.yml): choose another`);
+  const reserved = series && text(owner) ? reservedOwnerUsernames(version) : undefined;
+  if (reserved && text(owner) && reserved.names.includes(owner.toLowerCase())) {
+    report(['mastodon', 'owner', 'username'], 'reservedUsername', `Mastodon ${version} reserves the username "${owner}" (${reserved.source}): choose another`);
   }
   if (config.dns && (config.dns.hostedZoneId === undefined) === !config.dns.route53) {
     report(config.dns.route53 ? ['dns', 'route53'] : ['dns'], 'dnsZone', config.dns.route53 ? 'give dns.hostedZoneId or dns.route53: true, not both' : 'dns needs hostedZoneId, or route53: true to find the zone at deploy time');

@@ -40,6 +40,8 @@ export function sesSmtpPassword(secretAccessKey: string, region: string): string
 const GENERATORS: Record<SecretGenerator, (current: SecretValues, region: string) => SecretValues> = {
   'mastodon-secrets': (current) => ({
     SECRET_KEY_BASE: hex(64),
+    // As rake mastodon:setup makes it (lib/tasks/mastodon.rake at v4.3.0); only 4.3 reads it.
+    OTP_SECRET: hex(64),
     ...(current.VAPID_PRIVATE_KEY && current.VAPID_PUBLIC_KEY ? {} : vapidKeyPair()),
     ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY: alphanumeric(32),
     ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT: alphanumeric(32),

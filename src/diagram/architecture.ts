@@ -124,6 +124,8 @@ export function architecture(stacks: PricedStack[], estimate: Estimate, title: s
       const seen = references(resource.Properties);
       if (resource.Type === 'AWS::ECS::Service') {
         references(resources[String(resource.Properties?.TaskDefinition?.Ref)]?.Properties, seen);
+        // A connection handed over as a secret (the cache's REDIS_URL) leads on to what the secret is made from.
+        for (const id of [...seen]) if (resources[id]?.Type === 'AWS::SecretsManager::Secret') references(resources[id].Properties, seen);
         if ((resource.Properties?.LoadBalancers ?? []).length > 0) {
           const [loadBalancer] = ofType(LOAD_BALANCER, stack.name);
           if (loadBalancer) arrows.push({ from: loadBalancer.id, to: box.id });

@@ -1,0 +1,261 @@
+/**
+ * What mastodon-cfn relies on about Mastodon, per supported minor series, each fact with the file it
+ * was read from at the release tag (every one checked at the series' first release and at `latest`).
+ * The compiler, the validator and the tests' stand-ins read them here and nowhere else.
+ */
+
+export const MASTODON_SERIES = ['4.3', '4.4', '4.5'] as const;
+export type MastodonSeries = (typeof MASTODON_SERIES)[number];
+
+/** `v4.5.2` → `4.5`; undefined for a tag of a series these facts were not read for (v4.2.x, v4.6.0, v5.0.0). */
+export function seriesOf(version: string): MastodonSeries | undefined {
+  const match = /^v(\d+)\.(\d+)\.\d+$/.exec(version);
+  return match ? MASTODON_SERIES.find((series) => series === `${Number(match[1])}.${Number(match[2])}`) : undefined;
+}
+
+/** Orders release tags vX.Y.Z by their numbers. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.slice(1).split('.').map(Number);
+  const pb = b.slice(1).split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same in every supported series (read at v4.3.0, v4.4.0 and v4.5.2, unchanged up to each `latest`)
+
+/** Where Mastodon's images keep the application: WORKDIR /opt/mastodon (Dockerfile, streaming/Dockerfile); tootctl is bin/tootctl there. */
+export const TOOTCTL = 'bin/tootctl';
+
+/**
+ * The processes and how Mastodon starts them (docker-compose.yml's `command:` of web, streaming and sidekiq).
+ * Ports: puma binds BIND:PORT, default 3000 (config/puma.rb); streaming listens on PORT, default 4000
+ * (streaming/index.js, EXPOSE 4000 in streaming/Dockerfile). Health: `/health` answers "OK" (config/routes.rb,
+ * excluded from host authorization in config/initializers/1_hosts.rb), and so does
+ * `/api/v1/streaming/health` (streaming/index.js).
+ */
+export const WEB = { command: ['bundle', 'exec', 'puma', '-C', 'config/puma.rb'], port: 3000, healthPath: '/health' } as const;
+export const STREAMING = { command: ['node', './streaming/index.js'], port: 4000, healthPath: '/api/v1/streaming/health' } as const;
+export const SIDEKIQ = { command: ['bundle', 'exec', 'sidekiq'] } as const;
+
+/**
+ * Puma's defaults: `workers ENV.fetch('WEB_CONCURRENCY') { 2 }` preloaded processes of
+ * `threads ENV.fetch('MAX_THREADS') { 5 }` each (config/puma.rb). The Rails database pool follows
+ * MAX_THREADS (config/database.yml), and Sidekiq runs SIDEKIQ_CONCURRENCY threads, default 5 (config/sidekiq.yml).
+ */
+export const PUMA_DEFAULTS = { WEB_CONCURRENCY: 2, MAX_THREADS: 5 } as const;
+
+/**
+ * `tootctl accounts create USERNAME --email … --confirmed --approve --role Owner` (lib/mastodon/cli/accounts.rb#create):
+ * without --approve the account waits for approval, as registrations_mode defaults to `none` (config/settings.yml).
+ */
+export function ownerAccountCommand(username: string, email: string): string[] {
+  return ['accounts', 'create', username, '--email', email, '--confirmed', '--approve', '--role', 'Owner'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each process reads
+
+/** A variable a process reads, and the file that reads it. */
+export type Reads = Readonly<Record<string, string>>;
+
+/**
+ * Set REDIS_URL, and every other variable of the same connection is ignored:
+ * `return { url:, driver: } if url` in lib/mastodon/redis_configuration.rb#setup_config (Rails: web,
+ * sidekiq, tootctl; SIDEKIQ_REDIS_* and CACHE_REDIS_* unset fall back to it), and "If we receive REDIS_URL,
+ * don't continue parsing any other REDIS_* environment variables" in streaming/redis.js (since 4.3, PR #31623).
+ * Streaming's own REDIS_HOST/REDIS_PORT path has no TLS at all, so the password must travel inside a rediss:// URL.
+ */
+export const IGNORED_NEXT_TO_REDIS_URL = ['REDIS_HOST', 'REDIS_PORT', 'REDIS_DB', 'REDIS_USER', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PORT', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const;
+
+const DATABASE_YML = 'config/database.yml';
+const PAPERCLIP = 'config/initializers/paperclip.rb';
+const REDIS_CONFIGURATION = 'lib/mastodon/redis_configuration.rb';
+const ACTIVE_RECORD_ENCRYPTION = 'config/initializers/active_record_encryption.rb';
+
+/** Read by every Rails process (web, sidekiq, migrations, tootctl and rails runner) in every series. */
+const RAILS_READS: Reads = {
+  LOCAL_DOMAIN: 'config/initializers/1_hosts.rb',
+  RAILS_ENV: 'config/boot.rb',
+  RAILS_SERVE_STATIC_FILES: 'config/application.rb',
+  RAILS_LOG_LEVEL: 'config/environments/production.rb',
+  BIND: 'config/puma.rb',
+  PORT: 'config/puma.rb',
+  WEB_CONCURRENCY: 'config/puma.rb',
+  MAX_THREADS: 'config/puma.rb',
+  DB_POOL: DATABASE_YML,
+  DB_HOST: DATABASE_YML,
+  DB_PORT: DATABASE_YML,
+  DB_NAME: DATABASE_YML,
+  DB_USER: DATABASE_YML,
+  DB_PASS: DATABASE_YML,
+  DB_SSLMODE: DATABASE_YML,
+  REDIS_URL: REDIS_CONFIGURATION,
+  // The default hiredis driver speaks no TLS.
+  REDIS_DRIVER: REDIS_CONFIGURATION,
+  S3_ENABLED: PAPERCLIP,
+  S3_BUCKET: PAPERCLIP,
+  S3_REGION: PAPERCLIP,
+  S3_HOSTNAME: PAPERCLIP,
+  S3_PROTOCOL: PAPERCLIP,
+  S3_ALIAS_HOST: PAPERCLIP,
+  S3_PERMISSION: PAPERCLIP,
+  SIDEKIQ_CONCURRENCY: 'config/sidekiq.yml',
+  // Rails::Application#secret_key_base reads ENV["SECRET_KEY_BASE"] in production (railties).
+  SECRET_KEY_BASE: 'config/initializers/cookie_rotator.rb',
+  ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY: ACTIVE_RECORD_ENCRYPTION,
+  ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT: ACTIVE_RECORD_ENCRYPTION,
+  ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY: ACTIVE_RECORD_ENCRYPTION,
+};
+
+/**
+ * The keys Mastodon needs generated once per instance (what `rake mastodon:setup` generates). OTP_SECRET
+ * only 4.3 reads: `ENV.fetch('OTP_SECRET')` in config/environments/production.rb at v4.3.0 (boot fails
+ * without it); 4.4 and later keep two-factor secrets with Active Record encryption and read it nowhere.
+ */
+export const MASTODON_SECRET_VARIABLES = [
+  'SECRET_KEY_BASE',
+  'OTP_SECRET',
+  'VAPID_PRIVATE_KEY',
+  'VAPID_PUBLIC_KEY',
+  'ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY',
+  'ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT',
+  'ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY',
+] as const;
+
+const SMTP_VARIABLES = ['SMTP_SERVER', 'SMTP_PORT', 'SMTP_LOGIN', 'SMTP_PASSWORD', 'SMTP_FROM_ADDRESS', 'SMTP_DOMAIN', 'SMTP_AUTH_METHOD', 'SMTP_ENABLE_STARTTLS'] as const;
+const readBy = (file: string, names: readonly string[]): Reads => Object.fromEntries(names.map((name) => [name, file]));
+
+/** Rails as of 4.4: mail settings moved to config/email.yml, VAPID keys to config/vapid.yml, the post-deployment switch to lib/mastodon/database.rb. */
+const RAILS_READS_SINCE_4_4: Reads = {
+  ...RAILS_READS,
+  ...readBy('config/email.yml', SMTP_VARIABLES),
+  ...readBy('config/vapid.yml', ['VAPID_PRIVATE_KEY', 'VAPID_PUBLIC_KEY']),
+  SKIP_POST_DEPLOYMENT_MIGRATIONS: 'lib/mastodon/database.rb',
+};
+
+/** The streaming server (streaming/index.js, streaming/database.js, streaming/redis.js) in every series. */
+const STREAMING_READS: Reads = {
+  NODE_ENV: 'streaming/index.js',
+  BIND: 'streaming/index.js',
+  PORT: 'streaming/index.js',
+  DB_HOST: 'streaming/database.js',
+  DB_PORT: 'streaming/database.js',
+  DB_NAME: 'streaming/database.js',
+  DB_USER: 'streaming/database.js',
+  DB_PASS: 'streaming/database.js',
+  // "no-verify" is its own value: TLS without checking the certificate (node-pg verifies for every other mode).
+  DB_SSLMODE: 'streaming/database.js',
+  DB_POOL: 'streaming/database.js',
+  REDIS_URL: 'streaming/redis.js',
+};
+
+// ---------------------------------------------------------------------------------------------
+// The owner account
+
+/**
+ * What `User.new` takes for an account made as tootctl makes it (lib/mastodon/cli/accounts.rb#create):
+ * the users table's email, role_id and confirmed_at (db/schema.rb), Devise's password, the acceptance
+ * `agreement` (validates :agreement, acceptance: … in app/models/user.rb), and the switch that lets an
+ * administrator's account skip the registration checks. Any other name raises ActiveModel::UnknownAttributeError.
+ */
+export interface OwnerFacts {
+  /** The switch's name: `attr_writer :bypass_invite_request_check` (4.3), `bypass_registration_checks` since 4.4 (app/models/user.rb). */
+  bypassAttribute: 'bypass_invite_request_check' | 'bypass_registration_checks';
+  userAttributes: readonly string[];
+  /**
+   * The User methods the script calls after `save` (app/models/user.rb): `mark_email_as_confirmed!`
+   * (runs the after-confirmation steps, as tootctl's --confirmed does) and `approve!`. There is no `confirm!`.
+   */
+  userMethods: readonly string[];
+}
+
+/** Usernames the release refuses for a new local account (Account's UnreservedUsernameValidator). */
+export interface ReservedUsernames {
+  names: readonly string[];
+  source: string;
+  /** From this release on, the owner's registration bypass skips the check (app/models/account.rb: `!user&.bypass_registration_checks`). */
+  bypassedByOwnerSince?: string;
+}
+
+export interface SeriesFacts {
+  series: MastodonSeries;
+  /** The newest release of the series the facts were checked against; the tests build each series with it. */
+  latest: string;
+  /** Rails' reads (web, sidekiq, migrations, the owner script, tootctl). */
+  rails: Reads;
+  streaming: Reads;
+  owner: OwnerFacts;
+  reservedUsernames: ReservedUsernames;
+}
+
+const COMMON_USER_ATTRIBUTES = ['email', 'password', 'agreement', 'role_id', 'confirmed_at'] as const;
+const USER_METHODS = ['mark_email_as_confirmed!', 'approve!'] as const;
+
+const RESERVED_SINCE_4_4 = ['abuse', 'account', 'accounts', 'admin', 'administration', 'administrator', 'admins', 'help', 'helpdesk', 'instance', 'mod', 'moderator', 'moderators', 'mods', 'owner', 'root', 'security', 'server', 'staff', 'support', 'webmaster'];
+
+export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
+  '4.3': {
+    series: '4.3',
+    latest: 'v4.3.23',
+    rails: {
+      ...RAILS_READS,
+      // config/environments/production.rb at v4.3.0 builds the SMTP settings itself.
+      ...readBy('config/environments/production.rb', SMTP_VARIABLES),
+      ...readBy('config/initializers/vapid.rb', ['VAPID_PRIVATE_KEY', 'VAPID_PUBLIC_KEY']),
+      SKIP_POST_DEPLOYMENT_MIGRATIONS: 'config/initializers/0_post_deployment_migrations.rb',
+      OTP_SECRET: 'config/environments/production.rb',
+    },
+    streaming: STREAMING_READS,
+    owner: { bypassAttribute: 'bypass_invite_request_check', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_invite_request_check'], userMethods: USER_METHODS },
+    reservedUsernames: { names: ['admin', 'support', 'help', 'root', 'webmaster', 'administrator', 'mod', 'moderator'], source: 'reserved_usernames in config/settings.yml at v4.3.0' },
+  },
+  '4.4': {
+    series: '4.4',
+    latest: 'v4.4.22',
+    rails: RAILS_READS_SINCE_4_4,
+    streaming: STREAMING_READS,
+    // lib/mastodon/cli/accounts.rb#create at v4.4.0 passes `bypass_registration_checks: true`.
+    owner: { bypassAttribute: 'bypass_registration_checks', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_registration_checks'], userMethods: USER_METHODS },
+    reservedUsernames: { names: RESERVED_SINCE_4_4, source: 'reserved_usernames in config/settings.yml at v4.4.0', bypassedByOwnerSince: 'v4.4.4' },
+  },
+  '4.5': {
+    series: '4.5',
+    latest: 'v4.5.15',
+    rails: RAILS_READS_SINCE_4_4,
+    streaming: STREAMING_READS,
+    owner: { bypassAttribute: 'bypass_registration_checks', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_registration_checks'], userMethods: USER_METHODS },
+    // UsernameBlock rows seeded by db/seeds/05_blocked_usernames.rb (plus "mastodon" and "mastadon" anywhere in a name).
+    reservedUsernames: { names: RESERVED_SINCE_4_4, source: 'db/seeds/05_blocked_usernames.rb at v4.5.2', bypassedByOwnerSince: 'v4.5.0' },
+  },
+};
+
+/** The facts of a version's series; the validator has refused every version of another series before the compiler runs. */
+export function mastodonFacts(version: string): SeriesFacts {
+  const series = seriesOf(version);
+  if (!series) throw new Error(`no Mastodon facts for ${version}: the validator accepts only the ${MASTODON_SERIES.join(', ')} series`);
+  return MASTODON[series];
+}
+
+/** The reserved usernames that stop the owner script at this release (none once its registration bypass skips the check). */
+export function reservedOwnerUsernames(version: string): ReservedUsernames | undefined {
+  const reserved = mastodonFacts(version).reservedUsernames;
+  return reserved.bypassedByOwnerSince && compareVersions(version, reserved.bypassedByOwnerSince) >= 0 ? undefined : reserved;
+}
+
+// ---------------------------------------------------------------------------------------------
+// How mastodon-cfn wires the processes (the compiler sets these; the validator refuses user values for them)
+
+/** The Mastodon containers, each logging under its own name; side services may not take these names. */
+export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'migrate', 'postgres'] as const;
+
+/** The variables the compiler sets on the Rails containers; a user value would silently break the wiring. */
+export const OWNED_MASTODON_VARIABLES = [
+  'LOCAL_DOMAIN', 'RAILS_ENV', 'RAILS_SERVE_STATIC_FILES', 'BIND', 'PORT',
+  'DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASS', 'DB_SSLMODE',
+  'REDIS_URL', 'REDIS_DRIVER',
+  'S3_ENABLED', 'S3_BUCKET', 'S3_REGION', 'S3_HOSTNAME', 'S3_PROTOCOL', 'S3_ALIAS_HOST', 'S3_PERMISSION',
+  ...SMTP_VARIABLES,
+  'SKIP_POST_DEPLOYMENT_MIGRATIONS',
+  ...MASTODON_SECRET_VARIABLES,
+] as const;

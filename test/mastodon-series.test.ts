@@ -1,0 +1,165 @@
+import { expect } from 'chai';
+import { OWNER_SCRIPT_VARIABLES } from '../src/compiler/compute.js';
+import { IGNORED_NEXT_TO_REDIS_URL, MASTODON, MASTODON_SERIES, OWNED_MASTODON_VARIABLES, SIDEKIQ, STREAMING, WEB, type Reads } from '../src/mastodon/facts.js';
+import { MastodonCfnError } from '../src/errors.js';
+import { buildConfig, minimalYaml } from './support/build.js';
+
+type Container = { Name: string; Image: string; Command: string[]; Environment: { Name: string; Value: unknown }[]; Secrets?: { Name: string; ValueFrom: unknown }[]; PortMappings?: { ContainerPort: number }[]; Memory?: number; MemoryReservation?: number };
+
+/** The problems a build of this config reports, as "path: message". */
+function problemsOf(yaml: string): string[] {
+  try {
+    buildConfig({ yaml: minimalYaml(yaml) });
+  } catch (error) {
+    if (error instanceof MastodonCfnError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+    throw error;
+  }
+  return [];
+}
+
+const containersOf = (resources: Record<string, any>, id: string) => resources[id].Properties.ContainerDefinitions as Container[];
+const names = (c: Container) => [...c.Environment.map((e) => e.Name), ...(c.Secrets ?? []).map((s) => s.Name)];
+const environmentOf = (c: Container) => Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
+
+/**
+ * The compiled stack against what each supported series' processes read (src/mastodon/facts.ts),
+ * built with the newest release of the series: a variable a process does not read is a wiring
+ * mistake (it does nothing, or it was meant for another release), and a variable Mastodon ignores
+ * next to REDIS_URL is a password that never arrives.
+ */
+describe('the compiled stack against each supported Mastodon series', () => {
+  for (const series of MASTODON_SERIES) {
+    const facts = MASTODON[series];
+    describe(`${series} (built with ${facts.latest})`, () => {
+      const built = buildConfig({ yaml: minimalYaml(`mastodon: { version: ${facts.latest}, owner: { username: alice, email: alice@example.com } }\n`) });
+      const main = built.resources();
+      const task = containersOf(main, 'MastodonTaskDefinition');
+      const byName = (name: string) => task.find((c) => c.Name === name)!;
+      const rails: [string, Container][] = [
+        ...task.filter((c) => c.Name !== 'streaming').map((c) => [`MastodonTaskDefinition ${c.Name}`, c] as [string, Container]),
+        ['PostDeploymentMigrationTaskDefinition migrate', containersOf(main, 'PostDeploymentMigrationTaskDefinition')[0]],
+        ['OwnerAccountTaskDefinition owner', containersOf(main, 'OwnerAccountTaskDefinition')[0]],
+      ];
+
+      const expectReads = (where: string, container: Container, reads: Reads, own: readonly string[] = []) => {
+        const unread = names(container).filter((name) => !(name in reads) && !own.includes(name));
+        expect(unread, `${where} sets variables ${series} does not read`).to.deep.equal([]);
+        const ignored = names(container).filter((name) => (IGNORED_NEXT_TO_REDIS_URL as readonly string[]).includes(name));
+        expect(ignored, `${where} sets variables ignored next to REDIS_URL`).to.deep.equal([]);
+        // The cache's token is inside REDIS_URL, so REDIS_URL is a secret, never a plain variable.
+        expect(container.Secrets!.find((s) => s.Name === 'REDIS_URL')?.ValueFrom, where).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'CacheConnection' }, ':url::']] });
+        expect(environmentOf(container), where).to.not.have.property('REDIS_URL');
+      };
+
+      it("sets on every Rails container only what that release's Rails reads, each owned by the compiler or a tuning default", () => {
+        for (const [where, container] of rails) {
+          expectReads(where, container, facts.rails, where.endsWith('owner') ? OWNER_SCRIPT_VARIABLES : []);
+          const loose = names(container).filter((name) => !(OWNED_MASTODON_VARIABLES as readonly string[]).includes(name) && !['WEB_CONCURRENCY', 'MAX_THREADS', ...OWNER_SCRIPT_VARIABLES].includes(name));
+          expect(loose, `${where}: variables a user value could change without the validator noticing`).to.deep.equal([]);
+        }
+        // OTP_SECRET exactly where the release reads it (4.3's production.rb fails to boot without it).
+        for (const [where, container] of rails) expect(names(container).includes('OTP_SECRET'), where).to.equal('OTP_SECRET' in facts.rails);
+      });
+
+      it('gives streaming the cache password inside its REDIS_URL secret, and nothing it would ignore', () => {
+        expectReads('streaming', byName('streaming'), facts.streaming);
+        expect(byName('streaming').Secrets!.map((s) => s.Name).sort()).to.deep.equal(['DB_PASS', 'REDIS_URL']);
+        // The one URL both read: rediss:// with the AUTH token, composed from the cache's own endpoint.
+        const url = main.CacheConnection.Properties.SecretString['Fn::Sub'] as string;
+        expect(url).to.equal('{"url":"rediss://:{{resolve:secretsmanager:${CacheAuthTokenArn}:SecretString:token}}@${Cache.PrimaryEndPoint.Address}:${Cache.PrimaryEndPoint.Port}"}');
+        expect(JSON.stringify(main.MastodonExecutionRole)).to.include('"Ref":"CacheConnection"');
+      });
+
+      it("runs each process with Mastodon's commands, ports and health paths, from images of that release", () => {
+        expect(byName('web').Command).to.deep.equal([...WEB.command]);
+        expect(byName('streaming').Command).to.deep.equal([...STREAMING.command]);
+        expect(byName('sidekiq').Command).to.deep.equal([...SIDEKIQ.command]);
+        for (const [process, facts] of [['web', WEB], ['streaming', STREAMING]] as const) {
+          expect(byName(process).PortMappings).to.deep.equal([{ ContainerPort: facts.port, Protocol: 'tcp' }]);
+          expect(environmentOf(byName(process))).to.include({ BIND: '0.0.0.0', PORT: String(facts.port) });
+        }
+        expect(main.WebTargetGroup.Properties).to.include({ Port: WEB.port, HealthCheckPath: WEB.healthPath });
+        expect(main.StreamingTargetGroup.Properties).to.include({ Port: STREAMING.port, HealthCheckPath: STREAMING.healthPath });
+        expect(main.MastodonService.Properties.LoadBalancers.map((l: { ContainerName: string; ContainerPort: number }) => [l.ContainerName, l.ContainerPort])).to.deep.equal([['web', WEB.port], ['streaming', STREAMING.port]]);
+        for (const container of [...task, ...rails.map(([, c]) => c)]) expect(container.Image.endsWith(`:${facts.latest}`), container.Name).to.equal(true);
+      });
+
+      it("creates the owner with the attribute that release's User has", () => {
+        const script = containersOf(main, 'OwnerAccountTaskDefinition')[0].Command[4];
+        expect(script).to.include(`${facts.owner.bypassAttribute}: true`);
+        const other = facts.owner.bypassAttribute === 'bypass_registration_checks' ? 'bypass_invite_request_check' : 'bypass_registration_checks';
+        expect(script).to.not.include(other);
+      });
+    });
+  }
+
+  it('refuses at build time a release of a series the facts were not read for, naming the supported ones', () => {
+    for (const version of ['v4.2.10', 'v4.6.0', 'v5.0.0']) {
+      expect(problemsOf(`mastodon: { version: ${version} }\n`)).to.deep.equal([`mastodon.version: ${version} is not a release mastodon-cfn knows: it supports the 4.3.x, 4.4.x, 4.5.x series (up to v4.5.15 checked); choose one of them`]);
+    }
+  });
+});
+
+describe('memory and Puma for each size of task', () => {
+  const mastodon = (yaml: string) => {
+    const main = buildConfig({ yaml: minimalYaml(`mastodon: ${yaml}\n`) }).resources();
+    const task = containersOf(main, 'MastodonTaskDefinition');
+    const get = (name: string) => task.find((c) => c.Name === name)!;
+    return { memory: Number(main.MastodonTaskDefinition.Properties.Memory), web: get('web'), sidekiq: get('sidekiq'), streaming: get('streaming') };
+  };
+  const fitsTheTask = (task: ReturnType<typeof mastodon>) => {
+    const processes = [task.web, task.sidekiq, task.streaming];
+    const reserved = processes.reduce((sum, c) => sum + c.MemoryReservation!, 0);
+    expect(reserved).to.be.at.most(task.memory);
+    // Each may grow into what is free, never into what the other two reserved.
+    for (const c of processes) expect(c.Memory, c.Name).to.equal(task.memory - (reserved - c.MemoryReservation!));
+  };
+
+  it('runs one Puma worker with room to grow on the default 1 vCPU / 2 GB task (the hard 40% share held a master and two workers in 819 MiB)', () => {
+    const task = mastodon('{}');
+    fitsTheTask(task);
+    expect(environmentOf(task.web)).to.include({ WEB_CONCURRENCY: '1', MAX_THREADS: '5' });
+    expect([task.web.MemoryReservation, task.sidekiq.MemoryReservation, task.streaming.MemoryReservation]).to.deep.equal([640, 512, 256]);
+    expect(task.web.Memory).to.be.greaterThan(1024);
+    // Puma's settings are the web container's: sidekiq's threads are SIDEKIQ_CONCURRENCY.
+    expect(environmentOf(task.sidekiq)).to.not.have.any.keys('WEB_CONCURRENCY', 'MAX_THREADS');
+  });
+
+  it('gives a larger task one worker per vCPU, and a user value of WEB_CONCURRENCY wins and sizes the web reservation', () => {
+    const large = mastodon('{ cpu: 2048, memory: 8192 }');
+    fitsTheTask(large);
+    expect(environmentOf(large.web)).to.include({ WEB_CONCURRENCY: '2' });
+    expect(large.web.MemoryReservation).to.equal(960);
+    const tuned = mastodon('{ cpu: 2048, memory: 8192, environment: { WEB_CONCURRENCY: 4, MAX_THREADS: 8 } }');
+    fitsTheTask(tuned);
+    expect(environmentOf(tuned.web)).to.include({ WEB_CONCURRENCY: '4', MAX_THREADS: '8' });
+    expect(tuned.web.MemoryReservation).to.equal(1600);
+  });
+
+  it('refuses a task the processes cannot fit in, and a WEB_CONCURRENCY the memory cannot hold', () => {
+    expect(problemsOf('mastodon: { cpu: 512, memory: 1024 }\n')).to.deep.equal([
+      "mastodon.memory: memory 1024 MiB cannot hold Mastodon's processes, which need 1408 MiB together (web 640 MiB (320 per Puma process), sidekiq 512, streaming 256): use more memory",
+    ]);
+    expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: 4 } }\n')).to.deep.equal([
+      "mastodon.environment.WEB_CONCURRENCY: memory 2048 MiB cannot hold Mastodon's processes, which need 2368 MiB together (web 1600 MiB (WEB_CONCURRENCY 4: 320 per Puma process), sidekiq 512, streaming 256): lower WEB_CONCURRENCY or use more memory",
+    ]);
+    expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: lots } }\n')).to.deep.equal(['mastodon.environment.WEB_CONCURRENCY: WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma\'s single mode); got "lots"']);
+    expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: 0 } }\n')).to.deep.equal([]);
+  });
+});
+
+describe('what the validator refuses in mastodon.environment', () => {
+  it('refuses REDIS_PASSWORD and the other REDIS_* Mastodon would ignore next to the REDIS_URL it is given', () => {
+    const ignored = (key: string) => `mastodon.environment.${key}: ${key} would be ignored: Mastodon reads only the REDIS_URL mastodon-cfn sets (lib/mastodon/redis_configuration.rb, streaming/redis.js)`;
+    expect(problemsOf('mastodon: { environment: { REDIS_PASSWORD: x, REDIS_HOST: y } }\n')).to.deep.equal([ignored('REDIS_PASSWORD'), ignored('REDIS_HOST')]);
+    expect(problemsOf('mastodon: { environment: { REDIS_URL: redis://elsewhere } }\n')).to.deep.equal(['mastodon.environment.REDIS_URL: REDIS_URL is set by mastodon-cfn itself and cannot be overridden']);
+  });
+});
+
+describe('egress of the Mastodon tasks and of the side services', () => {
+  it('lets Mastodon reach any TCP port (federation and link previews to servers on other ports), and keeps side services to 80 and 443', () => {
+    const main = buildConfig({ yaml: minimalYaml('services: { site: { image: nginx, port: 8080, host: site.example.com } }\n') }).resources();
+    expect(main.TaskSecurityGroup.Properties.SecurityGroupEgress).to.deep.equal([{ IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, CidrIp: '0.0.0.0/0', Description: 'Any TCP port: federation, link previews, the database, the cache, SES' }]);
+    expect(main.ServiceSiteSecurityGroup.Properties.SecurityGroupEgress.map((r: { FromPort: number }) => r.FromPort)).to.deep.equal([443, 80]);
+  });
+});
