@@ -15,6 +15,10 @@ export interface PostStore {
   get(url: string): Promise<PostRecord | undefined>;
   /** Takes the right to create the post for `url`; false when another request holds it (or the post exists). */
   claim(url: string, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Records the post, unless the claim is no longer `owner`'s (its lease ran out and another request took it):
+   * that request posts with the same idempotency key, so the same toot, and records it.
+   */
   complete(url: string, owner: string, toot: { id: string; url: string }): Promise<void>;
   /** Gives a claim back after a failure, so that the next request can try again. */
   release(url: string, owner: string): Promise<void>;
@@ -77,16 +81,20 @@ export function dynamoStore(tableName: string, client: DynamoDBClient): PostStor
       }
     },
     async complete(url, owner, toot) {
-      await send(
-        new UpdateItemCommand({
-          TableName: tableName,
-          Key: { pk: { S: url } },
-          UpdateExpression: 'SET #state = :created, tootId = :id, tootUrl = :tootUrl, createdAt = :at REMOVE leaseUntil',
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':created': { S: 'created' }, ':id': { S: toot.id }, ':tootUrl': { S: toot.url }, ':at': { S: new Date().toISOString() }, ':owner': { S: owner } },
-        }),
-      );
+      try {
+        await send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: { pk: { S: url } },
+            UpdateExpression: 'SET #state = :created, tootId = :id, tootUrl = :tootUrl, createdAt = :at REMOVE leaseUntil',
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
+            ExpressionAttributeValues: { ':created': { S: 'created' }, ':id': { S: toot.id }, ':tootUrl': { S: toot.url }, ':at': { S: new Date().toISOString() }, ':owner': { S: owner } },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
     },
     async release(url, owner) {
       try {

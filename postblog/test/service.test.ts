@@ -1,3 +1,4 @@
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startMoto, type Moto } from '../../test/support/moto.js';
@@ -169,6 +170,26 @@ describe('postblog service', function () {
     const offline = createApp({ version: 'test-rev', resolve: createResolver(config, offlineStore, mastodonPublisher(config)), log: (entry) => entries.push(entry) });
     await request(offline).get('/').query({ url: `${blog.url}/posts/hello-world` }).expect(503);
     expect(String(entries.at(-1)!.cause)).to.match(/^DynamoDB \(postblog-[^)]+\): .*ECONNREFUSED/);
+  });
+
+  it('answers the toot it posted when its claim ran out meanwhile and another request took the post over, not 500', async () => {
+    const url = `${blog.url}/posts/lease-lost`;
+    blog.pages.set('/posts/lease-lost', '<title>Lease lost</title>');
+    const dynamo = motoDynamo(moto.endpoint);
+    const publisher = mastodonPublisher(config);
+    // Mastodon answers after the lease: meanwhile another replica's request claims the post, as an expired lease allows.
+    const slowMastodon = {
+      async publish(text: string, idempotencyKey: string) {
+        await dynamo.send(new PutItemCommand({ TableName: config.tableName, Item: { pk: { S: url }, state: { S: 'creating' }, owner: { S: 'another-request' }, leaseUntil: { N: String(Date.now() + 30_000) } } }));
+        return publisher.publish(text, idempotencyKey);
+      },
+    };
+    const lateApp = createApp({ version: 'test-rev', resolve: createResolver(config, dynamoStore(config.tableName, dynamo), slowMastodon), log: () => undefined });
+    const response = await request(lateApp).get('/').query({ url }).expect(200);
+    expect(response.body.toot_id).to.equal(String(100 + mastodon.created));
+    // The claim is the other request's to finish: its post (same idempotency key) is the same toot.
+    const { Item } = await dynamo.send(new GetItemCommand({ TableName: config.tableName, Key: { pk: { S: url } } }));
+    expect(Item).to.deep.include({ state: { S: 'creating' }, owner: { S: 'another-request' } });
   });
 
   it('stops at start-up when its table does not exist, naming it', () => {

@@ -19,9 +19,32 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * moto_server, with DynamoDB's guarantee that a single-item write is atomic: "Individual write
+ * operations such as UpdateItem are atomic and always operate on the most recent version of the
+ * item, regardless of concurrency" (Amazon DynamoDB Developer Guide, Best practices for handling
+ * concurrent updates). moto_server 5 serves requests on threads and checks a write's condition
+ * before storing the item without a lock (moto/dynamodb/models/table.py, Table.put_item), so two
+ * concurrent `attribute_not_exists` puts can both succeed; one lock around its DynamoDB requests
+ * gives back what DynamoDB promises.
+ */
+const MOTO_SERVER = `
+import sys, threading
+from moto.dynamodb.responses import DynamoHandler
+from moto.server import main
+one_at_a_time = threading.Lock()
+call_action = DynamoHandler.call_action
+def atomic(self):
+    with one_at_a_time:
+        return call_action(self)
+DynamoHandler.call_action = atomic
+sys.exit(main())
+`;
+
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The interpreter pip installed moto[server] into (the moto_server script is a thin wrapper of moto.server.main).
+  const child: ChildProcess = spawn('python3', ['-c', MOTO_SERVER, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
   const endpoint = `http://127.0.0.1:${port}`;
