@@ -189,7 +189,7 @@ class Resolver {
     if (size > MAX_RESOLVED_SIZE) {
       throw new LimitExceeded('variables.tooLarge', path, `with variables resolved, the config passes ${MAX_RESOLVED_SIZE / 1024} KB (the size limit of a config) at this value; refused, as it looks like a runaway expansion`);
     }
-    if (depth > MAX_NESTING) throw new LimitExceeded('variables.tooDeep', path, `with variables resolved, this value nests more than ${MAX_NESTING} levels deep; refused`);
+    if (depth > MAX_NESTING) throw new LimitExceeded('variables.tooDeep', path, `this value nests more than ${MAX_NESTING} levels deep, counting what its variables resolve to; refused`);
   }
 
   private resolveString(text: string, path: ConfigPath): Resolved {
