@@ -41,15 +41,26 @@ export class MastodonCfnError extends Error {
   }
 }
 
+/** One problem of a config is one line: a key or a value the user wrote may hold a newline or a terminal's escape. */
 export function formatProblem(problem: Problem, file?: string): string {
   if (!file) return problem.message;
-  const where = problem.origin ?? `${file}:${problem.line ?? 1}:${problem.col ?? 1}`;
-  return `${where}  ${problem.path || '(file)'}  ${problem.message}`;
+  const where = problem.origin ?? `${printable(file)}:${problem.line ?? 1}:${problem.col ?? 1}`;
+  return `${where}  ${printable(problem.path) || '(file)'}  ${printable(problem.message)}`;
 }
 
-/** At most ~80 characters of a value a user wrote, for messages: a bad value may be a whole file. */
+/** Control characters (C0, DEL, C1) and line or paragraph separators, which would break a message's line or drive the terminal. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** The text with its control characters written as escapes (`\n`, `\u001b`), as JSON would write them. */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (char) => NAMED_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** At most ~80 characters of a value a user wrote, for messages: a bad value may be a whole file, and may hold control characters. */
 export function excerpt(text: string, limit = 80): string {
-  return text.length <= limit ? text : `${text.slice(0, limit - 1)}… (${text.length} characters)`;
+  const shown = printable(text);
+  return shown.length <= limit ? shown : `${shown.slice(0, limit - 1)}… (${text.length} characters)`;
 }
 
 /** File order: how problems are listed. */

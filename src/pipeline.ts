@@ -89,7 +89,7 @@ export function build(options: PipelineOptions): Build {
     );
   }
   const files = new Map<string, string>();
-  for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), `${JSON.stringify(stack.template, null, 2)}\n`);
+  for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), stack.text);
   // Priced and drawn from the templates as written: exactly what CloudFormation will be asked to create.
   const written = compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) }));
   const monthly = estimate(written, config.provider.region);

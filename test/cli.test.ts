@@ -230,7 +230,7 @@ describe('cli', () => {
     writeFileSync(large, minimalYaml(`custom:\n${'  k: 1\n'.repeat(1)}${Array.from({ length: 60_000 }, (_, i) => `  key${i}: 1\n`).join('')}`));
     const cases: [string, RegExp][] = [
       [dir, /^\S+ is a folder, not a config file: give the path of your mastodon.config.yaml \(--config FILE\)\.$/],
-      [binary, /^\S+binary.yaml is not a text file \(it holds binary data\)/],
+      [binary, /^\S+binary.yaml:1:1  \(file\)  this file is not a text file \(it holds binary data/],
       [large, /^\S+large.yaml is 0\.\d MB: mastodon-cfn reads configs of up to 512 KB/],
     ];
     for (const [config, message] of cases) {

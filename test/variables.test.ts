@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseConfig } from '../src/config/load.js';
 import { resolveVariables } from '../src/config/variables.js';
+import { MastodonCfnError, type Problem } from '../src/errors.js';
 
 function resolve(yaml: string, options: Record<string, string> = {}, env: Record<string, string> = {}) {
   return resolveVariables(parseConfig(yaml, 'mastodon.config.yaml'), { options, env });
@@ -42,6 +43,23 @@ describe('variables', () => {
       ['variables.unresolved', 'list.0', 3, 5],
       ['variables.unknownSource', 'b', 4, 4],
     ]);
+  });
+
+  it('looks up only what the config, the options and the environment hold, never built-in properties', () => {
+    const { problems } = resolve('a: ${self:constructor}\nb: ${env:toString}\nc: ${opt:hasOwnProperty}\nd: ${self:list.length}\nlist: [x]\n');
+    expect(problems.map((p) => [p.code, p.path])).to.deep.equal([
+      ['variables.unresolved', 'a'],
+      ['variables.unresolved', 'b'],
+      ['variables.unresolved', 'c'],
+      ['variables.unresolved', 'd'],
+    ]);
+  });
+
+  it('refuses variables that refer on too deep or expand too far, naming the key', () => {
+    const chain = Array.from({ length: 40 }, (_, i) => `v${i}: \${self:v${i + 1}}\n`).join('') + 'v40: x\n';
+    expect(() => resolve(chain)).to.throw(MastodonCfnError).with.property('problems').that.satisfies((problems: Problem[]) => problems.length === 1 && problems[0].code === 'variables.tooDeep' && problems[0].path === 'v16');
+    const doubling = Array.from({ length: 25 }, (_, i) => `d${i + 1}: \${self:d${i}}\${self:d${i}}\n`).join('');
+    expect(() => resolve(`d0: ab\n${doubling}`)).to.throw(MastodonCfnError).with.property('problems').that.satisfies((problems: Problem[]) => problems[0].code === 'variables.tooLarge' && problems[0].path === 'd17');
   });
 
   it('leaves strings without variables alone', () => {

@@ -18,6 +18,16 @@ import { compileUserResources } from './resources.js';
 import { compileSecrets } from './secrets.js';
 import { compileServices } from './services.js';
 
+/** What the main stack records of its build for the deployer: the release it runs (the upgrade guard) and its profile (the data-loss guard names a profile change as the cause). */
+const compileDeployGuards: CompileStep = (config) => ({
+  main: {
+    Outputs: {
+      [OutputIds.MastodonVersion]: { Description: 'Mastodon release this stack runs', Value: config.mastodon.version },
+      [OutputIds.Profile]: { Description: 'The profile (standard or small) this stack was built with', Value: config.profile },
+    },
+  },
+});
+
 /** The compile steps, in order. Each owns its resources; the merge rejects a logical id defined twice. */
 export const COMPILE_STEPS: readonly (readonly [string, CompileStep])[] = [
   ['network', compileNetwork],
@@ -31,6 +41,7 @@ export const COMPILE_STEPS: readonly (readonly [string, CompileStep])[] = [
   ['secrets', compileSecrets],
   ['services', compileServices],
   ['dns', compileDns],
+  ['deployGuards', compileDeployGuards],
   ['resources', compileUserResources],
 ];
 
@@ -39,6 +50,8 @@ export interface CompiledStack {
   name: string;
   region: string;
   template: Template;
+  /** The template as written to its file: what cfn-lint reads, and what the deployer sends (compacted) or another tool uploads as it is. */
+  text: string;
   /** Parameters the deployer fills from other stacks' outputs. */
   wiring: Record<string, { stack: StackRole; output: string }>;
   generatedSecrets: Record<string, SecretGenerator>;
@@ -52,11 +65,24 @@ export interface CompiledStack {
   hostedZone?: HostedZone;
 }
 
-/** CloudFormation's quotas for one template (a body sent through S3 may be up to 1 MB). */
+/**
+ * CloudFormation's quotas for one template (cloudformation-limits.md in the CloudFormation User Guide):
+ * 500 resources, 200 parameters, 200 outputs, and a template body of 1 MB in S3 (51,200 bytes inline,
+ * where the deployer sends a small one).
+ */
 export const TEMPLATE_LIMITS = { Resources: 500, Parameters: 200, Outputs: 200, bytes: 1_000_000 } as const;
 
-/** Why a template would be refused by CloudFormation for its size, in words; empty when it fits. */
-function limitProblems(stack: { name: string; template: Template }): Problem[] {
+/** A template as it is written: indented JSON, for people and diffs. */
+function templateText(template: Template): string {
+  return `${JSON.stringify(template, null, 2)}\n`;
+}
+
+/**
+ * Why a template would be refused by CloudFormation for its size, in words; empty when it fits.
+ * The bytes counted are those written: the deployer sends them compacted (never more), while
+ * `aws cloudformation deploy --template-file` uploads the file as it is, indentation and all.
+ */
+function limitProblems(stack: { name: string; template: Template; text: string }): Problem[] {
   const problems: Problem[] = [];
   const over = (what: string, count: number, limit: number) =>
     problems.push({ code: 'compile.templateLimit', path: '', message: `the ${stack.name} stack would have ${count} ${what}; CloudFormation allows ${limit} (services and resources add to it)` });
@@ -64,8 +90,8 @@ function limitProblems(stack: { name: string; template: Template }): Problem[] {
     const count = Object.keys(stack.template[section] ?? {}).length;
     if (count > TEMPLATE_LIMITS[section]) over(section.toLowerCase(), count, TEMPLATE_LIMITS[section]);
   }
-  const bytes = Buffer.byteLength(JSON.stringify(stack.template));
-  if (bytes > TEMPLATE_LIMITS.bytes) over('bytes of template', bytes, TEMPLATE_LIMITS.bytes);
+  const bytes = Buffer.byteLength(stack.text);
+  if (bytes > TEMPLATE_LIMITS.bytes) over('bytes of template, as written', bytes, TEMPLATE_LIMITS.bytes);
   return problems;
 }
 
@@ -107,27 +133,26 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     });
   }
 
-  // The main stack records the Mastodon version it runs, for the deployer's upgrade guard.
-  stacks.main!.Outputs![OutputIds.MastodonVersion] = { Description: 'Mastodon release this stack runs', Value: config.mastodon.version };
-  // And its profile, for the data-loss guard to name a profile change as the cause.
-  stacks.main!.Outputs![OutputIds.Profile] = { Description: 'The profile (standard or small) this stack was built with', Value: config.profile };
-
-  const compiled = STACK_ROLES.filter((role) => stacks[role]).map((role) => ({
-    role,
-    name: names.stackName(role),
-    region: role === 'certificates' ? 'us-east-1' : config.provider.region,
-    template: toTemplate(role, stacks[role]!, config),
-    wiring: stacks[role]!.wiring ?? {},
-    generatedSecrets: stacks[role]!.generatedSecrets ?? {},
-    reusableSecrets: stacks[role]!.reusableSecrets ?? [],
-    deletionProtection: stacks[role]!.deletionProtection,
-    afterDeploy: stacks[role]!.afterDeploy,
-    oneOffTask: stacks[role]!.oneOffTask,
-    ownerAccount: stacks[role]!.ownerAccount,
-    logSources: stacks[role]!.logSources ?? {},
-    endpoints: stacks[role]!.endpoints ?? {},
-    hostedZone: stacks[role]!.hostedZone,
-  }));
+  const compiled = STACK_ROLES.filter((role) => stacks[role]).map((role) => {
+    const template = toTemplate(role, stacks[role]!, config);
+    return {
+      role,
+      name: names.stackName(role),
+      region: role === 'certificates' ? 'us-east-1' : config.provider.region,
+      template,
+      text: templateText(template),
+      wiring: stacks[role]!.wiring ?? {},
+      generatedSecrets: stacks[role]!.generatedSecrets ?? {},
+      reusableSecrets: stacks[role]!.reusableSecrets ?? [],
+      deletionProtection: stacks[role]!.deletionProtection,
+      afterDeploy: stacks[role]!.afterDeploy,
+      oneOffTask: stacks[role]!.oneOffTask,
+      ownerAccount: stacks[role]!.ownerAccount,
+      logSources: stacks[role]!.logSources ?? {},
+      endpoints: stacks[role]!.endpoints ?? {},
+      hostedZone: stacks[role]!.hostedZone,
+    };
+  });
   for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
 }

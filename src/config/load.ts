@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import { readFileSync, statSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import { byPosition, MastodonCfnError, type Problem } from '../errors.js';
+import { closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { byPosition, excerpt, MastodonCfnError, type Problem } from '../errors.js';
 import { isPlainObject, type ConfigPath } from './path.js';
 
 export interface Position {
@@ -19,26 +19,71 @@ export interface LoadedConfig {
 
 /** A whole config is a few kilobytes; anything past this is not a config, and is refused before it is parsed. */
 export const MAX_CONFIG_BYTES = 512 * 1024;
+/** How deep a config may nest (a resource's properties are a dozen levels deep); yaml itself overflows its stack near 400. */
+export const MAX_NESTING = 64;
+/** How long a pipe or a device may stay silent before its config is given up on. */
+const SILENCE_MS = 10_000;
+
+const tooLarge = (file: string, size: string) =>
+  MastodonCfnError.of('config.tooLarge', `${file} is ${size}: mastodon-cfn reads configs of up to 512 KB (a complete config is a few KB). Is this the right file?`);
+
+/**
+ * A pipe, a FIFO or a device (`--config <(make-config)`, /dev/zero) has no size to check first:
+ * read at most one byte past the limit, and never wait on it for ever. Non-blocking, so that a FIFO
+ * with no writer reads as empty instead of blocking the open.
+ */
+function readStream(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    let silentSince = Date.now();
+    while (length < buffer.length) {
+      let read: number;
+      try {
+        read = readSync(fd, buffer, length, buffer.length - length, null);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        if (Date.now() - silentSince > SILENCE_MS) throw MastodonCfnError.of('config.silent', `${file} sent nothing for ${SILENCE_MS / 1000} seconds: is anything writing to it?`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        continue;
+      }
+      if (read === 0) break;
+      length += read;
+      silentSince = Date.now();
+    }
+    if (length > MAX_CONFIG_BYTES) throw tooLarge(file, 'not a regular file and gives more than 512 KB');
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why bytes that are not UTF-8 text cannot be a config, in words. */
+function encodingProblem(bytes: Buffer): string | undefined {
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  if (utf16) return 'is UTF-16 text: save it as UTF-8';
+  // isUtf8 is a plain byte check; a fatal TextDecoder would start ICU (5 ms of every build).
+  if (bytes.includes(0)) return 'is not a text file (it holds binary data, or UTF-16 text): give the path of your mastodon.config.yaml (--config FILE), saved as UTF-8';
+  if (!isUtf8(bytes)) return 'is not UTF-8 text (a binary file, or text in another encoding such as Latin-1): save it as UTF-8';
+  return undefined;
+}
 
 export function loadConfigFile(file: string): LoadedConfig {
   let bytes: Buffer;
   try {
     const stat = statSync(file);
     if (stat.isDirectory()) throw MastodonCfnError.of('config.folder', `${file} is a folder, not a config file: give the path of your mastodon.config.yaml (--config FILE).`);
-    if (stat.size > MAX_CONFIG_BYTES) {
-      throw MastodonCfnError.of('config.tooLarge', `${file} is ${(stat.size / 1024 / 1024).toFixed(1)} MB: mastodon-cfn reads configs of up to 512 KB (a complete config is a few KB). Is this the right file?`);
-    }
-    bytes = readFileSync(file);
+    if (stat.size > MAX_CONFIG_BYTES) throw tooLarge(file, `${(stat.size / 1024 / 1024).toFixed(1)} MB`);
+    bytes = stat.isFile() ? readFileSync(file) : readStream(file);
   } catch (error) {
     if (error instanceof MastodonCfnError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw MastodonCfnError.of('config.unreadable', `cannot read config ${file}: ${reason}`);
   }
-  // isUtf8 is a plain byte check; a fatal TextDecoder would start ICU (5 ms of every build).
-  if (bytes.includes(0) || !isUtf8(bytes)) {
-    throw MastodonCfnError.of('config.binary', `${file} is not a text file (it holds binary data): give the path of your mastodon.config.yaml (--config FILE).`);
-  }
+  const encoding = encodingProblem(bytes);
+  if (encoding) throw new MastodonCfnError([{ code: 'config.encoding', path: '', message: `this file ${encoding}`, line: 1, col: 1 }], file);
   return parseConfig(bytes.toString('utf8'), file);
 }
 
@@ -67,6 +112,48 @@ function duplicateKeys(doc: Document): number[] {
     },
   });
   return offsets;
+}
+
+/** The tags YAML 1.2's core schema reads as plain JSON values; any other (`!!binary`, `!!set`, `!!timestamp`, `!Ref`) changes or drops a value. */
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
+
+/** Half of a UTF-16 surrogate pair, alone (`"\ud800"`): no character, so it cannot be written as UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * What YAML can say that a config cannot hold, each where it is written: tags that turn a value
+ * into something else, YAML 1.1 (where `yes`, `2001-12-14` and `010` are no longer strings and
+ * numbers), a list or mapping as a key, an alias with no anchor before it, a lone surrogate.
+ */
+function unsupportedNodes(doc: Document, text: string): { offset: number; code: string; message: string }[] {
+  const found: { offset: number; code: string; message: string }[] = [];
+  if (doc.directives?.yaml.version === '1.1') {
+    found.push({ offset: Math.max(0, text.indexOf('%YAML')), code: 'yaml.version', message: 'YAML: %YAML 1.1 reads yes/no, dates and 010 as other values than they look; remove the directive (mastodon-cfn reads YAML 1.2)' });
+  }
+  visit(doc, {
+    Node(_key, node) {
+      const offset = node.range?.[0] ?? 0;
+      if (node.tag && !PLAIN_TAGS.has(node.tag)) {
+        const tag = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
+        const hint = tag.startsWith('!!') ? 'write the value plainly' : `CloudFormation's short forms are not read: write the long form (for !Ref X, { Ref: X }; for !Sub, Fn::Sub)`;
+        found.push({ offset, code: 'yaml.tag', message: `YAML: the tag ${excerpt(tag, 40)} would change or drop this value; ${hint}` });
+      }
+      if (isScalar(node) && typeof node.value === 'string' && LONE_SURROGATE.test(node.value)) {
+        found.push({ offset, code: 'yaml.loneSurrogate', message: 'YAML: this string holds half of a UTF-16 surrogate pair (an escape such as "\\ud800" with no partner), which is no character and cannot be written as UTF-8; write the whole character' });
+      }
+      if (isAlias(node) && !node.resolve(doc)) {
+        found.push({ offset, code: 'yaml.undefinedAlias', message: `YAML: alias *${excerpt(node.source, 40)} has no anchor &${excerpt(node.source, 40)} before it` });
+      }
+    },
+    Pair(_key, pair) {
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      if (isCollection(key)) {
+        const offset = (pair.key as Node).range?.[0] ?? 0;
+        found.push({ offset, code: 'yaml.complexKey', message: 'YAML: a key must be a plain value, not a list or mapping' });
+      }
+    },
+  });
+  return found;
 }
 
 /** The first alias of the document, where a recursive alias or an alias bomb is reported. */
@@ -102,11 +189,13 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
 
   const problems: Problem[] = doc.errors.map((error) => {
-    const message = error.message.split('\n')[0];
+    // yaml reads nesting recursively and reports where its stack ran out.
+    const message = error.message.includes('Maximum call stack size exceeded') ? `nested too deeply (mastodon-cfn reads up to ${MAX_NESTING} levels)` : error.message.split('\n')[0];
     const start = openingQuote(text, message, error.pos[0]) ?? error.pos[0];
     return { code: `yaml.${error.code}`, path: '', message: `YAML: ${message}`, ...toPosition(start) };
   });
   problems.push(...duplicateKeys(doc).map((offset) => ({ code: 'yaml.DUPLICATE_KEY', path: '', message: 'YAML: Map keys must be unique', ...toPosition(offset) })));
+  problems.push(...unsupportedNodes(doc, text).map(({ offset, code, message }) => ({ code, path: '', message, ...toPosition(offset) })));
   if (problems.length > 0) throw new MastodonCfnError(problems.sort(byPosition), file);
 
   let raw: unknown;
