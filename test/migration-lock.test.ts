@@ -56,24 +56,53 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function runTwoAtOnce(command: string[]): Promise<{ log: string[]; codes: (number | null)[] }> {
+  async function runTwoAtOnce(command: string[], extraEnv: Record<string, string> = {}, times = 2): Promise<{ log: string[]; codes: (number | null)[] }> {
     const bin = join(work, 'bin');
     mkdirSync(bin, { recursive: true });
     const logFile = join(work, `migrations-${Date.now()}.log`);
     // bundle exec ruby ...: real Ruby. bundle exec rails db:...: a migration of one second, recorded.
     writeFileSync(
       join(bin, 'bundle'),
-      `#!/bin/sh\n[ "$1" = exec ] && shift\nif [ "$1" = ruby ]; then shift; exec ruby "$@"; fi\necho "start $$ $(date +%s%N) $*" >> "${logFile}"\nsleep 1\necho "end $$ $(date +%s%N)" >> "${logFile}"\n`,
+      `#!/bin/sh\n[ "$1" = exec ] && shift\nif [ "$1" = ruby ]; then shift; exec ruby "$@"; fi\necho "start $$ $(date +%s%N) $* skip=\${SKIP_POST_DEPLOYMENT_MIGRATIONS:-unset}" >> "${logFile}"\nsleep 1\necho "end $$ $(date +%s%N)" >> "${logFile}"\n`,
     );
     chmodSync(join(bin, 'bundle'), 0o755);
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DB_HOST: '127.0.0.1', DB_PORT: String(port), DB_NAME: 'postgres', DB_USER: 'mastodon', DB_PASS: 'unused', DB_SSLMODE: 'disable' };
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DB_HOST: '127.0.0.1', DB_PORT: String(port), DB_NAME: 'postgres', DB_USER: 'mastodon', DB_PASS: 'unused', DB_SSLMODE: 'disable', ...extraEnv };
     const run = () =>
       new Promise<number | null>((resolve) => {
         const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'ignore', 'inherit'] });
         child.once('close', resolve);
       });
-    const codes = await Promise.all([run(), run()]);
+    const codes = await Promise.all(Array.from({ length: times }, run));
     return { log: readFileSync(logFile, 'utf8').trim().split('\n'), codes };
+  }
+
+  const migrateCommand = (id: 'MastodonTaskDefinition' | 'PostDeploymentMigrationTaskDefinition', version?: string) => {
+    const main = (version ? buildConfig({ yaml: `service: social\ndomain: social.example.com\nmastodon: { version: ${version} }\n` }) : buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') })).resources();
+    const container = (main[id].Properties.ContainerDefinitions as { Name: string; Command: string[]; Environment: { Name: string; Value: string }[] }[]).find((c) => c.Name === 'migrate')!;
+    return { command: container.Command, environment: Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value])) };
+  };
+
+  // 4.3's schema load marks only the migrations on the path as run: skipping db/post_migrate there would leave
+  // them all for the deployer's db:migrate, which fails on the new schema (fixed upstream in v4.4.0, #34089).
+  for (const version of ['v4.3.23', 'v4.5.2']) {
+    it(`loads the schema of an empty database with the post-deployment migrations, and later migrates without them (${version})`, async () => {
+      const { command, environment } = migrateCommand('MastodonTaskDefinition', version);
+      expect(environment.SKIP_POST_DEPLOYMENT_MIGRATIONS).to.equal('true');
+      const skip = { SKIP_POST_DEPLOYMENT_MIGRATIONS: environment.SKIP_POST_DEPLOYMENT_MIGRATIONS };
+      const empty = await runTwoAtOnce(command, skip, 1);
+      expect(empty.codes).to.deep.equal([0]);
+      expect(empty.log[0]).to.match(/rails db:prepare skip=unset$/);
+
+      const psql = (sql: string) => spawnSync(join(postgresBin(), 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'mastodon', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+      expect(psql('CREATE TABLE schema_migrations (version varchar PRIMARY KEY)').status).to.equal(0);
+      try {
+        const migrated = await runTwoAtOnce(command, skip, 1);
+        expect(migrated.codes).to.deep.equal([0]);
+        expect(migrated.log[0]).to.match(/rails db:prepare skip=true$/);
+      } finally {
+        psql('DROP TABLE schema_migrations');
+      }
+    });
   }
 
   for (const [name, task] of [['migrate', 'db:prepare'], ['post-deployment migrate', 'db:migrate']] as const) {

@@ -155,6 +155,12 @@ export function lockedRailsTask(task: 'db:prepare' | 'db:migrate'): string[] {
     'require "pg"',
     'c = PG.connect(host: ENV.fetch("DB_HOST"), port: ENV.fetch("DB_PORT"), dbname: ENV.fetch("DB_NAME"), user: ENV.fetch("DB_USER"), password: ENV.fetch("DB_PASS"), sslmode: ENV.fetch("DB_SSLMODE", "prefer"))',
     `c.exec("SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})")`,
+    // On an empty database db:prepare loads db/schema.rb, which already holds every migration's effect, and
+    // marks as run only the migrations on the path: without db/post_migrate there, the deployer's
+    // db:migrate would then run all post-deployment migrations against the new schema and fail (4.3:
+    // lib/active_record/database_tasks_extensions.rb at v4.3.23 lacks the fix, upstream #34089, first in v4.4.0).
+    // So a schema load never skips them, in any release.
+    ...(task === 'db:prepare' ? ['ENV.delete("SKIP_POST_DEPLOYMENT_MIGRATIONS") if c.exec("SELECT to_regclass(\'schema_migrations\')").getvalue(0, 0).nil?'] : []),
     `exit(system("bundle", "exec", "rails", "${task}") ? 0 : 1)`,
   ].join('; ');
   return ['bundle', 'exec', 'ruby', '-e', script];
