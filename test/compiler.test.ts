@@ -226,7 +226,7 @@ describe('compiler: variations', () => {
   });
 
   for (const mode of ['maintenance', 'debug'] as const) {
-    it(`${mode} mode: containers sleep, a postgres client is added, ECS Exec is on with its role, web answers 503`, () => {
+    it(`${mode} mode: containers sleep, a postgres client is added, ECS Exec is on with its role, web and streaming answer 503 with the maintenance message`, () => {
       const built = buildConfig({ yaml: minimalYaml(`mastodon: { mode: ${mode} }\n`) });
       const main = built.resources();
       for (const name of ['web', 'streaming', 'sidekiq']) expect(container(main, name).Command.join(' ')).to.match(/sleep/);
@@ -243,7 +243,10 @@ describe('compiler: variations', () => {
       expect(built.manifest.stacks[2].oneOffTask?.container).to.equal('migrate');
       const policy = JSON.stringify(main.MastodonTaskRole.Properties.Policies);
       for (const action of ['CreateControlChannel', 'CreateDataChannel', 'OpenControlChannel', 'OpenDataChannel']) expect(policy).to.include(`ssmmessages:${action}`);
-      expect(main.HttpsListener.Properties.DefaultActions[0].FixedResponseConfig.StatusCode).to.equal('503');
+      const maintenance = { StatusCode: '503', ContentType: 'text/plain', MessageBody: 'social.example.com is down for maintenance.' };
+      expect(main.HttpsListener.Properties.DefaultActions[0].FixedResponseConfig).to.deep.equal(maintenance);
+      // The streaming paths too: forwarded, they would meet a target group without targets.
+      expect(main.StreamingListenerRule.Properties.Actions).to.deep.equal([{ Type: 'fixed-response', FixedResponseConfig: maintenance }]);
       const environment = container(main, 'web').Environment.map((e: any) => e.Name);
       expect(environment.includes('RAILS_LOG_LEVEL')).to.equal(mode === 'debug');
     });

@@ -32,6 +32,9 @@ export function forwardTo(targetGroupId: string) {
 
 export const compileLoadBalancer: CompileStep = (config) => {
   const production = config.mastodon.mode === 'production';
+  // In maintenance and debug the containers sleep outside the target groups: web and streaming both answer
+  // honestly instead of with the load balancer's bare 503 for a target group without targets.
+  const downForMaintenance = [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503', ContentType: 'text/plain', MessageBody: `${config.domain} is down for maintenance.` } }];
   return {
     main: {
       Resources: {
@@ -55,10 +58,7 @@ export const compileLoadBalancer: CompileStep = (config) => {
           Protocol: 'HTTPS',
           SslPolicy: TLS_POLICY,
           Certificates: [{ CertificateArn: instanceCertificateArn(config) }],
-          // In maintenance and debug the web container sleeps: answer honestly instead of timing out.
-          DefaultActions: production
-            ? forwardTo(Ids.WebTargetGroup)
-            : [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503', ContentType: 'text/plain', MessageBody: `${config.domain} is down for maintenance.` } }],
+          DefaultActions: production ? forwardTo(Ids.WebTargetGroup) : downForMaintenance,
         }),
         [Ids.WebTargetGroup]: taskTargetGroup(config, WEB.port, WEB.healthPath),
         [Ids.StreamingTargetGroup]: taskTargetGroup(config, STREAMING.port, STREAMING.healthPath),
@@ -67,7 +67,7 @@ export const compileLoadBalancer: CompileStep = (config) => {
           ListenerArn: httpsListener,
           Priority: 1,
           Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: STREAMING_PATHS } }],
-          Actions: forwardTo(Ids.StreamingTargetGroup),
+          Actions: production ? forwardTo(Ids.StreamingTargetGroup) : downForMaintenance,
         }),
       },
       Outputs: {
