@@ -6,7 +6,7 @@ import { deploy } from '../src/deployer/commands.js';
 import { readPackage } from '../src/deployer/manifest.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
-import { startMoto, type Moto } from './support/moto.js';
+import { useMoto } from './support/moto.js';
 import { writePackage } from './support/packages.js';
 import { motoS3As, OwnerCheckingS3 } from './support/s3Owner.js';
 
@@ -20,22 +20,7 @@ const BUCKET = `mastodon-cfn-artifacts-${ACCOUNT}-${REGION}`;
 const bigPackage = (name: string) => writePackage([{ name, region: REGION, dependsOn: [], template: { ...{ Metadata: { Padding: 'x'.repeat(60_000) } }, Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } } }]);
 
 describe('the artifacts bucket for templates over 51,200 bytes: only ever this account\'s (moto_server)', function () {
-  let moto: Moto;
-  const saved: Record<string, string | undefined> = {};
-  beforeEach(async () => {
-    moto = await startMoto();
-    for (const [key, value] of Object.entries(moto.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
-  });
-  afterEach(async () => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-    await moto?.stop();
-  });
+  const moto = useMoto('each');
 
   const squat = () => motoS3As(moto, REGION, SQUATTER).send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   const keysIn = async (bucket: string) => ((await motoS3As(moto, REGION, ACCOUNT).send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key);

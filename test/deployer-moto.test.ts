@@ -10,12 +10,11 @@ import { sdkClients } from '../src/deployer/aws.js';
 import { fillGeneratedSecrets } from '../src/deployer/secrets.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { REPO_ROOT, runCli } from './support/build.js';
-import { startMoto, type Moto } from './support/moto.js';
+import { useMoto } from './support/moto.js';
 import { twoRegionPackage, writePackage } from './support/packages.js';
 
 describe('deployer against moto_server (a real CloudFormation API)', function () {
-  let moto: Moto;
-  const saved: Record<string, string | undefined> = {};
+  const moto = useMoto();
   const cli = (...args: string[]) => runCli(args, { env: moto.env });
   const status = async (name: string, region: string) => {
     try {
@@ -27,20 +26,6 @@ describe('deployer against moto_server (a real CloudFormation API)', function ()
   // Change sets waiting to be executed (moto, unlike CloudFormation, also lists executed ones).
   const changeSets = async (name: string, region: string) => ((await sdkClients().cloudFormation(region).send(new ListChangeSetsCommand({ StackName: name }))).Summaries ?? []).filter((c: { ExecutionStatus: string }) => c.ExecutionStatus !== 'EXECUTE_COMPLETE');
 
-  before(async () => {
-    moto = await startMoto();
-    for (const [key, value] of Object.entries(moto.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
-  });
-  after(async () => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-    await moto?.stop();
-  });
 
   const pkg = () => twoRegionPackage('social-test', { wired: false });
 

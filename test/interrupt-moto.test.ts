@@ -4,7 +4,7 @@ import { DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cl
 import { expect } from 'chai';
 import { sdkClients } from '../src/deployer/aws.js';
 import { CLI, REPO_ROOT, runCli } from './support/build.js';
-import { startMoto, type Moto } from './support/moto.js';
+import { useMoto } from './support/moto.js';
 import { writePackage } from './support/packages.js';
 
 /** The CLI on a pseudo-terminal (Python's pty module), as a user runs it: `keys` are typed once `prompt` appears. */
@@ -48,8 +48,7 @@ const topicPackage = (name: string, output = 'v1') =>
   writePackage([{ name, region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } }, Outputs: { Release: { Value: output } } } }]);
 
 describe('change sets and Ctrl-C, through the CLI, against moto_server', function () {
-  let moto: Moto;
-  const saved: Record<string, string | undefined> = {};
+  const moto = useMoto();
   const cfn = () => sdkClients().cloudFormation('eu-central-1');
   const status = async (name: string) => {
     try {
@@ -62,20 +61,6 @@ describe('change sets and Ctrl-C, through the CLI, against moto_server', functio
   const waiting = async (name: string) =>
     ((await cfn().send(new ListChangeSetsCommand({ StackName: name }))).Summaries ?? []).filter((c: { StackName: string; ExecutionStatus: string }) => c.StackName === name && c.ExecutionStatus !== 'EXECUTE_COMPLETE');
 
-  before(async () => {
-    moto = await startMoto();
-    for (const [key, value] of Object.entries(moto.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
-  });
-  after(async () => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-    await moto?.stop();
-  });
 
   it('Ctrl-C at the [y/N] prompt of a first deploy: exit code 130, no change set and no empty stack left', async () => {
     const result = await onTerminal(['deploy', '--package', topicPackage('asked')], moto.env, /\[y\/N\] /, '\x03');

@@ -3,26 +3,11 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { sdkClients } from '../src/deployer/aws.js';
 import { runCli, tempDir } from './support/build.js';
-import { startMoto, type Moto } from './support/moto.js';
+import { useMoto } from './support/moto.js';
 import { twoRegionPackage } from './support/packages.js';
 
 describe('deploy preflight against moto_server (real STS and CloudFormation APIs)', function () {
-  let moto: Moto;
-  const saved: Record<string, string | undefined> = {};
-  before(async () => {
-    moto = await startMoto();
-    for (const [key, value] of Object.entries(moto.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
-  });
-  after(async () => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-    await moto?.stop();
-  });
+  const moto = useMoto();
   const cli = (...args: string[]) => runCli(args, { env: { ...moto.env, AWS_REGION: undefined } });
   const stacks = async (region: string) => ((await sdkClients().cloudFormation(region).send(new ListStacksCommand({}))).StackSummaries ?? []).map((s: { StackName: string }) => s.StackName);
 

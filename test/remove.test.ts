@@ -8,7 +8,7 @@ import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { runCli } from './support/build.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
-import { startMoto, type Moto } from './support/moto.js';
+import { useMoto } from './support/moto.js';
 import { writePackage } from './support/packages.js';
 
 const REGION = 'eu-central-1';
@@ -45,22 +45,7 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 }
 
 describe('remove: a database is unprotected only while its stack is being deleted (moto_server)', function () {
-  let moto: Moto;
-  const saved: Record<string, string | undefined> = {};
-  before(async () => {
-    moto = await startMoto();
-    for (const [key, value] of Object.entries(moto.env)) {
-      saved[key] = process.env[key];
-      process.env[key] = value;
-    }
-  });
-  after(async () => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-    await moto?.stop();
-  });
+  const moto = useMoto();
 
   const rds = () => sdkClients().rds(REGION);
   const protection = async (id: string) => (await rds().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances[0].DeletionProtection as boolean;

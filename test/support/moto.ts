@@ -69,3 +69,40 @@ export async function startMoto(): Promise<Moto> {
       }),
   };
 }
+
+/**
+ * moto_server for the tests of one `describe`: started before them (or before each, for a clean
+ * account every test), with the AWS SDK's environment pointed at it, and stopped after.
+ */
+export function useMoto(scope: 'suite' | 'each' = 'suite'): Moto {
+  let running: Moto | undefined;
+  const saved: Record<string, string | undefined> = {};
+  (scope === 'each' ? beforeEach : before)(async () => {
+    running = await startMoto();
+    for (const [key, value] of Object.entries(running.env)) {
+      saved[key] = process.env[key];
+      process.env[key] = value;
+    }
+  });
+  (scope === 'each' ? afterEach : after)(async () => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    await running?.stop();
+    running = undefined;
+  });
+  const current = () => {
+    if (!running) throw new Error('moto_server runs only while the tests of its describe run');
+    return running;
+  };
+  return {
+    get endpoint() {
+      return current().endpoint;
+    },
+    get env() {
+      return current().env;
+    },
+    stop: () => current().stop(),
+  };
+}
