@@ -59,3 +59,10 @@ export const NAME_LIMITS = {
 } as const satisfies Record<string, NameLimit>;
 
 export type NameKind = keyof typeof NAME_LIMITS;
+
+/**
+ * CloudFormation's quotas for one template (cloudformation-limits.md in the CloudFormation User Guide):
+ * 500 resources, 200 parameters, 200 outputs, a template body of 1 MB from S3, and 51,200 bytes when
+ * sent inline (TemplateBody).
+ */
+export const TEMPLATE_LIMITS = { Resources: 500, Parameters: 200, Outputs: 200, bytes: 1_000_000, inlineBytes: 51_200 } as const;

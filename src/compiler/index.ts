@@ -4,6 +4,7 @@ import type { Problem } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import { compileCache } from './cache.js';
 import { compileCertificates } from './certificates.js';
+import { TEMPLATE_LIMITS } from '../aws/limits.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase, databaseEngineOf } from './database.js';
@@ -65,12 +66,6 @@ export interface CompiledStack {
   hostedZone?: HostedZone;
 }
 
-/**
- * CloudFormation's quotas for one template (cloudformation-limits.md in the CloudFormation User Guide):
- * 500 resources, 200 parameters, 200 outputs, and a template body of 1 MB in S3 (51,200 bytes inline,
- * where the deployer sends a small one).
- */
-export const TEMPLATE_LIMITS = { Resources: 500, Parameters: 200, Outputs: 200, bytes: 1_000_000 } as const;
 
 /** A template as it is written: indented JSON, for people and diffs. */
 function templateText(template: Template): string {

@@ -1,11 +1,10 @@
 import { CreateBucketCommand, HeadBucketCommand, type BucketLocationConstraint, PutBucketEncryptionCommand, PutObjectCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
+import { TEMPLATE_LIMITS } from '../aws/limits.js';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient, Clients } from './aws.js';
 
-/** CloudFormation takes at most 51,200 bytes inline; larger templates must come from S3. */
-export const INLINE_TEMPLATE_LIMIT = 51_200;
 
 const statusOf = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
@@ -13,7 +12,7 @@ function notThisAccounts(bucket: string, region: string, account: string, how: s
   return MastodonCfnError.of(
     'deploy.artifactsBucket',
     `The artifacts bucket ${bucket} (${region}) ${how}: another AWS account owns that name, or these credentials may not read it (s3:ListBucket). ` +
-      `mastodon-cfn uploads templates over ${INLINE_TEMPLATE_LIMIT.toLocaleString('en-US')} bytes only to a bucket of account ${account}, so nothing was deployed. If the bucket is this account's, grant s3:ListBucket and s3:PutObject on it and deploy again.`,
+      `mastodon-cfn uploads templates over ${TEMPLATE_LIMITS.inlineBytes.toLocaleString('en-US')} bytes only to a bucket of account ${account}, so nothing was deployed. If the bucket is this account's, grant s3:ListBucket and s3:PutObject on it and deploy again.`,
   );
 }
 
@@ -49,7 +48,7 @@ async function ensureArtifactsBucket(s3: AwsClient, bucket: string, region: stri
  */
 export async function templateSource(clients: Clients, region: string, stackName: string, templateText: string): Promise<{ TemplateBody?: string; TemplateURL?: string }> {
   const body = JSON.stringify(JSON.parse(templateText));
-  if (Buffer.byteLength(body) <= INLINE_TEMPLATE_LIMIT) return { TemplateBody: body };
+  if (Buffer.byteLength(body) <= TEMPLATE_LIMITS.inlineBytes) return { TemplateBody: body };
 
   const s3 = clients.s3(region);
   const account = (await clients.sts(region).send(new GetCallerIdentityCommand({}))).Account as string;
