@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { expect } from 'chai';
 import { CreateChangeSetCommand, DeleteChangeSetCommand, DescribeChangeSetCommand, DescribeStacksCommand, ExecuteChangeSetCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
@@ -804,5 +806,52 @@ describe('Ctrl-C while removing', () => {
     const error = await failure(remove(pkg, context(cfn, { polling: { initialMs: 5, maxMs: 5, signal: interrupt.signal } }).context));
     expect(error.exitCode).to.equal(130);
     expect(error.message).to.match(/^Stopped following gone; CloudFormation goes on deleting it\./);
+  });
+});
+
+describe('a package the deployer is given: only its own files, each a template', () => {
+  const edited = (edit: (manifest: any, directory: string) => void) => {
+    const directory = twoRegionPackage('edited');
+    const manifest = JSON.parse(readFileSync(join(directory, 'manifest.json'), 'utf8'));
+    edit(manifest, directory);
+    writeFileSync(join(directory, 'manifest.json'), JSON.stringify(manifest));
+    return directory;
+  };
+  const refusal = (read: () => unknown) => {
+    try {
+      read();
+    } catch (error) {
+      expect(error).to.be.instanceOf(MastodonCfnError);
+      return (error as MastodonCfnError).message;
+    }
+    throw new Error('the package was taken');
+  };
+
+  it('refuses a templateFile outside the package folder, before reading it', () => {
+    for (const templateFile of ['../../../../etc/passwd', '/etc/passwd', 'sub/x.template.json', '..']) {
+      const directory = edited((manifest) => (manifest.stacks[0].templateFile = templateFile));
+      expect(refusal(() => readPackage(directory))).to.include(`templateFile must name a file in the package folder, not ${JSON.stringify(templateFile)}`);
+    }
+  });
+
+  it('refuses a template that is not JSON, or not an object, naming the file: a user error, not a bug', () => {
+    const directory = twoRegionPackage('broken');
+    const pkg = readPackage(directory);
+    const file = join(directory, pkg.stacks[0].templateFile);
+    const original = readFileSync(file, 'utf8');
+    try {
+      writeFileSync(file, '{broken');
+      expect(refusal(() => pkg.template(pkg.stacks[0]))).to.match(/broken-certificates\.template\.json is not valid JSON .*build again/);
+      writeFileSync(file, '[]');
+      expect(refusal(() => pkg.template(pkg.stacks[0]))).to.include('is not a CloudFormation template');
+    } finally {
+      // Every package is linted at the end of the run.
+      writeFileSync(file, original);
+    }
+  });
+
+  it('refuses a manifest of another version instead of reading it as one without stacks', () => {
+    const directory = edited((manifest) => (manifest.manifestVersion = 99));
+    expect(refusal(() => readPackage(directory))).to.include('manifestVersion 99, expected 1');
   });
 });

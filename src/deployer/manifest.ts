@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Manifest, ManifestStack } from '../compiler/index.js';
 import { MastodonCfnError } from '../errors.js';
 
@@ -23,12 +23,19 @@ function packageOf(source: string, read: (name: string) => string): DeployPackag
   } catch (error) {
     throw MastodonCfnError.of('package.unreadable', `cannot read ${file}: ${(error as Error).message} (build first, or give --package the folder mastodon-cfn build wrote)`);
   }
+  if (manifest.manifestVersion !== 1) {
+    throw MastodonCfnError.of('package.invalid', `${file} is not a manifest this mastodon-cfn reads (manifestVersion ${JSON.stringify(manifest.manifestVersion)}, expected 1): build again with this version`);
+  }
   const stacks = manifest.stacks;
   if (!Array.isArray(stacks) || stacks.length === 0) throw MastodonCfnError.of('package.invalid', `${file} lists no stacks`);
   const names = new Set<string>();
   for (const [i, stack] of stacks.entries()) {
     for (const key of ['name', 'region', 'templateFile'] as const) {
       if (typeof stack[key] !== 'string' || stack[key] === '') throw MastodonCfnError.of('package.invalid', `${file}: stacks[${i}].${key} must be a non-empty string`);
+    }
+    // The package's own files only: a manifest naming ../ or an absolute path would make the deployer send any file to AWS.
+    if (basename(stack.templateFile) !== stack.templateFile || stack.templateFile.startsWith('.')) {
+      throw MastodonCfnError.of('package.invalid', `${file}: stacks[${i}].templateFile must name a file in the package folder, not ${JSON.stringify(stack.templateFile)}`);
     }
     if (!Array.isArray(stack.dependsOn)) throw MastodonCfnError.of('package.invalid', `${file}: stacks[${i}].dependsOn must be a list`);
     for (const dependency of stack.dependsOn) {
@@ -41,11 +48,21 @@ function packageOf(source: string, read: (name: string) => string): DeployPackag
     stacks: stacks as DeployStack[],
     estimate: manifest.estimate,
     template: (stack) => {
+      const path = join(source, stack.templateFile);
+      let text: string;
       try {
-        return read(stack.templateFile);
+        text = read(stack.templateFile);
       } catch (error) {
-        throw MastodonCfnError.of('package.unreadable', `cannot read ${join(source, stack.templateFile)}: ${(error as Error).message}`);
+        throw MastodonCfnError.of('package.unreadable', `cannot read ${path}: ${(error as Error).message}`);
       }
+      let template: unknown;
+      try {
+        template = JSON.parse(text);
+      } catch (error) {
+        throw MastodonCfnError.of('package.invalid', `${path} is not valid JSON (${(error as Error).message}): build again instead of editing the package`);
+      }
+      if (typeof template !== 'object' || template === null || Array.isArray(template)) throw MastodonCfnError.of('package.invalid', `${path} is not a CloudFormation template (a JSON object): build again`);
+      return text;
     },
   };
 }

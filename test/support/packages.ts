@@ -13,6 +13,7 @@ export function writePackage(stacks: PackageStack[], extra: Partial<Pick<Manifes
   const directory = join(tempDir('mastodon-cfn-package-'), 'package');
   mkdirSync(directory);
   const manifest = {
+    manifestVersion: 1,
     ...extra,
     stacks: stacks.map(({ template, ...stack }) => {
       const templateFile = `${stack.name}.template.json`;
