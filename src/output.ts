@@ -120,7 +120,9 @@ function othersIn(target: string, destination: Destination, files: Map<string, s
     );
   }
   const ours = filesOfEarlierBuild(target);
-  const others = entries.filter((name) => name !== BUILD_MARKER && !ours.has(name)).sort();
+  // A name the earlier build wrote is still its file only while it is one: a folder (or link) put there since is the user's.
+  const isOurs = (name: string) => ours.has(name) && lstatSync(join(target, name)).isFile();
+  const others = entries.filter((name) => name !== BUILD_MARKER && !isOurs(name)).sort();
   const clashing = others.filter((name) => files.has(name));
   if (clashing.length > 0) {
     throw MastodonCfnError.of(

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { lintLater, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
@@ -68,6 +68,18 @@ describe('cli', () => {
     expect(result.stderr.trim()).to.equal(`${out} holds social-dev.template.json, which the earlier build did not write and this build would: it is left as it is. Move it away, or choose another --out.`);
     expect(readFileSync(join(out, 'social-dev.template.json'), 'utf8')).to.equal('my draft');
     expect(readFileSync(join(out, 'manifest.json'), 'utf8')).to.equal(before);
+  });
+
+  it('keeps a folder of the user\'s put where the earlier build wrote a file, and refuses to write over it', () => {
+    const out = join(tempDir(), 'out');
+    expect(runCli(['build', '--out', out]).status).to.equal(0);
+    rmSync(join(out, 'manifest.json'));
+    mkdirSync(join(out, 'manifest.json'));
+    writeFileSync(join(out, 'manifest.json', 'keep.txt'), 'precious');
+    const result = runCli(['build', '--out', out]);
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.include(`${out} holds manifest.json, which the earlier build did not write and this build would`);
+    expect(readFileSync(join(out, 'manifest.json', 'keep.txt'), 'utf8')).to.equal('precious');
   });
 
   it("a marker from before it listed the files stands for what that build's manifest lists", () => {
