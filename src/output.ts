@@ -1,6 +1,7 @@
 import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { excerpt, MastodonCfnError } from './errors.js';
+import { fileSystemReason, isSystemError } from './fileErrors.js';
 import { plural } from './format.js';
 
 /** The file that marks a folder as a mastodon-cfn build, and lists the files that build wrote: the only ones a later build replaces. */
@@ -13,42 +14,6 @@ export interface Destination {
   flag: string;
 }
 
-/** A failure of the file system (it carries the system call that failed), as opposed to a bug of ours. */
-function isSystemError(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
-}
-
-/** The closest ancestor of `path` (as given) that exists: the file in the way when a write fails with ENOTDIR. */
-function existingAncestor(path: string): string {
-  for (let parent = dirname(path); ; parent = dirname(parent)) {
-    try {
-      lstatSync(parent);
-      return parent;
-    } catch {
-      if (dirname(parent) === parent) return parent;
-    }
-  }
-}
-
-/** What is wrong, in words, for the errors a user's path can meet; the system's own words for the rest (without the paths of our staging files). */
-function reason(error: NodeJS.ErrnoException, path: string): string {
-  const systemWords = error.message.split(',')[0];
-  switch (error.code) {
-    case 'ENOTDIR': return `${existingAncestor(path)} is a file, not a folder`;
-    case 'ENOENT': return existingAncestor(path) === dirname(path) ? systemWords : `the folder ${dirname(path)} does not exist`;
-    case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'EROFS': return 'the file system is read-only';
-    case 'ENOSPC': return 'no space is left on the device';
-    case 'EDQUOT': return 'the disk quota is used up';
-    case 'EISDIR': return 'it is a folder';
-    case 'ENAMETOOLONG': return 'the name is longer than the file system allows';
-    case 'ELOOP': return 'its symbolic links go round in a loop';
-    case 'EEXIST': return 'it already exists';
-    default: return systemWords;
-  }
-}
-
 /**
  * Runs `write` and turns what the file system refuses into the user's problem (exit 1), naming
  * the path as given and what is wrong with it; only errors that are not the file system's stay bugs.
@@ -58,7 +23,7 @@ function asUserProblem<T>(destination: Destination, what: string, write: () => T
     return write();
   } catch (error) {
     if (!isSystemError(error)) throw error;
-    throw MastodonCfnError.of('output.unwritable', `cannot write ${what}${excerpt(destination.path, 160)}: ${reason(error, destination.path)}. Choose another ${destination.flag}, or fix that and run again.`);
+    throw MastodonCfnError.of('output.unwritable', `cannot write ${what}${excerpt(destination.path, 160)}: ${fileSystemReason(error, destination.path)}. Choose another ${destination.flag}, or fix that and run again.`);
   }
 }
 

@@ -176,6 +176,9 @@ describe('cli', () => {
     const result = runCli(['build', '--config', 'no-such.yaml', '--out', join(tempDir(), 'out')]);
     expect(result.status).to.equal(1);
     expect(result.stderr.trim()).to.equal('cannot read config no-such.yaml: no such file');
+    const underAFile = runCli(['build', '--config', 'mastodon.config.yaml/x.yaml']);
+    expect(underAFile.status).to.equal(1);
+    expect(underAFile.stderr.trim()).to.equal('cannot read config mastodon.config.yaml/x.yaml: mastodon.config.yaml is a file, not a folder');
   });
 
   it('has --help on every command and --version', () => {

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { byPosition, excerpt, MastodonCfnError, type Problem } from '../errors.js';
+import { fileSystemReason, isSystemError } from '../fileErrors.js';
 import { isPlainObject, type ConfigPath } from './path.js';
 
 export interface Position {
@@ -78,9 +79,9 @@ export function loadConfigFile(file: string): LoadedConfig {
     bytes = stat.isFile() ? readFileSync(file) : readStream(file);
   } catch (error) {
     if (error instanceof MastodonCfnError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw MastodonCfnError.of('config.unreadable', `cannot read config ${file}: ${reason}`);
+    if (!isSystemError(error)) throw error;
+    const reason = error.code === 'ENOENT' ? 'no such file' : fileSystemReason(error, file);
+    throw MastodonCfnError.of('config.unreadable', `cannot read config ${file === '' ? '"" (an empty path)' : file}: ${reason}`);
   }
   const encoding = encodingProblem(bytes);
   if (encoding) throw new MastodonCfnError([{ code: 'config.encoding', path: '', message: `this file ${encoding}`, line: 1, col: 1 }], file);
