@@ -1,4 +1,4 @@
-import { DeleteStackCommand, GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { DeleteStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
@@ -12,7 +12,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
-import { createChangeSet, deleteChangeSet, deleteStack, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling, type StackResource } from './stacks.js';
+import { createChangeSet, deleteChangeSet, deleteStack, deployedTemplate, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling, type StackResource } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
@@ -274,13 +274,8 @@ interface Removal {
  * (GetTemplate): after a change of config the build may no longer have the deployed database.
  */
 async function deployedDeletionPolicies(cfn: AwsClient, stackName: string): Promise<Record<string, string>> {
-  const answer = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
-  let template: { Resources?: Record<string, { DeletionPolicy?: unknown }> };
-  try {
-    template = JSON.parse(answer.TemplateBody ?? '');
-  } catch {
-    throw MastodonCfnError.of('remove.foreignTemplate', `${stackName} runs a template that is not JSON, so mastodon-cfn did not deploy it: nothing was removed. Delete it by other means if it is no longer needed.`);
-  }
+  const template = await deployedTemplate(cfn, stackName);
+  if (!template) throw MastodonCfnError.of('remove.foreignTemplate', `${stackName} runs a template that is not JSON, so mastodon-cfn did not deploy it: nothing was removed. Delete it by other means if it is no longer needed.`);
   // A policy that is not a plain string is unknown here: counted as Delete, its deletion protection (if any) stays on.
   return Object.fromEntries(Object.entries(template.Resources ?? {}).map(([id, resource]) => [id, typeof resource.DeletionPolicy === 'string' ? resource.DeletionPolicy : 'Delete']));
 }

@@ -1,9 +1,9 @@
-import { GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import type { Stack } from '@aws-sdk/client-cloudformation';
 import { money } from '../format.js';
 import { cents, estimate, formatTotal, type CostLine, type Estimate, type PricedStack } from '../cost/estimate.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage } from './manifest.js';
-import { isDeployed } from './stacks.js';
+import { deployedTemplate, isDeployed } from './stacks.js';
 
 /**
  * What a deploy does to the monthly bill, as infracost's diff shows it: the package's templates
@@ -23,14 +23,6 @@ interface LineChange {
   after?: number;
 }
 
-function parsedJson(text: string | undefined): PricedStack['template'] | undefined {
-  try {
-    return JSON.parse(text ?? '');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The change in the estimate, or undefined when nothing is deployed yet, the build carries no priced estimate, or a deployed template is not JSON. */
 export async function costChange(clients: Clients, pkg: DeployPackage, described: Map<string, Stack | undefined>): Promise<CostChange | undefined> {
   const region = pkg.estimate?.region;
@@ -39,11 +31,10 @@ export async function costChange(clients: Clients, pkg: DeployPackage, described
   const deployed: PricedStack[] = [];
   for (const stack of pkg.stacks) {
     if (!isDeployed(described.get(stack.name))) continue;
-    const answer = await clients.cloudFormation(stack.region).send(new GetTemplateCommand({ StackName: stack.name, TemplateStage: 'Original' }));
-    const template = parsedJson(answer.TemplateBody);
+    const template = await deployedTemplate(clients.cloudFormation(stack.region), stack.name);
     // A stack of that name deployed by other means, in YAML: nothing to compare line by line.
     if (template === undefined) return undefined;
-    deployed.push({ name: stack.name, region: stack.region, template });
+    deployed.push({ name: stack.name, region: stack.region, template: template as PricedStack['template'] });
   }
   const built: PricedStack[] = pkg.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(pkg.template(stack)) }));
   const before = estimate(deployed, region);

@@ -1,11 +1,10 @@
-import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeDBEngineVersionsCommand } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { DatabaseEngine } from '../compiler/index.js';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient, Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
-import { describeStack, isDeployed } from './stacks.js';
+import { deployedTemplate, describeStack, isDeployed } from './stacks.js';
 import type { Reporter } from './terminal.js';
 
 /**
@@ -75,13 +74,6 @@ function creatable(versions: { EngineVersion?: string; Status?: string }[] | und
 /** Whether the stack's deployed template already has this database at this engine and version (then CloudFormation does not create it). */
 async function deployedWith(cfn: AwsClient, name: string, database: DatabaseEngine): Promise<boolean> {
   if (!isDeployed(await describeStack(cfn, name))) return false;
-  const answer = await cfn.send(new GetTemplateCommand({ StackName: name, TemplateStage: 'Original' }));
-  let template: { Resources?: Record<string, { Properties?: { Engine?: unknown; EngineVersion?: unknown } }> };
-  try {
-    template = JSON.parse(answer.TemplateBody ?? '');
-  } catch {
-    return false;
-  }
-  const properties = template.Resources?.[database.logicalId]?.Properties;
+  const properties = (await deployedTemplate(cfn, name))?.Resources?.[database.logicalId]?.Properties;
   return properties?.Engine === database.engine && properties?.EngineVersion === database.engineVersion;
 }

@@ -1,4 +1,5 @@
 import {
+  GetTemplateCommand,
   CreateChangeSetCommand,
   DeleteChangeSetCommand,
   DeleteStackCommand,
@@ -103,6 +104,26 @@ export async function stackResources(cfn: AwsClient, name: string): Promise<Stac
     NextToken = page.NextToken;
   } while (NextToken);
   return resources;
+}
+
+/** A template as CloudFormation holds it: only what the deployer reads of one. */
+export interface DeployedTemplate {
+  Resources?: Record<string, { Type?: string; DeletionPolicy?: unknown; Properties?: Record<string, unknown> }>;
+  [section: string]: unknown;
+}
+
+/**
+ * The template a deployed stack runs (GetTemplate, as submitted), or undefined when it is not JSON:
+ * a stack of that name made by other means, in YAML, which mastodon-cfn did not deploy.
+ */
+export async function deployedTemplate(cfn: AwsClient, name: string): Promise<DeployedTemplate | undefined> {
+  const answer = await cfn.send(new GetTemplateCommand({ StackName: name, TemplateStage: 'Original' }));
+  try {
+    const template: unknown = JSON.parse(answer.TemplateBody ?? '');
+    return typeof template === 'object' && template !== null && !Array.isArray(template) ? (template as DeployedTemplate) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function outputsOf(stack: Stack | undefined): Record<string, string> {
