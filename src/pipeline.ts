@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { compile, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
 import { makeNames, type Names } from './compiler/naming.js';
 import { estimate, type Estimate, type PricedStack } from './cost/estimate.js';
@@ -63,7 +64,7 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
     if (isPlainObject(resolved.provider)) resolved.provider[key] = override.value;
   }
 
-  const validation = validateConfig(resolved, loaded.locate);
+  const validation = validateConfig(resolved, loaded.locate, dirname(resolve(options.configFile)));
   // A wrong value of a flag or of AWS_REGION is reported as theirs, not as a line of the file.
   for (const problem of validation.problems) {
     const key = problem.path === 'provider.stage' ? 'stage' : problem.path === 'provider.region' ? 'region' : undefined;

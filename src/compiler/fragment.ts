@@ -31,6 +31,36 @@ export interface StackPart {
   hostedZone?: HostedZone;
   /** Health URLs `mastodon-cfn status` asks, by what answers there (Mastodon, streaming, a service). */
   endpoints?: Record<string, string>;
+  /** Service images the deployer builds and pushes before this stack's change set (services.<name>.build). */
+  images?: ServiceImage[];
+  /** Mastodon accounts and tokens the deployer makes for services (services.<name>.mastodon). */
+  serviceTokens?: ServiceToken[];
+}
+
+/** A Node.js service image the deployer builds without Docker and pushes to the stack's ECR repository. */
+export interface ServiceImage {
+  service: string;
+  /** The folder with the service's package.json, absolute. */
+  folder: string;
+  /** The stack role and output naming the ECR repository URI (the repository exists before this stack). */
+  repository: { stack: StackRole; output: string };
+  /** The parameter of this stack that takes the pushed image by digest (`<repository URI>@sha256:…`). */
+  parameter: string;
+  platform: 'linux/amd64' | 'linux/arm64';
+  /** The port the service listens on (PORT and EXPOSE) and the path its health check asks. */
+  port: number;
+  healthCheck: string;
+}
+
+/** A service's Mastodon account, application and access token, made by a one-off task after the migrations. */
+export interface ServiceToken extends AfterDeployTask {
+  service: string;
+  account: string;
+  scopes: string[];
+  /** The kept secret's fixed name: the task writes the token there, and the deployer tags it once made. */
+  secret: string;
+  /** A 'true'/'false' parameter of this stack: 'false' keeps the service at zero tasks until its token exists. */
+  readyParameter: string;
 }
 
 export interface HostedZone {
@@ -104,7 +134,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
 
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
-const LIST_SECTIONS = ['reusableSecrets'] as const;
+const LIST_SECTIONS = ['reusableSecrets', 'images', 'serviceTokens'] as const;
 const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'hostedZone'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
@@ -142,7 +172,7 @@ export function mergeFragments(fragments: { step: string; fragment: Fragment }[]
           ((target[section] ??= {}) as Record<string, unknown>)[id] = value;
         }
       }
-      for (const section of LIST_SECTIONS) if (part[section]) target[section] = [...(target[section] ?? []), ...part[section]];
+      for (const section of LIST_SECTIONS) if (part[section]) (target as Record<string, unknown[]>)[section] = [...(target[section] ?? []), ...part[section]];
       for (const section of SINGLE_SECTIONS) {
         if (part[section] === undefined) continue;
         if (target[section] !== undefined) duplicates.push({ stack, section, id: section, first: 'an earlier step', second: step });

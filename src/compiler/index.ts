@@ -9,7 +9,7 @@ import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase, databaseEngineOf } from './database.js';
 import { compileDns } from './dns.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SecretGenerator, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SecretGenerator, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail, mailDomain } from './mail.js';
 import { compileMedia } from './media.js';
@@ -64,6 +64,8 @@ export interface CompiledStack {
   logSources: Record<string, LogSource>;
   endpoints: Record<string, string>;
   hostedZone?: HostedZone;
+  images: ServiceImage[];
+  serviceTokens: ServiceToken[];
 }
 
 
@@ -92,7 +94,7 @@ function limitProblems(stack: { name: string; template: Template; text: string }
 
 const DESCRIPTIONS: Record<StackRole, (config: Config) => string> = {
   certificates: (config) => `mastodon-cfn: us-east-1 certificate for ${config.media.domain} (CloudFront)`,
-  secrets: (config) => `mastodon-cfn: secrets of ${config.domain}, kept across deploys`,
+  secrets: (config) => `mastodon-cfn: secrets and service image repositories of ${config.domain}, made before the main stack and kept across its deploys`,
   main: (config) => `mastodon-cfn: Mastodon ${config.mastodon.version} at ${config.domain}`,
 };
 
@@ -146,6 +148,8 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
       logSources: stacks[role]!.logSources ?? {},
       endpoints: stacks[role]!.endpoints ?? {},
       hostedZone: stacks[role]!.hostedZone,
+      images: stacks[role]!.images ?? [],
+      serviceTokens: stacks[role]!.serviceTokens ?? [],
     };
   });
   for (const stack of compiled) problems.push(...limitProblems(stack));
@@ -181,6 +185,10 @@ export interface ManifestStack {
   endpoints?: Record<string, string>;
   /** The Route 53 zone whose id the deployer passes in (looked up when the config does not name it). */
   hostedZone?: HostedZone;
+  /** Service images the deployer builds and pushes before this stack's change set, each passed by digest. */
+  images?: ServiceImage[];
+  /** Service accounts and tokens the deployer makes after the migrations; their services wait for them. */
+  serviceTokens?: ServiceToken[];
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
   /** The profile of the main stack: a change of profile replaces the database, and the data-loss guard says so. */
@@ -241,6 +249,8 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),
+        ...(stack.images.length ? { images: stack.images } : {}),
+        ...(stack.serviceTokens.length ? { serviceTokens: stack.serviceTokens } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, profile: config.profile, database: databaseEngineOf(config), publicNames: publicNames(config) } : {}),
       };
     }),

@@ -5,8 +5,8 @@
  * test/naming.test.ts pins them.
  */
 export type StackRole = 'certificates' | 'secrets' | 'main';
-/** Secrets whose values must outlive the stacks (kept on delete, reused by a re-created stack). */
-export type KeptSecret = 'mastodon' | 'database' | 'owner';
+/** Secrets whose values must outlive the stacks (kept on delete, reused by a re-created stack); `<service>-token`: a service's Mastodon token. */
+export type KeptSecret = 'mastodon' | 'database' | 'owner' | `${string}-token`;
 
 /** Deploy order: the certificate and secrets stacks feed the main stack. */
 export const STACK_ROLES: readonly StackRole[] = ['certificates', 'secrets', 'main'];
@@ -25,6 +25,8 @@ export interface Names {
   secretName(purpose: KeptSecret): string;
   /** The name of the media distribution's origin access control and response headers policy. */
   mediaPolicyName: string;
+  /** The ECR repository a service's image is pushed to (ECR takes lower-case names only). */
+  repositoryName(service: string): string;
 }
 
 export function makeNames(service: string, stage: string, userTags: Record<string, string> = {}): Names {
@@ -40,6 +42,7 @@ export function makeNames(service: string, stage: string, userTags: Record<strin
     logGroup: (component) => `/mastodon-cfn/${prefix}/${component}`,
     secretName: (purpose) => `mastodon-cfn/${prefix}/${purpose}`,
     mediaPolicyName: `${prefix}-media`,
+    repositoryName: (name) => `mastodon-cfn/${prefix}/${name}`.toLowerCase(),
   };
 }
 
@@ -137,8 +140,15 @@ export const Ids = {
   existingSecretParameter: (secretId: string) => `Existing${secretId}Arn`,
   createSecretCondition: (secretId: string) => `Create${secretId}`,
   // extra services: Service<Name><Part>
-  service: (name: string, part: 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'SecurityGroup' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table' | 'AliasRecord') =>
-    `Service${pascal(name)}${part}`,
+  service: (
+    name: string,
+    part:
+      | 'TargetGroup' | 'ListenerRule' | 'LogGroup' | 'ExecutionRole' | 'TaskRole' | 'TaskDefinition' | 'Service' | 'SecurityGroup' | 'Certificate' | 'ListenerCertificate' | 'Url' | 'Table' | 'AliasRecord'
+      // built images: the repository (secrets stack), its URI output, and the main-stack parameter taking the pushed image by digest
+      | 'Repository' | 'RepositoryUri' | 'Image'
+      // the service's Mastodon account: its token's kept secret, the task that makes it, and the switch that starts the service once it exists
+      | 'MastodonToken' | 'AccountTaskDefinition' | 'AccountTaskRole' | 'TokenReady' | 'TokenExists',
+  ) => `Service${pascal(name)}${part}`,
 } as const;
 
 /** Outputs other stacks or the deployer read, by stack. */

@@ -1,8 +1,8 @@
 import type { Config, ServiceConfig } from '../config/types.js';
-import { DynamoDbTable, GetAtt, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
+import { DynamoDbTable, EcrRepository, GetAtt, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
 import { dnsCertificate } from './certificates.js';
 import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
-import { keepData, type CompileStep } from './fragment.js';
+import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
 import { fromLoadBalancer, internetEgress, loadBalancerEgress, SERVICE_EGRESS_PORTS, vpcId } from './network.js';
@@ -14,6 +14,53 @@ function secretSource(reference: string): { kind: 'secret' | 'parameter'; resour
   const secretArn = reference.split(':').slice(0, 7).join(':');
   // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
   return { kind: 'secret', resource: /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????` };
+}
+
+/** ECR keeps this many images of a service; older ones expire (a rollback further back builds again). */
+const KEPT_IMAGES = 10;
+
+/**
+ * A built service's image repository, in the secrets stack so that it exists before the main stack's
+ * first change set. The images are made again from the source at any time: nothing to keep when it is
+ * deleted. Tags are immutable and the task definition names the image by digest.
+ */
+function imageRepository(names: Names, name: string, service: ServiceConfig): Fragment {
+  const id = (part: Parameters<typeof Ids.service>[1]) => Ids.service(name, part);
+  return {
+    secrets: {
+      Resources: {
+        [id('Repository')]: new EcrRepository({
+          RepositoryName: names.repositoryName(name),
+          ImageTagMutability: 'IMMUTABLE',
+          ImageScanningConfiguration: { ScanOnPush: true },
+          EncryptionConfiguration: { EncryptionType: 'AES256' },
+          EmptyOnDelete: true,
+          LifecyclePolicy: {
+            LifecyclePolicyText: JSON.stringify({
+              rules: [{ rulePriority: 1, description: `keep the last ${KEPT_IMAGES} images`, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: KEPT_IMAGES }, action: { type: 'expire' } }],
+            }),
+          },
+        }),
+      },
+      Outputs: { [id('RepositoryUri')]: { Description: `ECR repository of service ${name}'s image`, Value: GetAtt(id('Repository'), 'RepositoryUri') } },
+    },
+    main: {
+      Parameters: {
+        [id('Image')]: { Type: 'String', Description: `Image of service ${name} by digest; mastodon-cfn deploy builds and pushes it, then passes it`, AllowedPattern: '^[^@\\s]+@sha256:[0-9a-f]{64}$' },
+      },
+      images: [
+        {
+          service: name,
+          folder: service.build!,
+          repository: { stack: 'secrets', output: id('RepositoryUri') },
+          parameter: id('Image'),
+          platform: service.architecture === 'arm64' ? 'linux/arm64' : 'linux/amd64',
+          port: service.port,
+          healthCheck: service.healthCheck,
+        },
+      ],
+    },
+  };
 }
 
 function compileService(config: Config, names: Names, name: string, service: ServiceConfig): Record<string, Resource> {
@@ -47,7 +94,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
       containers: [
         {
           Name: name,
-          Image: service.image,
+          Image: service.build ? Ref(Ids.service(name, 'Image')) : service.image!,
           Essential: true,
           Command: service.command,
           PortMappings: [{ ContainerPort: service.port, Protocol: 'tcp' }],
@@ -98,20 +145,21 @@ function compileService(config: Config, names: Names, name: string, service: Ser
   return resources;
 }
 
-export const compileServices: CompileStep = (config, names) => ({
-  main: {
-    logSources: Object.fromEntries(Object.keys(config.services).map((name) => [name, { group: names.logGroup(name), streamPrefix: name }])),
-    Resources: Object.assign({}, ...Object.entries(config.services).map(([name, service]) => compileService(config, names, name, service))),
-    Outputs: Object.fromEntries(
-      Object.entries(config.services)
-        .filter(([, service]) => service.host)
-        .map(([name, service]) => [Ids.service(name, 'Url'), { Description: `Service ${name}`, Value: `https://${service.host}${service.path ?? ''}`.replace(/\*$/, '') }]),
-    ),
-    // A service behind a path pattern may not route its health path: its target group's health says enough.
-    endpoints: Object.fromEntries(
-      Object.entries(config.services)
-        .filter(([, service]) => service.host && !service.path)
-        .map(([name, service]) => [name, `https://${service.host}${service.healthCheck}`]),
-    ),
-  },
-});
+export const compileServices: CompileStep = (config, names) => {
+  const services = Object.entries(config.services);
+  const shared: Fragment = {
+    main: {
+      logSources: Object.fromEntries(services.map(([name]) => [name, { group: names.logGroup(name), streamPrefix: name }])),
+      Resources: Object.assign({}, ...services.map(([name, service]) => compileService(config, names, name, service))),
+      Outputs: Object.fromEntries(
+        services
+          .filter(([, service]) => service.host)
+          .map(([name, service]) => [Ids.service(name, 'Url'), { Description: `Service ${name}`, Value: `https://${service.host}${service.path ?? ''}`.replace(/\*$/, '') }]),
+      ),
+      // A service behind a path pattern may not route its health path: its target group's health says enough.
+      endpoints: Object.fromEntries(services.filter(([, service]) => service.host && !service.path).map(([name, service]) => [name, `https://${service.host}${service.healthCheck}`])),
+    },
+  };
+  const repositories = services.filter(([, service]) => service.build).map(([name, service]) => imageRepository(names, name, service));
+  return mergeParts(shared, ...repositories);
+};

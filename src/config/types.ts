@@ -8,8 +8,22 @@ export type RunMode = 'production' | 'maintenance' | 'debug';
 export type Profile = 'standard' | 'small';
 export type EnvironmentMap = Record<string, string | number | boolean>;
 
+/** The Mastodon account a service acts as, with its token's scopes (services.<name>.mastodon). */
+export interface ServiceAccount {
+  account: string;
+  scopes: string[];
+  /** Default: <account>@<domain>. */
+  email: string;
+  /** The environment variable the token is given in. */
+  variable: string;
+}
+
 export interface ServiceConfig {
-  image: string;
+  /** A prebuilt image; exactly one of `image` and `build` is set. */
+  image?: string;
+  /** The folder with the service's package.json, absolute (the config writes it relative to its own file). */
+  build?: string;
+  mastodon?: ServiceAccount;
   port: number;
   healthCheck: string;
   host?: string;

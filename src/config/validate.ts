@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { registryHost, reservedDomain } from '../domains.js';
 import { databaseEngine, engineVersionProblem } from '../aws/engines.js';
 import { NAME_LIMITS, type NameKind } from '../aws/limits.js';
 import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
@@ -17,7 +19,8 @@ import type { Config } from './types.js';
 type Locate = LoadedConfig['locate'];
 
 /** Validates against the schema (filling in its defaults), then fills derived defaults and checks what a schema cannot. */
-export function validateConfig(resolved: Record<string, unknown>, locate: Locate): { config: Config; problems: Problem[] } {
+/** `baseDir`: the config file's folder, which `services.<name>.build` is relative to. */
+export function validateConfig(resolved: Record<string, unknown>, locate: Locate, baseDir: string): { config: Config; problems: Problem[] } {
   const data = structuredClone(resolved);
   const schemaValid = validateSchema(data);
   const problems = schemaValid ? [] : schemaProblems(validateSchema.errors ?? [], data, locate);
@@ -32,6 +35,7 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
     }
     problems.push(...profileProblems(config, locate));
     problems.push(...semanticProblems(config, locate));
+    problems.push(...serviceSourceProblems(config, locate, baseDir));
     problems.push(...awsProblems(config, locate, mediaDomainGiven));
   } catch (error) {
     if (schemaValid) throw error;
@@ -272,6 +276,55 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     else priorityOwners.set(priority, name);
   }
   return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a service's image comes from, and the account it acts as
+
+/**
+ * Exactly one of `image` and `build`; an image on a registry no one can own is refused (it could
+ * never be pulled, and the service would fail its first deploy); a build folder must hold a
+ * package.json, and becomes absolute. A service's Mastodon account gets its defaults here.
+ */
+function serviceSourceProblems(config: Config, locate: Locate, baseDir: string): Problem[] {
+  const problems: Problem[] = [];
+  const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
+  if (!isPlainObject(config.services)) return problems;
+  for (const [name, service] of Object.entries(config.services)) {
+    if (!isPlainObject(service)) continue;
+    const at = (...key: string[]) => ['services', name, ...key];
+    if (service.image === undefined && service.build === undefined) report(at(), 'imageSource', `service "${name}" needs an image: give build (a folder with its package.json, built and pushed by deploy) or image (a prebuilt image)`);
+    if (service.image !== undefined && service.build !== undefined) report(at('image'), 'imageSource', `give build or image, not both: build makes the image that image would name`);
+    if (typeof service.image === 'string') {
+      const host = registryHost(service.image);
+      const reserved = reservedDomain(host);
+      if (reserved) report(at('image'), 'reservedRegistry', `${service.image} is on ${host}, a name reserved for examples and tests (RFC 2606, RFC 6761) that no registry can have: push the image to a registry of yours, or set build to the service's folder so that deploy builds and pushes it`);
+    }
+    if (typeof service.build === 'string') {
+      const folder = resolve(baseDir, service.build);
+      const problem = buildFolderProblem(folder);
+      if (problem) report(at('build'), 'buildFolder', problem);
+      else service.build = folder;
+    }
+    const account = service.mastodon;
+    if (isPlainObject(account) && typeof account.account === 'string' && typeof config.domain === 'string') account.email ??= `${account.account}@${config.domain}`;
+  }
+  return problems;
+}
+
+/** Why `folder` cannot be built as a Node.js service; undefined when it holds a package.json. */
+function buildFolderProblem(folder: string): string | undefined {
+  const kind = (path: string) => {
+    try {
+      const stat = statSync(path);
+      return stat.isDirectory() ? 'folder' : stat.isFile() ? 'file' : 'other';
+    } catch {
+      return 'missing';
+    }
+  };
+  if (kind(folder) !== 'folder') return `${folder} is not a folder: build takes the folder of a Node.js service, relative to this file (such as ./postblog)`;
+  if (kind(join(folder, 'package.json')) !== 'file') return `${folder} has no package.json: build takes the folder of a Node.js service`;
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

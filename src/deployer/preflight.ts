@@ -1,22 +1,12 @@
 import { DescribeDBEngineVersionsCommand } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { DatabaseEngine } from '../compiler/index.js';
+import { reservedDomain } from '../domains.js';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient, Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { deployedTemplate, describeStack, isDeployed } from './stacks.js';
 import type { Reporter } from './terminal.js';
-
-/**
- * Names no one can own (RFC 2606 section 2 and 3, RFC 6761 section 6: the example domains and the
- * test, example, invalid and localhost top-level domains; RFC 6762: local). A certificate for one
- * never validates, so a deploy would wait for it until CloudFormation gives up.
- */
-const RESERVED_DOMAINS = ['example.com', 'example.net', 'example.org', 'test', 'example', 'invalid', 'localhost', 'local'];
-
-export function reservedDomain(name: string): string | undefined {
-  return RESERVED_DOMAINS.find((reserved) => name === reserved || name.endsWith(`.${reserved}`));
-}
 
 /**
  * What `deploy` checks before it touches a stack: that no public name is reserved for examples,
