@@ -60,6 +60,8 @@ function frankfurtCatalog(): CatalogProduct[] {
     { service: 'AmazonDynamoDB', family: 'Storage Snapshot', attributes: inFrankfurt('EUC1-TimedPITRStorage-ByteHrs'), price: 0.27, unit: 'GB-Mo' },
     { service: 'AmazonSES', family: 'Sending Email', attributes: inFrankfurt('EUC1-Recipients'), price: 0.00011, unit: 'Count' },
     { service: 'AmazonSES', family: 'Sending Email', attributes: inFrankfurt('EUC1-Recipients-EC2'), price: 0, unit: 'Count' },
+    { service: 'AmazonECR', family: 'EC2 Container Registry', attributes: inFrankfurt('EUC1-TimedStorage-ByteHrs'), price: 0.11, unit: 'GB-Mo' },
+    { service: 'AmazonECR', family: 'EC2 Container Registry', attributes: inFrankfurt('EUC1-DataTransfer-Out-Bytes'), price: 0.09, unit: 'GB' },
     { service: 'AmazonRoute53', family: 'DNS Zone', attributes: { usagetype: 'HostedZone' }, price: [[0, 0.55], [25, 0.11]], unit: 'HostedZone' },
   ];
 }
@@ -90,6 +92,7 @@ const EXPECTED_UNIT_PRICES: [RegExp, number][] = [
   [/^DynamoDB point-in-time recovery/, 0.27],
   [/^SES e-mails/, 0.11],
   [/^Route 53 hosted zone/, 0.55],
+  [/^ECR image storage/, 0.11],
 ];
 
 const shippedDate: string = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8')).date;

@@ -32,6 +32,7 @@ export interface RegionPrices {
   dynamoDbBackupGbMonth?: number;
   route53HostedZoneMonth?: number;
   sesThousandEmails?: number;
+  ecrStorageGbMonth?: number;
 }
 
 export type PriceTable = Omit<typeof prices, 'regions' | '$comment'> & {
@@ -174,6 +175,9 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
         lines.push(line(id, 'service', 'DynamoDB storage (assumed)', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbGbMonth')));
         if (props.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled) lines.push(line(id, 'service', 'DynamoDB point-in-time recovery', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbBackupGbMonth')));
         break;
+      case 'AWS::ECR::Repository':
+        lines.push(line(id, 'service', `ECR image storage (assumed ${usage.ecrStorageGb} GB)`, usage.ecrStorageGb, 'GB-months', at('ecrStorageGbMonth')));
+        break;
       case 'AWS::SES::EmailIdentity':
         lines.push(line(id, 'mail', `SES e-mails (assumed ${usage.emailsPerMonth})`, usage.emailsPerMonth / 1000, 'thousand e-mails', at('sesThousandEmails')));
         break;
@@ -187,7 +191,9 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
 /** A Fargate service: its tasks' vCPU and memory hours on Spot or on-demand, and a public IPv4 address per task. */
 function serviceLines(id: string, props: Record<string, any>, resources: Record<string, TemplateResource>, p: RegionPrices | undefined, table: PriceTable): CostLine[] {
   const definition = resources[refOf(props.TaskDefinition) ?? '']?.Properties;
-  const count = Number(props.DesiredCount ?? 1);
+  // A count behind a condition (a service waiting for its token) is priced as it runs once the condition holds.
+  const desired = props.DesiredCount?.['Fn::If'] ? Math.max(...props.DesiredCount['Fn::If'].slice(1).map(Number)) : props.DesiredCount;
+  const count = Number(desired ?? 1);
   if (!definition || count === 0) return [];
   const architecture = definition.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
   const vcpu = Number(definition.Cpu) / 1024;
@@ -238,7 +244,7 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
       table.fargateSpotNote,
       `Aurora: ${u.auroraStorageGb} GB stored, ${u.auroraIoMillions} million I/O requests; load balancer: ${u.loadBalancerCapacityUnits} LCU on average`,
       `media: ${u.mediaStorageGb} GB in S3, ${u.cloudFrontGbOut} GB a month through CloudFront; logs: ${u.logsIngestedGb} GB ingested per log group`,
-      `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails`,
+      `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails; ECR: ${u.ecrStorageGb} GB of images per built service`,
       'not counted: data transfer to the internet from the load balancer (the first 100 GB a month are free), backups beyond the free allowance, taxes',
     ],
     priceNotes: table.notes ?? [],

@@ -99,6 +99,7 @@ const LOOKUPS = {
   dynamoDbBackupGbMonth: () => ({ path: ['dynamoDbBackupGbMonth'], what: 'DynamoDB point-in-time recovery', service: 'AmazonDynamoDB', usageType: 'TimedPITRStorage-ByteHrs' }),
   route53HostedZoneMonth: () => ({ path: ['route53HostedZoneMonth'], what: 'Route 53 hosted zone', service: 'AmazonRoute53', usageType: 'HostedZone', attributes: { productFamily: 'DNS Zone' }, global: true }),
   sesThousandEmails: () => ({ path: ['sesThousandEmails'], what: 'SES outbound e-mail', service: 'AmazonSES', usageType: 'Recipients', per: 1000 }),
+  ecrStorageGbMonth: () => ({ path: ['ecrStorageGbMonth'], what: 'ECR private repository storage', service: 'AmazonECR', usageType: 'TimedStorage-ByteHrs' }),
 } satisfies Record<keyof RegionPrices, (...args: any[]) => PriceLookup>;
 
 /** The lookup of the price at `path` in a region's prices (see CostLine.price), or undefined for a path no price is kept at. */

@@ -136,6 +136,46 @@ async function setDeletionProtection(rds: AwsClient, kind: 'cluster' | 'instance
   );
 }
 
+/**
+ * One change set of a stack: made, printed, checked for data loss, confirmed (when `ask`), executed
+ * and followed. Returns whether the stack changed.
+ */
+async function changeStack(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, existing: Stack | undefined, parameters: Record<string, string>, options: DeployOptions, ask: boolean): Promise<boolean> {
+  const { reporter, polling } = context;
+  const cfn = context.clients.cloudFormation(stack.region);
+  const notDeployed = existing ? `${stack.name} was left as it was` : `${stack.name} was not created`;
+  const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, parameters), `${notDeployed}; no change set is left behind`);
+  if (changeSet.empty) {
+    reporter.line(`${stack.name} (${stack.region}): no changes`);
+    return false;
+  }
+  reporter.line(formatChangeSet(changeSet));
+  const losses = dataLossChanges(changeSet.rows, stack);
+  if (losses.length > 0 && !options.allowDataLoss) {
+    await deleteChangeSet(cfn, changeSet);
+    throw MastodonCfnError.of('deploy.dataLoss', dataLossMessage(`Refusing to deploy ${stack.name}`, losses, stack, existing));
+  }
+  if (ask) {
+    let confirmed: boolean;
+    try {
+      confirmed = await context.confirm(`Deploy these changes to ${stack.name}?`);
+      // Ctrl-C since the change set was made (--yes confirms at once).
+      throwIfInterrupted(polling.signal);
+    } catch (error) {
+      if (!(error instanceof Interrupted)) throw error;
+      await discardChangeSet(context, changeSet, existing, stack.region);
+      throw interrupted(`${notDeployed}; its change set was deleted`);
+    }
+    if (!confirmed) {
+      await discardChangeSet(context, changeSet, existing, stack.region);
+      throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(`Not deployed: ${notDeployed}`));
+    }
+  }
+  await executeChangeSet(cfn, changeSet, { region: stack.region, recordsInRoute53: Boolean(stack.hostedZone) }, reporter, polling);
+  reporter.line(`${stack.name}: deployed`);
+  return true;
+}
+
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
@@ -153,43 +193,17 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const notDeployed = existing ? `${stack.name} was left as it was` : `${stack.name} was not created`;
-    const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, await changeSetParameters(context, stack, existing, outputs, zones)), `${notDeployed}; no change set is left behind`);
-    if (changeSet.empty) {
-      reporter.line(`${stack.name} (${stack.region}): no changes`);
-    } else {
-      reporter.line(formatChangeSet(changeSet));
-      const losses = dataLossChanges(changeSet.rows, stack);
-      if (losses.length > 0 && !options.allowDataLoss) {
-        await deleteChangeSet(cfn, changeSet);
-        throw MastodonCfnError.of('deploy.dataLoss', dataLossMessage(`Refusing to deploy ${stack.name}`, losses, stack, existing));
-      }
-      let confirmed: boolean;
-      try {
-        confirmed = await context.confirm(`Deploy these changes to ${stack.name}?`);
-        // Ctrl-C since the change set was made (--yes confirms at once).
-        throwIfInterrupted(polling.signal);
-      } catch (error) {
-        if (!(error instanceof Interrupted)) throw error;
-        await discardChangeSet(context, changeSet, existing, stack.region);
-        throw interrupted(`${notDeployed}; its change set was deleted`);
-      }
-      if (!confirmed) {
-        await discardChangeSet(context, changeSet, existing, stack.region);
-        throw MastodonCfnError.of('deploy.notConfirmed', notConfirmed(`Not deployed: ${notDeployed}`));
-      }
-      await executeChangeSet(cfn, changeSet, { region: stack.region, recordsInRoute53: Boolean(stack.hostedZone) }, reporter, polling);
-      reporter.line(`${stack.name}: deployed`);
-    }
+    const parameters = await changeSetParameters(context, stack, existing, outputs, zones);
+    const changed = await changeStack(context, pkg, stack, existing, parameters, options, true);
     // An unchanged stack still has the outputs it was described with.
-    const deployed = changeSet.empty ? outputsOf(existing) : outputsOf(await describeStack(cfn, stack.name));
+    const deployed = changed ? outputsOf(await describeStack(cfn, stack.name)) : outputsOf(existing);
     outputs.set(stack.name, deployed);
     // Before anything else can fail: a new database is never left unprotected.
     if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
     if (stack.generatedSecrets && Object.keys(stack.generatedSecrets).length > 0) {
       await fillGeneratedSecrets(clients.secretsManager(stack.region), stack.region, stack.generatedSecrets, deployed, reporter);
     }
-    if (!changeSet.empty) reporter.line(formatOutputs(stack.name, deployed));
+    if (changed) reporter.line(formatOutputs(stack.name, deployed));
     // On every deploy, not only changed ones: a deploy after a failed run must run it again.
     if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
     // After the migrations: the account needs Mastodon's tables and its Owner role.

@@ -4,11 +4,14 @@ import { DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, type S
 import { DescribeReplicationGroupsCommand } from '@aws-sdk/client-elasticache';
 import { DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetAccountCommand, GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
 import { describeAwsFailure } from '../awsErrors.js';
+import type { ServiceToken } from '../compiler/fragment.js';
+import { OutputIds } from '../compiler/naming.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
-import { describeStack, stackResources, type StackResource } from './stacks.js';
+import { describeStack, outputsOf, stackResources, type StackResource } from './stacks.js';
 import { plural } from '../format.js';
 
 /** ok: working; pending: on its way (a deployment, a certificate waiting for DNS); failing: needs someone. */
@@ -31,11 +34,12 @@ export interface StatusReport {
   checks: Check[];
 }
 
-/** Asks a URL and gives its HTTP status; throws when nothing answers. */
-export type Probe = (url: string) => Promise<number>;
+/** Asks a URL (with a bearer token, for an API) and gives its HTTP status; throws when nothing answers. */
+export type Probe = (url: string, bearer?: string) => Promise<number>;
 
 /** What a real user's request goes through (DNS, TLS, the load balancer), with a deadline; redirects are answers too. */
-export const httpProbe: Probe = async (url) => (await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000) })).status;
+export const httpProbe: Probe = async (url, bearer) =>
+  (await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000), headers: bearer ? { authorization: `Bearer ${bearer}` } : {} })).status;
 
 /** How many stopped tasks of a service are shown: the last few say why tasks keep stopping. */
 const STOPPED_TASKS_SHOWN = 3;
@@ -259,13 +263,50 @@ async function endpointCheck(probe: Probe, name: string, url: string): Promise<S
   }
 }
 
+/** Mastodon's own account endpoint: any valid token gets 200, or 403 when its scopes do not reach the account (Api::BaseController). */
+const VERIFY_CREDENTIALS = '/api/v1/accounts/verify_credentials';
+
+/**
+ * Whether Mastodon accepts a service's token: one authenticated request through the instance's public
+ * URL. The token is read from its secret into memory for the request and never shown.
+ */
+async function tokenCheck(clients: Clients, probe: Probe, stack: DeployStack, token: ServiceToken, instanceUrl: string | undefined): Promise<StackCheck> {
+  const name = `${token.service} (@${token.account})`;
+  let value: string | undefined;
+  try {
+    const secret = await clients.secretsManager(stack.region).send(new GetSecretValueCommand({ SecretId: token.secret }));
+    value = (JSON.parse(secret.SecretString ?? '{}') as { token?: unknown }).token as string | undefined;
+  } catch (error) {
+    const missing = /ResourceNotFoundException/.test((error as { name?: string }).name ?? '');
+    if (!missing && !(error instanceof SyntaxError)) return notChecked('Mastodon token', name, error);
+  }
+  if (typeof value !== 'string' || value === '') return check('Mastodon token', name, 'failing', `no token in ${token.secret} yet`, ['run mastodon-cfn deploy in production mode: it creates the account and its token']);
+  if (!instanceUrl) return check('Mastodon token', name, 'failing', `${stack.name} has no MastodonUrl output to ask`, ['deploy again with this version of mastodon-cfn']);
+  const url = `${instanceUrl}${VERIFY_CREDENTIALS}`;
+  let answer: number;
+  try {
+    answer = await probe(url, value);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return check('Mastodon token', name, 'failing', `${url} does not answer: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  if (answer === 200) return check('Mastodon token', name, 'ok', `Mastodon accepts it (${url} answers 200)`);
+  if (answer === 403) return check('Mastodon token', name, 'ok', `Mastodon accepts it; its scopes (${token.scopes.join(' ')}) do not include reading its own account, so ${VERIFY_CREDENTIALS} answers 403`);
+  if (answer === 401) {
+    return check('Mastodon token', name, 'failing', `Mastodon refuses it (${url} answers 401): it was revoked, or the database no longer has it`, [`make a new one: mastodon-cfn deploy --rotate-token ${token.service}`]);
+  }
+  return check('Mastodon token', name, 'failing', `${url} answers HTTP ${answer}`);
+}
+
 /** One look at everything the instance needs, stack by stack; healthy only when every check is ok. */
 export async function status(pkg: DeployPackage, clients: Clients, probe: Probe): Promise<StatusReport> {
   const perStack = await Promise.all(
     pkg.stacks.map(async (stack) => {
       const { deployed, checks } = await stackChecks(clients, stack);
       const endpoints = deployed ? await Promise.all(Object.entries(stack.endpoints ?? {}).map(([name, url]) => endpointCheck(probe, name, url))) : [];
-      return [...checks, ...endpoints].map((c) => ({ ...c, stack: stack.name }));
+      const instanceUrl = deployed && stack.serviceTokens?.length ? outputsOf(await describeStack(clients.cloudFormation(stack.region), stack.name))[OutputIds.MastodonUrl] : undefined;
+      const tokens = deployed ? await Promise.all((stack.serviceTokens ?? []).map((token) => tokenCheck(clients, probe, stack, token, instanceUrl))) : [];
+      return [...checks, ...endpoints, ...tokens].map((c) => ({ ...c, stack: stack.name }));
     }),
   );
   const checks = perStack.flat();
