@@ -182,7 +182,15 @@ describe('compiler: the reference configuration', () => {
     expect(main.ServicePostblogLogGroup.Properties.LogGroupName).to.equal('/mastodon-cfn/social-prod/postblog');
     const [definition] = main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions;
     expect(definition.Environment).to.deep.include({ Name: 'MASTODON_USER', Value: 'blog' });
-    expect(definition.Image).to.equal('ghcr.io/example/postblog:latest');
+    // Built by deploy from ./postblog and named by digest: an unchanged build changes nothing in the template.
+    expect(definition.Image).to.deep.equal({ Ref: 'ServicePostblogImage' });
+    expect(built.template('main').Parameters!.ServicePostblogImage.AllowedPattern).to.equal('^[^@\\s]+@sha256:[0-9a-f]{64}$');
+    const repository = built.resources('secrets').ServicePostblogRepository;
+    expect(repository.Properties).to.deep.include({ RepositoryName: 'mastodon-cfn/social-prod/postblog', ImageTagMutability: 'IMMUTABLE', ImageScanningConfiguration: { ScanOnPush: true }, EmptyOnDelete: true });
+    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[0].selection).to.deep.equal({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 });
+    expect(built.manifest.stacks[2].images).to.deep.equal([
+      { service: 'postblog', folder: join(REPO_ROOT, 'postblog'), repository: { stack: 'secrets', output: 'ServicePostblogRepositoryUri' }, parameter: 'ServicePostblogImage', platform: 'linux/amd64', port: 8000, healthCheck: '/status' },
+    ]);
   });
 
   it("gives postblog its store, a DynamoDB table only its task role may use, and its token from Secrets Manager", () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatEstimate, type CostLine, type Estimate } from '../src/cost/estimate.js';
-import { buildConfig, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
+import { buildConfig, minimalYaml, referenceYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
 
 /** The table as shipped, read as a user would: the hand computations below use nothing else. */
 const table = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8'));
@@ -118,14 +118,14 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
   it("the README's table of both profiles' figures is what the estimate says, with the table's date", () => {
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     expect(readme).to.include(`Estimates with the prices of ${table.date}`);
-    const referenceYaml = readFileSync(join(REPO_ROOT, 'mastodon.config.yaml'), 'utf8');
+    const reference = referenceYaml();
     // The reference config made small: its Aurora capacities and cache node go, the profile decides them.
-    const referenceSmall = referenceYaml
+    const referenceSmall = reference
       .replace(/^domain: /m, 'profile: small\ndomain: ')
       .replace(/^database:\n(  .*\n)+/m, '')
       .replace(/^cache:\n(  .*\n)+/m, '');
     const rows: [string, string][] = [
-      ['the reference config (with the postblog service), profile standard', referenceYaml],
+      ['the reference config (with the postblog service), profile standard', reference],
       ['the reference config, profile small', referenceSmall],
       ['only `service` and `domain` (no side service), profile standard', minimalYaml()],
       ['only `service` and `domain`, profile small', minimalYaml('profile: small\n')],

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MastodonCfnError } from '../src/errors.js';
 import { build } from '../src/pipeline.js';
-import { minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
+import { minimalYaml, referenceYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
 
 /** Hostile input reaches exit 1 with a message, never exit 70, and never hangs. */
 describe('hostile input', () => {
@@ -82,7 +82,7 @@ describe('hostile input', () => {
 
   it('survives a few hundred mutations of the reference config: a MastodonCfnError or a build, each within a second', function () {
     this.timeout(300_000);
-    const reference = readFileSync(join(REPO_ROOT, 'mastodon.config.yaml'), 'utf8').split('\n');
+    const reference = referenceYaml().split('\n');
     let seed = 14;
     // mulberry32: the same mutations on every run.
     const random = () => {

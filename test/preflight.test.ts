@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Clients } from '../src/deployer/aws.js';
 import { deploy } from '../src/deployer/commands.js';
 import { readPackage, type DeployPackage } from '../src/deployer/manifest.js';
-import { reservedDomain } from '../src/domains.js';
+import { registryHost, reservedDomain } from '../src/domains.js';
 import { preflight } from '../src/deployer/preflight.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
@@ -41,6 +41,11 @@ describe('deploy preflight: names reserved for examples', () => {
   it('knows the names of RFC 2606 and RFC 6761 and no others', () => {
     for (const name of ['social.example.com', 'example.org', 'media.social.example.net', 'social.test', 'a.example', 'mastodon.invalid', 'x.localhost', 'printer.local']) expect(reservedDomain(name), name).to.be.a('string');
     for (const name of ['social.example.de', 'myexample.com', 'example.com.au', 'test.social', 'social.testing', 'contest']) expect(reservedDomain(name), name).to.equal(undefined);
+  });
+
+  it("reads an image's registry host as Docker does: the first component only when it has a dot or a port, or is localhost", () => {
+    const hosts = ['node:20', 'library/node:20', 'example/postblog:latest', 'ghcr.io/example/postblog:1', 'registry.example.com:5000/blog', 'localhost:5000/blog', '123456789012.dkr.ecr.eu-central-1.amazonaws.com/a@sha256:00'].map(registryHost);
+    expect(hosts).to.deep.equal(['docker.io', 'docker.io', 'docker.io', 'ghcr.io', 'registry.example.com', 'localhost', '123456789012.dkr.ecr.eu-central-1.amazonaws.com']);
   });
 
   it("refuses init --yes's placeholder before any AWS call: no stack is touched, no identity asked", async () => {

@@ -302,7 +302,7 @@ function serviceSourceProblems(config: Config, locate: Locate, baseDir: string):
     }
     if (typeof service.build === 'string') {
       const folder = resolve(baseDir, service.build);
-      const problem = buildFolderProblem(folder);
+      const problem = buildFolderProblem(folder, service.build);
       if (problem) report(at('build'), 'buildFolder', problem);
       else service.build = folder;
     }
@@ -312,8 +312,8 @@ function serviceSourceProblems(config: Config, locate: Locate, baseDir: string):
   return problems;
 }
 
-/** Why `folder` cannot be built as a Node.js service; undefined when it holds a package.json. */
-function buildFolderProblem(folder: string): string | undefined {
+/** Why `folder` (`given` in the config) cannot be built as a Node.js service; undefined when it holds a package.json. */
+function buildFolderProblem(folder: string, given: string): string | undefined {
   const kind = (path: string) => {
     try {
       const stat = statSync(path);
@@ -322,8 +322,8 @@ function buildFolderProblem(folder: string): string | undefined {
       return 'missing';
     }
   };
-  if (kind(folder) !== 'folder') return `${folder} is not a folder: build takes the folder of a Node.js service, relative to this file (such as ./postblog)`;
-  if (kind(join(folder, 'package.json')) !== 'file') return `${folder} has no package.json: build takes the folder of a Node.js service`;
+  if (kind(folder) !== 'folder') return `${given} is not a folder: build takes the folder of a Node.js service, relative to this file (such as ./postblog)`;
+  if (kind(join(folder, 'package.json')) !== 'file') return `${given} has no package.json: build takes the folder of a Node.js service`;
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Template } from '../../src/compiler/cfn.js';
@@ -9,6 +9,11 @@ import { build, type Build } from '../../src/pipeline.js';
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const CLI = join(REPO_ROOT, 'bin/mastodon-cfn.cjs');
 export const CONFIGS = join(REPO_ROOT, 'test/configs');
+
+/** The reference config's text, its postblog `build` folder made absolute so that the text builds from any folder. */
+export function referenceYaml(): string {
+  return readFileSync(join(REPO_ROOT, 'mastodon.config.yaml'), 'utf8').replace('build: ./postblog', `build: ${join(REPO_ROOT, 'postblog')}`);
+}
 
 /** Template files produced by the tests; test/support/lint-hooks.ts lints them all at the end. */
 export const templatesToLint = new Set<string>();
