@@ -221,6 +221,24 @@ async function onInterrupt<T>(step: Promise<T>, outcome: string): Promise<T> {
   }
 }
 
+/** A digest no image has: the value a diff passes for a service image that was never pushed. */
+const NOT_BUILT = `not-built-yet@sha256:${'0'.repeat(64)}`;
+
+/**
+ * What only a deploy knows, as `diff` passes it: each service image and token switch as the deployed
+ * stack has it (diff builds and pushes nothing, and makes no token), said in one line.
+ */
+function parametersOfDeploy(stack: DeployStack, existing: Stack | undefined, reporter: Reporter): Record<string, string> {
+  const deployed = Object.fromEntries((existing?.Parameters ?? []).map((p) => [p.ParameterKey!, p.ParameterValue ?? '']));
+  const images = stack.images ?? [];
+  const tokens = stack.serviceTokens ?? [];
+  if (images.length) reporter.line(`${stack.name}: diff compares the image${images.length > 1 ? 's' : ''} of ${images.map((i) => i.service).join(', ')} as deployed; deploy builds ${images.length > 1 ? 'them' : 'it'} from source and rolls out a changed one.`);
+  return {
+    ...Object.fromEntries(images.map((image) => [image.parameter, deployed[image.parameter] ?? NOT_BUILT])),
+    ...Object.fromEntries(tokens.filter((token) => token.readyParameter in deployed).map((token) => [token.readyParameter, deployed[token.readyParameter]])),
+  };
+}
+
 /** Shows what a deploy would change, and changes nothing: change sets are made, printed and deleted. */
 export async function diff(pkg: DeployPackage, context: DeployerContext): Promise<void> {
   const { clients, reporter } = context;
@@ -236,7 +254,8 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
       reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
       continue;
     }
-    const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, await changeSetParameters(context, stack, existing, outputs, zones)), 'nothing was changed and no change set is left behind');
+    const parameters = { ...(await changeSetParameters(context, stack, existing, outputs, zones)), ...parametersOfDeploy(stack, existing, reporter) };
+    const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, parameters), 'nothing was changed and no change set is left behind');
     if (changeSet.empty) {
       reporter.line(`${stack.name} (${stack.region}): no changes`);
       continue;
