@@ -182,7 +182,8 @@ describe('compiler: the reference configuration', () => {
     expect(main.ServicePostblogLogGroup.Properties.LogGroupName).to.equal('/mastodon-cfn/social-prod/postblog');
     const [definition] = main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions;
     expect(definition.Environment).to.deep.include({ Name: 'MASTODON_USER', Value: 'blog' });
-    expect(definition.Image).to.equal('ghcr.io/example/postblog:latest');
+    // Built and pushed by deploy, then named by digest (services.ts).
+    expect(definition.Image).to.deep.equal({ Ref: 'ServicePostblogImage' });
   });
 
   it("gives postblog its store, a DynamoDB table only its task role may use, and its token from Secrets Manager", () => {
