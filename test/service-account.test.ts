@@ -336,6 +336,27 @@ describe('the account-and-token script, in Ruby against stand-ins of each releas
     expect(newToken).to.not.equal(token);
     expect(await storedToken(arn)).to.deep.equal({ token: newToken });
     expect(rotated.stdout + rotated.stderr.replace(/RECORDS .*/, '')).to.not.include(newToken);
+
+    // A token revoked in Mastodon (Settings, Authorized apps) cannot act: the next run replaces it, rotation or not.
+    await runRuby(`${mastodonStandIn('4.5')}\n$db[:tokens].each(&:revoke)`, { STANDIN_STATE: state });
+    const afterRevocation = await run('4.5', script, { state, secretArn: arn, inspect: RECORDS });
+    expect(afterRevocation.stdout).to.include('Token of blog replaced: the earlier one is destroyed\n');
+    const [[replacement]] = records(afterRevocation.stderr).tokens;
+    expect(replacement).to.not.equal(newToken);
+    expect(await storedToken(arn)).to.deep.equal({ token: replacement });
+  });
+
+  it('uses an account that exists as it is, and warns when Mastodon would refuse its token (pending approval)', async () => {
+    const state = join(stateDir, 'pending');
+    const arn = await emptySecret();
+    // Signed up by hand while registrations need approval: confirmed, not approved.
+    await runRuby(`${mastodonStandIn('4.4')}\nu = User.new(email: "me@example.com", password: "x" * 10, agreement: true, confirmed_at: Time.now.utc); u.account = Account.new(username: "blog"); u.save`, { STANDIN_STATE: state });
+    const result = await run('4.4', compiledScript(MASTODON['4.4'].latest), { state, secretArn: arn, inspect: RECORDS });
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/^Account @blog already exists: left as it is\n/);
+    expect(result.stderr).to.include('Account @blog is not confirmed, approved and enabled: Mastodon refuses its token until an administrator sees to it (Moderation, Accounts)');
+    expect(records(result.stderr)).to.deep.include({ users: 1, approved: false });
+    expect(await storedToken(arn)).to.deep.equal({ token: records(result.stderr).tokens[0][0] });
   });
 
   it('changed scopes are saved on the application, and the token is made again with them, as Mastodon does when an application is edited', async () => {

@@ -216,7 +216,8 @@ export interface ServiceAccountFacts {
   /**
    * The User methods the script calls: `applications` (has_many :applications, class_name:
    * 'Doorkeeper::Application', as: :owner), `token_for_app` (find_or_create_by of the app's token,
-   * with the app's scopes), and `update!` for the approval. Not `approve!` nor
+   * with the app's scopes), `update!` for the approval, and `functional?` (confirmed, approved, not
+   * disabled: what Api::BaseController#require_user! asks of a token's user, app/controllers/api/base_controller.rb). Not `approve!` nor
    * `mark_email_as_confirmed!`: both end in prepare_new_user!, which queues UserMailer.welcome (a
    * mail to an address no one reads) and the bootstrap follows; a service account needs neither.
    * `approved` cannot be given to User.new: `before_create :set_approved` overwrites it (false while
@@ -257,7 +258,7 @@ export interface SeriesFacts {
 
 const COMMON_USER_ATTRIBUTES = ['email', 'password', 'agreement', 'role_id', 'confirmed_at'] as const;
 const USER_METHODS = ['mark_email_as_confirmed!', 'approve!'] as const;
-const SERVICE_ACCOUNT_USER_METHODS = ['applications', 'token_for_app', 'update!'] as const;
+const SERVICE_ACCOUNT_USER_METHODS = ['applications', 'token_for_app', 'update!', 'functional?'] as const;
 const OAUTH_SINCE_4_3: OAuthFacts = { scopes: OAUTH_SCOPES_SINCE_4_3, source: 'config/initializers/doorkeeper.rb', verifyCredentialsScopes: ['profile', 'read', 'read:accounts'] };
 
 /** The service account's facts of a series whose registration bypass is `bypass` (OwnerFacts.bypassAttribute). */

@@ -47,6 +47,7 @@ abort("Mastodon #{Mastodon::Version.to_s} has no OAuth scope #{unknown.join(", "
 user = Account.find_local(username)&.user
 if user
   puts "Account @#{username} already exists: left as it is"
+  warn "Account @#{username} is not confirmed, approved and enabled: Mastodon refuses its token until an administrator sees to it (Moderation, Accounts)" unless user.functional?
 else
   # The password is never shown: the service acts only through its token.
   user = User.new(email: ENV.fetch("${V.email}"), password: SecureRandom.alphanumeric(64), agreement: true, confirmed_at: Time.now.utc, ${facts.owner.bypassAttribute}: true)

@@ -8,7 +8,7 @@ const words = (list: readonly string[]) => `%w(${list.join(' ')})`;
  * `rails runner` script of that release talks to: Account.find_local; User.new(...).save with
  * Devise's confirmation mail unless confirmed_at is set, `before_create :set_approved` (false while
  * registrations are not open), approve! and mark_email_as_confirmed! that queue the welcome mail
- * (prepare_new_user!), update!, applications and token_for_app (Mastodon's own body);
+ * (prepare_new_user!), update!, functional?, applications and token_for_app (Mastodon's own body);
  * Doorkeeper::Application with `enforce_configured_scopes`; Doorkeeper::AccessToken.find_or_create_by.
  * Built from src/mastodon/facts.ts, it refuses what the release refuses: an attribute its User or
  * Application lacks raises ActiveModel::UnknownAttributeError, a method its User lacks NoMethodError,
@@ -117,7 +117,7 @@ end
 
 class User
   ATTRIBUTES = ${words(userAttributes)}.map(&:to_sym)
-  COLUMNS = %i(email approved confirmed_at role_id)
+  COLUMNS = %i(email approved confirmed_at role_id disabled)
   RESERVED = ${words(reserved?.names ?? [])}
   attr_accessor :account; attr_reader :attributes, :id
   def initialize(**attributes)
@@ -150,6 +150,7 @@ class User
   ${method('mark_email_as_confirmed!', 'def mark_email_as_confirmed! = (new_user = !confirmed?; @attributes[:confirmed_at] = Time.now.utc; prepare_new_user! if new_user && approved?)')}
   ${method('approve!', 'def approve! = (return if approved?; @attributes[:approved] = true; prepare_new_user! if confirmed?)')}
   ${method('applications', 'def applications = ApplicationRelation.new(self)')}
+  ${method('functional?', 'def functional? = confirmed? && approved? && !@attributes[:disabled]')}
   ${method(
     'token_for_app',
     `def token_for_app(app)
