@@ -87,10 +87,10 @@ describe('compiler: the reference configuration', () => {
     for (const [id, policy] of Object.entries(expected)) expect([main[id].DeletionPolicy, main[id].UpdateReplacePolicy], id).to.deep.equal([policy, policy]);
     // Secrets with values of their own are kept; secrets derived from other resources are made again with them.
     const secrets = built.resources('secrets');
-    for (const id of ['MastodonSecrets', 'DatabaseCredentials']) expect([secrets[id].DeletionPolicy, secrets[id].UpdateReplacePolicy], id).to.deep.equal(['Retain', 'Retain']);
+    for (const id of ['MastodonSecrets', 'DatabaseCredentials', 'ServicePostblogMastodonToken']) expect([secrets[id].DeletionPolicy, secrets[id].UpdateReplacePolicy], id).to.deep.equal(['Retain', 'Retain']);
     for (const id of ['SmtpCredentials', 'CacheAuthToken']) expect([secrets[id].DeletionPolicy, secrets[id].Properties.Name], id).to.deep.equal(['Delete', undefined]);
     expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.have.members(['DatabaseCluster', 'DatabaseInstance', 'Cache', 'MediaBucket', 'ServicePostblogTable']);
-    expect(built.manifest.stacks[1].statefulResources.map((r) => r.logicalId)).to.have.members(['MastodonSecrets', 'DatabaseCredentials']);
+    expect(built.manifest.stacks[1].statefulResources.map((r) => r.logicalId)).to.have.members(['MastodonSecrets', 'DatabaseCredentials', 'ServicePostblogMastodonToken']);
   });
 
   it('runs the cache on the configured node, with snapshots and encryption', () => {
@@ -206,7 +206,8 @@ describe('compiler: the reference configuration', () => {
     expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.include('ServicePostblogTable');
     const [definition] = main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions;
     expect(definition.Environment.map((e: { Name: string }) => e.Name)).to.not.include('MASTODON_TOKEN');
-    expect(definition.Secrets).to.deep.equal([{ Name: 'MASTODON_TOKEN', ValueFrom: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:postblog/mastodon-token' }]);
+    // @blog's token, made by the deploy (test/service-account.test.ts).
+    expect(definition.Secrets).to.deep.equal([{ Name: 'MASTODON_TOKEN', ValueFrom: { 'Fn::Join': ['', [{ Ref: 'ServicePostblogMastodonTokenArn' }, ':token::']] } }]);
 
     // What the container gets is what postblog needs: its own settings reader accepts it.
     const environment: Record<string, string> = Object.fromEntries(definition.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, typeof e.Value === 'string' ? e.Value : 'resolved-by-cloudformation']));
@@ -448,7 +449,7 @@ describe('compiler: Mastodon on AWS really runs', () => {
 
   it('reuses kept secrets a remove left behind instead of failing with "already exists"', () => {
     const template = built.template('secrets');
-    for (const id of ['MastodonSecrets', 'DatabaseCredentials']) {
+    for (const id of ['MastodonSecrets', 'DatabaseCredentials', 'ServicePostblogMastodonToken']) {
       expect(template.Parameters![`Existing${id}Arn`]).to.deep.include({ Type: 'String', Default: '' });
       expect(template.Conditions![`Create${id}`]).to.deep.equal({ 'Fn::Equals': [{ Ref: `Existing${id}Arn` }, ''] });
       expect(template.Resources![id].Condition).to.equal(`Create${id}`);
@@ -457,6 +458,7 @@ describe('compiler: Mastodon on AWS really runs', () => {
     expect(built.manifest.stacks[1].reusableSecrets).to.deep.equal([
       { parameter: 'ExistingDatabaseCredentialsArn', name: 'mastodon-cfn/social-prod/database' },
       { parameter: 'ExistingMastodonSecretsArn', name: 'mastodon-cfn/social-prod/mastodon' },
+      { parameter: 'ExistingServicePostblogMastodonTokenArn', name: 'mastodon-cfn/social-prod/postblog-token' },
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { defaultRulePriority, Ids, makeNames, pascal } from '../src/compiler/naming.js';
+import { defaultRulePriority, Ids, makeNames, OutputIds, pascal } from '../src/compiler/naming.js';
 
 /**
  * Renaming a logical id makes CloudFormation replace the resource; for the database that means
@@ -16,6 +16,14 @@ describe('naming', () => {
     expect(secrets.map((id) => Ids.existingSecretParameter(id))).to.deep.equal(['ExistingMastodonSecretsArn', 'ExistingSmtpCredentialsArn', 'ExistingDatabaseCredentialsArn', 'ExistingCacheAuthTokenArn']);
     expect(Ids.service('post-blog', 'Service')).to.equal('ServicePostBlogService');
     expect(Ids.publicSubnet(0)).to.equal('PublicSubnet1');
+  });
+
+  it("keeps the ids of a service's Mastodon token: its kept secret, the secret's ARN parameter, the readiness switch, the account task", () => {
+    const token = Ids.service('post-blog', 'MastodonToken');
+    expect([token, Ids.secretArn(token), Ids.existingSecretParameter(token)]).to.deep.equal(['ServicePostBlogMastodonToken', 'ServicePostBlogMastodonTokenArn', 'ExistingServicePostBlogMastodonTokenArn']);
+    expect((['TokenReady', 'TokenExists', 'AccountTaskDefinition', 'AccountTaskRole'] as const).map((part) => Ids.service('post-blog', part))).to.deep.equal(['ServicePostBlogTokenReady', 'ServicePostBlogTokenExists', 'ServicePostBlogAccountTaskDefinition', 'ServicePostBlogAccountTaskRole']);
+    expect(OutputIds.serviceAccountTaskDefinition('post-blog')).to.equal('ServicePostBlogAccountTaskDefinition');
+    expect(makeNames('social', 'prod').secretName('post-blog-token')).to.equal('mastodon-cfn/social-prod/post-blog-token');
   });
 
   it('derives stack names, templates, tags, log groups and secret names from service and stage', () => {

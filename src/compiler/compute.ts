@@ -115,7 +115,7 @@ type LoadBalancerAttachment = { ContainerName: string; ContainerPort: number; Ta
  */
 export function fargateService(
   config: Config,
-  props: { taskDefinitionId: string; desiredCount: number; capacity: Capacity; securityGroupId: string; execEnabled: boolean; loadBalancers: LoadBalancerAttachment[]; healthCheckGraceSeconds: number; dependsOn: string[] },
+  props: { taskDefinitionId: string; desiredCount: Value<number>; capacity: Capacity; securityGroupId: string; execEnabled: boolean; loadBalancers: LoadBalancerAttachment[]; healthCheckGraceSeconds: number; dependsOn: string[] },
 ) {
   return new EcsService({
     Cluster: Ref(Ids.Cluster),
@@ -246,8 +246,8 @@ function railsSecrets(config: Config): Record<string, Value<string>> {
   };
 }
 
-/** A Rails container of the Mastodon image: web, sidekiq, or a migration. Defaults give way to the user's environment. */
-function railsContainer(config: Config, name: string, command: string[], extra: { defaults?: Record<string, string>; environment?: Record<string, string>; secrets?: Record<string, Value<string>>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
+/** A Rails container of the Mastodon image: web, sidekiq, a migration or a one-off script. Defaults give way to the user's environment. */
+export function railsContainer(config: Config, name: string, command: string[], extra: { defaults?: Record<string, string>; environment?: Record<string, Value<string>>; secrets?: Record<string, Value<string>>; container?: Partial<ContainerDefinition> } = {}): ContainerDefinition {
   return {
     Name: name,
     Image: `${config.mastodon.image}:${config.mastodon.version}`,
@@ -324,7 +324,8 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
   return containers;
 }
 
-const oneOffTask = {
+/** How the deployer runs a one-off Rails task: in the Mastodon tasks' subnets and security group (the database's only way in), logging to Mastodon's group. */
+export const oneOffTask = {
   outputs: { cluster: OutputIds.ClusterName, taskDefinition: OutputIds.PostDeploymentMigrationTaskDefinition, subnets: OutputIds.TaskSubnets, securityGroup: OutputIds.TaskSecurityGroup, logGroup: OutputIds.MastodonLogGroup },
   // A migration or an admin command cut short by a Spot interruption is worse than a minute of on-demand Fargate.
   capacityProvider: 'FARGATE',
@@ -354,19 +355,22 @@ function ownerAccount(config: Config, names: Names): { ownerAccount?: OwnerAccou
   };
 }
 
+/** A task of Rails containers, the Mastodon task's size, started with the Mastodon secrets; `taskRoleId` is what its code may do in AWS. */
+export function mastodonTaskDefinition(config: Config, family: string, containers: ContainerDefinition[], taskRoleId: string = Ids.MastodonTaskRole) {
+  return fargateTaskDefinition({
+    family,
+    cpu: config.mastodon.cpu,
+    memory: config.mastodon.memory,
+    architecture: config.mastodon.architecture,
+    executionRoleId: Ids.MastodonExecutionRole,
+    taskRoleId,
+    containers,
+  });
+}
+
 export const compileCompute: CompileStep = (config, names) => {
   const sleeping = isSleeping(config.mastodon.mode);
   const owner = ownerAccount(config, names);
-  const taskDefinition = (containers: ContainerDefinition[], family: string) =>
-    fargateTaskDefinition({
-      family,
-      cpu: config.mastodon.cpu,
-      memory: config.mastodon.memory,
-      architecture: config.mastodon.architecture,
-      executionRoleId: Ids.MastodonExecutionRole,
-      taskRoleId: Ids.MastodonTaskRole,
-      containers,
-    });
   return {
     main: {
       Resources: {
@@ -383,11 +387,11 @@ export const compileCompute: CompileStep = (config, names) => {
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },
           ...(sleeping ? [ECS_EXEC_STATEMENT] : []),
         ]),
-        [Ids.MastodonTaskDefinition]: taskDefinition(mastodonContainers(config), `${names.prefix}-mastodon`),
+        [Ids.MastodonTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-mastodon`, mastodonContainers(config)),
         // Run once by the deployer after each deploy: every migration, the post-deployment ones included. In
         // every mode, `mastodon-cfn run` starts it with another command (tootctl): Mastodon's whole environment, no service.
-        [Ids.PostDeploymentMigrationTaskDefinition]: taskDefinition([railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))], `${names.prefix}-post-deployment-migrations`),
-        ...(owner.container ? { [Ids.OwnerAccountTaskDefinition]: taskDefinition([owner.container], `${names.prefix}-owner-account`) } : {}),
+        [Ids.PostDeploymentMigrationTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-post-deployment-migrations`, [railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))]),
+        ...(owner.container ? { [Ids.OwnerAccountTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-owner-account`, [owner.container]) } : {}),
         [Ids.MastodonService]: fargateService(config, {
           taskDefinitionId: Ids.MastodonTaskDefinition,
           desiredCount: config.mastodon.desiredCount,

@@ -168,6 +168,8 @@ export const OutputIds = {
   ClusterName: 'ClusterName',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
+  /** The task that makes a service's Mastodon account and token. */
+  serviceAccountTaskDefinition: (name: string) => Ids.service(name, 'AccountTaskDefinition'),
   TaskSubnets: 'TaskSubnets',
   TaskSecurityGroup: 'TaskSecurityGroup',
   MastodonLogGroup: 'MastodonLogGroup',

@@ -1,11 +1,12 @@
 import type { Config, ServiceConfig } from '../config/types.js';
-import { DynamoDbTable, EcrRepository, GetAtt, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
+import { DynamoDbTable, EcrRepository, GetAtt, If, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
 import { dnsCertificate } from './certificates.js';
 import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
 import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
 import { fromLoadBalancer, internetEgress, loadBalancerEgress, SERVICE_EGRESS_PORTS, vpcId } from './network.js';
+import { serviceAccount, tokenSecret, tokenSecretArn } from './serviceAccount.js';
 
 /** Where a secret reference points, for the execution role's policy: the whole secret or parameter, not a JSON key of it. */
 function secretSource(reference: string): { kind: 'secret' | 'parameter'; resource: Value<string> } {
@@ -66,6 +67,7 @@ function imageRepository(names: Names, name: string, service: ServiceConfig): Fr
 function compileService(config: Config, names: Names, name: string, service: ServiceConfig): Record<string, Resource> {
   const id = (part: Parameters<typeof Ids.service>[1]) => Ids.service(name, part);
   const sources = Object.values(service.secrets).map(secretSource);
+  const secrets = { ...service.secrets, ...(service.mastodon ? tokenSecret(name, service.mastodon) : {}) };
   const conditions = [
     ...(service.host ? [{ Field: 'host-header', HostHeaderConfig: { Values: [service.host] } }] : []),
     ...(service.path ? [{ Field: 'path-pattern', PathPatternConfig: { Values: [service.path] } }] : []),
@@ -81,7 +83,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
     [Ids.loadBalancerToServiceEgress(name)]: loadBalancerEgress(id('SecurityGroup'), service.port),
     [id('LogGroup')]: logGroup(config, names.logGroup(name)),
     [id('ExecutionRole')]: executionRole(
-      sources.filter((s) => s.kind === 'secret').map((s) => s.resource),
+      [...sources.filter((s) => s.kind === 'secret').map((s) => s.resource), ...(service.mastodon ? [tokenSecretArn(name)] : [])],
       sources.filter((s) => s.kind === 'parameter').map((s) => s.resource),
     ),
     [id('TaskDefinition')]: fargateTaskDefinition({
@@ -99,7 +101,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
           Command: service.command,
           PortMappings: [{ ContainerPort: service.port, Protocol: 'tcp' }],
           Environment: environmentList({ ...service.environment, PORT: String(service.port), ...(service.table ? { TABLE_NAME: Ref(id('Table')), AWS_REGION: Ref('AWS::Region') } : {}) }),
-          Secrets: Object.keys(service.secrets).length ? secretList(service.secrets) : undefined,
+          Secrets: Object.keys(secrets).length ? secretList(secrets) : undefined,
           LogConfiguration: awsLogs(id('LogGroup'), name),
         },
       ],
@@ -113,7 +115,8 @@ function compileService(config: Config, names: Names, name: string, service: Ser
     }),
     [id('Service')]: fargateService(config, {
       taskDefinitionId: id('TaskDefinition'),
-      desiredCount: service.desiredCount,
+      // No task before the token exists: it would fail to start, and the circuit breaker would roll the whole stack back.
+      desiredCount: service.mastodon ? If(id('TokenExists'), service.desiredCount, 0) : service.desiredCount,
       capacity: service.capacity,
       securityGroupId: id('SecurityGroup'),
       execEnabled: false,
@@ -161,5 +164,6 @@ export const compileServices: CompileStep = (config, names) => {
     },
   };
   const repositories = services.filter(([, service]) => service.build).map(([name, service]) => imageRepository(names, name, service));
-  return mergeParts(shared, ...repositories);
+  const accounts = services.flatMap(([name, service]) => (service.mastodon ? [serviceAccount(config, names, name, service.mastodon)] : []));
+  return mergeParts(shared, ...repositories, ...accounts);
 };

@@ -8,7 +8,7 @@ import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
 import { distributionComment } from '../compiler/media.js';
 import { defaultRulePriority, makeNames, pascal, type KeptSecret } from '../compiler/naming.js';
-import { IGNORED_NEXT_TO_REDIS_URL, MASTODON_PROCESSES, MASTODON_SERIES, MASTODON, OWNED_MASTODON_VARIABLES, reservedOwnerUsernames, seriesOf } from '../mastodon/facts.js';
+import { IGNORED_NEXT_TO_REDIS_URL, MASTODON_PROCESSES, MASTODON_SERIES, MASTODON, mastodonFacts, OWNED_MASTODON_VARIABLES, reservedOwnerUsernames, seriesOf } from '../mastodon/facts.js';
 import { memoryProblem } from '../mastodon/memory.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
@@ -36,6 +36,7 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
     problems.push(...profileProblems(config, locate));
     problems.push(...semanticProblems(config, locate));
     problems.push(...serviceSourceProblems(config, locate, baseDir));
+    problems.push(...serviceAccountProblems(config, locate));
     problems.push(...awsProblems(config, locate, mediaDomainGiven));
   } catch (error) {
     if (schemaValid) throw error;
@@ -312,6 +313,51 @@ function serviceSourceProblems(config: Config, locate: Locate, baseDir: string):
   return problems;
 }
 
+/**
+ * A service's Mastodon account: scopes the release has, a username it lets the account script take,
+ * not the owner's, not another service's, and a token variable nothing else of the service sets.
+ */
+function serviceAccountProblems(config: Config, locate: Locate): Problem[] {
+  const problems: Problem[] = [];
+  const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
+  if (!isPlainObject(config.services) || !isPlainObject(config.mastodon)) return problems;
+  const version = typeof config.mastodon.version === 'string' && seriesOf(config.mastodon.version) ? config.mastodon.version : undefined;
+  const facts = version ? mastodonFacts(version) : undefined;
+  const reserved = version ? reservedOwnerUsernames(version) : undefined;
+  const owner = isPlainObject(config.mastodon.owner) && typeof config.mastodon.owner.username === 'string' ? config.mastodon.owner.username : undefined;
+  const accountOwners = new Map<string, string>();
+  for (const [name, service] of Object.entries(config.services)) {
+    if (!isPlainObject(service) || !isPlainObject(service.mastodon)) continue;
+    const at = (...key: (string | number)[]) => ['services', name, 'mastodon', ...key];
+    const { account, scopes, variable } = service.mastodon;
+    if (facts && Array.isArray(scopes)) {
+      scopes.forEach((scope, index) => {
+        if (typeof scope !== 'string' || facts.oauth.scopes.includes(scope)) return;
+        const close = suggestion(scope, [...facts.oauth.scopes]);
+        report(at('scopes', index), 'oauthScope', `Mastodon ${version} has no OAuth scope "${scope}" (${facts.oauth.source})${close.startsWith(' (did you mean') ? close : `: it has ${facts.oauth.scopes.join(', ')}`}`);
+      });
+    }
+    if (typeof account === 'string') {
+      const username = account.toLowerCase();
+      if (reserved?.names.includes(username)) report(at('account'), 'reservedUsername', `Mastodon ${version} reserves the username "${account}" (${reserved.source}): choose another`);
+      if (owner !== undefined && owner.toLowerCase() === username) report(at('account'), 'serviceAccount', `@${account} is the owner account (mastodon.owner.username): a service needs an account of its own, which its token alone can act as`);
+      const other = accountOwners.get(username);
+      if (other) report(at('account'), 'serviceAccount', `@${account} is already the account of service "${other}": each service needs an account of its own (rotating one's token would break the other's)`);
+      else accountOwners.set(username, name);
+    }
+    if (typeof variable === 'string') {
+      for (const section of ['environment', 'secrets'] as const) {
+        if (isPlainObject(service[section]) && variable in service[section]) {
+          report(['services', name, section, variable], 'reservedVariable', `${variable} is the variable the service's Mastodon token is given in (services.${name}.mastodon.variable): remove it here, or set mastodon.variable to another name`);
+        }
+      }
+      const compilerSet = ['PORT', ...(service.table ? ['TABLE_NAME', 'AWS_REGION'] : [])];
+      if (compilerSet.includes(variable)) report(at('variable'), 'reservedVariable', `${variable} is set by mastodon-cfn for the service itself: choose another variable for the token`);
+    }
+  }
+  return problems;
+}
+
 /** Why `folder` (`given` in the config) cannot be built as a Node.js service; undefined when it holds a package.json. */
 function buildFolderProblem(folder: string, given: string): string | undefined {
   const kind = (path: string) => {
@@ -423,9 +469,10 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
     ...['mastodon', 'post-deployment-migrations', 'owner-account'].map((task) => fromPrefix('taskFamily', `${names.prefix}-${task}`)),
     fromPrefix('logGroupName', names.logGroup('mastodon')),
     ...kept.map((purpose) => fromPrefix('secretName', names.secretName(purpose))),
-    ...services.flatMap(([name]): DerivedName[] => [
+    ...services.flatMap(([name, service]): DerivedName[] => [
       fromService('taskFamily', `${names.prefix}-${name}`, name),
       fromService('logGroupName', names.logGroup(name), name),
+      ...(isPlainObject((service as { mastodon?: unknown }).mastodon) ? [fromService('taskFamily', `${names.prefix}-${name}-account`, name), fromService('secretName', names.secretName(`${name}-token`), name)] : []),
     ]),
   ];
   // A certificate of the compiler's own, for each name that has no certificate ARN in the config.

@@ -188,12 +188,19 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
   return lines;
 }
 
+/**
+ * How many tasks a service runs, from its DesiredCount: a service that waits for its Mastodon token
+ * (`Fn::If` on the token's condition, else 0) runs its count once the deploy has made the token.
+ */
+export function runningTaskCount(desiredCount: unknown): number {
+  const branches = (desiredCount as { 'Fn::If'?: unknown[] } | undefined)?.['Fn::If'];
+  return Number(Array.isArray(branches) ? branches[1] : (desiredCount ?? 1));
+}
+
 /** A Fargate service: its tasks' vCPU and memory hours on Spot or on-demand, and a public IPv4 address per task. */
 function serviceLines(id: string, props: Record<string, any>, resources: Record<string, TemplateResource>, p: RegionPrices | undefined, table: PriceTable): CostLine[] {
   const definition = resources[refOf(props.TaskDefinition) ?? '']?.Properties;
-  // A count behind a condition (a service waiting for its token) is priced as it runs once the condition holds.
-  const desired = props.DesiredCount?.['Fn::If'] ? Math.max(...props.DesiredCount['Fn::If'].slice(1).map(Number)) : props.DesiredCount;
-  const count = Number(desired ?? 1);
+  const count = runningTaskCount(props.DesiredCount);
   if (!definition || count === 0) return [];
   const architecture = definition.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
   const vcpu = Number(definition.Cpu) / 1024;

@@ -23,7 +23,8 @@ function output(outputs: Record<string, string>, name: string, stackName: string
  * Starts a one-off Fargate task of a task definition the stack made, in the stack's own subnets
  * and security group, optionally with another command. A task ECS cannot place is an error with ECS's reason.
  */
-async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<string, string>, stackName: string, description: string, command?: string[]): Promise<{ cluster: string; taskArn: string }> {
+async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<string, string>, stackName: string, description: string, override: { command?: string[]; environment?: Record<string, string> } = {}): Promise<{ cluster: string; taskArn: string }> {
+  const { command, environment } = override;
   const cluster = output(outputs, task.outputs.cluster, stackName);
   const started = await ecs.send(
     new RunTaskCommand({
@@ -34,7 +35,9 @@ async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<strin
       networkConfiguration: {
         awsvpcConfiguration: { subnets: output(outputs, task.outputs.subnets, stackName).split(','), securityGroups: [output(outputs, task.outputs.securityGroup, stackName)], assignPublicIp: 'ENABLED' },
       },
-      ...(command ? { overrides: { containerOverrides: [{ name: task.container, command }] } } : {}),
+      ...(command || environment
+        ? { overrides: { containerOverrides: [{ name: task.container, ...(command ? { command } : {}), ...(environment ? { environment: Object.entries(environment).map(([name, value]) => ({ name, value })) } : {}) }] } }
+        : {}),
       startedBy: 'mastodon-cfn',
     }),
   );
@@ -59,8 +62,9 @@ async function waitForStop(ecs: AwsClient, started: { cluster: string; taskArn: 
   return { taskArn: started.taskArn, exitCode: found?.exitCode, stoppedReason: stopped.stoppedReason ?? found?.reason };
 }
 
-export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stackName: string, polling: Polling): Promise<TaskOutcome> {
-  return waitForStop(ecs, await startTask(ecs, task, outputs, stackName, task.description), task.container, polling);
+/** `environment`: variables added to the container's for this run only (never a secret: RunTask's overrides are visible in the task). */
+export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stackName: string, polling: Polling, environment?: Record<string, string>): Promise<TaskOutcome> {
+  return waitForStop(ecs, await startTask(ecs, task, outputs, stackName, task.description, { environment }), task.container, polling);
 }
 
 /** The awslogs stream of a task's container: `<prefix>/<container>/<task id>`, the prefix being the container's name. */
@@ -73,7 +77,7 @@ export function logStream(container: string, taskArn: string): string {
  * Logs as it runs, and the command's exit code as the result. Ctrl-C stops the task.
  */
 export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, task: OneOffTask, outputs: Record<string, string>, stack: { name: string; region: string }, command: string[], reporter: Reporter, write: (text: string) => void, polling: Polling): Promise<number> {
-  const started = await startTask(clients.ecs, task, outputs, stack.name, command.join(' '), command);
+  const started = await startTask(clients.ecs, task, outputs, stack.name, command.join(' '), { command });
   const logGroup = output(outputs, task.outputs.logGroup, stack.name);
   const stream = logStream(task.container, started.taskArn);
   reporter.line(`Started ${command.join(' ')} as task ${started.taskArn.split('/').at(-1)} in ${stack.region}; its output follows (Ctrl-C stops it).`);
@@ -112,12 +116,12 @@ export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, t
 }
 
 /** Runs a task after a deploy and reports its outcome; a failure is the user's to look into, with where its log is. */
-export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling): Promise<void> {
+export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling, environment?: Record<string, string>): Promise<void> {
   reporter.line(`${stack.name}: running ${task.description} as a one-off task...`);
   reporter.status(`${stack.name}: ${task.description}`);
   let outcome: TaskOutcome;
   try {
-    outcome = await runOneOffTask(ecs, task, outputs, stack.name, polling);
+    outcome = await runOneOffTask(ecs, task, outputs, stack.name, polling, environment);
   } catch (error) {
     reporter.clear();
     if (error instanceof Interrupted) {

@@ -1,4 +1,4 @@
-import type { Estimate, PricedStack } from '../cost/estimate.js';
+import { runningTaskCount, type Estimate, type PricedStack } from '../cost/estimate.js';
 import { money } from '../format.js';
 
 /**
@@ -74,7 +74,7 @@ function boxOf(id: string, resource: Resource, resources: Record<string, Resourc
       const containers = (definition.ContainerDefinitions ?? []).filter((c: { Essential?: boolean }) => c.Essential !== false).map((c: { Name: string }) => c.Name);
       const spot = (p.CapacityProviderStrategy ?? []).some((s: { CapacityProvider: string }) => s.CapacityProvider === 'FARGATE_SPOT');
       const size = `${Number(definition.Cpu) / 1024} vCPU, ${Number(definition.Memory) / 1024} GB`;
-      return { id, tier: 'compute', title: id === 'MastodonService' ? 'Mastodon tasks' : `Service ${containers[0] ?? id}`, details: [containers.join(' + '), `${p.DesiredCount ?? 1} × ${size}${spot ? ', Spot' : ''}`] };
+      return { id, tier: 'compute', title: id === 'MastodonService' ? 'Mastodon tasks' : `Service ${containers[0] ?? id}`, details: [containers.join(' + '), `${runningTaskCount(p.DesiredCount)} × ${size}${spot ? ', Spot' : ''}`] };
     }
     case 'AWS::RDS::DBCluster':
       return { id, tier: 'data', title: 'Aurora PostgreSQL', details: [`Serverless v2, ${p.ServerlessV2ScalingConfiguration?.MinCapacity} to ${p.ServerlessV2ScalingConfiguration?.MaxCapacity} ACU`] };

@@ -178,6 +178,71 @@ export interface ReservedUsernames {
   bypassedByOwnerSince?: string;
 }
 
+// ---------------------------------------------------------------------------------------------
+// A service's account and its OAuth token
+
+/**
+ * The OAuth scopes of every supported series: `default_scopes :read` and `optional_scopes` in
+ * config/initializers/doorkeeper.rb, the same list at v4.3.0, v4.3.23, v4.4.0, v4.4.22, v4.5.2 and
+ * v4.5.15. `enforce_configured_scopes` there makes Doorkeeper::Application refuse any other
+ * (`validate :scopes_match_configured`: "Scopes doesn't match configured on the server.").
+ */
+const OAUTH_SCOPES_SINCE_4_3 = [
+  'read', 'profile', 'write',
+  'write:accounts', 'write:blocks', 'write:bookmarks', 'write:conversations', 'write:favourites', 'write:filters', 'write:follows', 'write:lists', 'write:media', 'write:mutes', 'write:notifications', 'write:reports', 'write:statuses',
+  'read:accounts', 'read:blocks', 'read:bookmarks', 'read:favourites', 'read:filters', 'read:follows', 'read:lists', 'read:mutes', 'read:notifications', 'read:search', 'read:statuses',
+  'follow', 'push',
+  'admin:read', 'admin:read:accounts', 'admin:read:reports', 'admin:read:domain_allows', 'admin:read:domain_blocks', 'admin:read:ip_blocks', 'admin:read:email_domain_blocks', 'admin:read:canonical_email_blocks',
+  'admin:write', 'admin:write:accounts', 'admin:write:reports', 'admin:write:domain_allows', 'admin:write:domain_blocks', 'admin:write:ip_blocks', 'admin:write:email_domain_blocks', 'admin:write:canonical_email_blocks',
+] as const;
+
+/**
+ * How the service-account script makes an account, an application and its token, as Mastodon's own
+ * Settings::ApplicationsController (app/controllers/settings/applications_controller.rb) and
+ * User#token_for_app (app/models/user.rb) do, unchanged from v4.3.0 to v4.5.15 but for the
+ * controller's parameters (4.3 joins the scopes into one string itself; 4.4 passes a list, which
+ * Doorkeeper joins): the script gives one space-separated string, which every series takes.
+ */
+export interface ServiceAccountFacts {
+  /** `oauth.scopes` below, for the script's own check. */
+  scopes: readonly string[];
+  /**
+   * What `User.new` takes for the account: as the owner's (OwnerFacts.userAttributes) but without a
+   * role. `confirmed_at` set before the first save means Devise sends no confirmation mail
+   * (lib/devise/models/confirmable.rb, Devise 4.9.4 and 5.0.4: send_confirmation_notification? is
+   * `confirmation_required? && …`, and confirmation_required? is `!confirmed?`).
+   */
+  userAttributes: readonly string[];
+  /**
+   * The User methods the script calls: `applications` (has_many :applications, class_name:
+   * 'Doorkeeper::Application', as: :owner), `token_for_app` (find_or_create_by of the app's token,
+   * with the app's scopes), `update!` for the approval, and `functional?` (confirmed, approved, not
+   * disabled: what Api::BaseController#require_user! asks of a token's user, app/controllers/api/base_controller.rb). Not `approve!` nor
+   * `mark_email_as_confirmed!`: both end in prepare_new_user!, which queues UserMailer.welcome (a
+   * mail to an address no one reads) and the bootstrap follows; a service account needs neither.
+   * `approved` cannot be given to User.new: `before_create :set_approved` overwrites it (false while
+   * registrations are not open, the default).
+   */
+  userMethods: readonly string[];
+  /** Doorkeeper::Application's attributes the script sets (oauth_applications in db/schema.rb). */
+  applicationAttributes: readonly string[];
+  /** Doorkeeper::AccessToken's methods the script calls: `token` (stored in clear: no hash_token_secrets in doorkeeper.rb), `accessible?` (neither revoked nor expired), `destroy`. */
+  accessTokenMethods: readonly string[];
+  /** Doorkeeper's native_redirect_uri, which Settings::ApplicationsController#new offers: an application with no web redirect. */
+  redirectUri: 'urn:ietf:wg:oauth:2.0:oob';
+}
+
+export interface OAuthFacts {
+  scopes: readonly string[];
+  source: string;
+  /**
+   * A token reads GET /api/v1/accounts/verify_credentials with any one of these
+   * (`doorkeeper_authorize! :profile, :read, :'read:accounts'` in
+   * app/controllers/api/v1/accounts/credentials_controller.rb, v4.3.0 to v4.5.15).
+   */
+  verifyCredentialsScopes: readonly string[];
+}
+
 export interface SeriesFacts {
   series: MastodonSeries;
   /** The newest release of the series the facts were checked against; the tests build each series with it. */
@@ -187,10 +252,26 @@ export interface SeriesFacts {
   streaming: Reads;
   owner: OwnerFacts;
   reservedUsernames: ReservedUsernames;
+  oauth: OAuthFacts;
+  serviceAccount: ServiceAccountFacts;
 }
 
 const COMMON_USER_ATTRIBUTES = ['email', 'password', 'agreement', 'role_id', 'confirmed_at'] as const;
 const USER_METHODS = ['mark_email_as_confirmed!', 'approve!'] as const;
+const SERVICE_ACCOUNT_USER_METHODS = ['applications', 'token_for_app', 'update!', 'functional?'] as const;
+const OAUTH_SINCE_4_3: OAuthFacts = { scopes: OAUTH_SCOPES_SINCE_4_3, source: 'config/initializers/doorkeeper.rb', verifyCredentialsScopes: ['profile', 'read', 'read:accounts'] };
+
+/** The service account's facts of a series whose registration bypass is `bypass` (OwnerFacts.bypassAttribute). */
+function serviceAccountFacts(bypass: OwnerFacts['bypassAttribute']): ServiceAccountFacts {
+  return {
+    scopes: OAUTH_SCOPES_SINCE_4_3,
+    userAttributes: ['email', 'password', 'agreement', 'confirmed_at', bypass],
+    userMethods: SERVICE_ACCOUNT_USER_METHODS,
+    applicationAttributes: ['name', 'redirect_uri', 'scopes'],
+    accessTokenMethods: ['token', 'accessible?', 'destroy'],
+    redirectUri: 'urn:ietf:wg:oauth:2.0:oob',
+  };
+}
 
 const RESERVED_SINCE_4_4 = ['abuse', 'account', 'accounts', 'admin', 'administration', 'administrator', 'admins', 'help', 'helpdesk', 'instance', 'mod', 'moderator', 'moderators', 'mods', 'owner', 'root', 'security', 'server', 'staff', 'support', 'webmaster'];
 
@@ -209,6 +290,8 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
     streaming: STREAMING_READS,
     owner: { bypassAttribute: 'bypass_invite_request_check', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_invite_request_check'], userMethods: USER_METHODS },
     reservedUsernames: { names: ['admin', 'support', 'help', 'root', 'webmaster', 'administrator', 'mod', 'moderator'], source: 'reserved_usernames in config/settings.yml at v4.3.0' },
+    oauth: OAUTH_SINCE_4_3,
+    serviceAccount: serviceAccountFacts('bypass_invite_request_check'),
   },
   '4.4': {
     series: '4.4',
@@ -218,6 +301,8 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
     // lib/mastodon/cli/accounts.rb#create at v4.4.0 passes `bypass_registration_checks: true`.
     owner: { bypassAttribute: 'bypass_registration_checks', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_registration_checks'], userMethods: USER_METHODS },
     reservedUsernames: { names: RESERVED_SINCE_4_4, source: 'reserved_usernames in config/settings.yml at v4.4.0', bypassedByOwnerSince: 'v4.4.4' },
+    oauth: OAUTH_SINCE_4_3,
+    serviceAccount: serviceAccountFacts('bypass_registration_checks'),
   },
   '4.5': {
     series: '4.5',
@@ -227,6 +312,8 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
     owner: { bypassAttribute: 'bypass_registration_checks', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_registration_checks'], userMethods: USER_METHODS },
     // UsernameBlock rows seeded by db/seeds/05_blocked_usernames.rb (plus "mastodon" and "mastadon" anywhere in a name).
     reservedUsernames: { names: RESERVED_SINCE_4_4, source: 'db/seeds/05_blocked_usernames.rb at v4.5.2', bypassedByOwnerSince: 'v4.5.0' },
+    oauth: OAUTH_SINCE_4_3,
+    serviceAccount: serviceAccountFacts('bypass_registration_checks'),
   },
 };
 
@@ -237,7 +324,10 @@ export function mastodonFacts(version: string): SeriesFacts {
   return MASTODON[series];
 }
 
-/** The reserved usernames that stop the owner script at this release (none once its registration bypass skips the check). */
+/**
+ * The reserved usernames that stop the owner script at this release (none once its registration bypass
+ * skips the check). The service-account script sets the same bypass, so the same holds for it.
+ */
 export function reservedOwnerUsernames(version: string): ReservedUsernames | undefined {
   const reserved = mastodonFacts(version).reservedUsernames;
   return reserved.bypassedByOwnerSince && compareVersions(version, reserved.bypassedByOwnerSince) >= 0 ? undefined : reserved;
