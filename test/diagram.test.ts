@@ -44,12 +44,13 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
     const sumOf = (resource: string) => Math.round(estimate.lines.filter((l) => l.resource === resource).reduce((sum, l) => sum + l.monthly!, 0) * 100) / 100;
     for (const box of architecture.boxes.filter((b) => b.id !== 'Internet' && b.id !== 'MediaCertificate')) expect(box.monthly, box.id).to.equal(sumOf(box.id));
     expect(architecture.other).to.deep.equal([
+      { label: 'images', monthly: 0.1 },
       { label: 'logs', monthly: 2.52 },
       { label: 'secrets', monthly: 2.4 },
     ]);
     const drawn = [...architecture.boxes.map((b) => b.monthly ?? 0), ...architecture.other.map((o) => o.monthly)].reduce((a, b) => a + b, 0);
     expect(Math.round(drawn * 100) / 100).to.equal(estimate.total);
-    expect(architecture.total).to.equal(`$123.98 a month (eu-central-1 prices of ${estimate.date})`);
+    expect(architecture.total).to.equal(`$124.08 a month (eu-central-1 prices of ${estimate.date})`);
   });
 
   it('draws profile small with its PostgreSQL instance', () => {
@@ -131,7 +132,7 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
         }
       }
       expect(await page.locator('path.arrow').count()).to.equal(11);
-      expect(await page.locator('text', { hasText: 'Total: $123.98 a month' }).count()).to.equal(1);
+      expect(await page.locator('text', { hasText: 'Total: $124.08 a month' }).count()).to.equal(1);
       await page.close();
     });
   });

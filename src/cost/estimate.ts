@@ -47,7 +47,7 @@ export const PRICES: PriceTable = prices;
 export interface CostLine {
   /** The box of the architecture it belongs to: the logical id of the resource that costs. */
   resource: string;
-  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service';
+  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images';
   item: string;
   quantity: number;
   unit: string;
@@ -176,7 +176,7 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
         if (props.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled) lines.push(line(id, 'service', 'DynamoDB point-in-time recovery', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbBackupGbMonth')));
         break;
       case 'AWS::ECR::Repository':
-        lines.push(line(id, 'service', `ECR image storage (assumed ${usage.ecrStorageGb} GB)`, usage.ecrStorageGb, 'GB-months', at('ecrStorageGbMonth')));
+        lines.push(line(id, 'images', `ECR image storage (assumed ${usage.ecrStorageGb} GB)`, usage.ecrStorageGb, 'GB-months', at('ecrStorageGbMonth')));
         break;
       case 'AWS::SES::EmailIdentity':
         lines.push(line(id, 'mail', `SES e-mails (assumed ${usage.emailsPerMonth})`, usage.emailsPerMonth / 1000, 'thousand e-mails', at('sesThousandEmails')));
