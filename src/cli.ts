@@ -162,9 +162,10 @@ export function createProgram(): Command {
     .addOption(new Option('--progress <style>', 'a live progress line, or one line per event').choices(['bar', 'events']))
     .option('--allow-data-loss', 'deploy even if a stateful resource would be replaced or deleted')
     .option('--force-version', 'deploy even if the Mastodon upgrade would skip a release series or go down')
+    .option('--rotate-token <service...>', "make a new Mastodon token for these services (services.<name>.mastodon): the old one is revoked and the service's tasks restart with the new one")
     .action(async (flags: DeployFlags) => {
       const deployer = await import('./deployer/index.js');
-      await withDeployer(flags, deployer, (pkg, context) => deployer.deploy(pkg, context, { allowDataLoss: Boolean(flags.allowDataLoss), forceVersion: Boolean(flags.forceVersion) }));
+      await withDeployer(flags, deployer, (pkg, context) => deployer.deploy(pkg, context, { allowDataLoss: Boolean(flags.allowDataLoss), forceVersion: Boolean(flags.forceVersion), rotateTokens: flags.rotateToken ?? [] }));
     });
 
   packageOption(program.command('diff'), undefined)
@@ -243,6 +244,7 @@ interface DeployFlags extends ConfigFlags {
   progress?: 'bar' | 'events';
   allowDataLoss?: boolean;
   forceVersion?: boolean;
+  rotateToken?: string[];
 }
 
 type Deployer = typeof import('./deployer/index.js');

@@ -21,7 +21,7 @@ describe('naming', () => {
   it("keeps the ids of a service's Mastodon token: its kept secret, the secret's ARN parameter, the readiness switch, the account task", () => {
     const token = Ids.service('post-blog', 'MastodonToken');
     expect([token, Ids.secretArn(token), Ids.existingSecretParameter(token)]).to.deep.equal(['ServicePostBlogMastodonToken', 'ServicePostBlogMastodonTokenArn', 'ExistingServicePostBlogMastodonTokenArn']);
-    expect((['TokenReady', 'TokenExists', 'AccountTaskDefinition', 'AccountTaskRole'] as const).map((part) => Ids.service('post-blog', part))).to.deep.equal(['ServicePostBlogTokenReady', 'ServicePostBlogTokenExists', 'ServicePostBlogAccountTaskDefinition', 'ServicePostBlogAccountTaskRole']);
+    expect((['TokenMade', 'TokenExists', 'AccountTaskDefinition', 'AccountTaskRole'] as const).map((part) => Ids.service('post-blog', part))).to.deep.equal(['ServicePostBlogTokenMade', 'ServicePostBlogTokenExists', 'ServicePostBlogAccountTaskDefinition', 'ServicePostBlogAccountTaskRole']);
     expect(OutputIds.serviceAccountTaskDefinition('post-blog')).to.equal('ServicePostBlogAccountTaskDefinition');
     expect(makeNames('social', 'prod').secretName('post-blog-token')).to.equal('mastodon-cfn/social-prod/post-blog-token');
   });

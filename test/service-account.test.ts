@@ -31,7 +31,7 @@ function refusal(yaml: string): string[] {
 describe("a service's Mastodon account and token, in the templates", () => {
   for (const series of MASTODON_SERIES) {
     const { latest, owner } = MASTODON[series];
-    it(`${latest}: the service gets its token as an ECS secret only, and runs no task until TokenReady is true`, () => {
+    it(`${latest}: the service gets its token as an ECS secret only, runs no task until TokenMade names a token, and rolls its tasks on a new one`, () => {
       const built = build(`mastodon: { version: ${latest} }\n${blog('{ account: blog, scopes: [write:statuses] }')}`);
       const main = built.resources();
       const [container] = main.ServiceBlogTaskDefinition.Properties.ContainerDefinitions;
@@ -41,9 +41,13 @@ describe("a service's Mastodon account and token, in the templates", () => {
       expect(main.ServiceBlogExecutionRole.Properties.Policies[0].PolicyDocument.Statement).to.deep.equal([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: [{ Ref: 'ServiceBlogMastodonTokenArn' }] }]);
       expect(main.ServiceBlogService.Properties.DesiredCount).to.deep.equal({ 'Fn::If': ['ServiceBlogTokenExists', 1, 0] });
       const template = built.template('main');
-      expect(template.Conditions!.ServiceBlogTokenExists).to.deep.equal({ 'Fn::Equals': [{ Ref: 'ServiceBlogTokenReady' }, 'true'] });
-      expect(template.Parameters!.ServiceBlogTokenReady).to.include({ Type: 'String', Default: 'false' });
-      expect(template.Parameters!.ServiceBlogTokenReady.AllowedValues).to.deep.equal(['true', 'false']);
+      expect(template.Conditions!.ServiceBlogTokenExists).to.deep.equal({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ServiceBlogTokenMade' }, ''] }] });
+      expect(template.Parameters!.ServiceBlogTokenMade).to.include({ Type: 'String', Default: '' });
+      // The date the deployer tags the secret with when the task made the token (new Date().toISOString()).
+      expect(new RegExp(template.Parameters!.ServiceBlogTokenMade.AllowedPattern!).test(new Date().toISOString())).to.equal(true);
+      expect(new RegExp(template.Parameters!.ServiceBlogTokenMade.AllowedPattern!).test('')).to.equal(true);
+      // A new token is a new task definition: the service's tasks start again and read it.
+      expect(container.DockerLabels).to.deep.equal({ 'mastodon-cfn.token-made': { Ref: 'ServiceBlogTokenMade' } });
       expect(built.manifest.stacks[2].parameters).to.deep.include({ ServiceBlogMastodonTokenArn: { stack: 'social-prod-secrets', output: 'ServiceBlogMastodonTokenArn' } });
 
       // The account task: the Mastodon image and environment, this release's script, a role that may write that one secret.
@@ -69,15 +73,18 @@ describe("a service's Mastodon account and token, in the templates", () => {
       expect(built.template('main').Outputs!.ServiceBlogAccountTaskDefinition.Value).to.deep.equal({ Ref: 'ServiceBlogAccountTaskDefinition' });
       expect(built.manifest.stacks[2].serviceTokens).to.deep.equal([
         {
-          outputs: { cluster: 'ClusterName', taskDefinition: 'ServiceBlogAccountTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
-          capacityProvider: 'FARGATE',
-          container: 'account',
-          description: 'account @blog and token of service blog',
           service: 'blog',
           account: 'blog',
           scopes: ['write:statuses'],
           secret: 'mastodon-cfn/social-prod/blog-token',
-          readyParameter: 'ServiceBlogTokenReady',
+          madeParameter: 'ServiceBlogTokenMade',
+          instanceUrl: 'https://social.example.com',
+          task: {
+            outputs: { cluster: 'ClusterName', taskDefinition: 'ServiceBlogAccountTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
+            capacityProvider: 'FARGATE',
+            container: 'account',
+            description: 'account @blog and token of service blog',
+          },
         },
       ]);
     });
@@ -100,17 +107,19 @@ describe("a service's Mastodon account and token, in the templates", () => {
     expect(main.ServiceBlogExecutionRole.Properties.Policies[0].PolicyDocument.Statement[0].Resource).to.deep.equal(['arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-AbCdEf', { Ref: 'ServiceBlogMastodonTokenArn' }]);
   });
 
-  it('in maintenance and debug runs no account task: the service stays as TokenReady says; a service without an account starts as before', () => {
+  it('in maintenance and debug runs no account task: the service runs as its token allows; a service without an account starts as before', () => {
     for (const mode of ['maintenance', 'debug']) {
       const built = build(`mastodon: { mode: ${mode} }\n${blog('{ account: blog, scopes: [write:statuses] }')}`);
       expect(built.resources()).to.not.have.any.keys('ServiceBlogAccountTaskDefinition', 'ServiceBlogAccountTaskRole');
-      expect(built.manifest.stacks[2]).to.not.have.property('serviceTokens');
+      expect(built.manifest.stacks[2].serviceTokens).to.deep.equal([
+        { service: 'blog', account: 'blog', scopes: ['write:statuses'], secret: 'mastodon-cfn/social-prod/blog-token', madeParameter: 'ServiceBlogTokenMade', instanceUrl: 'https://social.example.com' },
+      ]);
       expect(built.resources().ServiceBlogService.Properties.DesiredCount).to.deep.equal({ 'Fn::If': ['ServiceBlogTokenExists', 1, 0] });
       expect(built.resources('secrets')).to.have.property('ServiceBlogMastodonToken');
     }
     const plain = build('services:\n  blog: { image: registry.gitlab.com/example/blog:1, port: 8000, host: blog.social.example.com, desiredCount: 2 }\n');
     expect(plain.resources().ServiceBlogService.Properties.DesiredCount).to.equal(2);
-    expect(plain.template('main').Parameters).to.not.have.property('ServiceBlogTokenReady');
+    expect(plain.template('main').Parameters).to.not.have.property('ServiceBlogTokenMade');
   });
 });
 

@@ -2,7 +2,7 @@ import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secr
 import { expect } from 'chai';
 import type { ServiceToken } from '../src/compiler/fragment.js';
 import { sdkClients, type AwsClient } from '../src/deployer/aws.js';
-import { makeServiceTokens, tokenReadyParameters } from '../src/deployer/serviceTokens.js';
+import { checkRotation, makeServiceTokens, tokenParameters } from '../src/deployer/serviceTokens.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { MASTODON } from '../src/mastodon/facts.js';
@@ -24,17 +24,23 @@ const outputs = {
 let secretCount = 0;
 /** The manifest's entry for a service `blog` whose secret is `secret`. */
 const blogToken = (secret: string, overrides: Partial<ServiceToken> = {}): ServiceToken => ({
-  outputs: { cluster: 'ClusterName', taskDefinition: 'ServiceBlogAccountTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
-  capacityProvider: 'FARGATE',
-  container: 'account',
-  description: 'account @blog and token of service blog',
   service: 'blog',
   account: 'blog',
   scopes: ['write:statuses'],
   secret,
-  readyParameter: 'ServiceBlogTokenReady',
+  madeParameter: 'ServiceBlogTokenMade',
+  instanceUrl: 'https://social.example.com',
+  task: {
+    outputs: { cluster: 'ClusterName', taskDefinition: 'ServiceBlogAccountTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
+    capacityProvider: 'FARGATE',
+    container: 'account',
+    description: 'account @blog and token of service blog',
+  },
   ...overrides,
 });
+
+/** The TokenMade parameter the deployer passes for a token: when it was made, or '' while there is none for its account and scopes. */
+const madeOf = async (sm: AwsClient, token: ServiceToken) => (await tokenParameters(sm, [token])).ServiceBlogTokenMade;
 
 /** ECS running each account task to the exit code given, in turn. */
 function accountTasks(...exitCodes: number[]) {
@@ -70,7 +76,7 @@ describe('service tokens in the deploy: made once, tagged, ready only for the ac
     const secret = await emptySecret();
     const token = blogToken(secret);
     const sm = secretsManager();
-    expect(await tokenReadyParameters(sm, [token])).to.deep.equal({ ServiceBlogTokenReady: 'false' });
+    expect(await madeOf(sm, token)).to.equal('');
 
     const ecs = accountTasks(0);
     const reporter = recordingReporter();
@@ -81,7 +87,7 @@ describe('service tokens in the deploy: made once, tagged, ready only for the ac
     expect(await tags(secret)).to.deep.include({ 'mastodon-cfn:token-account': 'blog', 'mastodon-cfn:token-scopes': 'write:statuses' });
     expect(new Date((await tags(secret))['mastodon-cfn:token-made']).getTime()).to.be.closeTo(Date.now(), 60_000);
     expect(reporter.lines.at(-1)).to.equal('Service blog: its token for @blog (write:statuses) is stored in Secrets Manager (mastodon-cfn/social-prod/blog-1-token); the service reads it as an ECS secret, and it is never printed.');
-    expect(await tokenReadyParameters(sm, [token])).to.deep.equal({ ServiceBlogTokenReady: 'true' });
+    expect(await madeOf(sm, token)).to.equal((await tags(secret))['mastodon-cfn:token-made']);
     expect(sm.calls).to.not.include('GetSecretValue');
 
     const again = recordingReporter();
@@ -96,14 +102,14 @@ describe('service tokens in the deploy: made once, tagged, ready only for the ac
     await makeServiceTokens({ ecs: accountTasks(0), secretsManager: sm }, [blogToken(secret)], outputs, STACK, recordingReporter(), POLLING, { rotate: [] });
     const rescoped = blogToken(secret, { scopes: ['write:statuses', 'write:media'] });
     const renamed = blogToken(secret, { account: 'news' });
-    expect(await tokenReadyParameters(sm, [rescoped])).to.deep.equal({ ServiceBlogTokenReady: 'false' });
-    expect(await tokenReadyParameters(sm, [renamed])).to.deep.equal({ ServiceBlogTokenReady: 'false' });
+    expect(await madeOf(sm, rescoped)).to.equal('');
+    expect(await madeOf(sm, renamed)).to.equal('');
     // The scopes' order is the config's, not the token's.
-    expect(await tokenReadyParameters(sm, [blogToken(secret, { scopes: ['write:statuses'] })])).to.deep.equal({ ServiceBlogTokenReady: 'true' });
+    expect(await madeOf(sm, blogToken(secret, { scopes: ['write:statuses'] }))).to.equal((await tags(secret))['mastodon-cfn:token-made']);
 
     const ecs = accountTasks(0, 0);
     expect(await makeServiceTokens({ ecs, secretsManager: sm }, [rescoped], outputs, STACK, recordingReporter(), POLLING, { rotate: [] })).to.deep.equal(['blog']);
-    expect(await tokenReadyParameters(sm, [blogToken(secret, { scopes: ['write:media', 'write:statuses'] })])).to.deep.equal({ ServiceBlogTokenReady: 'true' });
+    expect(await madeOf(sm, blogToken(secret, { scopes: ['write:media', 'write:statuses'] }))).to.equal((await tags(secret))['mastodon-cfn:token-made']);
     const rotating = recordingReporter();
     expect(await makeServiceTokens({ ecs, secretsManager: sm }, [rescoped], outputs, STACK, rotating, POLLING, { rotate: ['blog'] })).to.deep.equal(['blog']);
     expect(runTasks(ecs).map((input) => input.overrides.containerOverrides[0].environment)).to.deep.equal([[{ name: 'ROTATE_TOKEN', value: 'false' }], [{ name: 'ROTATE_TOKEN', value: 'true' }]]);
@@ -124,7 +130,7 @@ describe('service tokens in the deploy: made once, tagged, ready only for the ac
     expect((error as Error).message).to.include('the account @blog and token of service blog failed: account exited with code 1');
     expect((error as Error).message).to.include('stream account/account/0a1b2c3d4e5f');
     expect(await tags(secret)).to.not.have.any.keys('mastodon-cfn:token-made', 'mastodon-cfn:token-account', 'mastodon-cfn:token-scopes');
-    expect(await tokenReadyParameters(sm, [blogToken(secret)])).to.deep.equal({ ServiceBlogTokenReady: 'false' });
+    expect(await madeOf(sm, blogToken(secret))).to.equal('');
   });
 
   it('tags a scope list longer than a tag value takes by its digest, and still knows it', async () => {
@@ -133,13 +139,13 @@ describe('service tokens in the deploy: made once, tagged, ready only for the ac
     const every = blogToken(secret, { scopes: [...MASTODON['4.5'].oauth.scopes] });
     await makeServiceTokens({ ecs: accountTasks(0), secretsManager: sm }, [every], outputs, STACK, recordingReporter(), POLLING, { rotate: [] });
     expect((await tags(secret))['mastodon-cfn:token-scopes']).to.match(/^sha256:[0-9a-f]{64}$/);
-    expect(await tokenReadyParameters(sm, [every])).to.deep.equal({ ServiceBlogTokenReady: 'true' });
-    expect(await tokenReadyParameters(sm, [blogToken(secret, { scopes: every.scopes.slice(1) })])).to.deep.equal({ ServiceBlogTokenReady: 'false' });
+    expect(await madeOf(sm, every)).to.equal((await tags(secret))['mastodon-cfn:token-made']);
+    expect(await madeOf(sm, blogToken(secret, { scopes: every.scopes.slice(1) }))).to.equal('');
   });
 
   it('a secret not there yet is not ready; a rotation asked for a service without a token is refused before any task runs', async () => {
     const sm = secretsManager();
-    expect(await tokenReadyParameters(sm, [blogToken('mastodon-cfn/social-prod/never-made-token')])).to.deep.equal({ ServiceBlogTokenReady: 'false' });
+    expect(await madeOf(sm, blogToken('mastodon-cfn/social-prod/never-made-token'))).to.equal('');
     const ecs = accountTasks(0);
     let error: unknown;
     try {
@@ -149,5 +155,18 @@ describe('service tokens in the deploy: made once, tagged, ready only for the ac
     }
     expect((error as Error).message).to.equal('--rotate-token news: only blog has a Mastodon token (services.<name>.mastodon)');
     expect(runTasks(ecs)).to.deep.equal([]);
+  });
+
+  it('in maintenance or debug (no account task): a token is kept and passed as made, none is made, and a rotation is refused before anything is deployed', async () => {
+    const secret = await emptySecret();
+    const sm = secretsManager();
+    await makeServiceTokens({ ecs: accountTasks(0), secretsManager: sm }, [blogToken(secret)], outputs, STACK, recordingReporter(), POLLING, { rotate: [] });
+    const asleep = blogToken(secret, { task: undefined });
+    // The service keeps running on its token while Mastodon sleeps.
+    expect(await madeOf(sm, asleep)).to.equal((await tags(secret))['mastodon-cfn:token-made']);
+    const ecs = accountTasks();
+    expect(await makeServiceTokens({ ecs, secretsManager: sm }, [blogToken(await emptySecret(), { task: undefined })], outputs, STACK, recordingReporter(), POLLING, { rotate: [] })).to.deep.equal([]);
+    expect(runTasks(ecs)).to.deep.equal([]);
+    expect(() => checkRotation([asleep], ['blog'])).to.throw(MastodonCfnError, '--rotate-token blog: Mastodon is in maintenance or debug mode, where no task can make a token; deploy in production mode to rotate it');
   });
 });

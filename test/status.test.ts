@@ -1,9 +1,12 @@
 import { expect } from 'chai';
 import type { Clients } from '../src/deployer/aws.js';
 import { inMemoryPackage, type DeployPackage } from '../src/deployer/manifest.js';
-import { formatStatus, status, type Check } from '../src/deployer/status.js';
+import { createServer } from 'node:http';
+import { formatStatus, httpProbe, status, type Check } from '../src/deployer/status.js';
 import { buildConfig, minimalYaml } from './support/build.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
+import { awsError } from './support/fakeCloudFormation.js';
+import { MASTODON } from '../src/mastodon/facts.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-central-1';
@@ -46,6 +49,10 @@ function world(pkg: DeployPackage) {
     account: { SendingEnabled: true, ProductionAccessEnabled: true } as Record<string, unknown>,
     answers: new Map<string, number>(),
     probed: [] as string[],
+    /** Each service token's secret value, by the secret's name (absent: no token made yet). */
+    tokenSecrets: new Map([['mastodon-cfn/social-prod/postblog-token', 'blog-token-0123456789abcdef0123456789abcdef0123']]),
+    /** The access tokens Mastodon knows, with their scopes (oauth_access_tokens). */
+    tokens: new Map([['blog-token-0123456789abcdef0123456789abcdef0123', ['write:statuses']]]),
   };
   const cfn = (region: string) =>
     new FakeApi({
@@ -85,9 +92,27 @@ function world(pkg: DeployPackage) {
     cloudFront: () => new FakeApi({ GetDistribution: () => ({ Distribution: { Status: 'Deployed', DomainName: 'd111111abcdef8.cloudfront.net', DistributionConfig: { Enabled: true } } }) }),
     acm: () => new FakeApi({ DescribeCertificate: ({ CertificateArn }) => ({ Certificate: state.certificate(CertificateArn) }) }),
     ses: () => new FakeApi({ GetEmailIdentity: () => state.identity, GetAccount: () => state.account }),
+    secretsManager: () =>
+      new FakeApi({
+        GetSecretValue: ({ SecretId }) => {
+          // A secret created empty has no version yet (Secrets Manager's answer to GetSecretValue on it).
+          if (!state.tokenSecrets.has(SecretId)) throw awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT");
+          return { Name: SecretId, SecretString: JSON.stringify({ token: state.tokenSecrets.get(SecretId) }) };
+        },
+      }),
   });
-  const probe = async (url: string) => {
+  /**
+   * Mastodon's verify_credentials as Api::BaseController answers it: 401 for a token it does not know,
+   * 403 for one whose scopes do not reach the account (the scopes of app/controllers/api/v1/accounts/credentials_controller.rb), else 200.
+   */
+  const verifyCredentials = (bearer: string | undefined) => {
+    const scopes = bearer === undefined ? undefined : state.tokens.get(bearer);
+    if (!scopes) return 401;
+    return scopes.some((scope) => MASTODON['4.5'].oauth.verifyCredentialsScopes.includes(scope)) ? 200 : 403;
+  };
+  const probe = async (url: string, bearer?: string) => {
     state.probed.push(url);
+    if (url.endsWith('/api/v1/accounts/verify_credentials')) return verifyCredentials(bearer);
     const answer = state.answers.get(url) ?? 200;
     if (answer < 0) throw new TypeError('fetch failed', { cause: { code: 'ENOTFOUND' } });
     return answer;
@@ -125,11 +150,12 @@ describe('mastodon-cfn status', () => {
       'certificate ServicePostblogCertificate',
       'mail identity MailIdentity',
       'SES account eu-central-1',
+      'Mastodon token postblog (@blog)',
     ]) {
       expect(looked, expected).to.include(expected);
     }
     // Mastodon's health routes (config/routes.rb `/health`, streaming's `/api/v1/streaming/health`) and the service's own, through the public names.
-    expect(state.probed.sort()).to.deep.equal(['https://comments.example.com/status', 'https://social.example.com/api/v1/streaming/health', 'https://social.example.com/health']);
+    expect(state.probed.sort()).to.deep.equal(['https://comments.example.com/status', 'https://social.example.com/api/v1/accounts/verify_credentials', 'https://social.example.com/api/v1/streaming/health', 'https://social.example.com/health']);
     expect(formatStatus(report)).to.match(/Healthy\.\n$/);
   });
 
@@ -225,5 +251,51 @@ describe('mastodon-cfn status', () => {
     expect(find(report.checks, 'stack', 'social-prod')).to.include({ health: 'failing', summary: 'not deployed in eu-central-1' });
     expect(state.probed).to.deep.equal([]);
     expect(report.healthy).to.equal(false);
+  });
+
+  it("asks Mastodon whether each service's token works, through the instance's public URL, and never shows the token", async () => {
+    const pkg = referencePackage();
+    const { clients, probe, state } = world(pkg);
+    const token = find((await status(pkg, clients, probe)).checks, 'Mastodon token', 'postblog (@blog)');
+    // write:statuses alone does not reach the account: Mastodon's 403 still says it knows the token.
+    expect(token).to.deep.include({ health: 'ok', summary: 'Mastodon accepts it; its scopes (write:statuses) do not include reading its own account, so /api/v1/accounts/verify_credentials answers 403' });
+
+    state.tokens.set('blog-token-0123456789abcdef0123456789abcdef0123', ['write:statuses', 'profile']);
+    expect(find((await status(pkg, clients, probe)).checks, 'Mastodon token', 'postblog (@blog)').summary).to.equal('Mastodon accepts it (https://social.example.com/api/v1/accounts/verify_credentials answers 200)');
+
+    state.tokens.clear();
+    const revoked = await status(pkg, clients, probe);
+    expect(revoked.healthy).to.equal(false);
+    expect(find(revoked.checks, 'Mastodon token', 'postblog (@blog)')).to.deep.include({
+      health: 'failing',
+      summary: 'Mastodon refuses it (https://social.example.com/api/v1/accounts/verify_credentials answers 401): it was revoked, or the database no longer has it',
+      details: ['make a new one: mastodon-cfn deploy --rotate-token postblog'],
+    });
+
+    state.tokenSecrets.clear();
+    const none = await status(pkg, clients, probe);
+    expect(find(none.checks, 'Mastodon token', 'postblog (@blog)')).to.deep.include({ health: 'failing', summary: 'no token in mastodon-cfn/social-prod/postblog-token yet' });
+    for (const report of [revoked, none]) {
+      expect(formatStatus(report)).to.not.include('blog-token-0123');
+      expect(JSON.stringify(report)).to.not.include('blog-token-0123');
+    }
+  });
+
+  it('the real probe sends the token as a bearer token only when asked, follows no redirect, and gives the HTTP status', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(request.url === '/moved' ? 302 : request.headers.authorization ? 200 : 401, request.url === '/moved' ? { location: '/elsewhere' } : {}).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      expect(await httpProbe(`${base}/api/v1/accounts/verify_credentials`, 'abc')).to.equal(200);
+      expect(await httpProbe(`${base}/health`)).to.equal(401);
+      expect(await httpProbe(`${base}/moved`)).to.equal(302);
+      expect(seen).to.deep.equal(['Bearer abc', undefined, undefined]);
+    } finally {
+      server.close();
+    }
   });
 });

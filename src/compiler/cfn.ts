@@ -44,7 +44,7 @@ import bucketPolicy from 'cloudform-types/types/s3/bucketPolicy.js';
 import secret from 'cloudform-types/types/secretsManager/secret.js';
 import emailIdentity from 'cloudform-types/types/ses/emailIdentity.js';
 
-export { Equals, GetAtt, GetAZs, If, Join, Ref, Select } from 'cloudform-types/types/functions.js';
+export { Equals, GetAtt, GetAZs, If, Join, Not, Ref, Select } from 'cloudform-types/types/functions.js';
 export type { IntrinsicFunction, Value } from 'cloudform-types/types/dataTypes.js';
 import type * as outputTypes from 'cloudform-types/types/output.js';
 import type * as parameterTypes from 'cloudform-types/types/parameter.js';

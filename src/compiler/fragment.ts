@@ -53,14 +53,21 @@ export interface ServiceImage {
 }
 
 /** A service's Mastodon account, application and access token, made by a one-off task after the migrations. */
-export interface ServiceToken extends AfterDeployTask {
+export interface ServiceToken {
   service: string;
   account: string;
   scopes: string[];
   /** The kept secret's fixed name: the task writes the token there, and the deployer tags it once made. */
   secret: string;
-  /** A 'true'/'false' parameter of this stack: 'false' keeps the service at zero tasks until its token exists. */
-  readyParameter: string;
+  /**
+   * A parameter of this stack that takes when the token in the secret was made ('' while there is none):
+   * the service runs no task without a token, and a new token rolls its tasks (they read it when they start).
+   */
+  madeParameter: string;
+  /** The instance's public URL, where `status` asks Mastodon whether the token works. */
+  instanceUrl: string;
+  /** The one-off task that makes the account and the token: production mode only, as Mastodon sleeps in the others. */
+  task?: AfterDeployTask;
 }
 
 export interface HostedZone {

@@ -147,7 +147,7 @@ export const Ids = {
       // built images: the repository (secrets stack), its URI output, and the main-stack parameter taking the pushed image by digest
       | 'Repository' | 'RepositoryUri' | 'Image'
       // the service's Mastodon account: its token's kept secret, the task that makes it, and the switch that starts the service once it exists
-      | 'MastodonToken' | 'AccountTaskDefinition' | 'AccountTaskRole' | 'TokenReady' | 'TokenExists',
+      | 'MastodonToken' | 'AccountTaskDefinition' | 'AccountTaskRole' | 'TokenMade' | 'TokenExists',
   ) => `Service${pascal(name)}${part}`,
 } as const;
 

@@ -1,9 +1,9 @@
 import type { Config, ServiceAccount } from '../config/types.js';
 import { mastodonFacts } from '../mastodon/facts.js';
 import { SERVICE_ACCOUNT_VARIABLES as V, serviceAccountScript } from '../mastodon/serviceAccount.js';
-import { Equals, Ref, Secret, type IntrinsicFunction } from './cfn.js';
+import { Equals, Not, Ref, Secret, type IntrinsicFunction } from './cfn.js';
 import { isSleeping, mastodonTaskDefinition, oneOffTask, railsContainer, taskRole } from './compute.js';
-import { mergeParts, type Fragment } from './fragment.js';
+import { mergeParts, type Fragment, type ServiceToken } from './fragment.js';
 import { Ids, OutputIds, type Names } from './naming.js';
 import { secretKey, secretsStackSecret } from './secrets.js';
 
@@ -23,9 +23,9 @@ const CONTAINER = 'account';
 /**
  * Service `name`'s Mastodon account and token. The token lives in a kept secret of the secrets
  * stack, created empty: the one-off account task fills it (its role may write that one secret and
- * nothing else), and the service keeps zero tasks until the deployer has seen it filled (TokenReady).
+ * nothing else), and the service keeps zero tasks until the deployer has seen it filled (TokenMade).
  * Only a production deploy runs the task, after the migrations: in maintenance and debug Mastodon
- * sleeps, and the service stays as TokenReady says.
+ * sleeps, and the service runs as its token allows (TokenMade).
  */
 export function serviceAccount(config: Config, names: Names, name: string, account: ServiceAccount): Fragment {
   const id = (part: Parameters<typeof Ids.service>[1]) => Ids.service(name, part);
@@ -35,20 +35,29 @@ export function serviceAccount(config: Config, names: Names, name: string, accou
     secret: new Secret({ Description: `Mastodon access token of service ${name} as @${account.account} on ${config.domain}; written by mastodon-cfn's account task, rotated only on request` }),
     kept: `${name}-token`,
   });
+  const token: ServiceToken = {
+    service: name,
+    account: account.account,
+    scopes: account.scopes,
+    secret: names.secretName(`${name}-token`),
+    madeParameter: id('TokenMade'),
+    instanceUrl: `https://${config.domain}`,
+  };
   const readiness: Fragment = {
     main: {
       Parameters: {
-        [id('TokenReady')]: {
+        [id('TokenMade')]: {
           Type: 'String',
-          AllowedValues: ['true', 'false'],
-          Default: 'false',
-          Description: `Whether service ${name}'s token is in its secret; mastodon-cfn deploy passes it, and the service runs no task while it is false`,
+          Default: '',
+          AllowedPattern: '^(|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z)$',
+          Description: `When service ${name}'s token in its secret was made (empty: none yet); mastodon-cfn deploy passes it, the service runs no task without it, and a new one rolls the service's tasks`,
         },
       },
-      Conditions: { [id('TokenExists')]: Equals(Ref(id('TokenReady')), 'true') },
+      Conditions: { [id('TokenExists')]: Not(Equals(Ref(id('TokenMade')), '')) },
     },
   };
-  if (isSleeping(config.mastodon.mode)) return mergeParts(secret, readiness);
+  // In maintenance and debug the service runs as its token allows, and no task can make one.
+  if (isSleeping(config.mastodon.mode)) return mergeParts(secret, readiness, { main: { serviceTokens: [token] } });
 
   const facts = mastodonFacts(config.mastodon.version);
   const container = railsContainer(config, CONTAINER, ['bundle', 'exec', 'rails', 'runner', serviceAccountScript(facts)], {
@@ -72,15 +81,13 @@ export function serviceAccount(config: Config, names: Names, name: string, accou
       },
       serviceTokens: [
         {
-          ...oneOffTask,
-          outputs: { ...oneOffTask.outputs, taskDefinition: OutputIds.serviceAccountTaskDefinition(name) },
-          container: CONTAINER,
-          description: `account @${account.account} and token of service ${name}`,
-          service: name,
-          account: account.account,
-          scopes: account.scopes,
-          secret: names.secretName(`${name}-token`),
-          readyParameter: id('TokenReady'),
+          ...token,
+          task: {
+            ...oneOffTask,
+            outputs: { ...oneOffTask.outputs, taskDefinition: OutputIds.serviceAccountTaskDefinition(name) },
+            container: CONTAINER,
+            description: `account @${account.account} and token of service ${name}`,
+          },
         },
       ],
     },

@@ -102,6 +102,8 @@ function compileService(config: Config, names: Names, name: string, service: Ser
           PortMappings: [{ ContainerPort: service.port, Protocol: 'tcp' }],
           Environment: environmentList({ ...service.environment, PORT: String(service.port), ...(service.table ? { TABLE_NAME: Ref(id('Table')), AWS_REGION: Ref('AWS::Region') } : {}) }),
           Secrets: Object.keys(secrets).length ? secretList(secrets) : undefined,
+          // A new token changes the task definition, so that the service's tasks start again and read it.
+          DockerLabels: service.mastodon ? { 'mastodon-cfn.token-made': Ref(id('TokenMade')) } : undefined,
           LogConfiguration: awsLogs(id('LogGroup'), name),
         },
       ],

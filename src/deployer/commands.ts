@@ -12,6 +12,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
+import { checkRotation, makeServiceTokens, tokenParameters } from './serviceTokens.js';
 import { createChangeSet, deleteChangeSet, deleteStack, deployedTemplate, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling, type StackResource } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
 import { templateSource } from './templates.js';
@@ -27,6 +28,8 @@ export interface DeployerContext {
 export interface DeployOptions {
   allowDataLoss: boolean;
   forceVersion: boolean;
+  /** Services whose Mastodon token is made again (deploy --rotate-token). */
+  rotateTokens?: string[];
 }
 
 const VERSION_OUTPUT = 'MastodonVersion';
@@ -179,6 +182,8 @@ async function changeStack(context: DeployerContext, pkg: DeployPackage, stack: 
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
+  const rotate = options.rotateTokens ?? [];
+  checkRotation(pkg.stacks.flatMap((stack) => stack.serviceTokens ?? []), rotate);
   await preflight(pkg, clients, reporter);
   const outputs = new Map<string, Record<string, string>>();
   // A package built without an estimate (by hand, or by an older mastodon-cfn) has no plan to print.
@@ -193,7 +198,11 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       if (problem && !options.forceVersion) throw MastodonCfnError.of('deploy.upgrade', `Refusing to deploy ${stack.name}: ${problem}. (--force-version skips this check.)`);
     }
 
-    const parameters = await changeSetParameters(context, stack, existing, outputs, zones);
+    const tokens = stack.serviceTokens ?? [];
+    const parameters = {
+      ...(await changeSetParameters(context, stack, existing, outputs, zones)),
+      ...(tokens.length ? await tokenParameters(clients.secretsManager(stack.region), tokens) : {}),
+    };
     const changed = await changeStack(context, pkg, stack, existing, parameters, options, true);
     // An unchanged stack still has the outputs it was described with.
     const deployed = changed ? outputsOf(await describeStack(cfn, stack.name)) : outputsOf(existing);
@@ -208,6 +217,15 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
     // After the migrations: the account needs Mastodon's tables and its Owner role.
     if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, stack, reporter, polling);
+    // After the migrations too; a service waits for its token at zero tasks, and a new token restarts its tasks.
+    if (tokens.length) {
+      const made = await makeServiceTokens({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, tokens, deployed, stack, reporter, polling, { rotate });
+      if (made.length > 0) {
+        reporter.line(`${stack.name}: starting ${made.join(', ')} with ${made.length === 1 ? 'its' : 'their'} new token`);
+        const withTokens = { ...parameters, ...(await tokenParameters(clients.secretsManager(stack.region), tokens)) };
+        await changeStack(context, pkg, stack, await describeStack(cfn, stack.name), withTokens, options, false);
+      }
+    }
   }
 }
 
@@ -235,7 +253,7 @@ function parametersOfDeploy(stack: DeployStack, existing: Stack | undefined, rep
   if (images.length) reporter.line(`${stack.name}: diff compares the image${images.length > 1 ? 's' : ''} of ${images.map((i) => i.service).join(', ')} as deployed; deploy builds ${images.length > 1 ? 'them' : 'it'} from source and rolls out a changed one.`);
   return {
     ...Object.fromEntries(images.map((image) => [image.parameter, deployed[image.parameter] ?? NOT_BUILT])),
-    ...Object.fromEntries(tokens.filter((token) => token.readyParameter in deployed).map((token) => [token.readyParameter, deployed[token.readyParameter]])),
+    ...Object.fromEntries(tokens.filter((token) => token.madeParameter in deployed).map((token) => [token.madeParameter, deployed[token.madeParameter]])),
   };
 }
 

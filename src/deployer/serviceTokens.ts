@@ -39,10 +39,32 @@ function isReady(tags: Tags, token: ServiceToken): boolean {
   return TAGS.made in tags && tags[TAGS.account] === token.account && tags[TAGS.scopes] === scopesTag(token.scopes);
 }
 
-/** The TokenReady parameter of each service: 'true' only when its secret holds a token made for the manifest's account and scopes. */
-export async function tokenReadyParameters(secretsManager: AwsClient, tokens: readonly ServiceToken[]): Promise<Record<string, 'true' | 'false'>> {
-  const ready = await Promise.all(tokens.map(async (token) => [token.readyParameter, isReady(await secretTags(secretsManager, token), token) ? 'true' : 'false'] as const));
-  return Object.fromEntries(ready);
+/**
+ * The TokenMade parameter of each service: when the token in its secret was made, and only when it was
+ * made for the manifest's account and scopes; '' otherwise, which keeps the service at zero tasks.
+ */
+export async function tokenParameters(secretsManager: AwsClient, tokens: readonly ServiceToken[]): Promise<Record<string, string>> {
+  const made = await Promise.all(
+    tokens.map(async (token) => {
+      const tags = await secretTags(secretsManager, token);
+      return [token.madeParameter, isReady(tags, token) ? tags[TAGS.made] : ''] as const;
+    }),
+  );
+  return Object.fromEntries(made);
+}
+
+/**
+ * Refuses, before anything is deployed, a `--rotate-token` that names a service without a Mastodon
+ * token, or one the deploy cannot make because Mastodon sleeps (maintenance and debug modes).
+ */
+export function checkRotation(tokens: readonly ServiceToken[], rotate: readonly string[]): void {
+  const unknown = rotate.filter((service) => !tokens.some((token) => token.service === service));
+  if (unknown.length > 0) {
+    const known = tokens.map((token) => token.service);
+    throw MastodonCfnError.of('deploy.rotateUnknown', `--rotate-token ${unknown.join(', ')}: ${known.length ? `only ${known.join(', ')} ${known.length === 1 ? 'has' : 'have'} a Mastodon token (services.<name>.mastodon)` : 'no service has a Mastodon token (services.<name>.mastodon)'}`);
+  }
+  const asleep = rotate.filter((service) => tokens.some((token) => token.service === service && !token.task));
+  if (asleep.length > 0) throw MastodonCfnError.of('deploy.rotateAsleep', `--rotate-token ${asleep.join(', ')}: Mastodon is in maintenance or debug mode, where no task can make a token; deploy in production mode to rotate it`);
 }
 
 /**
@@ -60,13 +82,11 @@ export async function makeServiceTokens(
   polling: Polling,
   options: { rotate: readonly string[] },
 ): Promise<string[]> {
-  const unknown = options.rotate.filter((service) => !tokens.some((token) => token.service === service));
-  if (unknown.length > 0) {
-    const known = tokens.map((token) => token.service);
-    throw MastodonCfnError.of('deploy.rotateUnknown', `--rotate-token ${unknown.join(', ')}: ${known.length ? `only ${known.join(', ')} ${known.length === 1 ? 'has' : 'have'} a Mastodon token (services.<name>.mastodon)` : 'no service has a Mastodon token (services.<name>.mastodon)'}`);
-  }
+  checkRotation(tokens, options.rotate);
   const made: string[] = [];
   for (const token of tokens) {
+    // Maintenance and debug: Mastodon sleeps, and the service runs as its token allows.
+    if (!token.task) continue;
     const tags = await secretTags(clients.secretsManager, token);
     const rotate = options.rotate.includes(token.service);
     const who = `@${token.account} (${token.scopes.join(' ')})`;
@@ -76,7 +96,7 @@ export async function makeServiceTokens(
     }
     // A run that fails half-way may leave the secret with a token that no longer works: until a run succeeds, the token is not ready.
     if (TAGS.made in tags) await clients.secretsManager.send(new UntagResourceCommand({ SecretId: token.secret, TagKeys: Object.values(TAGS) }));
-    await runAfterDeploy(clients.ecs, token, outputs, stack, reporter, polling, { [SERVICE_ACCOUNT_VARIABLES.rotate]: String(rotate) });
+    await runAfterDeploy(clients.ecs, token.task, outputs, stack, reporter, polling, { [SERVICE_ACCOUNT_VARIABLES.rotate]: String(rotate) });
     await clients.secretsManager.send(
       new TagResourceCommand({
         SecretId: token.secret,

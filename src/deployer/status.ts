@@ -8,10 +8,9 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetAccountCommand, GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
 import { describeAwsFailure } from '../awsErrors.js';
 import type { ServiceToken } from '../compiler/fragment.js';
-import { OutputIds } from '../compiler/naming.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
-import { describeStack, outputsOf, stackResources, type StackResource } from './stacks.js';
+import { describeStack, stackResources, type StackResource } from './stacks.js';
 import { plural } from '../format.js';
 
 /** ok: working; pending: on its way (a deployment, a certificate waiting for DNS); failing: needs someone. */
@@ -270,7 +269,7 @@ const VERIFY_CREDENTIALS = '/api/v1/accounts/verify_credentials';
  * Whether Mastodon accepts a service's token: one authenticated request through the instance's public
  * URL. The token is read from its secret into memory for the request and never shown.
  */
-async function tokenCheck(clients: Clients, probe: Probe, stack: DeployStack, token: ServiceToken, instanceUrl: string | undefined): Promise<StackCheck> {
+async function tokenCheck(clients: Clients, probe: Probe, stack: DeployStack, token: ServiceToken): Promise<StackCheck> {
   const name = `${token.service} (@${token.account})`;
   let value: string | undefined;
   try {
@@ -281,8 +280,7 @@ async function tokenCheck(clients: Clients, probe: Probe, stack: DeployStack, to
     if (!missing && !(error instanceof SyntaxError)) return notChecked('Mastodon token', name, error);
   }
   if (typeof value !== 'string' || value === '') return check('Mastodon token', name, 'failing', `no token in ${token.secret} yet`, ['run mastodon-cfn deploy in production mode: it creates the account and its token']);
-  if (!instanceUrl) return check('Mastodon token', name, 'failing', `${stack.name} has no MastodonUrl output to ask`, ['deploy again with this version of mastodon-cfn']);
-  const url = `${instanceUrl}${VERIFY_CREDENTIALS}`;
+  const url = `${token.instanceUrl}${VERIFY_CREDENTIALS}`;
   let answer: number;
   try {
     answer = await probe(url, value);
@@ -304,8 +302,7 @@ export async function status(pkg: DeployPackage, clients: Clients, probe: Probe)
     pkg.stacks.map(async (stack) => {
       const { deployed, checks } = await stackChecks(clients, stack);
       const endpoints = deployed ? await Promise.all(Object.entries(stack.endpoints ?? {}).map(([name, url]) => endpointCheck(probe, name, url))) : [];
-      const instanceUrl = deployed && stack.serviceTokens?.length ? outputsOf(await describeStack(clients.cloudFormation(stack.region), stack.name))[OutputIds.MastodonUrl] : undefined;
-      const tokens = deployed ? await Promise.all((stack.serviceTokens ?? []).map((token) => tokenCheck(clients, probe, stack, token, instanceUrl))) : [];
+      const tokens = deployed ? await Promise.all((stack.serviceTokens ?? []).map((token) => tokenCheck(clients, probe, stack, token))) : [];
       return [...checks, ...endpoints, ...tokens].map((c) => ({ ...c, stack: stack.name }));
     }),
   );
