@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ServiceImage } from '../src/compiler/fragment.js';
 import { Ids } from '../src/compiler/naming.js';
 import { pushServiceImages, type ImageOptions } from '../src/deployer/images.js';
@@ -11,7 +13,7 @@ import { MastodonCfnError } from '../src/errors.js';
 import { NODE_BASE_IMAGE } from '../src/image/base.js';
 import { FakeApi } from './support/fakes.js';
 import { freePort } from './support/moto.js';
-import { pushSyntheticNodeBase, RegistryReader, startRegistry, type LocalRegistry, type SyntheticBase } from './support/registry.js';
+import { pushSyntheticNodeBase, RegistryReader, startDockerHubStandIn, startRegistry, type LocalRegistry, type SyntheticBase } from './support/registry.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ACCOUNT_REGISTRY = '123456789012.dkr.ecr.eu-central-1.amazonaws.com';
@@ -76,7 +78,17 @@ describe('service images built without Docker and pushed to a real registry (doc
   it("builds postblog's production build on the base's arm64 image, as postblog/Dockerfile does, and pushes it with ECR's token", async () => {
     const reporter = recordingReporter();
     const ecr = fakeEcr(registry.username, registry.password);
-    const parameters = await pushServiceImages([postblogImage(join(ROOT, 'postblog'))], OUTPUTS, ecr, reporter, options);
+    // containerify logs with console.log and console.error: none of it may reach the deploy's output.
+    const logged: unknown[][] = [];
+    const consoleMethods = { log: console.log, error: console.error, info: console.info, warn: console.warn };
+    Object.assign(console, Object.fromEntries(Object.keys(consoleMethods).map((name) => [name, (...args: unknown[]) => logged.push(args)])));
+    let parameters: Record<string, string>;
+    try {
+      parameters = await pushServiceImages([postblogImage(join(ROOT, 'postblog'))], OUTPUTS, ecr, reporter, options);
+    } finally {
+      Object.assign(console, consoleMethods);
+    }
+    expect(logged).to.deep.equal([]);
     expect(ecr.calls.map((call) => call.name)).to.deep.equal(['GetAuthorizationToken']);
     const image = parameters[Ids.service('postblog', 'Image')];
     expect(image).to.match(new RegExp(`^${REPOSITORY_URI}@sha256:[0-9a-f]{64}$`));
@@ -150,14 +162,55 @@ describe('service images built without Docker and pushed to a real registry (doc
     expect(uploads.map((request) => /digest=([^&]+)/.exec(request)?.[1]?.replace('%3A', ':')).sort()).to.deep.equal([manifest.layers[2].digest, manifest.config.digest].sort());
   });
 
-  it("picks the base's amd64 image for a linux/amd64 service", async () => {
-    const parameters = await pushServiceImages([postblogImage(join(ROOT, 'postblog'), 'linux/amd64')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), options);
+  it("picks the base's amd64 image for a linux/amd64 service, pulled as from Docker Hub (an anonymous token, blobs on another host)", async () => {
+    const hub = await startDockerHubStandIn(registry);
+    try {
+      const parameters = await pushServiceImages([postblogImage(join(ROOT, 'postblog'), 'linux/amd64')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
+        ...options,
+        base: { ...NODE_BASE_IMAGE, registry: hub.url, digest: base.digest },
+        cacheFolder: mkdtempSync(join(tmpdir(), 'mastodon-cfn-empty-cache-')),
+      });
+      const reader = new RegistryReader(registry, REPOSITORY);
+      const manifest = await reader.json(`manifests/${parameters[Ids.service('postblog', 'Image')].split('@')[1]}`);
+      expect(manifest.layers[0].digest).to.equal(base.layers.amd64);
+      expect((await reader.json(`blobs/${manifest.config.digest}`)).architecture).to.equal('amd64');
+      // The same dependencies and app as the arm64 image: nothing in them depends on the platform.
+      expect(manifest.layers.slice(1)).to.deep.equal(first.manifest.layers.slice(1));
+      // Pulled by digest, never by tag; the token was asked for without credentials; the CDN never saw the token.
+      expect(hub.requests.filter((r) => r.server === 'registry').every((r) => /\/(manifests|blobs)\/sha256:[0-9a-f]{64}$/.test(r.path))).to.equal(true);
+      expect(hub.requests.filter((r) => r.server === 'token').map((r) => r.authorization)).to.deep.equal([undefined]);
+      const cdn = hub.requests.filter((r) => r.server === 'cdn');
+      expect(cdn.map((r) => r.path.split('/').at(-1)).sort()).to.deep.equal([base.configs.amd64, base.layers.amd64].sort());
+      expect(cdn.every((r) => r.authorization === undefined)).to.equal(true);
+      // The stand-in refuses as Docker Hub does: the first request, without a token, got the challenge; the CDN takes no Authorization.
+      expect(hub.requests[0]).to.deep.include({ server: 'registry', authorization: undefined });
+      expect((await fetch(`${hub.cdnUrl}/v2/library/node/blobs/${base.layers.amd64}`, { headers: { authorization: 'Bearer anonymous-pull-token' } })).status).to.equal(400);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it('builds a service with a package-lock.json of its own: its build script run, production dependencies only, `node <main>`', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'mastodon-cfn-standalone-'));
+    workspaceCopies.push(folder);
+    writeFileSync(
+      join(folder, 'package.json'),
+      JSON.stringify({ name: 'standalone', version: '1.0.0', main: 'out/index.js', files: ['out/'], scripts: { build: 'node build.mjs' }, dependencies: { ms: '2.1.3' }, devDependencies: { depd: '2.0.0' } }),
+    );
+    writeFileSync(join(folder, 'build.mjs'), "import { mkdirSync, writeFileSync } from 'node:fs';\nmkdirSync('out', { recursive: true });\nwriteFileSync('out/index.js', 'console.log(1)\\n');\n");
+    await promisify(execFile)('npm', ['install', '--package-lock-only', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: folder });
+    const parameters = await pushServiceImages([{ ...postblogImage(folder), port: 3000, healthCheck: '/health' }], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), options);
     const reader = new RegistryReader(registry, REPOSITORY);
     const manifest = await reader.json(`manifests/${parameters[Ids.service('postblog', 'Image')].split('@')[1]}`);
-    expect(manifest.layers[0].digest).to.equal(base.layers.amd64);
-    expect((await reader.json(`blobs/${manifest.config.digest}`)).architecture).to.equal('amd64');
-    // The same dependencies and app as the arm64 image: nothing in them depends on the platform.
-    expect(manifest.layers.slice(1)).to.deep.equal(first.manifest.layers.slice(1));
+    const config = await reader.json(`blobs/${manifest.config.digest}`);
+    expect(config.config).to.deep.include({ Cmd: ['node', 'out/index.js'], ExposedPorts: { '3000/tcp': {} } });
+    expect(config.config.Env).to.include('PORT=3000');
+    expect(config.config.Healthcheck.Test[1]).to.include("(process.env.PORT || 3000) + '/health'");
+    const names = async (layer: { digest: string }) => (await reader.layerListing(layer.digest)).map((line) => line.split(/\s+/).slice(5).join(' ').replace(/^\//, ''));
+    const deps = await names(manifest.layers[1]);
+    expect(deps).to.include.members(['app/package-lock.json', 'app/node_modules/ms/index.js']);
+    expect(deps.some((name) => name.startsWith('app/node_modules/depd'))).to.equal(false);
+    expect((await names(manifest.layers[2])).filter((name) => !name.endsWith('/')).sort()).to.deep.equal(['app/out/index.js', 'app/package.json']);
   });
 
   it('refuses credentials the registry refuses, before building: exit 1, what failed and what to do, and no password', async () => {

@@ -1,4 +1,5 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,8 +152,9 @@ export interface SyntheticBase {
   repository: string;
   /** The index's digest. */
   digest: string;
-  /** Each platform's only layer. */
+  /** Each platform's only layer, and its config. */
   layers: Record<'amd64' | 'arm64', string>;
+  configs: Record<'amd64' | 'arm64', string>;
 }
 
 /**
@@ -163,6 +165,7 @@ export interface SyntheticBase {
  */
 export async function pushSyntheticNodeBase(registry: LocalRegistry, repository = 'library/node'): Promise<SyntheticBase> {
   const layers = {} as SyntheticBase['layers'];
+  const configs = {} as SyntheticBase['configs'];
   const entries = [];
   for (const architecture of ['amd64', 'arm64'] as const) {
     const layer = tarball({
@@ -184,6 +187,7 @@ export async function pushSyntheticNodeBase(registry: LocalRegistry, repository 
       }),
     );
     const configBlob = await pushBlob(registry, repository, config);
+    configs[architecture] = configBlob.digest;
     const manifest = await pushManifest(registry, repository, `${architecture}-only`, MANIFEST, {
       schemaVersion: 2,
       mediaType: MANIFEST,
@@ -201,5 +205,64 @@ export async function pushSyntheticNodeBase(registry: LocalRegistry, repository 
   });
   entries.push({ mediaType: MANIFEST, ...attestation, platform: { architecture: 'unknown', os: 'unknown' } });
   const index = await pushManifest(registry, repository, '20.20.2-alpine', INDEX, { schemaVersion: 2, mediaType: INDEX, manifests: entries });
-  return { repository, digest: index.digest, layers };
+  return { repository, digest: index.digest, layers, configs };
+}
+
+export interface DockerHubStandIn {
+  url: string;
+  cdnUrl: string;
+  /** What each request carried: its path, and whether it had an Authorization header. */
+  requests: { server: 'registry' | 'token' | 'cdn'; path: string; authorization?: string }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Docker Hub's way of serving a public image, in front of the local registry (Docker Hub itself cannot be
+ * reached here): every registry request without a Bearer token is refused with a challenge naming the token
+ * endpoint, which hands out an anonymous pull token for the challenged scope; blobs are redirected (307) to
+ * another host, a CDN that refuses requests carrying an Authorization header, as S3's presigned URLs do.
+ */
+export async function startDockerHubStandIn(registry: LocalRegistry, repository = 'library/node'): Promise<DockerHubStandIn> {
+  const requests: DockerHubStandIn['requests'] = [];
+  const token = 'anonymous-pull-token';
+  const scope = `repository:${repository}:pull`;
+  const [registryPort, cdnPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${registryPort}`;
+  const relay = async (path: string, response: import('node:http').ServerResponse, accept?: string) => {
+    const answer = await fetch(`${registry.url}${path}`, { headers: { authorization: registry.authorization, ...(accept ? { accept } : {}) } });
+    response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' });
+    response.end(Buffer.from(await answer.arrayBuffer()));
+  };
+  const front = createServer((request, response) => {
+    const path = request.url ?? '/';
+    const authorization = request.headers.authorization;
+    if (path.startsWith('/token')) {
+      requests.push({ server: 'token', path, authorization });
+      const query = new URL(path, url).searchParams;
+      if (query.get('service') !== 'registry.docker.io' || query.get('scope') !== scope) return void response.writeHead(401).end();
+      return void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
+    }
+    requests.push({ server: 'registry', path, authorization });
+    if (authorization !== `Bearer ${token}`) {
+      response.writeHead(401, { 'www-authenticate': `Bearer realm="${url}/token",service="registry.docker.io",scope="${scope}"`, 'content-type': 'application/json' });
+      return void response.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+    }
+    if (path.includes('/blobs/')) return void response.writeHead(307, { location: `http://localhost:${cdnPort}${path}` }).end();
+    void relay(path, response, request.headers.accept);
+  });
+  const cdn = createServer((request, response) => {
+    const path = request.url ?? '/';
+    requests.push({ server: 'cdn', path, authorization: request.headers.authorization });
+    if (request.headers.authorization) return void response.writeHead(400).end('Only one auth mechanism allowed');
+    void relay(path, response);
+  });
+  await Promise.all([new Promise<void>((resolve) => front.listen(registryPort, '127.0.0.1', resolve)), new Promise<void>((resolve) => cdn.listen(cdnPort, '127.0.0.1', resolve))]);
+  return {
+    url,
+    cdnUrl: `http://localhost:${cdnPort}`,
+    requests,
+    stop: async () => {
+      await Promise.all([front, cdn].map((server) => new Promise((resolve) => server.close(resolve) && server.closeAllConnections())));
+    },
+  };
 }
