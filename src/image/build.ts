@@ -11,15 +11,19 @@ import { MANIFEST_TYPES, pullBase, type BaseSource } from './pull.js';
 import { stageService, type StagedService } from './stage.js';
 
 /**
- * Service images without a Docker engine, assembled and pushed by containerify (npm), a library made
- * for exactly this: it adds a Node.js app's files as layers on a base image with fixed timestamps, writes
- * the config and manifest, and pushes only the blobs a registry lacks (HEAD first), with no dependency
- * but node-tar. Chosen over the registry clients on npm (oci-registry-client, docker-registry-client,
- * @snyk/docker-registry-v2-client), which pull and push but build nothing. It declares node >=22 but
- * uses nothing newer than Node 20 has: test/image.test.ts builds and pushes with it on Node 20.
+ * Service images without a Docker engine, assembled and pushed by containerify (npm, 4.1.0), a library
+ * made for exactly this: it adds a Node.js app's files as layers on a base image with fixed timestamps,
+ * writes the config and manifest, pushes only the blobs a registry lacks (HEAD first), and documents
+ * ECR ("Basic " + GetAuthorizationToken's token). Its dependencies are node-tar and, for its CLI,
+ * commander. Chosen over the registry clients on npm (oci-registry-client, docker-registry-client,
+ * @snyk/docker-registry-v2-client), which pull and push but build nothing, so the layers, config and
+ * manifest would be ours to write. Used as a library (its lib/ modules; containerify.d.ts), so the
+ * registry token is a header, never an argument as its CLI's --toToken would make it. It declares node
+ * >=22 but uses nothing Node 20 lacks: test/image.test.ts builds and pushes with it on Node 20.
  * What it lacks is done here: pulling the base by digest (src/image/pull.ts), the Dockerfile's CMD
- * (containerify sets only an ENTRYPOINT; the base's is kept), and a check that the image is not in the
- * registry already.
+ * (it sets only an ENTRYPOINT; the base's is kept), and not pushing an image the registry has.
+ * node-tar writes a folder's entries in the file system's order: the same source gives the same digest
+ * on one machine, and may give another one elsewhere (a new rollout of the same files, never a wrong image).
  */
 
 /** Every timestamp of the image (tar entries, history): an unchanged build is byte for byte the same image. */

@@ -81,7 +81,10 @@ async function runBuild(folder: string, pkg: PackageJson): Promise<void> {
   }
 }
 
-/** The files `npm pack` publishes (package.json, the `files` entry, README): what the app layer holds. */
+/**
+ * The files `npm pack` publishes (package.json and the `files` entry): what the app layer holds. npm adds
+ * the README whatever `files` says; the image leaves it out, so that editing the documentation rolls out nothing.
+ */
 async function packedFiles(folder: string): Promise<string[]> {
   let listing: { files: { path: string }[] }[];
   try {
@@ -89,7 +92,7 @@ async function packedFiles(folder: string): Promise<string[]> {
   } catch (error) {
     throw MastodonCfnError.of('image.pack', `npm pack --dry-run failed in ${folder}: ${lastLines(error)}`);
   }
-  return listing[0].files.map((file) => file.path);
+  return listing[0].files.map((file) => file.path).filter((path) => !/^readme(\.|$)/i.test(path));
 }
 
 /** Production dependencies only (`--omit=dev`), as the lockfile pins them, without install scripts. */
@@ -125,7 +128,9 @@ export async function stageService(folder: string): Promise<StagedService> {
       await rm(join(deps, 'node_modules', pkg.name ?? workspace), { force: true });
       await rm(join(deps, workspace, 'package.json'));
       // Kept only if npm put dependencies there (node_modules of the workspace, when versions conflict).
-      await rmdir(join(deps, workspace)).catch(() => undefined);
+      await rmdir(join(deps, workspace)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOTEMPTY') throw error;
+      });
     }
     for (const file of files) await cp(join(folder, file), join(app, file));
     // The standalone case: package.json is the app's (packed) and the lockfile is in deps/.
