@@ -2,6 +2,7 @@ import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -30,6 +31,8 @@ export interface Clients {
   sts(region: string): AwsClient;
   rds(region: string): AwsClient;
   ecs(region: string): AwsClient;
+  /** ECR: the registry credentials for pushing service images. */
+  ecr(region: string): AwsClient;
   logs(region: string): AwsClient;
   loadBalancing(region: string): AwsClient;
   elastiCache(region: string): AwsClient;
@@ -86,6 +89,7 @@ export function sdkClients(): Clients {
     sts: (region) => client('STS', region, () => new STSClient(options(region))),
     rds: (region) => client('RDS', region, () => new RDSClient(options(region))),
     ecs: (region) => client('ECS', region, () => new ECSClient(options(region))),
+    ecr: (region) => client('ECR', region, () => new ECRClient(options(region))),
     logs: (region) => client('CloudWatch Logs', region, () => new CloudWatchLogsClient(options(region))),
     loadBalancing: (region) => client('Elastic Load Balancing', region, () => new ElasticLoadBalancingV2Client(options(region))),
     elastiCache: (region) => client('ElastiCache', region, () => new ElastiCacheClient(options(region))),
