@@ -1,5 +1,7 @@
 import { DeleteStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import type { ServiceImage } from '../compiler/fragment.js';
+import type { StackRole } from '../compiler/naming.js';
 import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
@@ -12,6 +14,7 @@ import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
+import { pushServiceImages } from './images.js';
 import { checkRotation, makeServiceTokens, tokenParameters } from './serviceTokens.js';
 import { createChangeSet, deleteChangeSet, deleteStack, deployedTemplate, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling, type StackResource } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
@@ -23,6 +26,8 @@ export interface DeployerContext {
   reporter: Reporter;
   confirm: Confirm;
   polling: Polling;
+  /** Builds and pushes the service images (src/deployer/images.ts); tests give a recording one or a local registry. */
+  pushImages?: (images: ServiceImage[], outputs: Partial<Record<StackRole, Record<string, string>>>, ecr: AwsClient, reporter: Reporter) => Promise<Record<string, string>>;
 }
 
 export interface DeployOptions {
@@ -179,6 +184,11 @@ async function changeStack(context: DeployerContext, pkg: DeployPackage, stack: 
   return true;
 }
 
+/** The outputs of the stacks deployed so far, by their role. */
+function outputsByRole(pkg: DeployPackage, outputs: Map<string, Record<string, string>>): Partial<Record<StackRole, Record<string, string>>> {
+  return Object.fromEntries(pkg.stacks.filter((stack) => stack.role && outputs.has(stack.name)).map((stack) => [stack.role, outputs.get(stack.name)]));
+}
+
 /** Deploys every stack of the package in order, each through a change set that is shown, checked and confirmed first. */
 export async function deploy(pkg: DeployPackage, context: DeployerContext, options: DeployOptions): Promise<void> {
   const { clients, reporter, polling } = context;
@@ -201,6 +211,8 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     const tokens = stack.serviceTokens ?? [];
     const parameters = {
       ...(await changeSetParameters(context, stack, existing, outputs, zones)),
+      // Into the repositories the stacks before this one made, before its change set: the task definitions name them by digest.
+      ...(stack.images?.length ? await (context.pushImages ?? pushServiceImages)(stack.images, outputsByRole(pkg, outputs), clients.ecr(stack.region), reporter) : {}),
       ...(tokens.length ? await tokenParameters(clients.secretsManager(stack.region), tokens) : {}),
     };
     const changed = await changeStack(context, pkg, stack, existing, parameters, options, true);
