@@ -247,6 +247,19 @@ describe('service images built without Docker and pushed to a real registry (doc
     expect(error.message).to.equal(`cannot download the base image node:${NODE_BASE_IMAGE.tag}@${NODE_BASE_IMAGE.digest} from ${closed}: ECONNREFUSED. Check the network connection, then deploy again.`);
   });
 
+  it('says the pinned base is gone when the registry does not have its digest', async () => {
+    const missing = `sha256:${'0'.repeat(64)}`;
+    const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
+      ...options,
+      base: { ...options.base!, digest: missing },
+    }).catch((e) => e);
+    expect(error).to.be.instanceOf(MastodonCfnError);
+    expect(error.exitCode).to.equal(1);
+    expect(error.message).to.equal(
+      `cannot download the base image node:${NODE_BASE_IMAGE.tag}@${missing} from ${registry.url} (GET manifests/${missing}): the registry does not have it. The pinned digest (src/image/base.ts) is gone: update mastodon-cfn.`,
+    );
+  });
+
   it("says to run npm ci when the service's build fails, naming the folder", async () => {
     const folder = mkdtempSync(join(tmpdir(), 'mastodon-cfn-broken-'));
     workspaceCopies.push(folder);

@@ -82,8 +82,15 @@ class BaseReader {
       throw unreachable(this.base, error);
     }
     if (!answer.ok) {
-      const what = answer.status === 401 || answer.status === 403 ? 'refused the credentials' : answer.status === 404 ? 'does not have it' : `answered HTTP ${answer.status}`;
-      throw MastodonCfnError.of('image.baseRefused', `cannot download ${describe(this.base)}: the registry ${what} (GET ${path}). Check the network connection, then deploy again.`);
+      const why =
+        answer.status === 401 || answer.status === 403
+          ? 'the registry refused access. Check the network connection (a proxy may answer for it), then deploy again'
+          : answer.status === 404
+            ? 'the registry does not have it. The pinned digest (src/image/base.ts) is gone: update mastodon-cfn'
+            : answer.status === 429
+              ? 'the registry refuses more pulls for now (HTTP 429). Deploy again later: once downloaded, the base image is cached'
+              : `the registry answered HTTP ${answer.status}. Deploy again in a few minutes`;
+      throw MastodonCfnError.of('image.baseRefused', `cannot download ${describe(this.base)} (GET ${path}): ${why}.`);
     }
     return answer;
   }
@@ -103,10 +110,14 @@ class BaseReader {
       throw unreachable(this.base, error);
     }
     if (sha256(bytes) !== digest) throw MastodonCfnError.of('image.baseDigest', `the registry sent ${kind}/${digest} of ${describe(this.base)} with another digest (${sha256(bytes)}): deploy again; if it persists, the registry is not serving that image faithfully`);
-    await mkdir(join(file, '..'), { recursive: true });
-    // Written whole, then renamed: a build stopped midway never leaves a truncated object in the cache.
-    await writeFile(`${file}.partial`, bytes);
-    await rename(`${file}.partial`, file);
+    try {
+      await mkdir(join(file, '..'), { recursive: true });
+      // Written whole, then renamed: a build stopped midway never leaves a truncated object in the cache.
+      await writeFile(`${file}.partial`, bytes);
+      await rename(`${file}.partial`, file);
+    } catch (error) {
+      throw MastodonCfnError.of('image.cache', `cannot write the image cache ${this.cache}: ${(error as Error).message}. Make it writable, or set XDG_CACHE_HOME to a writable folder, then deploy again.`);
+    }
     return bytes;
   }
 }
