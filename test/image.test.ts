@@ -60,6 +60,12 @@ describe('service images built without Docker and pushed to a real registry (doc
   let options: ImageOptions;
   let cache: string;
   const workspaceCopies: string[] = [];
+  /** A cache folder of its own, for a test that must download the base; removed after the suite. */
+  const emptyCache = () => {
+    const folder = mkdtempSync(join(tmpdir(), 'mastodon-cfn-empty-cache-'));
+    workspaceCopies.push(folder);
+    return folder;
+  };
 
   before(async () => {
     registry = await startRegistry();
@@ -170,7 +176,7 @@ describe('service images built without Docker and pushed to a real registry (doc
       const parameters = await pushServiceImages([postblogImage(join(ROOT, 'postblog'), 'linux/amd64')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
         ...options,
         base: { ...NODE_BASE_IMAGE, registry: hub.url, digest: base.digest },
-        cacheFolder: mkdtempSync(join(tmpdir(), 'mastodon-cfn-empty-cache-')),
+        cacheFolder: emptyCache(),
       });
       const reader = new RegistryReader(registry, REPOSITORY);
       const manifest = await reader.json(`manifests/${parameters[Ids.service('postblog', 'Image')].split('@')[1]}`);
@@ -240,7 +246,7 @@ describe('service images built without Docker and pushed to a real registry (doc
     const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
       ...options,
       base: { ...NODE_BASE_IMAGE, registry: closed },
-      cacheFolder: mkdtempSync(join(tmpdir(), 'mastodon-cfn-empty-cache-')),
+      cacheFolder: emptyCache(),
     }).catch((e) => e);
     expect(error).to.be.instanceOf(MastodonCfnError);
     expect(error.exitCode).to.equal(1);
