@@ -162,6 +162,27 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
     expect(w.reporter.lines.join('\n')).to.not.match(/ServiceBlogMastodonToken.*:token/);
   });
 
+  it('Ctrl-C while the images are built: the deploy stops once the push is done, before the main stack is touched (exit 130)', async () => {
+    const w = world();
+    const controller = new AbortController();
+    w.context.polling = { initialMs: 1, maxMs: 1, signal: controller.signal };
+    const push = w.context.pushImages!;
+    w.context.pushImages = async (...args) => {
+      controller.abort();
+      return push(...args);
+    };
+    let error: unknown;
+    try {
+      await deploy(servicePackage(), w.context, options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(MastodonCfnError);
+    expect((error as MastodonCfnError).exitCode).to.equal(130);
+    expect((error as Error).message).to.equal('Interrupted: svc was left as it was; the images pushed stay in its ECR repository.');
+    expect(w.timeline).to.deep.equal(['change set svc-secrets {}', 'execute svc-secrets', `push blog to ${REPOSITORY}`]);
+  });
+
   it('a later deploy keeps the token: one change set of the main stack, passing when it was made, and no account task', async () => {
     const w = world();
     await deploy(servicePackage(), w.context, options);

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import type { Clients } from '../src/deployer/aws.js';
 import { inMemoryPackage, type DeployPackage } from '../src/deployer/manifest.js';
 import { createServer } from 'node:http';
-import { formatStatus, httpProbe, status, type Check } from '../src/deployer/status.js';
+import { formatStatus, httpProbe, status, type Check, type ProbeAnswer } from '../src/deployer/status.js';
 import { buildConfig, minimalYaml } from './support/build.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
 import { awsError } from './support/fakeCloudFormation.js';
-import { MASTODON } from '../src/mastodon/facts.js';
+import { MASTODON, OUTSIDE_SCOPES_ERROR } from '../src/mastodon/facts.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-central-1';
@@ -53,6 +53,8 @@ function world(pkg: DeployPackage) {
     tokenSecrets: new Map([['mastodon-cfn/social-prod/postblog-token', 'blog-token-0123456789abcdef0123456789abcdef0123']]),
     /** The access tokens Mastodon knows, with their scopes (oauth_access_tokens). */
     tokens: new Map([['blog-token-0123456789abcdef0123456789abcdef0123', ['write:statuses']]]),
+    /** The account behind the token is suspended or disabled (require_user! in app/controllers/api/base_controller.rb). */
+    accountDisabled: false,
   };
   const cfn = (region: string) =>
     new FakeApi({
@@ -105,17 +107,18 @@ function world(pkg: DeployPackage) {
    * Mastodon's verify_credentials as Api::BaseController answers it: 401 for a token it does not know,
    * 403 for one whose scopes do not reach the account (the scopes of app/controllers/api/v1/accounts/credentials_controller.rb), else 200.
    */
-  const verifyCredentials = (bearer: string | undefined) => {
+  const verifyCredentials = (bearer: string | undefined): ProbeAnswer => {
     const scopes = bearer === undefined ? undefined : state.tokens.get(bearer);
-    if (!scopes) return 401;
-    return scopes.some((scope) => MASTODON['4.5'].oauth.verifyCredentialsScopes.includes(scope)) ? 200 : 403;
+    if (!scopes) return { status: 401, error: 'The access token is invalid' };
+    if (!scopes.some((scope) => MASTODON['4.5'].oauth.verifyCredentialsScopes.includes(scope))) return { status: 403, error: OUTSIDE_SCOPES_ERROR };
+    return state.accountDisabled ? { status: 403, error: 'Your login is currently disabled' } : { status: 200 };
   };
-  const probe = async (url: string, bearer?: string) => {
+  const probe = async (url: string, bearer?: string): Promise<ProbeAnswer> => {
     state.probed.push(url);
     if (url.endsWith('/api/v1/accounts/verify_credentials')) return verifyCredentials(bearer);
     const answer = state.answers.get(url) ?? 200;
     if (answer < 0) throw new TypeError('fetch failed', { cause: { code: 'ENOTFOUND' } });
-    return answer;
+    return { status: answer };
   };
   return { state, clients, probe };
 }
@@ -258,10 +261,13 @@ describe('mastodon-cfn status', () => {
     const { clients, probe, state } = world(pkg);
     const token = find((await status(pkg, clients, probe)).checks, 'Mastodon token', 'postblog (@blog)');
     // write:statuses alone does not reach the account: Mastodon's 403 still says it knows the token.
-    expect(token).to.deep.include({ health: 'ok', summary: 'Mastodon accepts it; its scopes (write:statuses) do not include reading its own account, so /api/v1/accounts/verify_credentials answers 403' });
+    expect(token).to.deep.include({ health: 'ok', summary: 'Mastodon accepts it; its scopes (write:statuses) do not include reading its own account, so /api/v1/accounts/verify_credentials answers 403 "This action is outside the authorized scopes"' });
 
     state.tokens.set('blog-token-0123456789abcdef0123456789abcdef0123', ['write:statuses', 'profile']);
     expect(find((await status(pkg, clients, probe)).checks, 'Mastodon token', 'postblog (@blog)').summary).to.equal('Mastodon accepts it (https://social.example.com/api/v1/accounts/verify_credentials answers 200)');
+    // A 403 for the account, not the scopes: the account was suspended or disabled.
+    state.accountDisabled = true;
+    expect(find((await status(pkg, clients, probe)).checks, 'Mastodon token', 'postblog (@blog)')).to.deep.include({ health: 'failing', summary: 'Mastodon knows the token but refuses its account @blog: "Your login is currently disabled"' });
 
     state.tokens.clear();
     const revoked = await status(pkg, clients, probe);
@@ -281,19 +287,22 @@ describe('mastodon-cfn status', () => {
     }
   });
 
-  it('the real probe sends the token as a bearer token only when asked, follows no redirect, and gives the HTTP status', async () => {
+  it('the real probe sends the token as a bearer token only when asked, follows no redirect, and gives the HTTP status with the words of an API error', async () => {
     const seen: (string | undefined)[] = [];
     const server = createServer((request, response) => {
       seen.push(request.headers.authorization);
-      response.writeHead(request.url === '/moved' ? 302 : request.headers.authorization ? 200 : 401, request.url === '/moved' ? { location: '/elsewhere' } : {}).end();
+      if (request.url === '/moved') response.writeHead(302, { location: '/elsewhere' }).end();
+      else if (request.url === '/api/v1/accounts/verify_credentials') response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: OUTSIDE_SCOPES_ERROR }));
+      else response.writeHead(401).end('not JSON');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      expect(await httpProbe(`${base}/api/v1/accounts/verify_credentials`, 'abc')).to.equal(200);
-      expect(await httpProbe(`${base}/health`)).to.equal(401);
-      expect(await httpProbe(`${base}/moved`)).to.equal(302);
-      expect(seen).to.deep.equal(['Bearer abc', undefined, undefined]);
+      expect(await httpProbe(`${base}/api/v1/accounts/verify_credentials`, 'abc')).to.deep.equal({ status: 403, error: OUTSIDE_SCOPES_ERROR });
+      expect(await httpProbe(`${base}/health`)).to.deep.equal({ status: 401 });
+      expect(await httpProbe(`${base}/health`, 'abc')).to.deep.equal({ status: 401 });
+      expect(await httpProbe(`${base}/moved`)).to.deep.equal({ status: 302 });
+      expect(seen).to.deep.equal(['Bearer abc', undefined, 'Bearer abc', undefined]);
     } finally {
       server.close();
     }

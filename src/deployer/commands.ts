@@ -209,10 +209,13 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     }
 
     const tokens = stack.serviceTokens ?? [];
+    // Into the repositories the stacks before this one made, before its change set: the task definitions name them by digest.
+    const images = stack.images?.length ? await (context.pushImages ?? pushServiceImages)(stack.images, outputsByRole(pkg, outputs), clients.ecr(stack.region), reporter) : {};
+    // A build or push is not cut short by Ctrl-C; the deploy stops once it is done.
+    if (polling.signal?.aborted) throw interrupted(`${stack.name} was left as it was; the images pushed stay in its ECR repository`);
     const parameters = {
       ...(await changeSetParameters(context, stack, existing, outputs, zones)),
-      // Into the repositories the stacks before this one made, before its change set: the task definitions name them by digest.
-      ...(stack.images?.length ? await (context.pushImages ?? pushServiceImages)(stack.images, outputsByRole(pkg, outputs), clients.ecr(stack.region), reporter) : {}),
+      ...images,
       ...(tokens.length ? await tokenParameters(clients.secretsManager(stack.region), tokens) : {}),
     };
     const changed = await changeStack(context, pkg, stack, existing, parameters, options, true);

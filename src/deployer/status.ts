@@ -8,6 +8,7 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetAccountCommand, GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
 import { describeAwsFailure } from '../awsErrors.js';
 import type { ServiceToken } from '../compiler/fragment.js';
+import { OUTSIDE_SCOPES_ERROR } from '../mastodon/facts.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { describeStack, stackResources, type StackResource } from './stacks.js';
@@ -33,12 +34,34 @@ export interface StatusReport {
   checks: Check[];
 }
 
-/** Asks a URL (with a bearer token, for an API) and gives its HTTP status; throws when nothing answers. */
-export type Probe = (url: string, bearer?: string) => Promise<number>;
+/** An answer to a probe: its HTTP status and, for an API error, the `error` of its JSON body. */
+export interface ProbeAnswer {
+  status: number;
+  error?: string;
+}
+
+/** Asks a URL (with a bearer token, for an API) and gives its answer; throws when nothing answers. */
+export type Probe = (url: string, bearer?: string) => Promise<ProbeAnswer>;
+
+/** An API error body is a few words of JSON: more than this is not one. */
+const ERROR_BODY_LIMIT = 4096;
 
 /** What a real user's request goes through (DNS, TLS, the load balancer), with a deadline; redirects are answers too. */
-export const httpProbe: Probe = async (url, bearer) =>
-  (await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000), headers: bearer ? { authorization: `Bearer ${bearer}` } : {} })).status;
+export const httpProbe: Probe = async (url, bearer) => {
+  const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000), headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+  if (!bearer || response.ok) {
+    await response.body?.cancel();
+    return { status: response.status };
+  }
+  const body = (await response.text()).slice(0, ERROR_BODY_LIMIT);
+  let error: unknown;
+  try {
+    error = (JSON.parse(body) as { error?: unknown }).error;
+  } catch {
+    error = undefined;
+  }
+  return { status: response.status, ...(typeof error === 'string' ? { error } : {}) };
+};
 
 /** How many stopped tasks of a service are shown: the last few say why tasks keep stopping. */
 const STOPPED_TASKS_SHOWN = 3;
@@ -254,7 +277,7 @@ async function stackChecks(clients: Clients, stack: DeployStack): Promise<{ depl
 
 async function endpointCheck(probe: Probe, name: string, url: string): Promise<StackCheck> {
   try {
-    const status = await probe(url);
+    const { status } = await probe(url);
     return check('URL', url, status === 200 ? 'ok' : 'failing', `${name} answers HTTP ${status}`);
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -281,19 +304,24 @@ async function tokenCheck(clients: Clients, probe: Probe, stack: DeployStack, to
   }
   if (typeof value !== 'string' || value === '') return check('Mastodon token', name, 'failing', `no token in ${token.secret} yet`, ['run mastodon-cfn deploy in production mode: it creates the account and its token']);
   const url = `${token.instanceUrl}${VERIFY_CREDENTIALS}`;
-  let answer: number;
+  let answer: ProbeAnswer;
   try {
     answer = await probe(url, value);
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     return check('Mastodon token', name, 'failing', `${url} does not answer: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
   }
-  if (answer === 200) return check('Mastodon token', name, 'ok', `Mastodon accepts it (${url} answers 200)`);
-  if (answer === 403) return check('Mastodon token', name, 'ok', `Mastodon accepts it; its scopes (${token.scopes.join(' ')}) do not include reading its own account, so ${VERIFY_CREDENTIALS} answers 403`);
-  if (answer === 401) {
+  if (answer.status === 200) return check('Mastodon token', name, 'ok', `Mastodon accepts it (${url} answers 200)`);
+  if (answer.status === 403 && answer.error === OUTSIDE_SCOPES_ERROR) {
+    return check('Mastodon token', name, 'ok', `Mastodon accepts it; its scopes (${token.scopes.join(' ')}) do not include reading its own account, so ${VERIFY_CREDENTIALS} answers 403 "${OUTSIDE_SCOPES_ERROR}"`);
+  }
+  if (answer.status === 403) {
+    return check('Mastodon token', name, 'failing', `Mastodon knows the token but refuses its account @${token.account}: "${answer.error ?? 'HTTP 403'}"`, [`see the account in Administration → Accounts (it may be suspended, disabled or waiting for approval)`]);
+  }
+  if (answer.status === 401) {
     return check('Mastodon token', name, 'failing', `Mastodon refuses it (${url} answers 401): it was revoked, or the database no longer has it`, [`make a new one: mastodon-cfn deploy --rotate-token ${token.service}`]);
   }
-  return check('Mastodon token', name, 'failing', `${url} answers HTTP ${answer}`);
+  return check('Mastodon token', name, 'failing', `${url} answers HTTP ${answer.status}`);
 }
 
 /** One look at everything the instance needs, stack by stack; healthy only when every check is ok. */

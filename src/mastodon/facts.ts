@@ -243,6 +243,13 @@ export interface OAuthFacts {
   verifyCredentialsScopes: readonly string[];
 }
 
+/**
+ * The 403 a valid token gets from the API when its scopes do not reach an endpoint
+ * (`doorkeeper_forbidden_render_options` in app/controllers/api/base_controller.rb, v4.3.0 to v4.5.15).
+ * A 403 with another error is the account's: not confirmed, pending approval, or disabled (`require_user!`).
+ */
+export const OUTSIDE_SCOPES_ERROR = 'This action is outside the authorized scopes';
+
 export interface SeriesFacts {
   series: MastodonSeries;
   /** The newest release of the series the facts were checked against; the tests build each series with it. */
