@@ -187,7 +187,7 @@ describe('compiler: the reference configuration', () => {
     expect(built.template('main').Parameters!.ServicePostblogImage.AllowedPattern).to.equal('^[^@\\s]+@sha256:[0-9a-f]{64}$');
     const repository = built.resources('secrets').ServicePostblogRepository;
     expect(repository.Properties).to.deep.include({ RepositoryName: 'mastodon-cfn/social-prod/postblog', ImageTagMutability: 'IMMUTABLE', ImageScanningConfiguration: { ScanOnPush: true }, EmptyOnDelete: true });
-    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[0].selection).to.deep.equal({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 10 });
+    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[0].selection).to.deep.equal({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 });
     expect(built.manifest.stacks[2].images).to.deep.equal([
       { service: 'postblog', folder: join(REPO_ROOT, 'postblog'), repository: { stack: 'secrets', output: 'ServicePostblogRepositoryUri' }, parameter: 'ServicePostblogImage', platform: 'linux/amd64', port: 8000, healthCheck: '/status' },
     ]);

@@ -47,7 +47,7 @@ describe("a service's Mastodon account and token, in the templates", () => {
       expect(new RegExp(template.Parameters!.ServiceBlogTokenMade.AllowedPattern!).test(new Date().toISOString())).to.equal(true);
       expect(new RegExp(template.Parameters!.ServiceBlogTokenMade.AllowedPattern!).test('')).to.equal(true);
       // A new token is a new task definition: the service's tasks start again and read it.
-      expect(container.DockerLabels).to.deep.equal({ 'mastodon-cfn.token-made': { Ref: 'ServiceBlogTokenMade' } });
+      expect(container.DockerLabels).to.deep.equal({ 'Fn::If': ['ServiceBlogTokenExists', { 'mastodon-cfn.token-made': { Ref: 'ServiceBlogTokenMade' } }, { Ref: 'AWS::NoValue' }] });
       expect(built.manifest.stacks[2].parameters).to.deep.include({ ServiceBlogMastodonTokenArn: { stack: 'social-prod-secrets', output: 'ServiceBlogMastodonTokenArn' } });
 
       // The account task: the Mastodon image and environment, this release's script, a role that may write that one secret.

@@ -56,7 +56,18 @@ export const NAME_LIMITS = {
     max: 512,
     source: 'Secrets Manager API reference, CreateSecret Name: 1 to 512 characters',
   },
+  repositoryName: {
+    what: 'ECR repository name',
+    max: 256,
+    source: 'ECR API reference, CreateRepository repositoryName: 2 to 256 characters matching ECR_REPOSITORY_NAME',
+  },
 } as const satisfies Record<string, NameLimit>;
+
+/**
+ * The form of an ECR repository name (ECR API reference, CreateRepository repositoryName):
+ * lower-case letters and digits, a single `.`, `_` or `-` between them, `/` between parts.
+ */
+export const ECR_REPOSITORY_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
 export type NameKind = keyof typeof NAME_LIMITS;
 

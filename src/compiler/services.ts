@@ -17,8 +17,12 @@ function secretSource(reference: string): { kind: 'secret' | 'parameter'; resour
   return { kind: 'secret', resource: /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????` };
 }
 
-/** ECR keeps this many images of a service; older ones expire (a rollback further back builds again). */
-const KEPT_IMAGES = 10;
+/**
+ * ECR keeps this many images of a service; older ones expire (a rollback further back builds again).
+ * ECR counts by push time, and an image already there is not pushed again: one that comes back
+ * after this many others would expire while it runs, so the count leaves room for many builds.
+ */
+const KEPT_IMAGES = 30;
 
 /**
  * A built service's image repository, in the secrets stack so that it exists before the main stack's
@@ -103,7 +107,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
           Environment: environmentList({ ...service.environment, PORT: String(service.port), ...(service.table ? { TABLE_NAME: Ref(id('Table')), AWS_REGION: Ref('AWS::Region') } : {}) }),
           Secrets: Object.keys(secrets).length ? secretList(secrets) : undefined,
           // A new token changes the task definition, so that the service's tasks start again and read it.
-          DockerLabels: service.mastodon ? { 'mastodon-cfn.token-made': Ref(id('TokenMade')) } : undefined,
+          DockerLabels: service.mastodon ? (If(id('TokenExists'), { 'mastodon-cfn.token-made': Ref(id('TokenMade')) }, Ref('AWS::NoValue')) as unknown as Record<string, string>) : undefined,
           LogConfiguration: awsLogs(id('LogGroup'), name),
         },
       ],

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { registryHost, reservedDomain } from '../domains.js';
 import { databaseEngine, engineVersionProblem } from '../aws/engines.js';
-import { NAME_LIMITS, type NameKind } from '../aws/limits.js';
+import { ECR_REPOSITORY_NAME, NAME_LIMITS, type NameKind } from '../aws/limits.js';
 import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
 import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
@@ -299,9 +299,10 @@ function serviceSourceProblems(config: Config, locate: Locate, baseDir: string):
     if (typeof service.image === 'string') {
       const host = registryHost(service.image);
       const reserved = reservedDomain(host);
-      if (reserved) report(at('image'), 'reservedRegistry', `${service.image} is on ${host}, a name reserved for examples and tests (RFC 2606, RFC 6761) that no registry can have: push the image to a registry of yours, or set build to the service's folder so that deploy builds and pushes it`);
+      if (reserved) report(at('image'), 'reservedRegistry', `${service.image} is on ${host}, a name reserved for examples, tests and local networks (RFC 2606, 6761, 6762) that no registry can have: push the image to a registry of yours, or set build to the service's folder so that deploy builds and pushes it`);
     }
-    if (typeof service.build === 'string') {
+    // An empty folder is the schema's problem alone.
+    if (typeof service.build === 'string' && service.build !== '') {
       const folder = resolve(baseDir, service.build);
       const problem = buildFolderProblem(folder, service.build);
       if (problem) report(at('build'), 'buildFolder', problem);
@@ -405,6 +406,9 @@ function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean):
     const limit = NAME_LIMITS[name.kind];
     const over = name.value.length - limit.max;
     if (over > 0) report(name.path, 'nameTooLong', `${name.cause}the ${limit.what} "${excerpt(name.value)}" has ${name.value.length} characters; AWS allows at most ${limit.max}: ${name.advice(over)}`);
+    else if (name.kind === 'repositoryName' && !ECR_REPOSITORY_NAME.test(name.value)) {
+      report(name.path, 'repositoryName', `${name.cause}the ${limit.what} "${excerpt(name.value)}", which ECR refuses: it takes a single dot, dash or underscore between letters and digits: rename the service without repeated dashes`);
+    }
   }
   return problems;
 }
@@ -473,6 +477,7 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
       fromService('taskFamily', `${names.prefix}-${name}`, name),
       fromService('logGroupName', names.logGroup(name), name),
       ...(isPlainObject((service as { mastodon?: unknown }).mastodon) ? [fromService('taskFamily', `${names.prefix}-${name}-account`, name), fromService('secretName', names.secretName(`${name}-token`), name)] : []),
+      ...((service as { build?: unknown }).build !== undefined ? [fromService('repositoryName', names.repositoryName(name), name)] : []),
     ]),
   ];
   // A certificate of the compiler's own, for each name that has no certificate ARN in the config.
