@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -264,6 +265,71 @@ describe('service images built without Docker and pushed to a real registry (doc
     expect(error.message).to.equal(
       `cannot download the base image node:${NODE_BASE_IMAGE.tag}@${missing} from ${registry.url} (GET manifests/${missing}): the registry does not have it. The pinned digest (src/image/base.ts) is gone: update mastodon-cfn.`,
     );
+  });
+
+  it('refuses a base layer the registry serves with other bytes than its digest, and caches none of it', async () => {
+    // A registry that does not serve the image faithfully: the real registry's answers, but the arm64 layer altered.
+    const server = createServer((request, response) => {
+      void (async () => {
+        const answer = await fetch(`${registry.url}${request.url}`, { headers: { authorization: registry.authorization, accept: request.headers.accept ?? '*/*' } });
+        let body = Buffer.from(await answer.arrayBuffer());
+        if (request.url?.endsWith(base.layers.arm64)) body = Buffer.concat([body, Buffer.from('tampered')]);
+        response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' }).end(body);
+      })();
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const tampering = `http://127.0.0.1:${port}`;
+    const cacheFolder = emptyCache();
+    try {
+      const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
+        ...options,
+        base: { ...NODE_BASE_IMAGE, registry: tampering, digest: base.digest },
+        cacheFolder,
+      }).catch((e) => e);
+      expect(error).to.be.instanceOf(MastodonCfnError);
+      expect(error.exitCode).to.equal(1);
+      expect(error.message).to.match(
+        new RegExp(`^the registry sent blobs/${base.layers.arm64} of the base image node:${NODE_BASE_IMAGE.tag}@${base.digest} from ${tampering} with another digest \\(sha256:[0-9a-f]{64}\\): deploy again; if it persists, the registry is not serving that image faithfully$`),
+      );
+      // The index, the arm64 manifest and the config were faithful and are kept; nothing of the altered layer is.
+      const kept = readdirSync(join(cacheFolder, 'blobs/sha256'));
+      expect(kept).to.include.members([base.digest, base.configs.arm64].map((digest) => digest.split(':')[1]));
+      expect(kept).to.have.length(3);
+      expect(kept.filter((file) => file.startsWith(base.layers.arm64.split(':')[1]))).to.deep.equal([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("refuses a registry whose Bearer challenge sends the token request to another domain, and asks there nothing", async () => {
+    const asked: string[] = [];
+    const tokenService = createServer((request, response) => {
+      asked.push(request.url ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+    });
+    const [registryPort, tokenPort] = [await freePort(), await freePort()];
+    // localhost is not 127.0.0.1's domain: the library takes a realm only on the registry's host or registrable domain.
+    const challenging = createServer((_request, response) =>
+      void response.writeHead(401, { 'www-authenticate': `Bearer realm="http://localhost:${tokenPort}/token",service="registry.docker.io",scope="repository:library/node:pull"` }).end(),
+    );
+    await Promise.all([new Promise<void>((resolve) => tokenService.listen(tokenPort, '127.0.0.1', resolve)), new Promise<void>((resolve) => challenging.listen(registryPort, '127.0.0.1', resolve))]);
+    const url = `http://127.0.0.1:${registryPort}`;
+    try {
+      const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
+        ...options,
+        base: { ...NODE_BASE_IMAGE, registry: url },
+        cacheFolder: emptyCache(),
+      }).catch((e) => e);
+      expect(error).to.be.instanceOf(MastodonCfnError);
+      expect(error.exitCode).to.equal(1);
+      expect(error.message).to.equal(
+        `cannot download the base image node:${NODE_BASE_IMAGE.tag}@${NODE_BASE_IMAGE.digest} from ${url} (GET manifests/${NODE_BASE_IMAGE.digest}): the registry sent its token service to http://localhost:${tokenPort}/token, which is not on the registry's domain, so no token was asked for there. Check the network connection (a proxy may answer for the registry), then deploy again.`,
+      );
+      expect(asked).to.deep.equal([]);
+    } finally {
+      await Promise.all([tokenService, challenging].map((server) => new Promise((resolve) => server.close(resolve))));
+    }
   });
 
   it("says to run npm ci when the service's build fails, naming the folder", async () => {

@@ -20,7 +20,7 @@ import { stageService, type StagedService } from './stage.js';
  * manifest would be ours to write. Used as a library (its lib/ modules; containerify.d.ts), so the
  * registry token is a header, never an argument as its CLI's --toToken would make it. It declares node
  * >=22 but uses nothing Node 20 lacks: test/image.test.ts builds and pushes with it on Node 20.
- * What it lacks is done here: pulling the base by digest (src/image/pull.ts), the Dockerfile's CMD
+ * What it lacks is done here: pulling the base by digest (src/image/pull.ts, on @snyk/docker-registry-v2-client), the Dockerfile's CMD
  * (it sets only an ENTRYPOINT; the base's is kept), and not pushing an image the registry has.
  * node-tar writes a folder's entries in the file system's order: the same source gives the same digest
  * on one machine, and may give another one elsewhere (a new rollout of the same files, never a wrong image).
