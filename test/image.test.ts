@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ServiceImage } from '../src/compiler/fragment.js';
@@ -199,15 +199,24 @@ describe('service images built without Docker and pushed to a real registry (doc
     }
   });
 
-  it('builds a service with a package-lock.json of its own: its build script run, production dependencies only, `node <main>`', async () => {
+  /** A service folder with a package-lock.json of its own, made by npm from the npm registry. */
+  async function standaloneService(pkg: Record<string, unknown>, files: Record<string, string>): Promise<string> {
     const folder = mkdtempSync(join(tmpdir(), 'mastodon-cfn-standalone-'));
     workspaceCopies.push(folder);
-    writeFileSync(
-      join(folder, 'package.json'),
-      JSON.stringify({ name: 'standalone', version: '1.0.0', main: 'out/index.js', files: ['out/'], scripts: { build: 'node build.mjs' }, dependencies: { ms: '2.1.3' }, devDependencies: { depd: '2.0.0' } }),
-    );
-    writeFileSync(join(folder, 'build.mjs'), "import { mkdirSync, writeFileSync } from 'node:fs';\nmkdirSync('out', { recursive: true });\nwriteFileSync('out/index.js', 'console.log(1)\\n');\n");
+    writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'standalone', version: '1.0.0', ...pkg }));
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(folder, name)), { recursive: true });
+      writeFileSync(join(folder, name), text);
+    }
     await promisify(execFile)('npm', ['install', '--package-lock-only', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: folder });
+    return folder;
+  }
+
+  it('builds a service with a package-lock.json of its own: its build script run, production dependencies only, `node <main>`', async () => {
+    const folder = await standaloneService(
+      { main: 'out/index.js', files: ['out/'], scripts: { build: 'node build.mjs' }, dependencies: { ms: '2.1.3' }, devDependencies: { depd: '2.0.0' } },
+      { 'build.mjs': "import { mkdirSync, writeFileSync } from 'node:fs';\nmkdirSync('out', { recursive: true });\nwriteFileSync('out/index.js', 'console.log(1)\\n');\n" },
+    );
     const parameters = await pushServiceImages([{ ...postblogImage(folder), port: 3000, healthCheck: '/health' }], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), options);
     const reader = new RegistryReader(registry, REPOSITORY);
     const manifest = await reader.json(`manifests/${parameters[Ids.service('postblog', 'Image')].split('@')[1]}`);
@@ -220,6 +229,38 @@ describe('service images built without Docker and pushed to a real registry (doc
     expect(deps).to.include.members(['app/package-lock.json', 'app/node_modules/ms/index.js']);
     expect(deps.some((name) => name.startsWith('app/node_modules/depd'))).to.equal(false);
     expect((await names(manifest.layers[2])).filter((name) => !name.endsWith('/')).sort()).to.deep.equal(['app/out/index.js', 'app/package.json']);
+  });
+
+  it("installs the prebuilt binaries of the image's platform (Alpine arm64: musl), not the building machine's", async () => {
+    // rollup's per-platform packages, as esbuild's and sharp's: npm picks one by os, cpu and libc.
+    const optionalDependencies = { '@rollup/rollup-linux-arm64-musl': '4.24.0', '@rollup/rollup-linux-arm64-gnu': '4.24.0', '@rollup/rollup-linux-x64-gnu': '4.24.0', '@rollup/rollup-linux-x64-musl': '4.24.0' };
+    const folder = await standaloneService({ optionalDependencies }, { 'index.js': 'console.log(1)\n' });
+    const parameters = await pushServiceImages([postblogImage(folder, 'linux/arm64')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), options);
+    const reader = new RegistryReader(registry, REPOSITORY);
+    const manifest = await reader.json(`manifests/${parameters[Ids.service('postblog', 'Image')].split('@')[1]}`);
+    const installed = (await reader.layerListing(manifest.layers[1].digest))
+      .map((line) => line.split(/\s+/).slice(5).join(' ').match(/^\/?app\/node_modules\/@rollup\/([^/]+)\/package\.json$/)?.[1])
+      .filter(Boolean);
+    expect(installed).to.deep.equal(['rollup-linux-arm64-musl']);
+  });
+
+  it('refuses to pack a dotenv file into the image, naming it, before anything is installed or pushed', async () => {
+    const folder = await standaloneService({}, { 'index.js': 'console.log(1)\n', 'config/.env.production': 'TOKEN=secret\n', '.env.example': 'TOKEN=\n' });
+    const before = registry.requests().length;
+    const error = await pushServiceImages([postblogImage(folder)], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), options).catch((e) => e);
+    expect(error).to.be.instanceOf(MastodonCfnError);
+    expect(error.exitCode).to.equal(1);
+    expect(error.message).to.equal(`${folder} would pack config/.env.production into the image: leave it out of package.json's files (or add it to .npmignore); the service gets its secrets from the stack, then deploy again`);
+    expect(error.message).not.to.include('secret\n');
+    expect(registry.requests().slice(before).filter((line) => WRITES.test(line))).to.deep.equal([]);
+  });
+
+  it('refuses a service whose main file is not built, as the image could not start', async () => {
+    // npm pack adds main to files itself, when it exists: here no build script makes it.
+    const folder = await standaloneService({ main: 'dist/server.js', files: ['src/'] }, { 'src/server.ts': 'export {}\n' });
+    const error = await pushServiceImages([postblogImage(folder)], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), options).catch((e) => e);
+    expect(error).to.be.instanceOf(MastodonCfnError);
+    expect(error.message).to.equal(`${folder}: package.json's main (dist/server.js) is not among the files npm pack publishes, so the image could not start: add a build script that makes it (or fix main), then deploy again`);
   });
 
   it('refuses credentials the registry refuses, before building: exit 1, what failed and what to do, and no password', async () => {

@@ -89,7 +89,7 @@ export async function buildImage(image: ServiceImage, base: BaseSource, reporter
     reporter.status(`${image.service}: base image ${base.repository}:${base.tag} (${image.platform})`);
     const { config } = await pullBase(base, image.platform, cacheFolder, from);
     reporter.status(`${image.service}: building ${image.folder}`);
-    const service = (staged = await stageService(image.folder));
+    const service = (staged = await stageService(image.folder, image.platform));
     // The Dockerfile's CMD, before containerify adds the rest: it has no option for one.
     config.config = { ...config.config, Cmd: service.command };
     config.history = [...(config.history ?? []), { created: FIXED_TIME, created_by: `/bin/sh -c #(nop)  CMD ${JSON.stringify(service.command)}`, empty_layer: true }];

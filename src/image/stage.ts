@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
+import type { ServiceImage } from '../compiler/fragment.js';
 import { MastodonCfnError } from '../errors.js';
 
 /**
@@ -95,9 +96,35 @@ async function packedFiles(folder: string): Promise<string[]> {
   return listing[0].files.map((file) => file.path).filter((path) => !/^readme(\.|$)/i.test(path));
 }
 
+/**
+ * What would make an image that cannot start or that carries a secret: its command's file missing (npm
+ * packs main whatever `files` says, when it exists), or a dotenv file packed into it (the service's secrets come from ECS Secrets, never the image).
+ */
+function checkPacked(folder: string, files: string[], main: string): void {
+  // A template (.env.example, .env.sample, .env.template) holds no values; every other dotenv file may.
+  const envFiles = files.filter((path) => /(^|\/)\.env(\.|$)/.test(path) && !/\.env\.(example|sample|template)$/.test(path));
+  if (envFiles.length > 0) {
+    throw MastodonCfnError.of('image.secretFile', `${folder} would pack ${envFiles.join(', ')} into the image: leave it out of package.json's files (or add it to .npmignore); the service gets its secrets from the stack, then deploy again`);
+  }
+  // `node <main>` resolves as require does: the file, with .js, or a folder's index.js.
+  if (![main, `${main}.js`, `${main}/index.js`].some((candidate) => files.includes(candidate))) {
+    throw MastodonCfnError.of('image.main', `${folder}: package.json's main (${main}) is not among the files npm pack publishes, so the image could not start: add a build script that makes it (or fix main), then deploy again`);
+  }
+}
+
+/**
+ * npm's platform flags for the image, not for the machine that builds it (npm 10.1 has --os and --cpu,
+ * 10.3 --libc): a dependency with prebuilt binaries per platform (esbuild, sharp, rollup…) then gets the
+ * image's (Alpine: musl; amd64 or arm64), as `npm ci` inside the Dockerfile would install them.
+ */
+function platformFlags(platform: ServiceImage['platform']): string[] {
+  const cpu = platform === 'linux/arm64' ? 'arm64' : 'x64';
+  return ['--os=linux', `--cpu=${cpu}`, '--libc=musl'];
+}
+
 /** Production dependencies only (`--omit=dev`), as the lockfile pins them, without install scripts. */
-async function installDependencies(deps: string, workspace: string | undefined, folder: string): Promise<void> {
-  const args = ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', ...(workspace ? ['--workspace', workspace, '--include-workspace-root=false'] : [])];
+async function installDependencies(deps: string, workspace: string | undefined, folder: string, platform: ServiceImage['platform']): Promise<void> {
+  const args = ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', ...platformFlags(platform), ...(workspace ? ['--workspace', workspace, '--include-workspace-root=false'] : [])];
   try {
     await npm(args, deps);
   } catch (error) {
@@ -106,11 +133,13 @@ async function installDependencies(deps: string, workspace: string | undefined, 
 }
 
 /** Builds the service in `folder` and stages its image's files in a new temporary folder. */
-export async function stageService(folder: string): Promise<StagedService> {
+export async function stageService(folder: string, platform: ServiceImage['platform']): Promise<StagedService> {
   const pkg = await readPackage(folder);
   const { root, workspace } = await lockfileRoot(folder);
   await runBuild(folder, pkg);
   const files = await packedFiles(folder);
+  const main = (pkg.main ?? 'index.js').replace(/^\.\//, '');
+  checkPacked(folder, files, main);
   const staging = await mkdtemp(join(tmpdir(), 'mastodon-cfn-image-'));
   try {
     const deps = join(staging, 'deps');
@@ -122,7 +151,7 @@ export async function stageService(folder: string): Promise<StagedService> {
       await mkdir(join(deps, workspace), { recursive: true });
       await cp(join(folder, 'package.json'), join(deps, workspace, 'package.json'));
     }
-    await installDependencies(deps, workspace, folder);
+    await installDependencies(deps, workspace, folder, platform);
     if (workspace) {
       // The workspace's link to itself (node_modules/<name> → ../<workspace>): the app layer has the real files.
       await rm(join(deps, 'node_modules', pkg.name ?? workspace), { force: true });
@@ -135,7 +164,7 @@ export async function stageService(folder: string): Promise<StagedService> {
     for (const file of files) await cp(join(folder, file), join(app, file));
     // The standalone case: package.json is the app's (packed) and the lockfile is in deps/.
     if (!workspace) await rm(join(deps, 'package.json'));
-    return { folder: staging, command: ['node', [workspace, pkg.main ?? 'index.js'].filter(Boolean).join('/')] };
+    return { folder: staging, command: ['node', [workspace, main].filter(Boolean).join('/')] };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
