@@ -194,6 +194,21 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
     expect(w.reporter.lines).to.include('Service blog: its token for @blog (write:statuses) is in mastodon-cfn/svc/blog-token, left as it is (deploy --rotate-token blog makes a new one).');
   });
 
+  it('after a remove, the kept secret still tagged: the main stack created anew starts at zero tasks and makes the token again', async () => {
+    const w = world();
+    // What a deploy before the remove left on the kept secret, for a database that is gone.
+    for (const [key, value] of Object.entries({ 'mastodon-cfn:token-made': '2026-01-01T00:00:00.000Z', 'mastodon-cfn:token-account': 'blog', 'mastodon-cfn:token-scopes': 'write:statuses' })) w.tags.set(key, value);
+    await deploy(servicePackage(), w.context, options);
+    const made = w.tags.get('mastodon-cfn:token-made')!;
+    expect(made).to.not.equal('2026-01-01T00:00:00.000Z');
+    expect(w.timeline.filter((line) => line.startsWith('change set svc {') || line.startsWith('task'))).to.deep.equal([
+      `change set svc {"ServiceBlogImage":"${IMAGE}","ServiceBlogTokenMade":""}`,
+      'task svc-migrations:1',
+      'task svc-blog-account:1 [{"name":"ROTATE_TOKEN","value":"false"}]',
+      `change set svc {"ServiceBlogImage":"${IMAGE}","ServiceBlogTokenMade":"${made}"}`,
+    ]);
+  });
+
   it('--rotate-token makes a new token and rolls the service onto it with a second change set', async () => {
     const w = world();
     await deploy(servicePackage(), w.context, options);

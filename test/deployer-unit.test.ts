@@ -417,7 +417,7 @@ describe('the owner account: created once, its password never printed', () => {
     const secrets = secretsManager();
     const ecs = ownerTask(0);
     const reporter = recordingReporter();
-    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, reporter, { initialMs: 1, maxMs: 1 });
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, reporter, { initialMs: 1, maxMs: 1 }, { created: false });
     expect(ecs.calls.filter((c) => c.name === 'RunTask').map((c) => c.input.taskDefinition)).to.deep.equal([outputs.OwnerAccountTaskDefinition]);
     expect(secrets.calls.map((c) => c.name)).to.deep.equal(['DescribeSecret', 'TagResource']);
     expect(reporter.lines.at(-1)).to.equal(
@@ -427,14 +427,18 @@ describe('the owner account: created once, its password never printed', () => {
     expect(secrets.calls.map((c) => c.name)).to.not.include('GetSecretValue');
 
     const again = recordingReporter();
-    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, again, { initialMs: 1, maxMs: 1 });
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, again, { initialMs: 1, maxMs: 1 }, { created: false });
     expect(ecs.calls.filter((c) => c.name === 'RunTask')).to.have.length(1);
     expect(again.lines).to.deep.equal([]);
+
+    // The main stack removed and created again: a new database, where the tag's account is not.
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, recordingReporter(), { initialMs: 1, maxMs: 1 }, { created: true });
+    expect(ecs.calls.filter((c) => c.name === 'RunTask')).to.have.length(2);
   });
 
   it('a failed creation names its log stream, is not marked done, and is tried again by the next deploy', async () => {
     const secrets = secretsManager();
-    const error = await failure(createOwnerOnce({ ecs: ownerTask(1), secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, recordingReporter(), { initialMs: 1, maxMs: 1 }));
+    const error = await failure(createOwnerOnce({ ecs: ownerTask(1), secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, recordingReporter(), { initialMs: 1, maxMs: 1 }, { created: false }));
     expect(error.message).to.include('the creation of the owner account @alice failed: owner exited with code 1');
     expect(error.message).to.include('stream owner/owner/0a1b2c3d4e5f');
     expect(secrets.calls.map((c) => c.name)).to.deep.equal(['DescribeSecret']);

@@ -40,13 +40,22 @@ function isReady(tags: Tags, token: ServiceToken): boolean {
 }
 
 /**
- * The TokenMade parameter of each service: when the token in its secret was made, and only when it was
- * made for the manifest's account and scopes; '' otherwise, which keeps the service at zero tasks.
+ * Whether the main stack is created by this deploy: its database is new (or restored), and the kept
+ * secrets' tags, left from a stack removed before, say nothing about the accounts in it. The owner and
+ * token tasks then run whatever the tags say; both leave an account that is there as it is.
  */
-export async function tokenParameters(secretsManager: AwsClient, tokens: readonly ServiceToken[]): Promise<Record<string, string>> {
+export interface StackLife {
+  created: boolean;
+}
+
+/**
+ * The TokenMade parameter of each service: when the token in its secret was made, and only when it was
+ * made for the manifest's account and scopes on this stack; '' otherwise, which keeps the service at zero tasks.
+ */
+export async function tokenParameters(secretsManager: AwsClient, tokens: readonly ServiceToken[], life: StackLife): Promise<Record<string, string>> {
   const made = await Promise.all(
     tokens.map(async (token) => {
-      const tags = await secretTags(secretsManager, token);
+      const tags = life.created ? {} : await secretTags(secretsManager, token);
       return [token.madeParameter, isReady(tags, token) ? tags[TAGS.made] : ''] as const;
     }),
   );
@@ -69,7 +78,7 @@ export function checkRotation(tokens: readonly ServiceToken[], rotate: readonly 
 
 /**
  * After a production deploy's migrations: runs the account task of each service whose token is not
- * ready, or that `rotate` names, then tags its secret. The token itself never passes through the
+ * ready, or that `rotate` names (every one, on a stack just created), then tags its secret. The token itself never passes through the
  * deployer: the task writes it to Secrets Manager. Returns the services that got a new token (their
  * running tasks still hold the old one until they are replaced).
  */
@@ -80,7 +89,7 @@ export async function makeServiceTokens(
   stack: { name: string; region: string },
   reporter: Reporter,
   polling: Polling,
-  options: { rotate: readonly string[] },
+  options: { rotate: readonly string[] } & StackLife,
 ): Promise<string[]> {
   checkRotation(tokens, options.rotate);
   const made: string[] = [];
@@ -90,7 +99,7 @@ export async function makeServiceTokens(
     const tags = await secretTags(clients.secretsManager, token);
     const rotate = options.rotate.includes(token.service);
     const who = `@${token.account} (${token.scopes.join(' ')})`;
-    if (isReady(tags, token) && !rotate) {
+    if (isReady(tags, token) && !rotate && !options.created) {
       reporter.line(`Service ${token.service}: its token for ${who} is in ${token.secret}, left as it is (deploy --rotate-token ${token.service} makes a new one).`);
       continue;
     }
