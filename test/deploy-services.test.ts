@@ -227,7 +227,7 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
     ]);
   });
 
-  it('refuses --rotate-token for a service without a token, and in maintenance mode, before it changes anything', async () => {
+  it('refuses --rotate-token for a service without a token, and in maintenance mode, before it changes anything (exit 2)', async () => {
     for (const [tokens, message] of [
       [[token], '--rotate-token news: only blog has a Mastodon token (services.<name>.mastodon)'],
       [[{ ...token, task: undefined }], '--rotate-token blog: Mastodon is in maintenance or debug mode, where no task can make a token; deploy in production mode to rotate it'],
@@ -241,6 +241,8 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
       }
       expect(error).to.be.instanceOf(MastodonCfnError);
       expect((error as Error).message).to.equal(message);
+      // A command line the manifest cannot carry out: the usage exit code, as for other wrong flags.
+      expect((error as MastodonCfnError).exitCode).to.equal(2);
       expect(w.timeline).to.deep.equal([]);
     }
   });

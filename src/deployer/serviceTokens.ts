@@ -70,10 +70,10 @@ export function checkRotation(tokens: readonly ServiceToken[], rotate: readonly 
   const unknown = rotate.filter((service) => !tokens.some((token) => token.service === service));
   if (unknown.length > 0) {
     const known = tokens.map((token) => token.service);
-    throw MastodonCfnError.of('deploy.rotateUnknown', `--rotate-token ${unknown.join(', ')}: ${known.length ? `only ${known.join(', ')} ${known.length === 1 ? 'has' : 'have'} a Mastodon token (services.<name>.mastodon)` : 'no service has a Mastodon token (services.<name>.mastodon)'}`);
+    throw MastodonCfnError.of('usage.rotateUnknown', `--rotate-token ${unknown.join(', ')}: ${known.length ? `only ${known.join(', ')} ${known.length === 1 ? 'has' : 'have'} a Mastodon token (services.<name>.mastodon)` : 'no service has a Mastodon token (services.<name>.mastodon)'}`, 2);
   }
   const asleep = rotate.filter((service) => tokens.some((token) => token.service === service && !token.task));
-  if (asleep.length > 0) throw MastodonCfnError.of('deploy.rotateAsleep', `--rotate-token ${asleep.join(', ')}: Mastodon is in maintenance or debug mode, where no task can make a token; deploy in production mode to rotate it`);
+  if (asleep.length > 0) throw MastodonCfnError.of('usage.rotateAsleep', `--rotate-token ${asleep.join(', ')}: Mastodon is in maintenance or debug mode, where no task can make a token; deploy in production mode to rotate it`, 2);
 }
 
 /**
