@@ -116,7 +116,7 @@ describe('service images built without Docker and pushed to a real registry (doc
     const config = await reader.json(`blobs/${manifest.config.digest}`);
     expect(config.architecture).to.equal('arm64');
     expect(config.config).to.deep.include({ User: 'node', WorkingDir: '/app', Entrypoint: ['docker-entrypoint.sh'], Cmd: ['node', 'postblog/dist/src/server.js'], ExposedPorts: { '8000/tcp': {} } });
-    expect(config.config.Env).to.include.members(['NODE_ENV=production', 'PORT=8000', 'NODE_VERSION=20.20.2']);
+    expect(config.config.Env).to.include.members(['NODE_ENV=production', 'PORT=8000', 'NODE_VERSION=24.19.0']);
     expect(config.config.Healthcheck.Test[0]).to.equal('CMD-SHELL');
     expect(config.config.Healthcheck.Test[1]).to.equal(`node -e "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/status').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"`);
     expect(config.config.Healthcheck).to.deep.include({ Interval: 30e9, Timeout: 5e9, StartPeriod: 10e9, Retries: 3 });

@@ -1,11 +1,13 @@
 /**
  * The base image of every service image `deploy` builds (services.<name>.build): the official Node.js
- * image `node:20.20.2-alpine` (Node 20, like mastodon-cfn and postblog's `engines: node >=20.19`), pinned by
- * the digest of its multi-arch index, sha256:fb4cd12c85ee03686f6af5362a0b0d56d50c58a04632e6c0fb8363f609372293.
- * Read from GoogleCloudPlatform/microservices-demo, src/currencyservice/Dockerfile
- * (`FROM --platform=$BUILDPLATFORM node:20.20.2-alpine@sha256:fb4cd12c…`), where Renovate set it in commit
- * 989914b ("chore(deps): update docker (#3320)", 2026-04-23) and where it still is at 34ffea9 (2026-08-11);
- * other public Dockerfiles pin the same digest as `node:20-alpine@sha256:fb4cd12c…`.
+ * image `node:24.19.0-alpine`, pinned by the digest of its multi-arch index,
+ * sha256:d32cdf619f63fe0471182d08996dd516c6275bb5fd31ae06e55a570bd9e1ad43. Node 24 is the LTS line
+ * (maintained to April 2028); Node 20, which mastodon-cfn itself still runs on, reached its end of
+ * life in April 2026, and an image is what runs for years. postblog's `engines` (node >=20.19) takes both.
+ * Read from mateoltd/simplelogin-owned-provider, Dockerfile at d7ab6fb
+ * (`ARG NODE_IMAGE="node:24.19.0-alpine@sha256:d32cdf61…"`) and dallay/profiletailors.com's web
+ * Dockerfile (`FROM node:24.19.0-alpine@sha256:d32cdf61…`); other public Dockerfiles pin the same
+ * digest as `node:24-alpine@sha256:d32cdf61…`.
  *
  * The deployer pulls it from Docker Hub (registry-1.docker.io, repository library/node) by that digest,
  * never by tag, and picks the manifest of the service's platform (linux/amd64 or linux/arm64) from the index.
@@ -24,6 +26,6 @@ export interface BaseImage {
 export const NODE_BASE_IMAGE: BaseImage = {
   registry: 'https://registry-1.docker.io',
   repository: 'library/node',
-  tag: '20.20.2-alpine',
-  digest: 'sha256:fb4cd12c85ee03686f6af5362a0b0d56d50c58a04632e6c0fb8363f609372293',
+  tag: '24.19.0-alpine',
+  digest: 'sha256:d32cdf619f63fe0471182d08996dd516c6275bb5fd31ae06e55a570bd9e1ad43',
 };

@@ -181,7 +181,7 @@ export async function pushSyntheticNodeBase(registry: LocalRegistry, repository 
         os: 'linux',
         ...(architecture === 'arm64' ? { variant: 'v8' } : {}),
         created: '2026-04-01T00:00:00Z',
-        config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_VERSION=20.20.2'], Entrypoint: ['docker-entrypoint.sh'], Cmd: ['node'] },
+        config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_VERSION=24.19.0'], Entrypoint: ['docker-entrypoint.sh'], Cmd: ['node'] },
         rootfs: { type: 'layers', diff_ids: [diffId] },
         history: [{ created: '2026-04-01T00:00:00Z', created_by: 'synthetic base layer' }],
       }),
@@ -204,7 +204,7 @@ export async function pushSyntheticNodeBase(registry: LocalRegistry, repository 
     layers: [],
   });
   entries.push({ mediaType: MANIFEST, ...attestation, platform: { architecture: 'unknown', os: 'unknown' } });
-  const index = await pushManifest(registry, repository, '20.20.2-alpine', INDEX, { schemaVersion: 2, mediaType: INDEX, manifests: entries });
+  const index = await pushManifest(registry, repository, '24.19.0-alpine', INDEX, { schemaVersion: 2, mediaType: INDEX, manifests: entries });
   return { repository, digest: index.digest, layers, configs };
 }
 
