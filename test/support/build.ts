@@ -76,8 +76,13 @@ export function runCliAsync(args: string[], options: { cwd?: string; env?: Recor
 
 /** Runs a Node script of the repository (the CLI, a maintainer's script) without blocking this process. */
 export function runScriptAsync(script: string, args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [script, ...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env } });
+}
+
+/** Runs a program to its end, with exactly the environment given, and collects its output. */
+export function runProcess(command: string, args: string[], options: { cwd?: string; env: Record<string, string | undefined> }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env } });
+    const child = spawn(command, args, options);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += String(chunk)));

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runProcess, type CliResult } from './build.js';
 import { MASTODON, reservedOwnerUsernames, type MastodonSeries } from '../../src/mastodon/facts.js';
 
 const words = (list: readonly string[]) => `%w(${list.join(' ')})`;
@@ -172,21 +172,7 @@ end
 `;
 }
 
-export interface RubyResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs Ruby without blocking this process (stand-in servers of the test answer it meanwhile). */
-export function runRuby(code: string, env: Record<string, string | undefined>): Promise<RubyResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ruby', ['-e', code], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += String(chunk)));
-    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
+export function runRuby(code: string, env: Record<string, string | undefined>): Promise<CliResult> {
+  return runProcess('ruby', ['-e', code], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
 }
