@@ -12,6 +12,7 @@ import { pushServiceImages, type ImageOptions } from '../src/deployer/images.js'
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { NODE_BASE_IMAGE } from '../src/image/base.js';
+import type { BaseSource } from '../src/image/pull.js';
 import { FakeApi } from './support/fakes.js';
 import { freePort } from './support/moto.js';
 import { pushSyntheticNodeBase, RegistryReader, startDockerHubStandIn, startRegistry, type LocalRegistry, type SyntheticBase } from './support/registry.js';
@@ -67,6 +68,18 @@ describe('service images built without Docker and pushed to a real registry (doc
     workspaceCopies.push(folder);
     return folder;
   };
+
+  /** The deploy's error when the base image comes from `base` (the service folder is never reached): a user's problem, exit 1. */
+  async function baseFailure(base: Partial<BaseSource>, cacheFolder = emptyCache()): Promise<MastodonCfnError> {
+    const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
+      ...options,
+      base: { ...NODE_BASE_IMAGE, ...base },
+      cacheFolder,
+    }).catch((e) => e);
+    expect(error).to.be.instanceOf(MastodonCfnError);
+    expect(error.exitCode).to.equal(1);
+    return error;
+  }
 
   before(async () => {
     registry = await startRegistry();
@@ -285,24 +298,13 @@ describe('service images built without Docker and pushed to a real registry (doc
 
   it('says the base registry cannot be reached (Docker Hub offline), before building', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
-      ...options,
-      base: { ...NODE_BASE_IMAGE, registry: closed },
-      cacheFolder: emptyCache(),
-    }).catch((e) => e);
-    expect(error).to.be.instanceOf(MastodonCfnError);
-    expect(error.exitCode).to.equal(1);
+    const error = await baseFailure({ registry: closed });
     expect(error.message).to.equal(`cannot download the base image node:${NODE_BASE_IMAGE.tag}@${NODE_BASE_IMAGE.digest} from ${closed}: ECONNREFUSED. Check the network connection, then deploy again.`);
   });
 
   it('says the pinned base is gone when the registry does not have its digest', async () => {
     const missing = `sha256:${'0'.repeat(64)}`;
-    const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
-      ...options,
-      base: { ...options.base!, digest: missing },
-    }).catch((e) => e);
-    expect(error).to.be.instanceOf(MastodonCfnError);
-    expect(error.exitCode).to.equal(1);
+    const error = await baseFailure({ ...options.base!, digest: missing }, cache);
     expect(error.message).to.equal(
       `cannot download the base image node:${NODE_BASE_IMAGE.tag}@${missing} from ${registry.url} (GET manifests/${missing}): the registry does not have it. The pinned digest (src/image/base.ts) is gone: update mastodon-cfn.`,
     );
@@ -323,13 +325,7 @@ describe('service images built without Docker and pushed to a real registry (doc
     const tampering = `http://127.0.0.1:${port}`;
     const cacheFolder = emptyCache();
     try {
-      const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
-        ...options,
-        base: { ...NODE_BASE_IMAGE, registry: tampering, digest: base.digest },
-        cacheFolder,
-      }).catch((e) => e);
-      expect(error).to.be.instanceOf(MastodonCfnError);
-      expect(error.exitCode).to.equal(1);
+      const error = await baseFailure({ registry: tampering, digest: base.digest }, cacheFolder);
       expect(error.message).to.match(
         new RegExp(`^the registry sent blobs/${base.layers.arm64} of the base image node:${NODE_BASE_IMAGE.tag}@${base.digest} from ${tampering} with another digest \\(sha256:[0-9a-f]{64}\\): deploy again; if it persists, the registry is not serving that image faithfully$`),
       );
@@ -357,13 +353,7 @@ describe('service images built without Docker and pushed to a real registry (doc
     await Promise.all([new Promise<void>((resolve) => tokenService.listen(tokenPort, '127.0.0.1', resolve)), new Promise<void>((resolve) => challenging.listen(registryPort, '127.0.0.1', resolve))]);
     const url = `http://127.0.0.1:${registryPort}`;
     try {
-      const error = await pushServiceImages([postblogImage('/nonexistent/folder')], OUTPUTS, fakeEcr(registry.username, registry.password), recordingReporter(), {
-        ...options,
-        base: { ...NODE_BASE_IMAGE, registry: url },
-        cacheFolder: emptyCache(),
-      }).catch((e) => e);
-      expect(error).to.be.instanceOf(MastodonCfnError);
-      expect(error.exitCode).to.equal(1);
+      const error = await baseFailure({ registry: url });
       expect(error.message).to.equal(
         `cannot download the base image node:${NODE_BASE_IMAGE.tag}@${NODE_BASE_IMAGE.digest} from ${url} (GET manifests/${NODE_BASE_IMAGE.digest}): the registry sent its token service to http://localhost:${tokenPort}/token, which is not on the registry's domain, so no token was asked for there. Check the network connection (a proxy may answer for the registry), then deploy again.`,
       );
