@@ -94,13 +94,17 @@ function world() {
     return sendToCloudFormation(command);
   };
   let polls = 0;
+  /** Task definitions whose next run fails (exit 1), once. */
+  const failing = new Set<string>();
+  let failsNow = false;
   const ecs = new FakeApi({
     RunTask: (input) => {
       polls = 0;
+      failsNow = failing.delete(input.taskDefinition.split('/').pop());
       timeline.push(`task ${input.taskDefinition.split('/').pop()}${input.overrides ? ` ${JSON.stringify(input.overrides.containerOverrides[0].environment)}` : ''}`);
       return { tasks: [{ taskArn: 'arn:aws:ecs:eu-central-1:123456789012:task/svc/0a1b2c3d4e5f', lastStatus: 'PROVISIONING' }], failures: [] };
     },
-    DescribeTasks: (input) => ({ tasks: [polls++ === 0 ? { lastStatus: 'RUNNING' } : { taskArn: input.tasks[0], lastStatus: 'STOPPED', containers: ['migrate', 'account'].map((name) => ({ name, exitCode: 0 })) }] }),
+    DescribeTasks: (input) => ({ tasks: [polls++ === 0 ? { lastStatus: 'RUNNING' } : { taskArn: input.tasks[0], lastStatus: 'STOPPED', containers: ['migrate', 'account'].map((name) => ({ name, exitCode: failsNow ? 1 : 0 })) }] }),
   });
   const secretsManager = new FakeApi({
     DescribeSecret: ({ SecretId }) => ({ Name: SecretId, Tags: [...tags].map(([Key, Value]) => ({ Key, Value })) }),
@@ -130,7 +134,7 @@ function world() {
       return { ServiceBlogImage: `${REPOSITORY}@${DIGEST}` };
     },
   };
-  return { timeline, tags, cfn, ecs, ecr, reporter, confirmations, pushed, context };
+  return { timeline, tags, failing, cfn, ecs, ecr, reporter, confirmations, pushed, context };
 }
 
 const options = { allowDataLoss: false, forceVersion: false };
@@ -150,7 +154,7 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
       'execute svc',
       'task svc-migrations:1',
       'task svc-blog-account:1 [{"name":"ROTATE_TOKEN","value":"false"}]',
-      'tag mastodon-cfn:token-made mastodon-cfn:token-account mastodon-cfn:token-scopes',
+      'tag mastodon-cfn:token-made mastodon-cfn:token-account mastodon-cfn:token-scopes mastodon-cfn:token-stack',
       `change set svc {"ServiceBlogImage":"${IMAGE}","ServiceBlogTokenMade":"${made}"}`,
       'execute svc',
     ]);
@@ -194,13 +198,21 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
     expect(w.reporter.lines).to.include('Service blog: its token for @blog (write:statuses) is in mastodon-cfn/svc/blog-token, left as it is (deploy --rotate-token blog makes a new one).');
   });
 
-  it('after a remove, the kept secret still tagged: the main stack created anew starts at zero tasks and makes the token again', async () => {
+  it('after a remove, the kept secret still tagged: the main stack created anew keeps the service at zero tasks until a deploy makes its token there', async () => {
     const w = world();
     // What a deploy before the remove left on the kept secret, for a database that is gone.
-    for (const [key, value] of Object.entries({ 'mastodon-cfn:token-made': '2026-01-01T00:00:00.000Z', 'mastodon-cfn:token-account': 'blog', 'mastodon-cfn:token-scopes': 'write:statuses' })) w.tags.set(key, value);
+    const removed = 'arn:aws:cloudformation:eu-central-1:123456789012:stack/svc/0a1b2c3d-0000-4000-8000-00000000dead';
+    for (const [key, value] of Object.entries({ 'mastodon-cfn:token-made': '2026-01-01T00:00:00.000Z', 'mastodon-cfn:token-account': 'blog', 'mastodon-cfn:token-scopes': 'write:statuses', 'mastodon-cfn:token-stack': removed })) w.tags.set(key, value);
+    // The first deploy of the new stack stops at the migrations; the next one, on the stack it created, still makes the token.
+    w.failing.add('svc-migrations:1');
+    const failed = await deploy(servicePackage(), w.context, options).then(() => undefined, (error: unknown) => error);
+    expect(failed).to.be.instanceOf(MastodonCfnError);
+    expect(w.timeline.filter((line) => line.startsWith('task'))).to.deep.equal(['task svc-migrations:1']);
+    w.timeline.length = 0;
     await deploy(servicePackage(), w.context, options);
     const made = w.tags.get('mastodon-cfn:token-made')!;
     expect(made).to.not.equal('2026-01-01T00:00:00.000Z');
+    expect(w.tags.get('mastodon-cfn:token-stack')).to.not.equal(removed);
     expect(w.timeline.filter((line) => line.startsWith('change set svc {') || line.startsWith('task'))).to.deep.equal([
       `change set svc {"ServiceBlogImage":"${IMAGE}","ServiceBlogTokenMade":""}`,
       'task svc-migrations:1',
@@ -222,7 +234,7 @@ describe('deploy of a built service with a Mastodon account: in order, and the f
       `change set svc {"ServiceBlogImage":"${IMAGE}","ServiceBlogTokenMade":"${first}"}`,
       'task svc-migrations:1',
       'task svc-blog-account:1 [{"name":"ROTATE_TOKEN","value":"true"}]',
-      'tag mastodon-cfn:token-made mastodon-cfn:token-account mastodon-cfn:token-scopes',
+      'tag mastodon-cfn:token-made mastodon-cfn:token-account mastodon-cfn:token-scopes mastodon-cfn:token-stack',
       `change set svc {"ServiceBlogImage":"${IMAGE}","ServiceBlogTokenMade":"${second}"}`,
     ]);
   });

@@ -409,15 +409,26 @@ describe('the owner account: created once, its password never printed', () => {
   const outputs = { ...createdOutputs, OwnerAccountTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-owner-account:1' };
   const secretsManager = () => {
     const tags: { Key: string; Value: string }[] = [];
-    return new FakeApi({ DescribeSecret: () => ({ Name: owner.passwordSecret, Tags: [...tags] }), TagResource: ({ Tags }) => (tags.push(...Tags), {}) });
+    return new FakeApi({ DescribeSecret: () => ({ Name: owner.passwordSecret, Tags: [...tags] }), TagResource: ({ Tags }) => {
+        // As Secrets Manager: a key tagged again takes the new value.
+        for (const tag of Tags) {
+          const kept = tags.findIndex((old) => old.Key === tag.Key);
+          if (kept >= 0) tags[kept] = tag;
+          else tags.push(tag);
+        }
+        return {};
+      },
+    });
   };
   const ownerTask = (exitCode: number) => fakeEcs(exitCode, [], 'owner');
+  const OPS_STACK = 'arn:aws:cloudformation:eu-central-1:123456789012:stack/ops/0a1b2c3d-0000-4000-8000-000000000001';
+  const OPS_STACK_AGAIN = 'arn:aws:cloudformation:eu-central-1:123456789012:stack/ops/0a1b2c3d-0000-4000-8000-000000000002';
 
   it('runs its task once, after which the secret is tagged and later deploys leave it alone; only where the password is, is printed', async () => {
     const secrets = secretsManager();
     const ecs = ownerTask(0);
     const reporter = recordingReporter();
-    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, reporter, { initialMs: 1, maxMs: 1 }, { created: false });
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1', id: OPS_STACK }, reporter, { initialMs: 1, maxMs: 1 });
     expect(ecs.calls.filter((c) => c.name === 'RunTask').map((c) => c.input.taskDefinition)).to.deep.equal([outputs.OwnerAccountTaskDefinition]);
     expect(secrets.calls.map((c) => c.name)).to.deep.equal(['DescribeSecret', 'TagResource']);
     expect(reporter.lines.at(-1)).to.equal(
@@ -427,18 +438,21 @@ describe('the owner account: created once, its password never printed', () => {
     expect(secrets.calls.map((c) => c.name)).to.not.include('GetSecretValue');
 
     const again = recordingReporter();
-    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, again, { initialMs: 1, maxMs: 1 }, { created: false });
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1', id: OPS_STACK }, again, { initialMs: 1, maxMs: 1 });
     expect(ecs.calls.filter((c) => c.name === 'RunTask')).to.have.length(1);
     expect(again.lines).to.deep.equal([]);
 
     // The main stack removed and created again: a new database, where the tag's account is not.
-    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, recordingReporter(), { initialMs: 1, maxMs: 1 }, { created: true });
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1', id: OPS_STACK_AGAIN }, recordingReporter(), { initialMs: 1, maxMs: 1 });
+    expect(ecs.calls.filter((c) => c.name === 'RunTask')).to.have.length(2);
+    // And only once there too.
+    await createOwnerOnce({ ecs, secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1', id: OPS_STACK_AGAIN }, recordingReporter(), { initialMs: 1, maxMs: 1 });
     expect(ecs.calls.filter((c) => c.name === 'RunTask')).to.have.length(2);
   });
 
   it('a failed creation names its log stream, is not marked done, and is tried again by the next deploy', async () => {
     const secrets = secretsManager();
-    const error = await failure(createOwnerOnce({ ecs: ownerTask(1), secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1' }, recordingReporter(), { initialMs: 1, maxMs: 1 }, { created: false }));
+    const error = await failure(createOwnerOnce({ ecs: ownerTask(1), secretsManager: secrets }, owner, outputs, { name: 'ops', region: 'eu-central-1', id: OPS_STACK }, recordingReporter(), { initialMs: 1, maxMs: 1 }));
     expect(error.message).to.include('the creation of the owner account @alice failed: owner exited with code 1');
     expect(error.message).to.include('stream owner/owner/0a1b2c3d4e5f');
     expect(secrets.calls.map((c) => c.name)).to.deep.equal(['DescribeSecret']);

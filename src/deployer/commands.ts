@@ -209,7 +209,6 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     }
 
     const tokens = stack.serviceTokens ?? [];
-    const life = { created: !existing };
     // Into the repositories the stacks before this one made, before its change set: the task definitions name them by digest.
     const images = stack.images?.length ? await (context.pushImages ?? pushServiceImages)(stack.images, outputsByRole(pkg, outputs), clients.ecr(stack.region), reporter) : {};
     // A build or push is not cut short by Ctrl-C; the deploy stops once it is done.
@@ -217,11 +216,14 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     const parameters = {
       ...(await changeSetParameters(context, stack, existing, outputs, zones)),
       ...images,
-      ...(tokens.length ? await tokenParameters(clients.secretsManager(stack.region), tokens, life) : {}),
+      ...(tokens.length ? await tokenParameters(clients.secretsManager(stack.region), tokens, existing?.StackId) : {}),
     };
     const changed = await changeStack(context, pkg, stack, existing, parameters, options, true);
-    // An unchanged stack still has the outputs it was described with.
-    const deployed = changed ? outputsOf(await describeStack(cfn, stack.name)) : outputsOf(existing);
+    // An unchanged stack is still as it was described; a changed one exists, as its change set was executed.
+    const current = (changed ? await describeStack(cfn, stack.name) : existing)!;
+    const deployed = outputsOf(current);
+    // The StackId tells this stack from one of the same name removed before, whose database is gone.
+    const here = { name: stack.name, region: stack.region, id: current.StackId! };
     outputs.set(stack.name, deployed);
     // Before anything else can fail: a new database is never left unprotected.
     if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
@@ -232,13 +234,13 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     // On every deploy, not only changed ones: a deploy after a failed run must run it again.
     if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
     // After the migrations: the account needs Mastodon's tables and its Owner role.
-    if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, stack, reporter, polling, life);
+    if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, here, reporter, polling);
     // After the migrations too; a service waits for its token at zero tasks, and a new token restarts its tasks.
     if (tokens.length) {
-      const made = await makeServiceTokens({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, tokens, deployed, stack, reporter, polling, { rotate, ...life });
+      const made = await makeServiceTokens({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, tokens, deployed, here, reporter, polling, { rotate });
       if (made.length > 0) {
         reporter.line(`${stack.name}: starting ${made.join(', ')} with ${made.length === 1 ? 'its' : 'their'} new token`);
-        const withTokens = { ...parameters, ...(await tokenParameters(clients.secretsManager(stack.region), tokens, { created: false })) };
+        const withTokens = { ...parameters, ...(await tokenParameters(clients.secretsManager(stack.region), tokens, here.id)) };
         await changeStack(context, pkg, stack, await describeStack(cfn, stack.name), withTokens, options, false);
       }
     }

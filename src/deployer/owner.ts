@@ -1,24 +1,34 @@
 import { DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import type { OwnerAccount } from '../compiler/fragment.js';
 import type { AwsClient } from './aws.js';
-import type { StackLife } from './serviceTokens.js';
 import type { Polling } from './stacks.js';
 import { runAfterDeploy } from './tasks.js';
 import type { Reporter } from './terminal.js';
 
-/** Set on the password secret once the account exists: later deploys do not start the task again. */
-const CREATED_TAG = 'mastodon-cfn:owner-created';
+/**
+ * Set on the password secret once the account exists: when, and in which main stack (its StackId, new
+ * each time the stack is created, so with a new database). Later deploys of that stack do not start
+ * the task again; a stack created anew after a remove does, until it has run there.
+ */
+const TAGS = { created: 'mastodon-cfn:owner-created', stack: 'mastodon-cfn:owner-stack' } as const;
 
 /**
- * Creates the owner account once, after the deploy that migrated the database, and again on a stack
- * created anew (a new database; the tag on the kept secret is from the one before). Its password never
+ * Creates the owner account once per main stack, after the deploy that migrated its database. Its password never
  * leaves Secrets Manager: the task reads it as a secret, and only the way to read it is printed.
  */
-export async function createOwnerOnce(clients: { ecs: AwsClient; secretsManager: AwsClient }, owner: OwnerAccount, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling, life: StackLife): Promise<void> {
+export async function createOwnerOnce(clients: { ecs: AwsClient; secretsManager: AwsClient }, owner: OwnerAccount, outputs: Record<string, string>, stack: { name: string; region: string; id: string }, reporter: Reporter, polling: Polling): Promise<void> {
   const secret = await clients.secretsManager.send(new DescribeSecretCommand({ SecretId: owner.passwordSecret }));
-  if (!life.created && (secret.Tags ?? []).some((tag: { Key?: string }) => tag.Key === CREATED_TAG)) return;
+  if ((secret.Tags ?? []).some((tag: { Key?: string; Value?: string }) => tag.Key === TAGS.stack && tag.Value === stack.id)) return;
   await runAfterDeploy(clients.ecs, owner, outputs, stack, reporter, polling);
-  await clients.secretsManager.send(new TagResourceCommand({ SecretId: owner.passwordSecret, Tags: [{ Key: CREATED_TAG, Value: new Date().toISOString() }] }));
+  await clients.secretsManager.send(
+    new TagResourceCommand({
+      SecretId: owner.passwordSecret,
+      Tags: [
+        { Key: TAGS.created, Value: new Date().toISOString() },
+        { Key: TAGS.stack, Value: stack.id },
+      ],
+    }),
+  );
   reporter.line(
     [
       `Owner account @${owner.username} (${owner.email}) is ready: log in at the instance with that e-mail address.`,

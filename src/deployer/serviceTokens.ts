@@ -10,10 +10,12 @@ import type { Reporter } from './terminal.js';
 
 /**
  * Tags the deployer puts on a token's secret once the account task stored a token there: when, for
- * which account, with which scopes. A token is ready only while they match the manifest, so a
- * changed account or scope set makes a new token on the next deploy.
+ * which account, with which scopes, in which main stack (its StackId, new each time the stack is
+ * created, so with a new database). A token is ready only while they match the manifest and the
+ * stack, so a changed account or scope set, or a stack created anew after a remove, makes a new
+ * token on the next deploy that gets that far.
  */
-const TAGS = { made: 'mastodon-cfn:token-made', account: 'mastodon-cfn:token-account', scopes: 'mastodon-cfn:token-scopes' } as const;
+const TAGS = { made: 'mastodon-cfn:token-made', account: 'mastodon-cfn:token-account', scopes: 'mastodon-cfn:token-scopes', stack: 'mastodon-cfn:token-stack' } as const;
 
 /** Secrets Manager takes tag values of at most 256 characters: a longer scope list is tagged by its digest. */
 const TAG_VALUE_LIMIT = 256;
@@ -35,28 +37,20 @@ async function secretTags(secretsManager: AwsClient, token: ServiceToken): Promi
   }
 }
 
-function isReady(tags: Tags, token: ServiceToken): boolean {
-  return TAGS.made in tags && tags[TAGS.account] === token.account && tags[TAGS.scopes] === scopesTag(token.scopes);
-}
-
-/**
- * Whether the main stack is created by this deploy: its database is new (or restored), and the kept
- * secrets' tags, left from a stack removed before, say nothing about the accounts in it. The owner and
- * token tasks then run whatever the tags say; both leave an account that is there as it is.
- */
-export interface StackLife {
-  created: boolean;
+function isReady(tags: Tags, token: ServiceToken, stackId: string | undefined): boolean {
+  return TAGS.made in tags && tags[TAGS.account] === token.account && tags[TAGS.scopes] === scopesTag(token.scopes) && stackId !== undefined && tags[TAGS.stack] === stackId;
 }
 
 /**
  * The TokenMade parameter of each service: when the token in its secret was made, and only when it was
- * made for the manifest's account and scopes on this stack; '' otherwise, which keeps the service at zero tasks.
+ * made for the manifest's account and scopes in this stack (`stackId`: none before it is created);
+ * '' otherwise, which keeps the service at zero tasks.
  */
-export async function tokenParameters(secretsManager: AwsClient, tokens: readonly ServiceToken[], life: StackLife): Promise<Record<string, string>> {
+export async function tokenParameters(secretsManager: AwsClient, tokens: readonly ServiceToken[], stackId: string | undefined): Promise<Record<string, string>> {
   const made = await Promise.all(
     tokens.map(async (token) => {
-      const tags = life.created ? {} : await secretTags(secretsManager, token);
-      return [token.madeParameter, isReady(tags, token) ? tags[TAGS.made] : ''] as const;
+      const tags = await secretTags(secretsManager, token);
+      return [token.madeParameter, isReady(tags, token, stackId) ? tags[TAGS.made] : ''] as const;
     }),
   );
   return Object.fromEntries(made);
@@ -78,7 +72,7 @@ export function checkRotation(tokens: readonly ServiceToken[], rotate: readonly 
 
 /**
  * After a production deploy's migrations: runs the account task of each service whose token is not
- * ready, or that `rotate` names (every one, on a stack just created), then tags its secret. The token itself never passes through the
+ * ready, or that `rotate` names, then tags its secret. The token itself never passes through the
  * deployer: the task writes it to Secrets Manager. Returns the services that got a new token (their
  * running tasks still hold the old one until they are replaced).
  */
@@ -86,10 +80,10 @@ export async function makeServiceTokens(
   clients: { ecs: AwsClient; secretsManager: AwsClient },
   tokens: readonly ServiceToken[],
   outputs: Record<string, string>,
-  stack: { name: string; region: string },
+  stack: { name: string; region: string; id: string },
   reporter: Reporter,
   polling: Polling,
-  options: { rotate: readonly string[] } & StackLife,
+  options: { rotate: readonly string[] },
 ): Promise<string[]> {
   checkRotation(tokens, options.rotate);
   const made: string[] = [];
@@ -99,7 +93,7 @@ export async function makeServiceTokens(
     const tags = await secretTags(clients.secretsManager, token);
     const rotate = options.rotate.includes(token.service);
     const who = `@${token.account} (${token.scopes.join(' ')})`;
-    if (isReady(tags, token) && !rotate && !options.created) {
+    if (isReady(tags, token, stack.id) && !rotate) {
       reporter.line(`Service ${token.service}: its token for ${who} is in ${token.secret}, left as it is (deploy --rotate-token ${token.service} makes a new one).`);
       continue;
     }
@@ -113,6 +107,7 @@ export async function makeServiceTokens(
           { Key: TAGS.made, Value: new Date().toISOString() },
           { Key: TAGS.account, Value: token.account },
           { Key: TAGS.scopes, Value: scopesTag(token.scopes) },
+          { Key: TAGS.stack, Value: stack.id },
         ],
       }),
     );
