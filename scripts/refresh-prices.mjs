@@ -53,6 +53,8 @@ if (problems.length > 0) {
   process.stderr.write(`Not refreshed, nothing written:\n${problems.map((problem) => `  - ${problem}\n`).join('')}`);
   process.exit(1);
 }
+// Every price now comes from the Price List: none is derived any more.
+if (!values.region) table.derived = {};
 table.date = new Date().toISOString().slice(0, 10);
 writeFileSync(values.out ?? file, `${JSON.stringify(table, null, 2)}\n`);
 process.stdout.write(`${changes.length} price${changes.length === 1 ? '' : 's'} changed; prices of ${table.date} written to ${values.out ?? 'src/cost/prices.json'}\n${changes.map((change) => `  ${change}\n`).join('')}`);

@@ -10,6 +10,7 @@ import type { InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
 import { ownerAccountCommand, TOOTCTL } from './mastodon/facts.js';
 import { type Build, build, loadValidConfig, type PipelineOptions } from './pipeline.js';
+import { SIZES } from './config/types.js';
 import { renderSummary } from './summary.js';
 
 const DEFAULT_CONFIG = 'mastodon.config.yaml';
@@ -93,13 +94,13 @@ export function createProgram(): Command {
 
   program
     .command('init')
-    .description('write a new, commented mastodon.config.yaml: asks for the domain, media domain, region, mail sender, profile and Route 53 use, or takes them as flags')
+    .description('write a new, commented mastodon.config.yaml: asks for the domain, media domain, region, mail sender, size and Route 53 use, or takes them as flags')
     .option('-c, --config <file>', 'the file to write (never over an existing one)', DEFAULT_CONFIG)
     .option('--domain <name>', "the instance's domain")
     .option('--media-domain <name>', 'the domain of the media files (default media.<domain>)')
     .option('-r, --region <name>', 'the AWS region (default AWS_REGION, else us-east-1)')
     .option('--mail-from <address>', "the sender of Mastodon's e-mails (default notifications@<domain>)")
-    .addOption(new Option('--profile <profile>', 'standard or small').choices(['standard', 'small']))
+    .addOption(new Option('--size <size>', 'small, standard or large').choices([...SIZES]))
     .option('--route53', 'the domain is in Route 53: let deploy write the DNS records')
     .option('--no-route53', 'create the DNS records by hand')
     .option('-y, --yes', 'take the defaults for what the flags leave open, without asking')
@@ -122,7 +123,7 @@ export function createProgram(): Command {
   withConfigOptions(program.command('cost'))
     .description("the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline) or today's AWS prices")
     .option('--json', 'as JSON')
-    // No --profile here, unlike the commands that deploy: beside `profile: small` it would read as the config's profile. AWS_PROFILE picks the credentials.
+    // No --profile here, unlike the commands that deploy: cost needs no credentials unless --prices-from-aws, and AWS_PROFILE picks them.
     .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts; AWS_PROFILE picks them)")
     .action(async (flags: ConfigFlags & { json?: boolean; pricesFromAws?: boolean }) => {
       const result = build(pipelineOptions(flags));

@@ -94,7 +94,7 @@ export function build(options: PipelineOptions): Build {
   // Priced and drawn from the templates as written: exactly what CloudFormation will be asked to create.
   const written = compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) }));
   const monthly = estimate(written, config.provider.region);
-  const picture = architecture(written, monthly, `${config.domain}: ${names.prefix} on AWS (${config.profile} profile)`);
+  const picture = architecture(written, monthly, `${config.domain}: ${names.prefix} on AWS (size ${config.size})`);
   const manifest = toManifest(compiled.stacks, config, names, monthly);
   files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
   files.set(DIAGRAM_FILE, toSvg(picture));

@@ -29,7 +29,7 @@ const maximal = () =>
       '',
     ].join('\n'),
   });
-const small = () => buildConfig({ yaml: minimalYaml('profile: small\n') });
+const small = () => buildConfig({ yaml: minimalYaml('size: small\n') });
 
 function resourcesOf(built: TestBuild) {
   return built.stacks.flatMap((stack) => Object.values(built.template(stack.role).Resources ?? {}) as { Type: string; Properties?: any }[]);
@@ -130,7 +130,7 @@ describe('AWS facts: names against their limits', () => {
 });
 
 describe('AWS facts: engine versions', () => {
-  it('defaults each profile to a version AWS creates, and writes it to the template and the manifest', () => {
+  it('defaults each size to a version AWS creates, and writes it to the template and the manifest', () => {
     const standard = buildConfig({ yaml: minimalYaml() });
     expect(standard.resources().DatabaseCluster.Properties).to.deep.include({ Engine: 'aurora-postgresql', EngineVersion: '16.10' });
     expect(standard.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'DatabaseCluster', engine: 'aurora-postgresql', engineVersion: '16.10' });
@@ -140,7 +140,7 @@ describe('AWS facts: engine versions', () => {
   });
 
   it('takes a minor version newer than the table, for deploy to ask RDS about', () => {
-    expect(buildConfig({ yaml: minimalYaml('profile: small\ndatabase: { engineVersion: "17.9" }\n') }).resources().PostgresInstance.Properties.EngineVersion).to.equal('17.9');
+    expect(buildConfig({ yaml: minimalYaml('size: small\ndatabase: { engineVersion: "17.9" }\n') }).resources().PostgresInstance.Properties.EngineVersion).to.equal('17.9');
   });
 });
 

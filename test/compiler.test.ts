@@ -6,7 +6,10 @@ import { buildConfig, minimalYaml, REPO_ROOT, type TestBuild } from './support/b
 
 type Resources = ReturnType<TestBuild['resources']>;
 const ofType = (resources: Resources, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const containers = (resources: Resources) => resources.MastodonTaskDefinition.Properties.ContainerDefinitions as any[];
+/** The ECS services of Mastodon's own processes (side services are Service<Name>Service). */
+const mastodonServices = (resources: Resources) => Object.entries(resources).filter(([id, r]) => r.Type === 'AWS::ECS::Service' && !id.startsWith('Service')).map(([, r]) => r);
+/** Every container of the Mastodon services' tasks, whatever the size lays them out in. */
+const containers = (resources: Resources) => mastodonServices(resources).flatMap((service) => resources[service.Properties.TaskDefinition.Ref].Properties.ContainerDefinitions as any[]);
 const container = (resources: Resources, name: string) => containers(resources).find((c) => c.Name === name);
 
 describe('compiler: the reference configuration', () => {
@@ -71,7 +74,7 @@ describe('compiler: the reference configuration', () => {
     expect(main.Vpc).to.exist;
     expect(ofType(main, 'AWS::EC2::Subnet')).to.have.length(2);
     expect(ofType(main, 'AWS::EC2::NatGateway')).to.have.length(0);
-    expect(main.MastodonService.Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).to.equal('ENABLED');
+    for (const service of mastodonServices(main)) expect(service.Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).to.equal('ENABLED');
   });
 
   it('runs Aurora Serverless v2 with the configured capacity, encrypted, protected and snapshotted', () => {
@@ -98,11 +101,20 @@ describe('compiler: the reference configuration', () => {
     expect(main.Cache.Properties.AuthToken).to.deep.equal({ 'Fn::Sub': '{{resolve:secretsmanager:${CacheAuthTokenArn}:SecretString:token}}' });
   });
 
-  it('puts the tasks on FARGATE_SPOT, with both capacity providers on the cluster', () => {
+  it('puts every task on FARGATE_SPOT as the config asks (capacity: spot), with both capacity providers on the cluster', () => {
     expect(main.ClusterCapacityProviders.Properties.CapacityProviders).to.have.members(['FARGATE', 'FARGATE_SPOT']);
-    expect(main.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
-    expect(main.MastodonService.Properties).to.not.have.property('LaunchType');
-    expect(main.MastodonService.DependsOn).to.include('ClusterCapacityProviders');
+    for (const service of mastodonServices(main)) expect(service.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
+    // Without it, size standard keeps one web task on on-demand Fargate and the rest (Sidekiq all) on Spot.
+    const defaults = buildConfig({ yaml: minimalYaml() }).resources();
+    expect(defaults.WebService.Properties.CapacityProviderStrategy).to.deep.equal([
+      { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+    expect(defaults.SidekiqAllService.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
+    for (const service of mastodonServices(main)) {
+      expect(service.Properties).to.not.have.property('LaunchType');
+      expect(service.DependsOn).to.include('ClusterCapacityProviders');
+    }
   });
 
   it('migrates the database before web and sidekiq start, and rolls failed deployments back', () => {
@@ -112,12 +124,12 @@ describe('compiler: the reference configuration', () => {
     for (const name of ['web', 'sidekiq']) expect(container(main, name).DependsOn).to.deep.equal([{ ContainerName: 'migrate', Condition: 'SUCCESS' }]);
     expect(container(main, 'streaming').Image).to.equal('ghcr.io/mastodon/mastodon-streaming:v4.5.2');
     expect(container(main, 'web').Image).to.equal('ghcr.io/mastodon/mastodon:v4.5.2');
-    expect(main.MastodonService.Properties.DeploymentConfiguration.DeploymentCircuitBreaker).to.deep.equal({ Enable: true, Rollback: true });
+    for (const service of mastodonServices(main)) expect(service.Properties.DeploymentConfiguration.DeploymentCircuitBreaker).to.deep.equal({ Enable: true, Rollback: true });
     expect(main.MastodonLogGroup.Properties.RetentionInDays).to.equal(14);
   });
 
   it('keeps ECS Exec off and adds no postgres container in production', () => {
-    expect(main.MastodonService.Properties.EnableExecuteCommand).to.equal(false);
+    for (const service of mastodonServices(main)) expect(service.Properties.EnableExecuteCommand).to.equal(false);
     expect(container(main, 'postgres')).to.equal(undefined);
     expect(JSON.stringify(main.MastodonTaskRole)).to.not.include('ssmmessages');
   });
@@ -127,11 +139,11 @@ describe('compiler: the reference configuration', () => {
       const environmentNames = (definition.Environment as { Name: string }[]).map((e) => e.Name);
       const secretNames = ((definition.Secrets ?? []) as { Name: string }[]).map((s) => s.Name);
       for (const name of environmentNames) expect(name).to.not.match(/PASS|SECRET|PRIVATE_KEY|ENCRYPTION|SMTP_LOGIN/);
-      expect(secretNames).to.include('DB_PASS');
-      if (definition.Name !== 'streaming') {
+      if (definition.Name !== 'streaming' && definition.Name !== 'metrics') {
         expect(secretNames).to.include.members([...MASTODON_SECRET_KEYS.filter((key) => key !== 'OTP_SECRET'), 'SMTP_LOGIN', 'SMTP_PASSWORD', 'REDIS_URL']);
       } else {
-        expect(secretNames).to.have.members(['DB_PASS', 'REDIS_URL']);
+        // Streaming reads the database and Redis; the queue-latency reporter only Redis.
+        expect(secretNames).to.have.members(definition.Name === 'metrics' ? ['REDIS_URL'] : ['DB_PASS', 'REDIS_URL']);
       }
     }
     const web = container(main, 'web');
@@ -243,10 +255,13 @@ describe('compiler: variations', () => {
       const postgres = container(main, 'postgres');
       expect(postgres).to.include({ Essential: false });
       expect(postgres.Secrets.map((s: any) => s.Name)).to.deep.equal(['PGPASSWORD']);
-      expect(main.MastodonService.Properties.EnableExecuteCommand).to.equal(true);
-      // An empty list, not a missing property: CloudFormation keeps the old attachments when it is left out.
-      expect(main.MastodonService.Properties.LoadBalancers).to.deep.equal([]);
-      expect(main.MastodonService.Properties).to.not.have.property('HealthCheckGracePeriodSeconds');
+      expect(container(main, 'metrics')).to.equal(undefined);
+      for (const service of mastodonServices(main)) {
+        expect(service.Properties.EnableExecuteCommand).to.equal(true);
+        // An empty list, not a missing property: CloudFormation keeps the old attachments when it is left out.
+        expect(service.Properties.LoadBalancers).to.deep.equal([]);
+        expect(service.Properties).to.not.have.property('HealthCheckGracePeriodSeconds');
+      }
       // No migrations after a deploy while asleep; one-off commands (tootctl) still run.
       expect(built.manifest.stacks[2]).to.not.have.property('afterDeploy');
       expect(built.manifest.stacks[2].oneOffTask?.container).to.equal('migrate');
@@ -262,10 +277,10 @@ describe('compiler: variations', () => {
   }
 
   it('on-demand capacity, Redis and x86 run where asked', () => {
-    const main = buildConfig({ yaml: minimalYaml('mastodon: { capacity: on-demand, architecture: x86_64, cpu: 2048, memory: 4096 }\ncache: { engine: redis }\n') }).resources();
-    expect(main.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE', Weight: 1 }]);
-    expect(main.MastodonTaskDefinition.Properties).to.include({ Cpu: '2048', Memory: '4096' });
-    expect(main.MastodonTaskDefinition.Properties.RuntimePlatform.CpuArchitecture).to.equal('X86_64');
+    const main = buildConfig({ yaml: minimalYaml('mastodon: { capacity: on-demand, architecture: x86_64, web: { cpu: 2048, memory: 4096 } }\ncache: { engine: redis }\n') }).resources();
+    for (const service of mastodonServices(main)) expect(service.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE', Weight: 1 }]);
+    expect(main.WebTaskDefinition.Properties).to.include({ Cpu: '2048', Memory: '4096' });
+    expect(main.WebTaskDefinition.Properties.RuntimePlatform.CpuArchitecture).to.equal('X86_64');
     expect(main.Cache.Properties.Engine).to.equal('redis');
   });
 
@@ -467,18 +482,20 @@ describe('compiler: Mastodon on AWS really runs', () => {
       web: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'web' },
       streaming: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'streaming' },
       sidekiq: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'sidekiq' },
+      metrics: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'metrics' },
       migrate: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'migrate' },
       postgres: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'postgres' },
       postblog: { group: '/mastodon-cfn/social-prod/postblog', streamPrefix: 'postblog' },
     });
     // The stream prefixes are what the containers' awslogs configuration writes.
-    for (const name of ['web', 'sidekiq', 'streaming', 'migrate']) expect(container(main, name).LogConfiguration.Options['awslogs-stream-prefix'], name).to.equal(name);
+    for (const name of ['web', 'sidekiq', 'streaming', 'metrics', 'migrate']) expect(container(main, name).LogConfiguration.Options['awslogs-stream-prefix'], name).to.equal(name);
     expect(main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions[0].LogConfiguration.Options['awslogs-stream-prefix']).to.equal('postblog');
   });
 
   it('mixed capacity keeps one on-demand task as the base and runs the rest on Spot', () => {
-    const mixed = buildConfig({ yaml: minimalYaml('mastodon: { capacity: mixed, desiredCount: 3 }\n') }).resources();
-    expect(mixed.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([
+    const mixed = buildConfig({ yaml: minimalYaml('mastodon: { capacity: mixed, web: { count: 3 } }\n') }).resources();
+    expect(mixed.WebService.Properties.DesiredCount).to.equal(3);
+    expect(mixed.SidekiqAllService.Properties.CapacityProviderStrategy).to.deep.equal([
       { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
       { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
     ]);
@@ -552,8 +569,8 @@ describe('compiler: zero-touch DNS in Route 53', () => {
   });
 });
 
-describe('compiler: profile small', () => {
-  const small = () => buildConfig({ yaml: minimalYaml('profile: small\n') });
+describe('compiler: size small', () => {
+  const small = () => buildConfig({ yaml: minimalYaml('size: small\n') });
 
   it('runs RDS for PostgreSQL db.t4g.micro in one zone on gp3, encrypted, backed up, snapshotted and protected like Aurora', () => {
     const built = small();
@@ -589,17 +606,17 @@ describe('compiler: profile small', () => {
     expect(main.Cache.Properties).to.deep.include({ CacheNodeType: 'cache.t4g.micro', Engine: 'valkey', AtRestEncryptionEnabled: true, TransitEncryptionEnabled: true });
     expect(main.MastodonTaskDefinition.Properties).to.deep.include({ Cpu: '512', Memory: '2048', RuntimePlatform: { OperatingSystemFamily: 'LINUX', CpuArchitecture: 'ARM64' } });
     expect(main.MastodonService.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
-    const chosen = buildConfig({ yaml: minimalYaml('profile: small\ncache: { nodeType: cache.t3.small }\nmastodon: { cpu: 1024 }\n') }).resources();
+    const chosen = buildConfig({ yaml: minimalYaml('size: small\ncache: { nodeType: cache.t3.small }\nmastodon: { cpu: 1024 }\n') }).resources();
     expect([chosen.Cache.Properties.CacheNodeType, chosen.MastodonTaskDefinition.Properties.Cpu]).to.deep.equal(['cache.t3.small', '1024']);
   });
 
-  it('the standard profile is unchanged: Aurora, cache.t3.micro, a 1 vCPU task; each stack says its profile', () => {
+  it('size standard: Aurora, cache.t3.micro, 1 vCPU web tasks; each stack says its size', () => {
     const built = buildConfig({ yaml: minimalYaml() });
     const main = built.resources();
     expect(main.DatabaseCluster.Properties.ServerlessV2ScalingConfiguration).to.deep.equal({ MinCapacity: 0.5, MaxCapacity: 1 });
-    expect([main.Cache.Properties.CacheNodeType, main.MastodonTaskDefinition.Properties.Cpu]).to.deep.equal(['cache.t3.micro', '1024']);
-    expect(built.template('main').Outputs!.Profile).to.deep.include({ Value: 'standard' });
-    expect(built.manifest.stacks[2].profile).to.equal('standard');
-    expect(small().manifest.stacks[2].profile).to.equal('small');
+    expect([main.Cache.Properties.CacheNodeType, main.WebTaskDefinition.Properties.Cpu]).to.deep.equal(['cache.t3.micro', '1024']);
+    expect(built.template('main').Outputs!.Size).to.deep.include({ Value: 'standard' });
+    expect(built.manifest.stacks[2].size).to.equal('standard');
+    expect(small().manifest.stacks[2].size).to.equal('small');
   });
 });

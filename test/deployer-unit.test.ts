@@ -223,30 +223,30 @@ function fakeEcs(exitCode: number | undefined, failures: object[] = [], containe
   });
 }
 
-describe('deployer: profiles and the estimate', () => {
+describe('deployer: sizes and the estimate', () => {
   const oneStack = (extra: object) =>
     readPackage(writePackage([{ name: 'shape', region: 'eu-central-1', dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } }, ...extra } as never]));
 
-  it('refuses a change of profile that would drop the database, and says it is the profile change and how to move the data', async () => {
+  it('refuses a change of size that would drop the database, and says it is the size change and how to move the data', async () => {
     const cfn = new FakeCloudFormation();
     cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE', outputs: { Profile: 'standard' } });
     cfn.changes = [
       { Action: 'Remove', LogicalResourceId: 'DatabaseCluster', ResourceType: 'AWS::RDS::DBCluster', PolicyAction: 'Snapshot' },
       { Action: 'Add', LogicalResourceId: 'PostgresInstance', ResourceType: 'AWS::RDS::DBInstance' },
     ];
-    const error = await failure(deploy(oneStack({ profile: 'small', statefulResources: [{ logicalId: 'PostgresInstance', type: 'AWS::RDS::DBInstance' }] }), context(cfn).context, options));
+    const error = await failure(deploy(oneStack({ size: 'small', statefulResources: [{ logicalId: 'PostgresInstance', type: 'AWS::RDS::DBInstance' }] }), context(cfn).context, options));
     expect(error.message).to.equal(
       [
         'Refusing to deploy shape: the change set would destroy or replace stateful resources:',
         '  DatabaseCluster (AWS::RDS::DBCluster): would delete it; policy action Snapshot',
-        'The stack runs profile standard and this build is profile small: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep profile standard.',
+        'The stack runs size standard and this build is size small: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep size standard.',
         'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.',
       ].join('\n'),
     );
     expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
   });
 
-  it('protects an RDS instance (profile small) once created, as it does an Aurora cluster', async () => {
+  it('protects an RDS instance (size small) once created, as it does an Aurora cluster', async () => {
     const cfn = new FakeCloudFormation();
     cfn.execution = { events: [], finalStatus: 'CREATE_COMPLETE', outputs: { DatabaseInstanceId: 'shape-db' } };
     const rds = new FakeApi({ ModifyDBInstance: () => ({}) });
@@ -261,19 +261,20 @@ describe('deployer: profiles and the estimate', () => {
     const cfn = new FakeCloudFormation();
     cfn.stacks.set('shape', {
       status: 'UPDATE_COMPLETE',
-      template: JSON.stringify({ Resources: { PostgresInstance: database('20'), Cache: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.t4g.micro' } } } }),
+      // Deployed before sizes: its Profile output says what usage to price.
+      template: JSON.stringify({ Resources: { PostgresInstance: database('20'), Cache: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.t4g.micro' } } }, Outputs: { Profile: { Value: 'small' } } }),
     });
-    const pkg = oneStack({ template: { Resources: { PostgresInstance: database('30'), Logs: { Type: 'AWS::Logs::LogGroup' } } } });
+    const pkg = oneStack({ template: { Resources: { PostgresInstance: database('30'), Logs: { Type: 'AWS::Logs::LogGroup' } }, Outputs: { Size: { Value: 'small' } } } });
     pkg.estimate = { total: 0, currency: 'USD', region: 'eu-central-1', date: '2026-11-25', incomplete: false, priced: true };
     const { reporter, context: ctx } = context(cfn);
     await diff(pkg, ctx);
-    // eu-central-1 of the shipped table: db.t4g.micro $0.019 an hour, gp3 $0.137 a GB-month, cache.t4g.micro valkey $0.0144 an hour, logs $0.63 a GB.
+    // eu-central-1 of the shipped table: db.t4g.micro $0.019 an hour, gp3 $0.137 a GB-month, cache.t4g.micro valkey $0.0144 an hour, logs $0.63 a GB (1 GB at size small).
     expect(reporter.lines[0]).to.equal(
       [
-        'Monthly cost: $27.12 → $19.24 a month (estimate, eu-central-1 prices of 2026-11-25) (-$7.88)',
+        'Monthly cost: $27.12 → $18.61 a month (estimate, eu-central-1 prices of 2026-11-25) (-$8.51)',
         '  ~ $2.74 → $4.11  PostgresInstance  gp3 storage',
         '  - $10.51  Cache  ElastiCache valkey cache.t4g.micro',
-        '  + $1.26  Logs  CloudWatch Logs ingestion into Logs (assumed)',
+        '  + $0.63  Logs  CloudWatch Logs ingestion into Logs (assumed)',
       ].join('\n'),
     );
     expect(cfn.called('GetTemplate')).to.deep.equal([{ name: 'GetTemplate', input: { StackName: 'shape', TemplateStage: 'Original' } }]);

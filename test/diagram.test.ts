@@ -16,7 +16,8 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
       'data DatabaseCluster Aurora PostgreSQL',
       'data Cache Valkey',
       'edge LoadBalancer Load balancer',
-      'compute MastodonService Mastodon tasks',
+      'compute WebService Mastodon web + streaming',
+      'compute SidekiqAllService Mastodon sidekiq (all queues)',
       'data MediaBucket S3 bucket',
       'edge MediaDistribution CloudFront',
       'data MailIdentity SES',
@@ -27,11 +28,15 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
     expect(architecture.arrows.map((a) => `${a.from} -> ${a.to}`)).to.deep.equal([
       'Internet -> MediaDistribution',
       'Internet -> LoadBalancer',
-      'LoadBalancer -> MastodonService',
-      'MastodonService -> Cache',
-      'MastodonService -> DatabaseCluster',
-      'MastodonService -> MediaBucket',
-      'MastodonService -> MailIdentity',
+      'LoadBalancer -> WebService',
+      'WebService -> Cache',
+      'WebService -> DatabaseCluster',
+      'WebService -> MediaBucket',
+      // Sidekiq sends the e-mails (the mailers queue).
+      'SidekiqAllService -> Cache',
+      'SidekiqAllService -> DatabaseCluster',
+      'SidekiqAllService -> MediaBucket',
+      'SidekiqAllService -> MailIdentity',
       'MediaDistribution -> MediaBucket',
       'LoadBalancer -> ServicePostblogService',
       'ServicePostblogService -> ServicePostblogTable',
@@ -45,18 +50,36 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
     for (const box of architecture.boxes.filter((b) => b.id !== 'Internet' && b.id !== 'MediaCertificate')) expect(box.monthly, box.id).to.equal(sumOf(box.id));
     expect(architecture.other).to.deep.equal([
       { label: 'images', monthly: 0.1 },
-      { label: 'logs', monthly: 2.52 },
+      { label: 'logs', monthly: 3.78 },
       { label: 'secrets', monthly: 2.4 },
     ]);
     const drawn = [...architecture.boxes.map((b) => b.monthly ?? 0), ...architecture.other.map((o) => o.monthly)].reduce((a, b) => a + b, 0);
     expect(Math.round(drawn * 100) / 100).to.equal(estimate.total);
-    expect(architecture.total).to.equal(`$124.08 a month (eu-central-1 prices of ${estimate.date})`);
+    expect(architecture.total).to.equal(`$148.83 a month (eu-central-1 prices of ${estimate.date})`);
   });
 
-  it('draws profile small with its PostgreSQL instance', () => {
-    const { architecture } = buildConfig({ yaml: minimalYaml('profile: small\n') });
+  it('draws size small with its PostgreSQL instance', () => {
+    const { architecture } = buildConfig({ yaml: minimalYaml('size: small\n') });
     expect(architecture.boxes.find((b) => b.id === 'PostgresInstance')).to.deep.include({ title: 'PostgreSQL', details: ['RDS db.t4g.micro', '20 GB gp3'] });
     expect(architecture.arrows).to.deep.include({ from: 'MastodonService', to: 'PostgresInstance' });
+    expect(architecture.boxes.find((b) => b.id === 'MastodonService')).to.deep.include({ title: 'Mastodon web + streaming + sidekiq', details: ['1 × 0.5 vCPU, 2 GB', 'Spot'] });
+  });
+
+  it("draws the services size large creates, each with its count or autoscaling range and where it runs", () => {
+    const { architecture } = buildConfig({ yaml: minimalYaml('size: large\n') });
+    const compute = architecture.boxes.filter((b) => b.tier === 'compute').map((b) => [b.id, b.title, ...b.details]);
+    expect(compute).to.deep.equal([
+      ['WebService', 'Mastodon web', '2 to 6 × 2 vCPU, 4 GB', 'autoscaled; 1 on-demand, rest Spot'],
+      ['StreamingService', 'Mastodon streaming', '2 to 4 × 0.5 vCPU, 1 GB', 'autoscaled; 1 on-demand, rest Spot'],
+      ['SidekiqSchedulerService', 'Mastodon sidekiq (scheduler)', '1 × 0.5 vCPU, 1 GB', 'Spot'],
+      ['SidekiqMainService', 'Mastodon sidekiq (main)', '1 to 4 × 1 vCPU, 2 GB', 'autoscaled; Spot'],
+    ]);
+    expect(architecture.arrows).to.deep.include.members([
+      { from: 'LoadBalancer', to: 'WebService' },
+      { from: 'LoadBalancer', to: 'StreamingService' },
+      { from: 'SidekiqMainService', to: 'MailIdentity', label: 'SMTP' },
+    ]);
+    expect(architecture.arrows).to.not.deep.include({ from: 'StreamingService', to: 'MailIdentity', label: 'SMTP' });
   });
 
   it('is the same, byte for byte, for the same config; build writes it as architecture.svg beside the templates', () => {
@@ -74,9 +97,9 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
     expect(result.status, result.stderr).to.equal(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines[1]).to.equal('flowchart LR');
-    expect(lines).to.include('  DatabaseCluster["Aurora PostgreSQL<br/>Serverless v2, 0.5 to 1 ACU<br/>$52.64 a month"]');
+    expect(lines).to.include('  DatabaseCluster["Aurora PostgreSQL<br/>Serverless v2, 0.5 to 1 ACU<br/>$55.50 a month"]');
     expect(lines).to.include('  Internet -->|HTTPS| LoadBalancer');
-    expect(lines.filter((l) => l.includes('-->'))).to.have.length(11);
+    expect(lines.filter((l) => l.includes('-->'))).to.have.length(14);
   });
 
   it('diagram --out replaces a picture it drew, and never a file it did not write', () => {
@@ -122,7 +145,7 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
           return { id: group.getAttribute('data-id'), rect: plain((group.querySelector('rect') as SVGRectElement).getBBox()), texts };
         }),
       );
-      expect(boxes).to.have.length(11);
+      expect(boxes).to.have.length(12);
       for (const box of boxes) {
         expect(box.rect.width, box.id!).to.be.above(0);
         for (const text of box.texts) {
@@ -131,8 +154,8 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
           expect(text.box.y + text.box.height, `${box.id}: "${text.content}" fits in its box`).to.be.at.most(box.rect.y + box.rect.height);
         }
       }
-      expect(await page.locator('path.arrow').count()).to.equal(11);
-      expect(await page.locator('text', { hasText: 'Total: $124.08 a month' }).count()).to.equal(1);
+      expect(await page.locator('path.arrow').count()).to.equal(14);
+      expect(await page.locator('text', { hasText: 'Total: $148.83 a month' }).count()).to.equal(1);
       await page.close();
     });
   });

@@ -11,7 +11,7 @@ describe('mastodon-cfn init', () => {
   it('writes a commented config from flags, with the schema modeline, that builds into what was asked', () => {
     const directory = tempDir();
     const file = join(directory, 'mastodon.config.yaml');
-    const result = runCli(['init', '--config', file, '--yes', '--domain', 'social.example.org', '--region', 'eu-west-1', '--profile', 'small', '--route53', '--mail-from', 'hello@example.org']);
+    const result = runCli(['init', '--config', file, '--yes', '--domain', 'social.example.org', '--region', 'eu-west-1', '--size', 'small', '--route53', '--mail-from', 'hello@example.org']);
     expect(result.status, result.stderr).to.equal(0);
     expect(result.stdout).to.equal(`Wrote ${file}.\nNext: mastodon-cfn cost (what it will cost), mastodon-cfn build (the templates and architecture.svg), mastodon-cfn deploy.\n`);
     const text = readFileSync(file, 'utf8');
@@ -20,7 +20,7 @@ describe('mastodon-cfn init', () => {
     expect(resolve(dirname(file), modeline![1])).to.equal(join(REPO_ROOT, 'schema/mastodon.config.schema.json'));
     expect(text).to.include("domain: social.example.org          # Mastodon's LOCAL_DOMAIN: it cannot change after the first deploy\n");
     const { config, estimate } = buildConfig({ file });
-    expect([config.service, config.domain, config.media.domain, config.provider.region, config.mail.from, config.profile, config.dns]).to.deep.equal([
+    expect([config.service, config.domain, config.media.domain, config.provider.region, config.mail.from, config.size, config.dns]).to.deep.equal([
       'social', 'social.example.org', 'media.social.example.org', 'eu-west-1', 'hello@example.org', 'small', { route53: true, dmarc: 'none' },
     ]);
     expect(estimate.region).to.equal('eu-west-1');
@@ -41,7 +41,7 @@ describe('mastodon-cfn init', () => {
     expect(partly.status).to.equal(2);
     expect(partly.stderr.trim()).to.equal('init asks its questions on a terminal, and there is none: give the answers as flags (--domain, --region, ...), or --yes for the defaults.');
     expect(existsSync(join(directory, 'a.yaml'))).to.equal(false);
-    const every = runCli(['init', '--config', join(directory, 'b.yaml'), '--domain', 'social.example.org', '--media-domain', 'files.example.org', '--region', 'us-west-2', '--mail-from', 'a@example.org', '--profile', 'standard', '--no-route53']);
+    const every = runCli(['init', '--config', join(directory, 'b.yaml'), '--domain', 'social.example.org', '--media-domain', 'files.example.org', '--region', 'us-west-2', '--mail-from', 'a@example.org', '--size', 'standard', '--no-route53']);
     expect(every.status, every.stderr).to.equal(0);
     expect(readFileSync(join(directory, 'b.yaml'), 'utf8')).to.include('# dns:\n#   route53: true');
   });
@@ -52,7 +52,7 @@ describe('mastodon-cfn init', () => {
     expect(result.status, result.stderr).to.equal(0);
     expect(result.stdout).to.include('domain is the placeholder social.example.com: set your own before you deploy.');
     const { config } = buildConfig({ file });
-    expect([config.domain, config.provider.region, config.profile, config.dns]).to.deep.equal(['social.example.com', 'ap-northeast-1', 'standard', undefined]);
+    expect([config.domain, config.provider.region, config.size, config.dns]).to.deep.equal(['social.example.com', 'ap-northeast-1', 'standard', undefined]);
   });
 
   it('a bad answer is named by its flag, exit code 2, and nothing is written', () => {
@@ -66,7 +66,7 @@ describe('mastodon-cfn init', () => {
   it('on a terminal asks each question in turn, with the default from the answers before it', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
-    // A person answering each prompt as it appears: the domain, Enter for the media domain, a region, Enter, a profile, and yes for Route 53.
+    // A person answering each prompt as it appears: the domain, Enter for the media domain, a region, Enter, a size, and yes for Route 53.
     const typed = ['social.example.net', '', 'eu-west-1', '', 'small', 'yes'];
     let shown = '';
     output.on('data', (chunk) => {
@@ -76,7 +76,7 @@ describe('mastodon-cfn init', () => {
     const { ask, close } = terminalAsk(input, output);
     const { answers } = await collectAnswers({}, ask, {});
     close();
-    expect(answers).to.deep.equal({ domain: 'social.example.net', mediaDomain: 'media.social.example.net', region: 'eu-west-1', mailFrom: 'notifications@social.example.net', profile: 'small', route53: true });
+    expect(answers).to.deep.equal({ domain: 'social.example.net', mediaDomain: 'media.social.example.net', region: 'eu-west-1', mailFrom: 'notifications@social.example.net', size: 'small', route53: true });
     expect(shown).to.include("The instance's domain (people's handles end with it; it cannot change later) [social.example.com]: ");
     expect(shown).to.include('The domain media files are served from (CloudFront) [media.social.example.net]: ');
   });
@@ -111,15 +111,15 @@ describe('mastodon-cfn init', () => {
     expect(existsSync(join(directory, 'a.yaml'))).to.equal(false);
 
     // A leading % is a YAML directive unquoted (today: a YAML error blamed on the file).
-    const given = { domain: 'social.example.org', mediaDomain: 'files.example.org', region: 'ap-southeast-2', mailFrom: '%team+news@social.example.org', profile: 'small' };
+    const given = { domain: 'social.example.org', mediaDomain: 'files.example.org', region: 'ap-southeast-2', mailFrom: '%team+news@social.example.org', size: 'small' };
     const file = join(directory, 'b.yaml');
-    const result = runCli(['init', '--config', file, '--domain', given.domain, '--media-domain', given.mediaDomain, '--region', given.region, '--mail-from', given.mailFrom, '--profile', given.profile, '--no-route53']);
+    const result = runCli(['init', '--config', file, '--domain', given.domain, '--media-domain', given.mediaDomain, '--region', given.region, '--mail-from', given.mailFrom, '--size', given.size, '--no-route53']);
     expect(result.status, result.stderr).to.equal(0);
     const written = parse(readFileSync(file, 'utf8'));
-    expect({ domain: written.domain, mediaDomain: written.media.domain, region: written.provider.region, mailFrom: written.mail.from, profile: written.profile }).to.deep.equal(given);
+    expect({ domain: written.domain, mediaDomain: written.media.domain, region: written.provider.region, mailFrom: written.mail.from, size: written.size }).to.deep.equal(given);
     expect(written.dns).to.equal(undefined);
     const { config } = buildConfig({ file });
-    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.profile]).to.deep.equal(Object.values(given));
+    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.size]).to.deep.equal(Object.values(given));
   });
 
   it('on a terminal asks a refused answer again, keeping the others, and writes the config once all are right', async () => {
@@ -142,7 +142,7 @@ describe('mastodon-cfn init', () => {
     expect(shown).to.include("  not taken: must be a lower-case DNS name such as social.example.com; got \"Social_Example\"\nThe instance's domain (people's handles end with it; it cannot change later) [social.example.com]: ");
     expect(shown).to.include('  not taken: holds a control character ("\\t" at character 4): give it on one line, as plain text\n');
     const { config } = buildConfig({ file });
-    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.profile, config.dns?.route53]).to.deep.equal(['social.example.net', 'files.example.net', 'eu-west-1', 'me@social.example.net', 'small', true]);
+    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.size, config.dns?.route53]).to.deep.equal(['social.example.net', 'files.example.net', 'eu-west-1', 'me@social.example.net', 'small', true]);
   });
 
   it('on a terminal, input that ends before the last answer is exit 2 and nothing is written', async () => {

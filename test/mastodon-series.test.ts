@@ -1,23 +1,17 @@
 import { expect } from 'chai';
 import { OWNER_SCRIPT_VARIABLES } from '../src/compiler/compute.js';
 import { IGNORED_NEXT_TO_REDIS_URL, MASTODON, MASTODON_SERIES, OWNED_MASTODON_VARIABLES, SIDEKIQ, STREAMING, WEB, type Reads } from '../src/mastodon/facts.js';
-import { MastodonCfnError } from '../src/errors.js';
-import { buildConfig, minimalYaml } from './support/build.js';
+import { buildConfig, minimalYaml, problemsOf } from './support/build.js';
 
 type Container = { Name: string; Image: string; Command: string[]; Environment: { Name: string; Value: unknown }[]; Secrets?: { Name: string; ValueFrom: unknown }[]; PortMappings?: { ContainerPort: number }[]; Memory?: number; MemoryReservation?: number };
 
-/** The problems a build of this config reports, as "path: message". */
-function problemsOf(yaml: string): string[] {
-  try {
-    buildConfig({ yaml: minimalYaml(yaml) });
-  } catch (error) {
-    if (error instanceof MastodonCfnError) return error.problems.map((p) => `${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
 
 const containersOf = (resources: Record<string, any>, id: string) => resources[id].Properties.ContainerDefinitions as Container[];
+/** The task definitions of the Mastodon services (side services are Service<Name>Service), by logical id. */
+const mastodonTaskDefinitions = (resources: Record<string, any>) =>
+  Object.entries(resources)
+    .filter(([id, r]) => r.Type === 'AWS::ECS::Service' && !id.startsWith('Service'))
+    .map(([, r]) => r.Properties.TaskDefinition.Ref as string);
 const names = (c: Container) => [...c.Environment.map((e) => e.Name), ...(c.Secrets ?? []).map((s) => s.Name)];
 const environmentOf = (c: Container) => Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
 
@@ -31,12 +25,14 @@ describe('the compiled stack against each supported Mastodon series', () => {
   for (const series of MASTODON_SERIES) {
     const facts = MASTODON[series];
     describe(`${series} (built with ${facts.latest})`, () => {
-      const built = buildConfig({ yaml: minimalYaml(`mastodon: { version: ${facts.latest}, owner: { username: alice, email: alice@example.com } }\n`) });
+      // Size large: every process in a task of its own, Sidekiq in two queue groups, the queue-latency reporter beside the scheduler.
+      const built = buildConfig({ yaml: minimalYaml(`size: large\nmastodon: { version: ${facts.latest}, owner: { username: alice, email: alice@example.com } }\n`) });
       const main = built.resources();
-      const task = containersOf(main, 'MastodonTaskDefinition');
+      const tasks = mastodonTaskDefinitions(main).flatMap((id) => containersOf(main, id).map((c) => [`${id} ${c.Name}`, c] as [string, Container]));
+      const task = tasks.map(([, c]) => c);
       const byName = (name: string) => task.find((c) => c.Name === name)!;
       const rails: [string, Container][] = [
-        ...task.filter((c) => c.Name !== 'streaming').map((c) => [`MastodonTaskDefinition ${c.Name}`, c] as [string, Container]),
+        ...tasks.filter(([, c]) => c.Name !== 'streaming' && c.Name !== 'metrics'),
         ['PostDeploymentMigrationTaskDefinition migrate', containersOf(main, 'PostDeploymentMigrationTaskDefinition')[0]],
         ['OwnerAccountTaskDefinition owner', containersOf(main, 'OwnerAccountTaskDefinition')[0]],
       ];
@@ -54,7 +50,7 @@ describe('the compiled stack against each supported Mastodon series', () => {
       it("sets on every Rails container only what that release's Rails reads, each owned by the compiler or a tuning default", () => {
         for (const [where, container] of rails) {
           expectReads(where, container, facts.rails, where.endsWith('owner') ? OWNER_SCRIPT_VARIABLES : []);
-          const loose = names(container).filter((name) => !(OWNED_MASTODON_VARIABLES as readonly string[]).includes(name) && !['WEB_CONCURRENCY', 'MAX_THREADS', ...OWNER_SCRIPT_VARIABLES].includes(name));
+          const loose = names(container).filter((name) => !(OWNED_MASTODON_VARIABLES as readonly string[]).includes(name) && !['WEB_CONCURRENCY', 'MAX_THREADS', 'SIDEKIQ_CONCURRENCY', ...OWNER_SCRIPT_VARIABLES].includes(name));
           expect(loose, `${where}: variables a user value could change without the validator noticing`).to.deep.equal([]);
         }
         // OTP_SECRET exactly where the release reads it (4.3's production.rb fails to boot without it).
@@ -73,14 +69,20 @@ describe('the compiled stack against each supported Mastodon series', () => {
       it("runs each process with Mastodon's commands, ports and health paths, from images of that release", () => {
         expect(byName('web').Command).to.deep.equal([...WEB.command]);
         expect(byName('streaming').Command).to.deep.equal([...STREAMING.command]);
-        expect(byName('sidekiq').Command).to.deep.equal([...SIDEKIQ.command]);
+        // Each group names its queues with their weights; together they serve every queue of the release once, the scheduler's in one process.
+        const sidekiqs = task.filter((c) => c.Name === 'sidekiq');
+        for (const sidekiq of sidekiqs) expect(sidekiq.Command.slice(0, SIDEKIQ.command.length)).to.deep.equal([...SIDEKIQ.command]);
+        const queues = sidekiqs.flatMap((c) => c.Command.slice(SIDEKIQ.command.length).filter((_, i) => i % 2 === 1));
+        expect(queues).to.have.members(facts.sidekiqQueues.map((q) => `${q.name},${q.weight}`));
+        expect(main.SidekiqSchedulerService.Properties.DesiredCount).to.equal(1);
         for (const [process, facts] of [['web', WEB], ['streaming', STREAMING]] as const) {
           expect(byName(process).PortMappings).to.deep.equal([{ ContainerPort: facts.port, Protocol: 'tcp' }]);
           expect(environmentOf(byName(process))).to.include({ BIND: '0.0.0.0', PORT: String(facts.port) });
         }
         expect(main.WebTargetGroup.Properties).to.include({ Port: WEB.port, HealthCheckPath: WEB.healthPath });
         expect(main.StreamingTargetGroup.Properties).to.include({ Port: STREAMING.port, HealthCheckPath: STREAMING.healthPath });
-        expect(main.MastodonService.Properties.LoadBalancers.map((l: { ContainerName: string; ContainerPort: number }) => [l.ContainerName, l.ContainerPort])).to.deep.equal([['web', WEB.port], ['streaming', STREAMING.port]]);
+        const attached = (id: string) => main[id].Properties.LoadBalancers.map((l: { ContainerName: string; ContainerPort: number }) => [l.ContainerName, l.ContainerPort]);
+        expect([attached('WebService'), attached('StreamingService')]).to.deep.equal([[['web', WEB.port]], [['streaming', STREAMING.port]]]);
         for (const container of [...task, ...rails.map(([, c]) => c)]) expect(container.Image.endsWith(`:${facts.latest}`), container.Name).to.equal(true);
       });
 
@@ -101,65 +103,69 @@ describe('the compiled stack against each supported Mastodon series', () => {
 });
 
 describe('memory and Puma for each size of task', () => {
-  const mastodon = (yaml: string) => {
-    const main = buildConfig({ yaml: minimalYaml(`mastodon: ${yaml}\n`) }).resources();
-    const task = containersOf(main, 'MastodonTaskDefinition');
-    const get = (name: string) => task.find((c) => c.Name === name)!;
-    return { memory: Number(main.MastodonTaskDefinition.Properties.Memory), web: get('web'), sidekiq: get('sidekiq'), streaming: get('streaming') };
+  const processes = ['web', 'streaming', 'sidekiq', 'metrics'];
+  /** Size small's one task, or at the other sizes the task definition named. */
+  const taskOf = (yaml: string, id = 'MastodonTaskDefinition') => {
+    const main = buildConfig({ yaml: minimalYaml(yaml) }).resources();
+    const containers = containersOf(main, id);
+    const get = (name: string) => containers.find((c) => c.Name === name)!;
+    return { memory: Number(main[id].Properties.Memory), web: get('web'), sidekiq: get('sidekiq'), streaming: get('streaming'), running: containers.filter((c) => processes.includes(c.Name)) };
   };
-  const fitsTheTask = (task: ReturnType<typeof mastodon>) => {
-    const processes = [task.web, task.sidekiq, task.streaming];
-    const reserved = processes.reduce((sum, c) => sum + c.MemoryReservation!, 0);
+  const small = (mastodon: string) => taskOf(`size: small\nmastodon: ${mastodon}\n`);
+  const fitsTheTask = (task: ReturnType<typeof taskOf>) => {
+    const reserved = task.running.reduce((sum, c) => sum + c.MemoryReservation!, 0);
     expect(reserved).to.be.at.most(task.memory);
-    // Each may grow into what is free, never into what the other two reserved.
-    for (const c of processes) expect(c.Memory, c.Name).to.equal(task.memory - (reserved - c.MemoryReservation!));
+    // Each may grow into what is free, never into what the others reserved.
+    for (const c of task.running) expect(c.Memory, c.Name).to.equal(task.memory - (reserved - c.MemoryReservation!));
   };
 
-  it('runs one Puma worker with room to grow on the default 1 vCPU / 2 GB task (the hard 40% share held a master and two workers in 819 MiB)', () => {
-    const task = mastodon('{}');
+  it('runs one Puma worker with room to grow in size small\'s 0.5 vCPU / 2 GB task, beside Sidekiq, streaming and the queue-latency reporter', () => {
+    const task = small('{}');
     fitsTheTask(task);
     expect(environmentOf(task.web)).to.include({ WEB_CONCURRENCY: '1', MAX_THREADS: '5' });
-    expect([task.web.MemoryReservation, task.sidekiq.MemoryReservation, task.streaming.MemoryReservation]).to.deep.equal([640, 512, 256]);
+    expect(task.running.map((c) => [c.Name, c.MemoryReservation])).to.deep.equal([['web', 640], ['streaming', 256], ['sidekiq', 512], ['metrics', 96]]);
     expect(task.web.Memory).to.be.greaterThan(1024);
     // Puma's settings are the web container's: sidekiq's threads are SIDEKIQ_CONCURRENCY.
     expect(environmentOf(task.sidekiq)).to.not.have.any.keys('WEB_CONCURRENCY', 'MAX_THREADS');
+    expect(environmentOf(task.sidekiq)).to.include({ SIDEKIQ_CONCURRENCY: '5' });
   });
 
   it('gives a larger task one worker per vCPU, and a user value of WEB_CONCURRENCY wins and sizes the web reservation', () => {
-    const large = mastodon('{ cpu: 2048, memory: 8192 }');
+    const large = small('{ cpu: 2048, memory: 8192 }');
     fitsTheTask(large);
     expect(environmentOf(large.web)).to.include({ WEB_CONCURRENCY: '2' });
     expect(large.web.MemoryReservation).to.equal(960);
-    const tuned = mastodon('{ cpu: 2048, memory: 8192, environment: { WEB_CONCURRENCY: 4, MAX_THREADS: 8 } }');
+    const tuned = small('{ cpu: 2048, memory: 8192, environment: { WEB_CONCURRENCY: 4, MAX_THREADS: 4 } }');
     fitsTheTask(tuned);
-    expect(environmentOf(tuned.web)).to.include({ WEB_CONCURRENCY: '4', MAX_THREADS: '8' });
+    expect(environmentOf(tuned.web)).to.include({ WEB_CONCURRENCY: '4', MAX_THREADS: '4' });
     expect(tuned.web.MemoryReservation).to.equal(1600);
   });
 
+  it('shares each task of sizes standard and large between the processes it runs, and gives Sidekiq threads by its CPU', () => {
+    const web = taskOf('mastodon: {}\n', 'WebTaskDefinition');
+    fitsTheTask(web);
+    expect(web.running.map((c) => c.Name)).to.deep.equal(['web', 'streaming']);
+    const sidekiq = taskOf('mastodon: { sidekiq: { cpu: 1024, memory: 2048 } }\n', 'SidekiqAllTaskDefinition');
+    fitsTheTask(sidekiq);
+    expect(sidekiq.running.map((c) => c.Name)).to.deep.equal(['sidekiq', 'metrics']);
+    expect(environmentOf(sidekiq.sidekiq)).to.include({ SIDEKIQ_CONCURRENCY: '10' });
+    const large = taskOf('size: large\n', 'WebTaskDefinition');
+    fitsTheTask(large);
+    expect(large.running.map((c) => c.Name)).to.deep.equal(['web']);
+    expect(environmentOf(large.web)).to.include({ WEB_CONCURRENCY: '2' });
+  });
+
   it('refuses a task the processes cannot fit in, and a WEB_CONCURRENCY the memory cannot hold', () => {
-    expect(problemsOf('mastodon: { cpu: 512, memory: 1024 }\n')).to.deep.equal([
-      "mastodon.memory: memory 1024 MiB cannot hold Mastodon's processes, which need 1408 MiB together (web 640 MiB (320 per Puma process), sidekiq 512, streaming 256): use more memory",
+    expect(problemsOf('size: small\nmastodon: { cpu: 512, memory: 1024 }\n')).to.deep.equal([
+      "mastodon.memory: memory 1024 MiB cannot hold the task's processes, which need 1504 MiB together (web 640 MiB (320 per Puma process), streaming 256, sidekiq 512, metrics 96): use more memory",
     ]);
-    expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: 4 } }\n')).to.deep.equal([
-      "mastodon.environment.WEB_CONCURRENCY: memory 2048 MiB cannot hold Mastodon's processes, which need 2368 MiB together (web 1600 MiB (WEB_CONCURRENCY 4: 320 per Puma process), sidekiq 512, streaming 256): lower WEB_CONCURRENCY or use more memory",
+    expect(problemsOf('size: small\nmastodon: { environment: { WEB_CONCURRENCY: 4 } }\n')).to.deep.equal([
+      "mastodon.environment.WEB_CONCURRENCY: memory 2048 MiB cannot hold the task's processes, which need 2464 MiB together (web 1600 MiB (WEB_CONCURRENCY 4: 320 per Puma process), streaming 256, sidekiq 512, metrics 96): lower WEB_CONCURRENCY or use more memory",
+    ]);
+    expect(problemsOf('mastodon: { sidekiq: { cpu: 256, memory: 512 } }\n')).to.deep.equal([
+      "mastodon.sidekiq.memory: memory 512 MiB cannot hold the task's processes, which need 608 MiB together (sidekiq 512, metrics 96): use more memory",
     ]);
     expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: lots } }\n')).to.deep.equal(['mastodon.environment.WEB_CONCURRENCY: WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma\'s single mode); got "lots"']);
     expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: 0 } }\n')).to.deep.equal([]);
-  });
-});
-
-describe('what the validator refuses in mastodon.environment', () => {
-  it('refuses REDIS_PASSWORD and the other REDIS_* Mastodon would ignore next to the REDIS_URL it is given', () => {
-    const ignored = (key: string) => `mastodon.environment.${key}: ${key} would be ignored: Mastodon reads only the REDIS_URL mastodon-cfn sets (lib/mastodon/redis_configuration.rb, streaming/redis.js)`;
-    expect(problemsOf('mastodon: { environment: { REDIS_PASSWORD: x, REDIS_HOST: y } }\n')).to.deep.equal([ignored('REDIS_PASSWORD'), ignored('REDIS_HOST')]);
-    expect(problemsOf('mastodon: { environment: { REDIS_URL: redis://elsewhere } }\n')).to.deep.equal(['mastodon.environment.REDIS_URL: REDIS_URL is set by mastodon-cfn itself and cannot be overridden']);
-  });
-});
-
-describe('egress of the Mastodon tasks and of the side services', () => {
-  it('lets Mastodon reach any TCP port (federation and link previews to servers on other ports), and keeps side services to 80 and 443', () => {
-    const main = buildConfig({ yaml: minimalYaml('services: { site: { image: nginx, port: 8080, host: site.example.com } }\n') }).resources();
-    expect(main.TaskSecurityGroup.Properties.SecurityGroupEgress).to.deep.equal([{ IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, CidrIp: '0.0.0.0/0', Description: 'Any TCP port: federation, link previews, the database, the cache, SES' }]);
-    expect(main.ServiceSiteSecurityGroup.Properties.SecurityGroupEgress.map((r: { FromPort: number }) => r.FromPort)).to.deep.equal([443, 80]);
   });
 });

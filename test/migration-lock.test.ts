@@ -76,7 +76,7 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
     return { log: readFileSync(logFile, 'utf8').trim().split('\n'), codes };
   }
 
-  const migrateCommand = (id: 'MastodonTaskDefinition' | 'PostDeploymentMigrationTaskDefinition', version?: string) => {
+  const migrateCommand = (id: 'WebTaskDefinition' | 'PostDeploymentMigrationTaskDefinition', version?: string) => {
     const main = (version ? buildConfig({ yaml: `service: social\ndomain: social.example.com\nmastodon: { version: ${version} }\n` }) : buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') })).resources();
     const container = (main[id].Properties.ContainerDefinitions as { Name: string; Command: string[]; Environment: { Name: string; Value: string }[] }[]).find((c) => c.Name === 'migrate')!;
     return { command: container.Command, environment: Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value])) };
@@ -86,7 +86,7 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
   // them all for the deployer's db:migrate, which fails on the new schema (fixed upstream in v4.4.0, #34089).
   for (const version of ['v4.3.23', 'v4.5.2']) {
     it(`loads the schema of an empty database with the post-deployment migrations, and later migrates without them (${version})`, async () => {
-      const { command, environment } = migrateCommand('MastodonTaskDefinition', version);
+      const { command, environment } = migrateCommand('WebTaskDefinition', version);
       expect(environment.SKIP_POST_DEPLOYMENT_MIGRATIONS).to.equal('true');
       const skip = { SKIP_POST_DEPLOYMENT_MIGRATIONS: environment.SKIP_POST_DEPLOYMENT_MIGRATIONS };
       const empty = await runTwoAtOnce(command, skip, 1);
@@ -108,7 +108,7 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
   for (const [name, task] of [['migrate', 'db:prepare'], ['post-deployment migrate', 'db:migrate']] as const) {
     it(`the ${name} command lets only one task migrate at a time (rails ${task})`, async () => {
       const main = buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') }).resources();
-      const definition = name === 'migrate' ? main.MastodonTaskDefinition : main.PostDeploymentMigrationTaskDefinition;
+      const definition = name === 'migrate' ? main.WebTaskDefinition : main.PostDeploymentMigrationTaskDefinition;
       const command = (definition.Properties.ContainerDefinitions as { Name: string; Command: string[] }[]).find((c) => c.Name === 'migrate')!.Command;
       const { log, codes } = await runTwoAtOnce(command);
       expect(codes).to.deep.equal([0, 0]);

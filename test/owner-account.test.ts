@@ -26,7 +26,7 @@ describe('the owner account from the config', () => {
     expect(owner.Secrets).to.deep.include({ Name: 'OWNER_PASSWORD', ValueFrom: { 'Fn::Join': ['', [{ Ref: 'OwnerPasswordArn' }, ':password::']] } });
     expect(JSON.stringify(main.MastodonExecutionRole)).to.include('"Ref":"OwnerPasswordArn"');
     // Only the owner task can read it: the processes that serve users never get it.
-    expect(JSON.stringify(main.MastodonTaskDefinition)).to.not.include('OWNER_PASSWORD');
+    expect(JSON.stringify([main.WebTaskDefinition, main.SidekiqAllTaskDefinition])).to.not.include('OWNER_PASSWORD');
     expect(built.manifest.stacks[2].ownerAccount).to.deep.include({ username: 'alice', email: 'alice@example.com', passwordSecret: 'mastodon-cfn/social-prod/owner', container: 'owner', capacityProvider: 'FARGATE' });
     expect(built.manifest.stacks[2].ownerAccount!.outputs.taskDefinition).to.equal('OwnerAccountTaskDefinition');
   });

@@ -137,12 +137,12 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
 
   it('asks only for the region\'s products (global ones for CloudFront and Route 53) and the prices the templates need, signed for us-east-1, following every page', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'mastodon.config.yaml'), minimalYaml('profile: small\ndns: { route53: true }\nprovider:\n  region: eu-central-1\n'));
+    writeFileSync(join(dir, 'mastodon.config.yaml'), minimalYaml('size: small\ndns: { route53: true }\nprovider:\n  region: eu-central-1\n'));
     const estimate = await costJson([], frankfurtCatalog(), dir, 1);
     expectEveryLinePricedFromAws(estimate);
     const requests = standIn!.requests;
     const asked = (service: string) => requests.filter((r) => r.ServiceCode === service).flatMap((r) => r.Filters!.filter((f) => f.Field === 'usagetype').map((f) => f.Value));
-    // profile small runs RDS, not Aurora: no Aurora price is asked for.
+    // size small runs RDS, not Aurora: no Aurora price is asked for.
     expect(asked('AmazonRDS')).to.have.members(['InstanceUsage:db.t4g.micro', 'RDS:GP3-Storage']);
     expect(asked('AmazonDynamoDB')).to.deep.equal([]);
     expect(asked('AmazonRoute53')).to.deep.equal(['HostedZone']);
@@ -189,7 +189,7 @@ describe('cost --prices-from-aws: today\'s prices from the Price List Query API 
   });
 
   it('has a Price List lookup for every price an estimate line names and every price the shipped table holds', () => {
-    const paths = [buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') }), buildConfig({ yaml: minimalYaml('profile: small\ndns: { route53: true }\n') })].flatMap(({ estimate }) => estimate.lines.map((l) => l.price));
+    const paths = [buildConfig({ file: join(REPO_ROOT, 'mastodon.config.yaml') }), buildConfig({ yaml: minimalYaml('size: small\ndns: { route53: true }\n') })].flatMap(({ estimate }) => estimate.lines.map((l) => l.price));
     const shipped = JSON.parse(readFileSync(join(REPO_ROOT, 'src/cost/prices.json'), 'utf8'));
     for (const region of Object.keys(shipped.regions)) paths.push(...pricePaths(shipped.regions[region]));
     expect(paths.map((path) => path[0])).to.include.members(['route53HostedZoneMonth', 'rdsPostgresInstanceHour', 'auroraServerlessV2AcuHour']);

@@ -13,7 +13,7 @@ import { writePackage } from './support/packages.js';
 
 const REGION = 'eu-central-1';
 
-/** profile small's database: an RDS instance kept by a final snapshot. */
+/** size small's database: an RDS instance kept by a final snapshot. */
 const snapshottedInstance = {
   Type: 'AWS::RDS::DBInstance',
   DeletionPolicy: 'Snapshot',
@@ -22,7 +22,7 @@ const snapshottedInstance = {
 };
 
 const databasePackage = (name: string) => writePackage([{ name, region: REGION, dependsOn: [], template: { Resources: { PostgresInstance: snapshottedInstance, Alerts: { Type: 'AWS::SNS::Topic' } } } }]);
-/** The same stack built after a change of config that no longer has that database (profile standard has a cluster instead). */
+/** The same stack built after a change of config that no longer has that database (size standard has a cluster instead). */
 const changedPackage = (name: string) => writePackage([{ name, region: REGION, dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } } }]);
 
 /** A client that answers some operations itself (given the real call, to forward) and passes every other one to `client`. */

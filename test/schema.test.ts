@@ -7,12 +7,28 @@ type SchemaNode = { description?: string; default?: unknown; examples?: unknown[
 
 const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'schema/mastodon.config.schema.json'), 'utf8')) as SchemaNode;
 
+/** A node with its `$ref` followed (#/definitions/NAME), keeping the node's own description and examples over the definition's. */
+function resolved(node: SchemaNode): SchemaNode {
+  if (!node.$ref) return node;
+  const { $ref, ...own } = node;
+  return { ...schema.definitions![$ref.replace('#/definitions/', '')], ...own };
+}
+
+/** The maps whose entries are configured things (each service, each Sidekiq group), documented like keys. */
+const MAPS = new Set(['services', 'mastodon.sidekiq.groups']);
+
+/** Every key, a map's entries as `*`. */
 function keys(node: SchemaNode, path: string): [string, SchemaNode][] {
-  return Object.entries(node.properties ?? {}).flatMap(([key, child]) => [[`${path}${key}`, child] as [string, SchemaNode], ...keys(child, `${path}${key}.`)]);
+  const map = MAPS.has(path.slice(0, -1)) && node.additionalProperties && typeof node.additionalProperties === 'object';
+  const entries = map ? resolved(node.additionalProperties as SchemaNode) : undefined;
+  return [
+    ...Object.entries(node.properties ?? {}).flatMap(([key, child]) => [[`${path}${key}`, resolved(child)] as [string, SchemaNode], ...keys(resolved(child), `${path}${key}.`)]),
+    ...(entries?.properties ? keys(entries, `${path}*.`) : []),
+  ];
 }
 
 describe('schema', () => {
-  const documented = [...keys(schema, ''), ...keys(schema.definitions!.service, 'services.*.')];
+  const documented = keys(schema, '');
 
   it('documents every key with a description and an example', () => {
     expect(documented.length).to.be.above(50);
@@ -25,12 +41,12 @@ describe('schema', () => {
   it('gives every key a default, or says in its description how its default is derived or why it has none', () => {
     for (const [key, node] of documented) {
       if ('default' in node) continue;
-      expect(node.description, key).to.match(/Defaults to |Default: none|No default: required/);
+      expect(node.description, key).to.match(/Defaults to |Default: |No default: required/);
     }
   });
 
   it('rejects unknown keys in every section that is not free-form', () => {
-    const freeForm = new Set(['custom', 'provider.tags', 'mastodon.environment', 'services', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
+    const freeForm = new Set(['custom', 'provider.tags', 'mastodon.environment', 'services', 'mastodon.sidekiq.groups', 'mastodon.sidekiq.groups.*.queues', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
     expect(schema.additionalProperties).to.equal(false);
     for (const [key, node] of documented) {
       if ((node as { type?: string }).type === 'object' && !freeForm.has(key)) expect(node.additionalProperties, key).to.equal(false);

@@ -68,7 +68,7 @@ describe("a service's Mastodon account and token, in the templates", () => {
       const writers = Object.entries(main).filter(([, resource]) => resource.Type === 'AWS::IAM::Role' && JSON.stringify(resource).includes('PutSecretValue'));
       expect(writers.map(([id]) => id)).to.deep.equal(['ServiceBlogAccountTaskRole']);
       expect(JSON.stringify(main.MastodonExecutionRole)).to.not.include('ServiceBlogMastodonTokenArn');
-      expect(JSON.stringify(main.MastodonTaskDefinition)).to.not.include('ServiceBlogMastodonTokenArn');
+      expect(JSON.stringify([main.WebTaskDefinition, main.SidekiqAllTaskDefinition])).to.not.include('ServiceBlogMastodonTokenArn');
 
       expect(built.template('main').Outputs!.ServiceBlogAccountTaskDefinition.Value).to.deep.equal({ Ref: 'ServiceBlogAccountTaskDefinition' });
       expect(built.manifest.stacks[2].serviceTokens).to.deep.equal([

@@ -41,7 +41,7 @@ function world(pkg: DeployPackage) {
     stackStatus: new Map(pkg.stacks.map((stack) => [stack.name, 'UPDATE_COMPLETE'])),
     service: (_name: string): Record<string, unknown> => ({ desiredCount: 1, runningCount: 1, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }),
     /** The target groups each service registers its tasks in, as compiled for production. */
-    targetGroups: (service: string): string[] => (service.endsWith('MastodonService') ? ['WebTargetGroup', 'StreamingTargetGroup'] : service.endsWith('ServicePostblogService') ? ['ServicePostblogTargetGroup'] : []),
+    targetGroups: (service: string): string[] => (service.endsWith('WebService') ? ['WebTargetGroup', 'StreamingTargetGroup'] : service.endsWith('ServicePostblogService') ? ['ServicePostblogTargetGroup'] : []),
     stoppedTasks: [] as object[],
     targets: (_arn: string): object[] => [{ Target: { Id: '10.0.1.5', Port: 3000 }, TargetHealth: { State: 'healthy' } }],
     certificate: (arn: string): Record<string, unknown> => ({ CertificateArn: arn, DomainName: 'social.example.com', Status: 'ISSUED' }),
@@ -140,7 +140,8 @@ describe('mastodon-cfn status', () => {
     for (const expected of [
       'stack social-prod-certificates',
       'stack social-prod',
-      'ECS service MastodonService',
+      'ECS service WebService',
+      'ECS service SidekiqAllService',
       'ECS service ServicePostblogService',
       'target group WebTargetGroup',
       'target group StreamingTargetGroup',
@@ -166,7 +167,7 @@ describe('mastodon-cfn status', () => {
     const pkg = referencePackage();
     const { clients, probe, state } = world(pkg);
     state.service = (name) =>
-      name.endsWith('MastodonService')
+      name.endsWith('WebService')
         ? { desiredCount: 2, runningCount: 1, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }], events: [{ message: '(service x) was unable to place a task.' }] }
         : { desiredCount: 1, runningCount: 1, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] };
     state.stoppedTasks = [
@@ -184,7 +185,7 @@ describe('mastodon-cfn status', () => {
 
     const report = await status(pkg, clients, probe);
     expect(report.healthy).to.equal(false);
-    const web = find(report.checks, 'ECS service', 'MastodonService');
+    const web = find(report.checks, 'ECS service', 'WebService');
     expect(web.health).to.equal('failing');
     expect(web.summary).to.equal('1/2 running');
     // Newest first, each with its reason and every container's exit code.
@@ -206,7 +207,7 @@ describe('mastodon-cfn status', () => {
     expect(find(report.checks, 'URL', 'https://comments.example.com/status').summary).to.equal('postblog does not answer: ENOTFOUND');
 
     const screen = formatStatus(report);
-    expect(screen).to.include('  FAIL  ECS service MastodonService: 1/2 running\n');
+    expect(screen).to.include('  FAIL  ECS service WebService: 1/2 running\n');
     expect(screen).to.include('  wait  certificate MediaCertificate: mastodonmedia.example.com PENDING_VALIDATION\n');
     expect(screen).to.include('  ok    cache Cache: available\n');
     expect(screen).to.match(/Not healthy: 5 failing, 1 on the way\.\n$/);
@@ -221,7 +222,7 @@ describe('mastodon-cfn status', () => {
     const report = await status(pkg, clients, probe);
     expect(report.healthy).to.equal(false);
     expect(report.checks.filter((c) => c.health === 'failing').map((c) => `${c.kind} ${c.name}`)).to.deep.equal([]);
-    expect(find(report.checks, 'ECS service', 'MastodonService').summary).to.equal('0/1 running, 1 pending, deployment IN_PROGRESS');
+    expect(find(report.checks, 'ECS service', 'WebService').summary).to.equal('0/1 running, 1 pending, deployment IN_PROGRESS');
     const mail = find(report.checks, 'mail identity', 'MailIdentity');
     expect(mail.health).to.equal('pending');
     expect(mail.details).to.deep.equal(['abc', 'def', 'ghi'].map((token) => `create this DNS record: ${token}._domainkey.social.example.com CNAME ${token}.dkim.amazonses.com`));

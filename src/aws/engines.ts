@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL engine versions AWS creates, per database engine of the profiles, dated like the
+ * The PostgreSQL engine versions AWS creates, per database engine of the sizes, dated like the
  * prices in src/cost/prices.json. A version AWS stopped creating fails the stack's create with
  * "Cannot find version"; `build` refuses the ones listed here, and `deploy` asks RDS itself
  * (DescribeDBEngineVersions) before its first change set, so a version released or retired after
@@ -23,7 +23,7 @@ export interface EngineFacts {
 }
 
 export const DATABASE_ENGINES = {
-  /** Profile standard: Aurora PostgreSQL Serverless v2. */
+  /** Sizes standard and large: Aurora PostgreSQL Serverless v2. */
   aurora: {
     engine: 'aurora-postgresql',
     label: 'Aurora PostgreSQL',
@@ -34,7 +34,7 @@ export const DATABASE_ENGINES = {
     majors: [14, 15, 16, 17],
     retired: [],
   },
-  /** Profile small: RDS for PostgreSQL on db.t4g.micro. */
+  /** Size small: RDS for PostgreSQL on db.t4g.micro. */
   rds: {
     engine: 'postgres',
     label: 'RDS for PostgreSQL',
@@ -61,7 +61,48 @@ export function engineVersionProblem(facts: EngineFacts, version: string): strin
   return undefined;
 }
 
-/** The engine a profile's database runs: RDS for PostgreSQL with profile small, Aurora PostgreSQL otherwise. */
-export function databaseEngine(profile: string): EngineFacts {
-  return profile === 'small' ? DATABASE_ENGINES.rds : DATABASE_ENGINES.aurora;
+/** The engine a size's database runs: RDS for PostgreSQL at size small, Aurora PostgreSQL otherwise. */
+export function databaseEngine(size: string): EngineFacts {
+  return size === 'small' ? DATABASE_ENGINES.rds : DATABASE_ENGINES.aurora;
+}
+
+/**
+ * max_connections of the default parameter groups. Aurora PostgreSQL Serverless v2 sets it from the
+ * maximum capacity (Aurora User Guide, "Maximum connections for Aurora Serverless v2": 189 at 1 ACU,
+ * 823 at 4, 1,669 at 8, 3,360 at 16, 5,000 from 32), capped at 2,000 when the minimum is 0 or 0.5 ACU
+ * (same page). Between two rows of the table the lower row counts: the budget errs on the safe side.
+ */
+const AURORA_MAX_CONNECTIONS: readonly [maxAcu: number, connections: number][] = [
+  [1, 189],
+  [4, 823],
+  [8, 1669],
+  [16, 3360],
+  [32, 5000],
+];
+
+/**
+ * RDS for PostgreSQL: `LEAST({DBInstanceClassMemory/9531392}, 5000)` (RDS User Guide, "Maximum number
+ * of database connections"), where DBInstanceClassMemory is the class's memory less what RDS keeps for
+ * the operating system and its own processes, so below the nominal 1 GiB of db.t4g.micro's 112: the
+ * budget counts 80% of the nominal figure.
+ */
+const RDS_CLASS_MEMORY_GIB: Readonly<Record<string, number>> = { 'db.t4g.micro': 1 };
+
+/**
+ * Connections PostgreSQL keeps for superusers (superuser_reserved_connections, 3) and RDS for its own
+ * rdsadmin connections (rds.rds_superuser_reserved_connections, 2), in both engines' default groups.
+ */
+export const RESERVED_CONNECTIONS = 5;
+
+/** What the database accepts from Mastodon's processes: max_connections less the reserved ones, with the reason in words. */
+export function usableConnections(database: { engine: EngineFacts; instanceClass?: string; minCapacity?: number; maxCapacity?: number }): { connections: number; basis: string } {
+  if (database.engine.engine === 'postgres') {
+    const gib = RDS_CLASS_MEMORY_GIB[database.instanceClass ?? ''] ?? 1;
+    const maximum = Math.floor(((gib * 1024 ** 3) / 9531392) * 0.8);
+    return { connections: maximum - RESERVED_CONNECTIONS, basis: `RDS ${database.instanceClass} allows about ${maximum} (max_connections), ${RESERVED_CONNECTIONS} of them reserved` };
+  }
+  const maxAcu = database.maxCapacity ?? 1;
+  const row = [...AURORA_MAX_CONNECTIONS].reverse().find(([acu]) => acu <= maxAcu) ?? AURORA_MAX_CONNECTIONS[0];
+  const maximum = (database.minCapacity ?? 0) <= 0.5 ? Math.min(row[1], 2000) : row[1];
+  return { connections: maximum - RESERVED_CONNECTIONS, basis: `Aurora Serverless v2 at most ${maxAcu} ACU allows ${maximum} (max_connections), ${RESERVED_CONNECTIONS} of them reserved` };
 }

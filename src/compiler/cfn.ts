@@ -4,6 +4,8 @@
  * (about half a second), which `build` cannot afford.
  */
 import dataTypes from 'cloudform-types/types/dataTypes.js';
+import scalableTarget from 'cloudform-types/types/applicationAutoScaling/scalableTarget.js';
+import scalingPolicy from 'cloudform-types/types/applicationAutoScaling/scalingPolicy.js';
 import certificate from 'cloudform-types/types/certificateManager/certificate.js';
 import distribution from 'cloudform-types/types/cloudFront/distribution.js';
 import originAccessControl from 'cloudform-types/types/cloudFront/originAccessControl.js';
@@ -60,6 +62,8 @@ export const Sub = (text: string) => new dataTypes.IntrinsicFunction('Fn::Sub', 
 /** Fn::Cidr, which cloudform-types lacks. */
 export const Cidr = (block: unknown, count: number, hostBits: number) => new dataTypes.IntrinsicFunction('Fn::Cidr', [block, count, hostBits]);
 
+export const ScalableTarget = scalableTarget.default;
+export const ScalingPolicy = scalingPolicy.default;
 export const Certificate = certificate.default;
 export const Distribution = distribution.default;
 export const OriginAccessControl = originAccessControl.default;

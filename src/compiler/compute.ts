@@ -1,13 +1,16 @@
 import type { Architecture, Capacity, Config, EnvironmentMap, RunMode } from '../config/types.js';
 import { MASTODON_PROCESSES, mastodonFacts, SIDEKIQ, STREAMING, WEB, type OwnerFacts } from '../mastodon/facts.js';
-import { memoryPlan, type MastodonProcess, type MemoryPlan } from '../mastodon/memory.js';
-import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Value } from './cfn.js';
+import { ALL_QUEUES, deployment, mastodonTasks, type MastodonTask } from '../mastodon/layout.js';
+import type { MastodonProcess } from '../mastodon/memory.js';
+import { QUEUE_LATENCY_VARIABLES, queueLatencyScript } from '../mastodon/queueLatency.js';
+import { autoscaling } from './autoscaling.js';
+import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Resource, type Value } from './cfn.js';
 import { cache } from './cache.js';
 import { databaseEndpoint, databasePassword, databaseSecretArn, DATABASE_NAME, DATABASE_USER } from './database.js';
 import type { CompileStep, OwnerAccount } from './fragment.js';
 import { mailDomain, smtpSecretArn } from './mail.js';
 import { mediaBucket } from './media.js';
-import { Ids, OutputIds, type Names } from './naming.js';
+import { Ids, OutputIds, type MastodonTaskPart, type Names } from './naming.js';
 import { subnetIds } from './network.js';
 import { MASTODON_SECRET_KEYS, mastodonSecretArn, secretKey } from './secrets.js';
 
@@ -107,7 +110,7 @@ export function fargateTaskDefinition(props: { family: string; cpu: number; memo
   });
 }
 
-type LoadBalancerAttachment = { ContainerName: string; ContainerPort: number; TargetGroupArn: Value<string> };
+export type LoadBalancerAttachment = { ContainerName: string; ContainerPort: number; TargetGroupArn: Value<string> };
 
 /**
  * A Fargate service in the public subnets (a public IP instead of a NAT gateway), behind its own
@@ -115,7 +118,18 @@ type LoadBalancerAttachment = { ContainerName: string; ContainerPort: number; Ta
  */
 export function fargateService(
   config: Config,
-  props: { taskDefinitionId: string; desiredCount: Value<number>; capacity: Capacity; securityGroupId: string; execEnabled: boolean; loadBalancers: LoadBalancerAttachment[]; healthCheckGraceSeconds: number; dependsOn: string[] },
+  props: {
+    taskDefinitionId: string;
+    /** Undefined: the count is Application Auto Scaling's. */
+    desiredCount?: Value<number>;
+    capacity: Capacity;
+    securityGroupId: string;
+    execEnabled: boolean;
+    loadBalancers: LoadBalancerAttachment[];
+    deployment?: { MinimumHealthyPercent: number; MaximumPercent: number };
+    healthCheckGraceSeconds: number;
+    dependsOn: string[];
+  },
 ) {
   return new EcsService({
     Cluster: Ref(Ids.Cluster),
@@ -126,7 +140,7 @@ export function fargateService(
     // Always written out, even empty: when the property is left out, CloudFormation keeps the previous attachments.
     LoadBalancers: props.loadBalancers,
     HealthCheckGracePeriodSeconds: props.loadBalancers.length ? props.healthCheckGraceSeconds : undefined,
-    DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100, MaximumPercent: 200 },
+    DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true }, ...(props.deployment ?? { MinimumHealthyPercent: 100, MaximumPercent: 200 }) },
     EnableExecuteCommand: props.execEnabled,
     EnableECSManagedTags: true,
     PropagateTags: 'SERVICE',
@@ -194,16 +208,6 @@ export function ownerAccountScript(owner: OwnerFacts): string {
   ].join('\n');
 }
 
-/** The variables of the user's environment that name a number, as the processes read them. */
-function userNumber(config: Config, name: string): number | undefined {
-  const value = (config.mastodon.environment as Record<string, unknown>)[name];
-  return value === undefined ? undefined : Number(value);
-}
-
-export function mastodonMemory(config: Config): MemoryPlan {
-  return memoryPlan(config.mastodon.cpu, config.mastodon.memory, userNumber(config, 'WEB_CONCURRENCY'));
-}
-
 function railsEnvironment(config: Config): Record<string, Value<string>> {
   return {
     ...(config.mastodon.environment as Record<string, string>),
@@ -260,34 +264,40 @@ export function railsContainer(config: Config, name: string, command: string[], 
   };
 }
 
-function mastodonContainers(config: Config): ContainerDefinition[] {
+/** The containers of one Mastodon task: the migration step first, then its processes (asleep in maintenance and debug). */
+function mastodonContainers(config: Config, names: Names, task: MastodonTask, withPsql: boolean): ContainerDefinition[] {
   const sleeping = isSleeping(config.mastodon.mode);
   const database = databaseEndpoint(config);
-  const memory = mastodonMemory(config);
-  const afterMigrations = sleeping ? undefined : [{ ContainerName: 'migrate', Condition: 'SUCCESS' }];
+  const plan = task.memoryPlan;
+  const runsRails = task.processes.includes('web') || task.processes.includes('sidekiq');
+  const afterMigrations = sleeping || !runsRails ? undefined : [{ ContainerName: 'migrate', Condition: 'SUCCESS' }];
   const exec = sleeping ? { InitProcessEnabled: true } : undefined;
   const running = (name: MastodonProcess, extra: Partial<ContainerDefinition> = {}): Partial<ContainerDefinition> => ({
-    MemoryReservation: memory.reservation[name],
-    Memory: memory.limit[name],
+    MemoryReservation: plan.reservation[name],
+    Memory: plan.limit[name],
     RestartPolicy: RESTART_IN_PLACE,
     LinuxParameters: exec,
     ...extra,
   });
 
   const containers: ContainerDefinition[] = [];
-  if (!sleeping) {
+  if (!sleeping && runsRails) {
     // Runs to completion before web and sidekiq start: loads the schema on the first deploy, and on
     // later ones runs the migrations the running release can live with. The post-deployment ones
     // (db/post_migrate) wait for the deployer's one-off task (SKIP_POST_DEPLOYMENT_MIGRATIONS; where each release reads it: mastodon/facts.ts).
     containers.push(railsContainer(config, 'migrate', lockedRailsTask('db:prepare'), { environment: { SKIP_POST_DEPLOYMENT_MIGRATIONS: 'true' }, container: { Essential: false } }));
   }
-  containers.push(
-    railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : [...WEB.command], {
-      defaults: { WEB_CONCURRENCY: String(memory.WEB_CONCURRENCY), MAX_THREADS: String(memory.MAX_THREADS) },
-      environment: { BIND: '0.0.0.0', PORT: String(WEB.port) },
-      container: running('web', { PortMappings: [{ ContainerPort: WEB.port, Protocol: 'tcp' }], DependsOn: afterMigrations }),
-    }),
-    {
+  if (task.processes.includes('web')) {
+    containers.push(
+      railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : [...WEB.command], {
+        defaults: { WEB_CONCURRENCY: String(plan.workers), MAX_THREADS: String(task.threads) },
+        environment: { BIND: '0.0.0.0', PORT: String(WEB.port) },
+        container: running('web', { PortMappings: [{ ContainerPort: WEB.port, Protocol: 'tcp' }], DependsOn: afterMigrations }),
+      }),
+    );
+  }
+  if (task.processes.includes('streaming')) {
+    containers.push({
       Name: 'streaming',
       Image: `${config.mastodon.streamingImage}:${config.mastodon.version}`,
       Essential: true,
@@ -305,10 +315,32 @@ function mastodonContainers(config: Config): ContainerDefinition[] {
       Secrets: secretList({ DB_PASS: databasePassword, REDIS_URL: cache.url }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'streaming'),
       ...running('streaming'),
-    },
-    railsContainer(config, 'sidekiq', sleeping ? SLEEP_FOREVER : [...SIDEKIQ.command], { container: running('sidekiq', { DependsOn: afterMigrations }) }),
-  );
-  if (sleeping) {
+    });
+  }
+  if (task.sidekiq) {
+    const { queues, concurrency, group } = task.sidekiq;
+    // A group of the config names its queues with their weights (`-q name,weight` replaces config/sidekiq.yml's
+    // list); the one group that serves every queue reads the release's own list and weights.
+    const queueFlags = group === ALL_QUEUES ? [] : queues.flatMap((q) => ['-q', `${q.name},${q.weight}`]);
+    containers.push(railsContainer(config, 'sidekiq', sleeping ? SLEEP_FOREVER : [...SIDEKIQ.command, ...queueFlags], { defaults: { SIDEKIQ_CONCURRENCY: String(concurrency) }, container: running('sidekiq', { DependsOn: afterMigrations }) }));
+  }
+  if (task.processes.includes('metrics') && !sleeping) {
+    containers.push({
+      Name: 'metrics',
+      Image: `${config.mastodon.image}:${config.mastodon.version}`,
+      // A reporter that stops leaves the services at their size; it must never take Sidekiq down with it.
+      Essential: false,
+      Command: ['bundle', 'exec', 'ruby', '-e', queueLatencyScript()],
+      Environment: environmentList({
+        [QUEUE_LATENCY_VARIABLES.stack]: names.prefix,
+        [QUEUE_LATENCY_VARIABLES.groups]: JSON.stringify(Object.fromEntries(Object.entries(config.mastodon.sidekiq.groups).map(([name, g]) => [name, Object.keys(g.queues)]))),
+      }),
+      Secrets: secretList({ REDIS_URL: cache.url }),
+      LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'metrics'),
+      ...running('metrics'),
+    });
+  }
+  if (sleeping && withPsql) {
     // A psql client with the connection already set up, for `aws ecs execute-command ... --container postgres`.
     containers.push({
       Name: 'postgres',
@@ -355,17 +387,58 @@ function ownerAccount(config: Config, names: Names): { ownerAccount?: OwnerAccou
   };
 }
 
-/** A task of Rails containers, the Mastodon task's size, started with the Mastodon secrets; `taskRoleId` is what its code may do in AWS. */
-export function mastodonTaskDefinition(config: Config, family: string, containers: ContainerDefinition[], taskRoleId: string = Ids.MastodonTaskRole) {
+/** The size of a one-off Rails task (migrations, accounts, tootctl): size small's task, or a web task's at the other sizes. */
+function oneOffSize(config: Config): { cpu: number; memory: number } {
+  return config.size === 'small' ? config.mastodon : config.mastodon.web!;
+}
+
+/** A task of Rails containers of the one-off size, started with the Mastodon secrets; `taskRoleId` is what its code may do in AWS. */
+export function mastodonTaskDefinition(config: Config, family: string, containers: ContainerDefinition[], taskRoleId: string = Ids.MastodonTaskRole, size = oneOffSize(config)) {
   return fargateTaskDefinition({
     family,
-    cpu: config.mastodon.cpu,
-    memory: config.mastodon.memory,
+    cpu: size.cpu,
+    memory: size.memory,
     architecture: config.mastodon.architecture,
     executionRoleId: Ids.MastodonExecutionRole,
     taskRoleId,
     containers,
   });
+}
+
+/** The target groups a task's web and streaming containers serve. */
+function loadBalancing(task: MastodonTask, sleeping: boolean): LoadBalancerAttachment[] {
+  // Sleeping containers would fail the health checks and be replaced in a loop: keep them out of the target groups.
+  if (sleeping) return [];
+  return [
+    ...(task.processes.includes('web') ? [{ ContainerName: 'web', ContainerPort: WEB.port, TargetGroupArn: Ref(Ids.WebTargetGroup) }] : []),
+    ...(task.processes.includes('streaming') ? [{ ContainerName: 'streaming', ContainerPort: STREAMING.port, TargetGroupArn: Ref(Ids.StreamingTargetGroup) }] : []),
+  ];
+}
+
+/** One ECS service per Mastodon task of the size, each with its task definition and, when it scales, its scaling. */
+function mastodonServices(config: Config, names: Names): Record<string, Resource> {
+  const sleeping = isSleeping(config.mastodon.mode);
+  const resources: Record<string, Resource> = {};
+  mastodonTasks(config).forEach((task, index) => {
+    const id = (part: MastodonTaskPart) => Ids.mastodonTask(task.name, part);
+    const loadBalancers = loadBalancing(task, sleeping);
+    resources[id('TaskDefinition')] = mastodonTaskDefinition(config, `${names.prefix}-${task.name}`, mastodonContainers(config, names, task, index === 0), Ids.MastodonTaskRole, task);
+    resources[id('Service')] = fargateService(config, {
+      taskDefinitionId: id('TaskDefinition'),
+      // An autoscaled service leaves its count to Application Auto Scaling: a DesiredCount in the template would reset it on every deploy.
+      desiredCount: task.autoscaling ? undefined : task.count,
+      capacity: task.capacity,
+      securityGroupId: Ids.TaskSecurityGroup,
+      execEnabled: sleeping,
+      loadBalancers,
+      deployment: deployment(task),
+      // Migrations run before web starts; a large one must not get the task killed for failing health checks.
+      healthCheckGraceSeconds: 600,
+      dependsOn: loadBalancers.length ? [Ids.HttpsListener, Ids.StreamingListenerRule] : [],
+    });
+    if (task.autoscaling) Object.assign(resources, autoscaling(task, id, names));
+  });
+  return resources;
 }
 
 export const compileCompute: CompileStep = (config, names) => {
@@ -387,28 +460,11 @@ export const compileCompute: CompileStep = (config, names) => {
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },
           ...(sleeping ? [ECS_EXEC_STATEMENT] : []),
         ]),
-        [Ids.MastodonTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-mastodon`, mastodonContainers(config)),
+        ...mastodonServices(config, names),
         // Run once by the deployer after each deploy: every migration, the post-deployment ones included. In
         // every mode, `mastodon-cfn run` starts it with another command (tootctl): Mastodon's whole environment, no service.
         [Ids.PostDeploymentMigrationTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-post-deployment-migrations`, [railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))]),
         ...(owner.container ? { [Ids.OwnerAccountTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-owner-account`, [owner.container]) } : {}),
-        [Ids.MastodonService]: fargateService(config, {
-          taskDefinitionId: Ids.MastodonTaskDefinition,
-          desiredCount: config.mastodon.desiredCount,
-          capacity: config.mastodon.capacity,
-          securityGroupId: Ids.TaskSecurityGroup,
-          execEnabled: sleeping,
-          // Sleeping containers would fail the health checks and be replaced in a loop: keep them out of the target groups.
-          loadBalancers: sleeping
-            ? []
-            : [
-                { ContainerName: 'web', ContainerPort: WEB.port, TargetGroupArn: Ref(Ids.WebTargetGroup) },
-                { ContainerName: 'streaming', ContainerPort: STREAMING.port, TargetGroupArn: Ref(Ids.StreamingTargetGroup) },
-              ],
-          // Migrations run before web starts; a large one must not get the task killed for failing health checks.
-          healthCheckGraceSeconds: 600,
-          dependsOn: [Ids.HttpsListener, Ids.StreamingListenerRule],
-        }),
       },
       Outputs: {
         [OutputIds.ClusterName]: { Description: 'ECS cluster of the Mastodon tasks', Value: Ref(Ids.Cluster) },

@@ -9,16 +9,16 @@ import { generatedSecret, resolvedSecretKey, secretKey, secretsStackSecret } fro
 export const DATABASE_NAME = 'mastodon';
 export const DATABASE_USER = 'mastodon';
 
-/** The database's credentials, whatever the profile: the secret's ARN (JSON keys username and password) and an ECS `ValueFrom` for the password. */
+/** The database's credentials, whatever the size: the secret's ARN (JSON keys username and password) and an ECS `ValueFrom` for the password. */
 export const databaseSecretArn = Ref(Ids.DatabaseCredentialsArnParameter);
 export const databasePassword = secretKey(databaseSecretArn, 'password');
 
-/** The resource that serves the database: the Aurora cluster, or the RDS instance of profile small. */
-const databaseServer = (config: Config) => (config.profile === 'small' ? Ids.PostgresInstance : Ids.DatabaseCluster);
+/** The resource that serves the database: the Aurora cluster, or the RDS instance of size small. */
+const databaseServer = (config: Config) => (config.size === 'small' ? Ids.PostgresInstance : Ids.DatabaseCluster);
 
 /** The engine and version of the database the stack creates, for the deployer's check that AWS still creates it. */
 export function databaseEngineOf(config: Config) {
-  return { logicalId: databaseServer(config), engine: databaseEngine(config.profile).engine, engineVersion: config.database.engineVersion };
+  return { logicalId: databaseServer(config), engine: databaseEngine(config.size).engine, engineVersion: config.database.engineVersion };
 }
 
 /** What the tasks need to reach the database: host, port, and Mastodon's connection settings (DB_SSLMODE differs: see compute.ts). */
@@ -28,7 +28,7 @@ export function databaseEndpoint(config: Config) {
   return { host, port, environment: { DB_HOST: host, DB_PORT: port, DB_NAME: DATABASE_NAME, DB_USER: DATABASE_USER } };
 }
 
-/** What both profiles' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
+/** What both engines' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
 function commonSettings(config: Config) {
   return {
     MasterUsername: DATABASE_USER,
@@ -41,7 +41,7 @@ function commonSettings(config: Config) {
   };
 }
 
-/** Aurora PostgreSQL Serverless v2 (profile standard): the data lives in the cluster, the instance is compute only. */
+/** Aurora PostgreSQL Serverless v2 (sizes standard and large): the data lives in the cluster, the instance is compute only. */
 function auroraDatabase(config: Config): Fragment {
   return {
     main: {
@@ -72,7 +72,7 @@ function auroraDatabase(config: Config): Fragment {
   };
 }
 
-/** RDS for PostgreSQL on the smallest Graviton instance, one availability zone (profile small). */
+/** RDS for PostgreSQL on the smallest Graviton instance, one availability zone (size small). */
 const SMALL_INSTANCE_CLASS = 'db.t4g.micro';
 /** gp3's minimum for RDS; storage autoscaling grows it up to the maximum before a full disk stops Mastodon. */
 const SMALL_STORAGE_GB = 20;
@@ -109,7 +109,7 @@ function smallDatabase(config: Config): Fragment {
 }
 
 /**
- * The database: Aurora PostgreSQL Serverless v2, or RDS for PostgreSQL with profile small. The
+ * The database: Aurora PostgreSQL Serverless v2, or RDS for PostgreSQL at size small. The
  * master password is a secret of our own in the secrets stack, never rotated: an RDS-managed
  * password (ManageMasterUserPassword) rotates every 7 days, and ECS hands secrets to containers
  * only when a task starts, so every task would lose the database after the first rotation.
@@ -135,5 +135,5 @@ export const compileDatabase: CompileStep = (config, names) => {
       Resources: { [Ids.DatabaseSubnetGroup]: new DbSubnetGroup({ DBSubnetGroupDescription: `${names.prefix} database subnets`, SubnetIds: subnetIds(config) }) },
     },
   };
-  return mergeParts(credentials, shared, config.profile === 'small' ? smallDatabase(config) : auroraDatabase(config));
+  return mergeParts(credentials, shared, config.size === 'small' ? smallDatabase(config) : auroraDatabase(config));
 };

@@ -1,4 +1,4 @@
-import type { Config, Profile } from '../config/types.js';
+import type { Config, Size } from '../config/types.js';
 import type { Estimate } from '../cost/estimate.js';
 import type { Problem } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
@@ -19,12 +19,12 @@ import { compileUserResources } from './resources.js';
 import { compileSecrets } from './secrets.js';
 import { compileServices } from './services.js';
 
-/** What the main stack records of its build for the deployer: the release it runs (the upgrade guard) and its profile (the data-loss guard names a profile change as the cause). */
+/** What the main stack records of its build for the deployer: the release it runs (the upgrade guard) and its size (the data-loss guard names a change between small and the others as the cause). */
 const compileDeployGuards: CompileStep = (config) => ({
   main: {
     Outputs: {
       [OutputIds.MastodonVersion]: { Description: 'Mastodon release this stack runs', Value: config.mastodon.version },
-      [OutputIds.Profile]: { Description: 'The profile (standard or small) this stack was built with', Value: config.profile },
+      [OutputIds.Size]: { Description: 'The size (small, standard or large) this stack was built with', Value: config.size },
     },
   },
 });
@@ -191,8 +191,8 @@ export interface ManifestStack {
   serviceTokens?: ServiceToken[];
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
-  /** The profile of the main stack: a change of profile replaces the database, and the data-loss guard says so. */
-  profile?: Profile;
+  /** The size of the main stack: a change to or from small replaces the database, and the data-loss guard says so. */
+  size?: Size;
   /** The database the main stack creates: the deployer asks RDS whether it still creates this engine version. */
   database?: DatabaseEngine;
   /** The public DNS names the main stack serves and mails from: deploy refuses names reserved for examples and tests. */
@@ -251,7 +251,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),
         ...(stack.images.length ? { images: stack.images } : {}),
         ...(stack.serviceTokens.length ? { serviceTokens: stack.serviceTokens } : {}),
-        ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, profile: config.profile, database: databaseEngineOf(config), publicNames: publicNames(config) } : {}),
+        ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, size: config.size, database: databaseEngineOf(config), publicNames: publicNames(config) } : {}),
       };
     }),
   };

@@ -55,6 +55,8 @@ export function pascal(name: string): string {
     .join('');
 }
 
+export type MastodonTaskPart = 'TaskDefinition' | 'Service' | 'ScalableTarget' | 'ScalingPolicy';
+
 /** Logical ids of the resources the compiler generates, by component. */
 export const Ids = {
   // network
@@ -75,7 +77,7 @@ export const Ids = {
   DatabaseSubnetGroup: 'DatabaseSubnetGroup',
   DatabaseCluster: 'DatabaseCluster',
   DatabaseInstance: 'DatabaseInstance',
-  /** Profile small's RDS for PostgreSQL instance: a name of its own, so switching profile is a replacement the data-loss guard sees. */
+  /** Size small's RDS for PostgreSQL instance: a name of its own, so switching to or from small is a replacement the data-loss guard sees. */
   PostgresInstance: 'PostgresInstance',
   DatabaseCredentials: 'DatabaseCredentials',
   DatabaseCredentialsArnParameter: 'DatabaseCredentialsArn',
@@ -100,8 +102,11 @@ export const Ids = {
   MastodonLogGroup: 'MastodonLogGroup',
   MastodonExecutionRole: 'MastodonExecutionRole',
   MastodonTaskRole: 'MastodonTaskRole',
-  MastodonTaskDefinition: 'MastodonTaskDefinition',
-  MastodonService: 'MastodonService',
+  /**
+   * A Mastodon task of the size (mastodon/layout.ts): `MastodonService` for size small's one task,
+   * `WebService`, `StreamingService`, `SidekiqMainService` (group main) and so on for the others.
+   */
+  mastodonTask: (task: string, part: MastodonTaskPart) => `${pascal(task)}${part}`,
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
   // media
@@ -164,6 +169,8 @@ export const OutputIds = {
   CacheAuthTokenArn: 'CacheAuthTokenArn',
   DatabaseClusterId: 'DatabaseClusterId',
   DatabaseInstanceId: 'DatabaseInstanceId',
+  /** The size of the build; stacks deployed before sizes have `Profile` (standard or small) instead. */
+  Size: 'Size',
   Profile: 'Profile',
   ClusterName: 'ClusterName',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',

@@ -5,7 +5,8 @@
 export type Capacity = 'spot' | 'on-demand' | 'mixed';
 export type Architecture = 'arm64' | 'x86_64';
 export type RunMode = 'production' | 'maintenance' | 'debug';
-export type Profile = 'standard' | 'small';
+export const SIZES = ['small', 'standard', 'large'] as const;
+export type Size = (typeof SIZES)[number];
 export type EnvironmentMap = Record<string, string | number | boolean>;
 
 /** The Mastodon account a service acts as, with its token's scopes (services.<name>.mastodon). */
@@ -40,26 +41,60 @@ export interface ServiceConfig {
   table: boolean;
 }
 
+/** Application Auto Scaling target tracking of one ECS service: between min and max tasks. */
+export interface Autoscaling {
+  min: number;
+  max: number;
+  /** Target average CPU utilisation, in percent (web and streaming). */
+  cpu?: number;
+  /** Target load balancer requests per task per minute (web only). */
+  requestsPerTarget?: number;
+  /** Target queue latency, in seconds (Sidekiq). */
+  latency?: number;
+}
+
+/** The size of one Mastodon process's tasks: `count` of them, or `autoscaling` between its min and max. */
+export interface ProcessConfig {
+  count: number;
+  cpu: number;
+  memory: number;
+  capacity: Capacity;
+  autoscaling?: Autoscaling;
+}
+
+/** One Sidekiq process kind: the queues it serves, with their weights, and its threads. */
+export interface SidekiqGroup extends ProcessConfig {
+  queues: Record<string, number>;
+  concurrency: number;
+}
+
 export interface Config {
   service: string;
   provider: { region: string; stage: string; tags: Record<string, string>; logRetentionInDays: number };
   domain: string;
-  profile: Profile;
+  size: Size;
   mastodon: {
     version: string;
     image: string;
     streamingImage: string;
     mode: RunMode;
+    /** Every process's default; at size small, the one task's. */
     capacity: Capacity;
     architecture: Architecture;
+    /** Size small's one task (web, streaming and Sidekiq together). */
     cpu: number;
     memory: number;
-    desiredCount: number;
+    /** Sizes standard and large: web's tasks (which also run streaming at size standard). */
+    web?: ProcessConfig;
+    /** Size large: streaming's own tasks. */
+    streaming?: ProcessConfig;
+    /** Sizes standard and large: the Sidekiq processes, one ECS service per group; at size small, the queues of the one process. */
+    sidekiq: { groups: Record<string, SidekiqGroup> };
     environment: EnvironmentMap;
     /** The first account, created once by the deployer. */
     owner?: { username: string; email: string };
   };
-  /** minCapacity and maxCapacity: Aurora's, profile standard only. */
+  /** minCapacity and maxCapacity: Aurora's, sizes standard and large only. */
   database: { minCapacity?: number; maxCapacity?: number; engineVersion: string; backupRetentionDays: number };
   cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };
   media: { domain: string; priceClass: string; keepDeletedDays: number };

@@ -8,9 +8,10 @@ import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
 import { distributionComment } from '../compiler/media.js';
 import { defaultRulePriority, makeNames, pascal, type KeptSecret } from '../compiler/naming.js';
-import { IGNORED_NEXT_TO_REDIS_URL, MASTODON_PROCESSES, MASTODON_SERIES, MASTODON, mastodonFacts, OWNED_MASTODON_VARIABLES, reservedOwnerUsernames, seriesOf } from '../mastodon/facts.js';
-import { memoryProblem } from '../mastodon/memory.js';
+import { IGNORED_NEXT_TO_REDIS_URL, MOVING_SIDEKIQ_QUEUES, MASTODON_PROCESSES, MASTODON_SERIES, MASTODON, mastodonFacts, OWNED_MASTODON_VARIABLES, reservedOwnerUsernames, seriesOf } from '../mastodon/facts.js';
 import { fargateSizeProblem } from './fargate.js';
+import { connectionBudgetProblems, sizeProblems } from './sizes.js';
+import { mastodonTasks } from '../mastodon/layout.js';
 import type { LoadedConfig } from './load.js';
 import { dotted, getAt, isPlainObject, type ConfigPath } from './path.js';
 import { validate as validateSchema, type SchemaError } from './schemaValidator.generated.js';
@@ -33,7 +34,7 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
       if (isPlainObject(config.media)) config.media.domain ??= `media.${config.domain}`;
       if (isPlainObject(config.mail)) config.mail.from ??= `notifications@${config.domain}`;
     }
-    problems.push(...profileProblems(config, locate));
+    problems.push(...sizeProblems(config, locate));
     problems.push(...semanticProblems(config, locate));
     problems.push(...serviceSourceProblems(config, locate, baseDir));
     problems.push(...serviceAccountProblems(config, locate));
@@ -41,6 +42,7 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
   } catch (error) {
     if (schemaValid) throw error;
   }
+  if (problems.length === 0) problems.push(...connectionBudgetProblems(config, locate));
   problems.sort(byPosition);
   return { config, problems };
 }
@@ -59,6 +61,13 @@ function schemaAt(schemaPath: string): Record<string, unknown> | undefined {
 function pointerToPath(pointer: string): string[] {
   return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
+
+/** Keys of earlier versions, with what to write instead. */
+const RENAMED_KEYS: Record<string, string> = {
+  // In a Serverless Framework config `profile` names the AWS credentials, and `--profile` does on every deploying command.
+  profile: '"profile" is now "size" (small, standard or large; profile small is size small, profile standard is size standard): write size: instead',
+  'mastodon.desiredCount': '"mastodon.desiredCount" is gone: size small runs one task; at sizes standard and large write mastodon.web.count (or mastodon.web.autoscaling)',
+};
 
 const TYPE_WORDS: Record<string, string> = {
   string: 'a string',
@@ -109,6 +118,11 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
     switch (error.keyword) {
       case 'additionalProperties': {
         const key = String(error.params.additionalProperty);
+        const renamed = RENAMED_KEYS[dotted([...path, key])];
+        if (renamed) {
+          problems.push({ code: 'schema.renamed', ...at([...path, key], true), message: renamed });
+          break;
+        }
         const known = Object.keys((parent?.properties as Record<string, unknown>) ?? {});
         problems.push({ code, ...at([...path, key], true), message: `unknown key "${excerpt(key)}"${key.length <= 80 ? suggestion(key, known) : ''}` });
         break;
@@ -163,35 +177,9 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
 /** Keys the compiler sets itself; a user value would silently break the wiring. Tuning (DB_POOL, MAX_THREADS, ...) is the user's. */
 const OWNED_VARIABLES: ReadonlySet<string> = new Set(OWNED_MASTODON_VARIABLES);
 const IGNORED_VARIABLES: ReadonlySet<string> = new Set(IGNORED_NEXT_TO_REDIS_URL);
-
-/** The defaults a profile decides (documented with each key in the schema). */
-const PROFILE_DEFAULTS = {
-  standard: { nodeType: 'cache.t3.micro', cpu: 1024, minCapacity: 0.5, maxCapacity: 1 },
-  // 0.5 vCPU and 2 GB: one Puma worker; web, sidekiq and streaming reserve 640, 512 and 256 MiB (mastodon/memory.ts).
-  // ARM64 on Spot is fine: FARGATE_SPOT runs ARM64 Linux tasks on platform 1.4.0 (ECS API reference, CapacityProviderStrategyItem).
-  small: { nodeType: 'cache.t4g.micro', cpu: 512 },
-} as const;
-
-/** Fills what the profile decides, and refuses Aurora's settings on a profile without Aurora. */
-function profileProblems(config: Config, locate: Locate): Problem[] {
-  const problems: Problem[] = [];
-  const defaults = PROFILE_DEFAULTS[config.profile];
-  if (!defaults) return problems;
-  if (isPlainObject(config.cache)) config.cache.nodeType ??= defaults.nodeType;
-  if (isPlainObject(config.mastodon)) config.mastodon.cpu ??= defaults.cpu;
-  if (!isPlainObject(config.database)) return problems;
-  if ('minCapacity' in defaults) {
-    config.database.minCapacity ??= defaults.minCapacity;
-    config.database.maxCapacity ??= defaults.maxCapacity;
-    return problems;
-  }
-  for (const key of ['minCapacity', 'maxCapacity'] as const) {
-    if (config.database[key] === undefined) continue;
-    const path = ['database', key];
-    problems.push({ code: 'semantic.profile', path: dotted(path), message: `${key} sets Aurora's capacity; profile ${config.profile} runs RDS for PostgreSQL db.t4g.micro instead: remove it, or use profile standard`, ...locate(path) });
-  }
-  return problems;
-}
+const MOVING_QUEUES: ReadonlySet<string> = new Set(MOVING_SIDEKIQ_QUEUES);
+/** Threads and pools the connection budget counts: whole numbers, or the budget would count nonsense. */
+const COUNTED_VARIABLES = ['MAX_THREADS', 'DB_POOL', 'SIDEKIQ_CONCURRENCY'] as const;
 
 function semanticProblems(config: Config, locate: Locate): Problem[] {
   const problems: Problem[] = [];
@@ -208,20 +196,17 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     const supported = MASTODON_SERIES.map((s) => `${s}.x`).join(', ');
     report(['mastodon', 'version'], 'version', `${version} is not a release mastodon-cfn knows: it supports the ${supported} series (up to ${MASTODON[MASTODON_SERIES.at(-1)!].latest} checked); choose one of them`);
   }
-  const fargateSize = (cpu: unknown, memory: unknown) => (number(cpu) && number(memory) ? fargateSizeProblem(cpu, memory) : undefined);
-  const mastodonSize = fargateSize(config.mastodon.cpu, config.mastodon.memory);
-  if (mastodonSize) report(['mastodon', 'memory'], 'fargateSize', mastodonSize);
   const environment = isPlainObject(config.mastodon.environment) ? config.mastodon.environment : {};
   for (const key of Object.keys(environment)) {
     if (OWNED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
     if (IGNORED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} would be ignored: Mastodon reads only the REDIS_URL mastodon-cfn sets (lib/mastodon/redis_configuration.rb, streaming/redis.js)`);
+    if (MOVING_QUEUES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} would move Sidekiq's queues away from the stack's cache, where the queue-latency metric and Sidekiq's autoscaling read them (lib/mastodon/redis_configuration.rb): remove it`);
   }
   const workers = environment.WEB_CONCURRENCY;
-  const workersValid = workers === undefined || /^\d{1,3}$/.test(String(workers));
-  if (!workersValid) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma's single mode); got ${JSON.stringify(workers)}`);
-  if (!mastodonSize && workersValid && number(config.mastodon.cpu) && number(config.mastodon.memory)) {
-    const tight = memoryProblem(config.mastodon.cpu, config.mastodon.memory, workers === undefined ? undefined : Number(workers));
-    if (tight) report(workers === undefined ? ['mastodon', 'memory'] : ['mastodon', 'environment', 'WEB_CONCURRENCY'], 'memory', tight);
+  if (workers !== undefined && !/^\d{1,3}$/.test(String(workers))) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma's single mode); got ${JSON.stringify(workers)}`);
+  for (const name of COUNTED_VARIABLES) {
+    const value = environment[name];
+    if (value !== undefined && !/^[1-9]\d{0,2}$/.test(String(value))) report(['mastodon', 'environment', name], 'threads', `${name} must be a whole number from 1 to 999; got ${JSON.stringify(value)}`);
   }
 
   if (text(config.media.domain) && config.media.domain === config.domain) {
@@ -265,7 +250,7 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
         if (key in service.environment) report(['services', name, 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn for the service's table and cannot be overridden`);
       }
     }
-    const size = fargateSize(service.cpu, service.memory);
+    const size = number(service.cpu) && number(service.memory) ? fargateSizeProblem(service.cpu, service.memory) : undefined;
     if (size) report(at('memory'), 'fargateSize', size);
     const id = pascal(name);
     const idOwner = idOwners.get(id);
@@ -377,7 +362,7 @@ function buildFolderProblem(folder: string, given: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // What AWS refuses (the facts are in src/aws/)
 
-/** Fills the database engine version of the profile, and refuses what AWS would refuse: a region, an engine version, a CIDR block, a name too long. */
+/** Fills the database engine version of the size, and refuses what AWS would refuse: a region, an engine version, a CIDR block, a name too long. */
 function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean): Problem[] {
   const problems: Problem[] = [];
   const report = (path: ConfigPath, code: string, message: string) => problems.push({ code: `semantic.${code}`, path: dotted(path), message, ...locate(path) });
@@ -388,8 +373,8 @@ function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean):
     if (message) report(['provider', 'region'], 'region', message);
   }
 
-  if (isPlainObject(config.database) && typeof config.profile === 'string') {
-    const engine = databaseEngine(config.profile);
+  if (isPlainObject(config.database) && typeof config.size === 'string') {
+    const engine = databaseEngine(config.size);
     config.database.engineVersion ??= engine.defaultVersion;
     const message = typeof config.database.engineVersion === 'string' && /^[0-9]+\.[0-9]+$/.test(config.database.engineVersion) ? engineVersionProblem(engine, config.database.engineVersion) : undefined;
     if (message) report(['database', 'engineVersion'], 'engineVersion', message);
@@ -470,7 +455,8 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
     fromPrefix('clusterName', names.prefix),
     fromPrefix('originAccessControlName', names.mediaPolicyName),
     fromPrefix('responseHeadersPolicyName', names.mediaPolicyName),
-    ...['mastodon', 'post-deployment-migrations', 'owner-account'].map((task) => fromPrefix('taskFamily', `${names.prefix}-${task}`)),
+    // The size's tasks (mastodon, web, streaming, sidekiq-<group>), once the size's defaults are filled in.
+    ...[...(isPlainObject(config.mastodon?.sidekiq?.groups) ? mastodonTasks(config).map((task) => task.name) : []), 'post-deployment-migrations', 'owner-account'].map((task) => fromPrefix('taskFamily', `${names.prefix}-${task}`)),
     fromPrefix('logGroupName', names.logGroup('mastodon')),
     ...kept.map((purpose) => fromPrefix('secretName', names.secretName(purpose))),
     ...services.flatMap(([name, service]): DerivedName[] => [

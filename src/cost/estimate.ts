@@ -35,7 +35,14 @@ export interface RegionPrices {
   ecrStorageGbMonth?: number;
 }
 
-export type PriceTable = Omit<typeof prices, 'regions' | '$comment'> & {
+/** What a size is priced for (prices.json `usage`), and why. */
+export type Usage = Omit<(typeof prices)['usage']['standard'], 'why'> & { why: string };
+export type PricedSize = 'small' | 'standard' | 'large';
+
+export type PriceTable = Omit<typeof prices, 'regions' | '$comment' | 'usage' | 'derived'> & {
+  usage: Record<PricedSize, Usage>;
+  /** Prices the table derived rather than read, by the dotted start of their path, with how. */
+  derived?: Record<string, string>;
   regions: Record<string, RegionPrices | undefined>;
   /** Where the prices come from, when not from the table shipped with mastodon-cfn. */
   source?: string;
@@ -57,6 +64,8 @@ export interface CostLine {
   unitPrice?: number;
   /** Rounded to the cent; undefined when the price is unknown. */
   monthly?: number;
+  /** How the unit price was derived, when it was not read from AWS's prices. */
+  derived?: string;
 }
 
 export interface Estimate {
@@ -75,6 +84,8 @@ export interface Estimate {
   assumptions: string[];
   /** Prices the source could not give, and why. */
   priceNotes: string[];
+  /** The size the usage assumptions are those of (the main stack's Size output). */
+  size: PricedSize;
 }
 
 /** The source of the prices in prices.json. */
@@ -88,7 +99,16 @@ interface TemplateResource {
 export interface PricedStack {
   name: string;
   region: string;
-  template: { Resources?: Record<string, TemplateResource> };
+  template: { Resources?: Record<string, TemplateResource>; Outputs?: Record<string, { Value?: unknown }> };
+}
+
+/** The size a build was made for: the main stack's Size output, or the Profile output of a stack deployed before sizes. */
+export function sizeOf(stacks: PricedStack[]): PricedSize {
+  for (const stack of stacks) {
+    const value = stack.template.Outputs?.Size?.Value ?? stack.template.Outputs?.Profile?.Value;
+    if (value === 'small' || value === 'standard' || value === 'large') return value;
+  }
+  return 'standard';
 }
 
 /** Rounded to the cent. */
@@ -98,6 +118,7 @@ export const cents = (value: number) => Math.round(value * 100) / 100;
 interface Price {
   path: string[];
   unitPrice?: number;
+  derived?: string;
 }
 
 /** The price at `path` in `p`, if there is one. */
@@ -107,19 +128,25 @@ function priceAt(p: RegionPrices | undefined, path: string[]): Price {
   return { path, unitPrice: typeof node === 'number' ? node : undefined };
 }
 
-function line(resource: string, component: CostLine['component'], item: string, quantity: number, unit: string, { path, unitPrice }: Price): CostLine {
-  return { resource, component, item, quantity, unit, price: path, unitPrice, monthly: unitPrice === undefined ? undefined : cents(quantity * unitPrice) };
+function line(resource: string, component: CostLine['component'], item: string, quantity: number, unit: string, { path, unitPrice, derived }: Price): CostLine {
+  return { resource, component, item, quantity, unit, price: path, unitPrice, monthly: unitPrice === undefined ? undefined : cents(quantity * unitPrice), ...(derived ? { derived } : {}) };
+}
+
+/** The price, marked as derived when the table says it derived it. */
+function derivedAt(price: Price, table: PriceTable): Price {
+  const dotted = price.path.join('.');
+  const how = Object.entries(table.derived ?? {}).find(([start]) => dotted === start || dotted.startsWith(`${start}.`))?.[1];
+  return how && price.unitPrice !== undefined ? { ...price, derived: how } : price;
 }
 
 /** The logical id a `{ Ref }` points at, or undefined for a literal. */
 const refOf = (value: unknown) => (value && typeof value === 'object' && 'Ref' in value ? String((value as { Ref: unknown }).Ref) : undefined);
 
 /** One stack's billable resources, priced in `p` (undefined: a region the table lacks). */
-function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: PriceTable): CostLine[] {
+function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: PriceTable, usage: Usage): CostLine[] {
   const resources = stack.template.Resources ?? {};
   const hours = table.hoursPerMonth;
-  const usage = table.usage;
-  const at = (...path: string[]) => priceAt(p, path);
+  const at = (...path: string[]) => derivedAt(priceAt(p, path), table);
   const lines: CostLine[] = [];
   for (const [id, resource] of Object.entries(resources)) {
     const props = resource.Properties ?? {};
@@ -188,32 +215,60 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
   return lines;
 }
 
-/**
- * How many tasks a service runs, from its DesiredCount: a service that waits for its Mastodon token
- * (`Fn::If` on the token's condition, else 0) runs its count once the deploy has made the token.
- */
-export function runningTaskCount(desiredCount: unknown): number {
-  const branches = (desiredCount as { 'Fn::If'?: unknown[] } | undefined)?.['Fn::If'];
-  return Number(Array.isArray(branches) ? branches[1] : (desiredCount ?? 1));
+/** Whether a value is `{ Fn::GetAtt: [id, …] }` or `{ Ref: id }` of this logical id, anywhere inside it. */
+function mentions(value: unknown, id: string): boolean {
+  if (Array.isArray(value)) return value.some((v) => mentions(v, id));
+  if (!value || typeof value !== 'object') return false;
+  const object = value as Record<string, unknown>;
+  if (object.Ref === id || (Array.isArray(object['Fn::GetAtt']) && object['Fn::GetAtt'][0] === id)) return true;
+  return Object.values(object).some((v) => mentions(v, id));
 }
+
+/** How many tasks a service runs: a fixed count, or an autoscaling range (its scalable target names the service). */
+export interface TaskCount {
+  /** What runs at least, and what the estimate prices. */
+  count: number;
+  /** The autoscaling maximum, when the service scales. */
+  max?: number;
+}
+
+/**
+ * How many tasks a service runs. A service that waits for its Mastodon token (`Fn::If` on the token's
+ * condition, else 0) runs its count once the deploy has made the token; an autoscaled one has no
+ * DesiredCount, and runs between its scalable target's MinCapacity and MaxCapacity.
+ */
+export function taskCount(id: string, resources: Record<string, TemplateResource>): TaskCount {
+  const scaling = Object.values(resources).find((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget' && mentions(r.Properties?.ResourceId, id))?.Properties;
+  if (scaling) return { count: Number(scaling.MinCapacity), max: Number(scaling.MaxCapacity) };
+  const desiredCount = resources[id]?.Properties?.DesiredCount;
+  const branches = (desiredCount as { 'Fn::If'?: unknown[] } | undefined)?.['Fn::If'];
+  return { count: Number(Array.isArray(branches) ? branches[1] : (desiredCount ?? 1)) };
+}
+
+/** A service of Mastodon's own processes (their container names no other service may take), rather than a side service. */
+export function isMastodonService(definition: { ContainerDefinitions?: { Name: string }[] } | undefined): boolean {
+  return (definition?.ContainerDefinitions ?? []).some((c) => (MASTODON_CONTAINERS as readonly string[]).includes(c.Name));
+}
+const MASTODON_CONTAINERS = ['web', 'streaming', 'sidekiq'] as const;
 
 /** A Fargate service: its tasks' vCPU and memory hours on Spot or on-demand, and a public IPv4 address per task. */
 function serviceLines(id: string, props: Record<string, any>, resources: Record<string, TemplateResource>, p: RegionPrices | undefined, table: PriceTable): CostLine[] {
   const definition = resources[refOf(props.TaskDefinition) ?? '']?.Properties;
-  const count = runningTaskCount(props.DesiredCount);
+  const { count, max } = taskCount(id, resources);
   if (!definition || count === 0) return [];
   const architecture = definition.RuntimePlatform?.CpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
   const vcpu = Number(definition.Cpu) / 1024;
   const gb = Number(definition.Memory) / 1024;
-  const component: CostLine['component'] = id === 'MastodonService' ? 'compute' : 'service';
+  const component: CostLine['component'] = isMastodonService(definition) ? 'compute' : 'service';
   const strategy: { CapacityProvider: string; Base?: number }[] = props.CapacityProviderStrategy ?? [{ CapacityProvider: 'FARGATE' }];
   const onDemandBase = strategy.find((s) => s.CapacityProvider === 'FARGATE')?.Base ?? 0;
   const onSpot = strategy.some((s) => s.CapacityProvider === 'FARGATE_SPOT');
   const onDemandTasks = onSpot ? Math.min(count, onDemandBase) : count;
   const spotTasks = count - onDemandTasks;
   // Rounded to a hundred-millionth of a dollar: the unit price printed is the one multiplied.
-  const spot = ({ path, unitPrice }: Price): Price => ({ path, unitPrice: unitPrice === undefined ? undefined : Number((unitPrice * (1 - table.fargateSpotDiscount)).toFixed(8)) });
-  const tasksOf = (n: number) => `${plural(n, 'task')} of ${id}`;
+  const spot = ({ path, unitPrice }: Price): Price =>
+    unitPrice === undefined ? { path } : { path, unitPrice: Number((unitPrice * (1 - table.fargateSpotDiscount)).toFixed(8)), derived: `${Math.round(table.fargateSpotDiscount * 100)}% below on-demand Fargate (Spot has no fixed price)` };
+  const tasksOf = (n: number) => `${plural(n, 'task')} of ${id}${max === undefined ? '' : `, its autoscaling minimum (up to ${max})`}`;
   const lines: CostLine[] = [];
   for (const [tasks, kind, price] of [
     [onDemandTasks, 'on-demand', (price: Price) => price],
@@ -232,11 +287,13 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
 /** The monthly estimate of a build's stacks, priced in the home region's prices. */
 export function estimate(stacks: PricedStack[], homeRegion: string, table: PriceTable = PRICES): Estimate {
   const p = table.regions[homeRegion];
-  const lines = stacks.flatMap((stack) => stackLines(stack, p, table));
+  const size = sizeOf(stacks);
+  const u = table.usage[size];
+  const lines = stacks.flatMap((stack) => stackLines(stack, p, table, u));
   const usesRoute53 = stacks.some((stack) => Object.values(stack.template.Resources ?? {}).some((r) => r.Type === 'AWS::Route53::RecordSet'));
   if (usesRoute53) lines.push(line('HostedZone', 'dns', 'Route 53 hosted zone (yours; its records for AWS aliases answer free)', 1, 'zone-months', priceAt(p, ['route53HostedZoneMonth'])));
   const known = lines.filter((l) => l.monthly !== undefined);
-  const u = table.usage;
+  const autoscaled = stacks.some((stack) => Object.values(stack.template.Resources ?? {}).some((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget'));
   return {
     region: homeRegion,
     date: table.date,
@@ -246,9 +303,12 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
     total: cents(known.reduce((sum, l) => sum + l.monthly!, 0)),
     incomplete: known.length < lines.length,
     priced: p !== undefined,
+    size,
     assumptions: [
       `${table.hoursPerMonth} hours a month; on-demand prices of ${table.date}${p ? '' : `; the table has no prices for ${homeRegion}`}`,
+      `usage of size ${size}: ${u.why}`,
       table.fargateSpotNote,
+      ...(autoscaled ? ['autoscaled services at their minimum count, Aurora at its minimum capacity: a busy hour costs more'] : []),
       `Aurora: ${u.auroraStorageGb} GB stored, ${u.auroraIoMillions} million I/O requests; load balancer: ${u.loadBalancerCapacityUnits} LCU on average`,
       `media: ${u.mediaStorageGb} GB in S3, ${u.cloudFrontGbOut} GB a month through CloudFront; logs: ${u.logsIngestedGb} GB ingested per log group`,
       `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails; ECR: ${u.ecrStorageGb} GB of images per built service`,
@@ -266,7 +326,8 @@ export function formatTotal(estimate: Pick<Estimate, 'total' | 'incomplete' | 'r
 
 /** The itemised estimate: every line with its quantity and unit price, then the total and the assumptions. */
 export function formatEstimate(estimate: Estimate): string {
-  const rows = estimate.lines.map((l) => [l.component, l.item, quantity(l.quantity, l.unit), l.unitPrice === undefined ? 'unknown' : `× ${unitPrice(l.unitPrice)}`, money(l.monthly)]);
+  const rows = estimate.lines.map((l) => [l.component, l.item, quantity(l.quantity, l.unit), l.unitPrice === undefined ? 'unknown' : `× ${unitPrice(l.unitPrice)}${l.derived ? '*' : ''}`, money(l.monthly)]);
+  const derived = [...new Set(estimate.lines.flatMap((l) => (l.derived ? [l.derived] : [])))];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const body = rows.map((r) => `  ${r.slice(0, 4).map((cell, i) => cell.padEnd(widths[i])).join('  ')}  ${r[4].padStart(9)}`);
   return [
@@ -274,6 +335,7 @@ export function formatEstimate(estimate: Estimate): string {
     ...body,
     `  Total: ${formatTotal(estimate)}`,
     ...(estimate.incomplete ? [`  Lines marked unknown have no price in ${estimate.source}: the total leaves them out.`] : []),
+    ...derived.map((how) => `  * derived, not read from AWS's prices: ${how}`),
     ...(estimate.priceNotes.length > 0 ? ['Not priced:', ...estimate.priceNotes.map((note) => `  - ${note}`)] : []),
     'Assumptions:',
     ...estimate.assumptions.map((a) => `  - ${a}`),

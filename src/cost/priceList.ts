@@ -229,5 +229,6 @@ export async function pricesFromAws(client: AwsClient, region: string, lookups: 
  */
 export async function priceTableFromAws(client: AwsClient, region: string, paths: string[][], today = new Date()): Promise<PriceTable> {
   const { prices, notes } = await pricesFromAws(client, region, lookupsAt(paths, region));
-  return { ...PRICES, date: today.toISOString().slice(0, 10), source: "AWS's Price List API", notes, regions: { [region]: prices } };
+  // Every price is the Price List's own: the shipped table's derived ones are not.
+  return { ...PRICES, derived: {}, date: today.toISOString().slice(0, 10), source: "AWS's Price List API", notes, regions: { [region]: prices } };
 }

@@ -11,7 +11,7 @@ import { hostedZoneParameters } from './dns.js';
 import { createOwnerOnce } from './owner.js';
 import { preflight } from './preflight.js';
 import { executeChangeSet, followStack } from './follow.js';
-import { dataLossChanges, describeDataLoss, profileChange, upgradeProblem } from './guards.js';
+import { dataLossChanges, describeDataLoss, sizeChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
 import { pushServiceImages } from './images.js';
@@ -38,13 +38,16 @@ export interface DeployOptions {
 }
 
 const VERSION_OUTPUT = 'MastodonVersion';
-const PROFILE_OUTPUT = 'Profile';
+/** The main stack's size, and what stacks deployed before sizes recorded instead. */
+const SIZE_OUTPUTS = ['Size', 'Profile'];
 /** The RDS resources whose deletion protection the deployer switches, by how RDS names them. */
 const DATABASE_KINDS: Record<string, 'cluster' | 'instance'> = { 'AWS::RDS::DBCluster': 'cluster', 'AWS::RDS::DBInstance': 'instance' };
 
-/** Why a change set of `stack` was or would be refused, naming a change of profile when that is the cause. */
+/** Why a change set of `stack` was or would be refused, naming a change of size when that is the cause. */
 function dataLossMessage(verdict: string, losses: ChangeRow[], stack: DeployStack, existing: Stack | undefined): string {
-  return describeDataLoss(verdict, losses, profileChange(outputsOf(existing)[PROFILE_OUTPUT], stack.profile));
+  const outputs = outputsOf(existing);
+  const deployedSize = SIZE_OUTPUTS.map((name) => outputs[name]).find(Boolean);
+  return describeDataLoss(verdict, losses, sizeChange(deployedSize, stack.size, losses));
 }
 
 function formatOutputs(name: string, outputs: Record<string, string>): string {

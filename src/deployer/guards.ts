@@ -28,10 +28,15 @@ export function describeDataLoss(verdict: string, rows: ChangeRow[], cause?: str
   return [`${verdict}: the change set would destroy or replace stateful resources:`, ...lines, ...(cause ? [cause] : []), 'Nothing was changed. If that is really what you want, deploy again with --allow-data-loss.'].join('\n');
 }
 
-/** Why a change set loses data when the profile changed: the two profiles keep the data in different resources. */
-export function profileChange(deployed: string | undefined, wanted: string | undefined): string | undefined {
+/**
+ * Why a change set loses the database when the size changed: size small keeps the data in an RDS
+ * instance, the others in an Aurora cluster. `deployed` is the stack's Size output, or the Profile
+ * output of a stack deployed before sizes (its values were small and standard).
+ */
+export function sizeChange(deployed: string | undefined, wanted: string | undefined, losses: ChangeRow[]): string | undefined {
   if (!deployed || !wanted || deployed === wanted) return undefined;
-  return `The stack runs profile ${deployed} and this build is profile ${wanted}: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep profile ${deployed}.`;
+  if (!losses.some((r) => r.type === 'AWS::RDS::DBCluster' || r.type === 'AWS::RDS::DBInstance')) return undefined;
+  return `The stack runs size ${deployed} and this build is size ${wanted}: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep size ${deployed}.`;
 }
 
 type Version = [number, number, number];

@@ -1,4 +1,4 @@
-import { runningTaskCount, type Estimate, type PricedStack } from '../cost/estimate.js';
+import { isMastodonService, taskCount, type Estimate, type PricedStack } from '../cost/estimate.js';
 import { money } from '../format.js';
 
 /**
@@ -72,9 +72,17 @@ function boxOf(id: string, resource: Resource, resources: Record<string, Resourc
     case 'AWS::ECS::Service': {
       const definition = resources[String(p.TaskDefinition?.Ref)]?.Properties ?? {};
       const containers = (definition.ContainerDefinitions ?? []).filter((c: { Essential?: boolean }) => c.Essential !== false).map((c: { Name: string }) => c.Name);
-      const spot = (p.CapacityProviderStrategy ?? []).some((s: { CapacityProvider: string }) => s.CapacityProvider === 'FARGATE_SPOT');
+      const strategy: { CapacityProvider: string; Base?: number }[] = p.CapacityProviderStrategy ?? [];
+      const spot = strategy.some((s) => s.CapacityProvider === 'FARGATE_SPOT');
+      const onDemandBase = strategy.find((s) => s.CapacityProvider === 'FARGATE')?.Base;
+      const capacity = !spot ? 'on-demand' : onDemandBase ? `${onDemandBase} on-demand, rest Spot` : 'Spot';
       const size = `${Number(definition.Cpu) / 1024} vCPU, ${Number(definition.Memory) / 1024} GB`;
-      return { id, tier: 'compute', title: id === 'MastodonService' ? 'Mastodon tasks' : `Service ${containers[0] ?? id}`, details: [containers.join(' + '), `${runningTaskCount(p.DesiredCount)} × ${size}${spot ? ', Spot' : ''}`] };
+      const { count, max } = taskCount(id, resources);
+      const tasks = max === undefined ? `${count}` : `${count} to ${max}`;
+      // A Sidekiq queue group's family ends in sidekiq-<group>; the group that serves every queue is "all".
+      const group = /-sidekiq-([a-z0-9]+)$/.exec(String(definition.Family ?? ''))?.[1];
+      const title = isMastodonService(definition) ? `Mastodon ${containers.join(' + ')}${group ? ` (${group === 'all' ? 'all queues' : group})` : ''}` : `Service ${containers[0] ?? id}`;
+      return { id, tier: 'compute', title, details: [`${tasks} × ${size}`, `${max === undefined ? '' : 'autoscaled; '}${capacity}`] };
     }
     case 'AWS::RDS::DBCluster':
       return { id, tier: 'data', title: 'Aurora PostgreSQL', details: [`Serverless v2, ${p.ServerlessV2ScalingConfiguration?.MinCapacity} to ${p.ServerlessV2ScalingConfiguration?.MaxCapacity} ACU`] };
@@ -94,6 +102,12 @@ function boxOf(id: string, resource: Resource, resources: Record<string, Resourc
     default:
       return undefined;
   }
+}
+
+/** Mastodon's Sidekiq sends its e-mails (the mailers queue) through SES's SMTP settings, not a reference. */
+function sendsMail(resources: Record<string, Resource>, service: Resource): boolean {
+  const definition = resources[String(service.Properties?.TaskDefinition?.Ref)]?.Properties;
+  return service.Type === 'AWS::ECS::Service' && (definition?.ContainerDefinitions ?? []).some((c: { Name: string }) => c.Name === 'sidekiq');
 }
 
 /** The architecture of a build's stacks, with the estimate's costs on its boxes. */
@@ -136,7 +150,7 @@ export function architecture(stacks: PricedStack[], estimate: Estimate, title: s
       }
       if (box.tier === 'edge') arrows.unshift({ from: INTERNET, to: box.id, label: box.type === DISTRIBUTION ? 'media' : 'HTTPS' });
       // Mastodon reaches SES through SMTP settings, not a reference.
-      if (box.id === 'MastodonService') for (const mail of ofType('AWS::SES::EmailIdentity')) arrows.push({ from: box.id, to: mail.id, label: 'SMTP' });
+      if (sendsMail(resources, resource)) for (const mail of ofType('AWS::SES::EmailIdentity')) arrows.push({ from: box.id, to: mail.id, label: 'SMTP' });
     }
   }
   // The us-east-1 certificate feeds CloudFront through the deployer.

@@ -46,6 +46,41 @@ export const SIDEKIQ = { command: ['bundle', 'exec', 'sidekiq'] } as const;
 export const PUMA_DEFAULTS = { WEB_CONCURRENCY: 2, MAX_THREADS: 5 } as const;
 
 /**
+ * How many database connections each process may hold (config/database.yml's `pool:`, in every series:
+ * `ENV["DB_POOL"] || (Sidekiq.server? ? Sidekiq's concurrency : ENV['MAX_THREADS']) || 5`): a Puma worker
+ * its MAX_THREADS, a Sidekiq process its concurrency. The streaming server's node-pg pool holds up to
+ * `parseIntFromEnvValue(env.DB_POOL, 10, 'DB_POOL')` (streaming/database.js). tootctl runs with a pool of
+ * `options[:concurrency] + 1`, --concurrency 5 by default (lib/mastodon/cli/base.rb, lib/mastodon/cli/search.rb).
+ * A process never holds more connections than it has threads using them, nor more than its pool.
+ */
+export const CONNECTION_DEFAULTS = { railsPool: 5, streamingPool: 10, sidekiqConcurrency: 5, tootctlConcurrency: 5 } as const;
+
+/** A Sidekiq queue and its weight (`[name, weight]` in config/sidekiq.yml; a queue listed without one weighs 1). */
+export interface SidekiqQueue {
+  name: string;
+  weight: number;
+}
+
+/**
+ * The queue whose process also runs sidekiq-scheduler (`:scheduler: :listened_queues_only: true`, and every
+ * scheduled job `queue: scheduler`, in config/sidekiq.yml): exactly one process may listen on it, or each
+ * scheduled job runs once per process (Mastodon PR #15314, docs.joinmastodon.org admin/scaling).
+ */
+export const SCHEDULER_QUEUE = 'scheduler';
+
+/** config/sidekiq.yml's `:queues:` at v4.3.0 (unchanged to v4.3.23). */
+const SIDEKIQ_QUEUES_4_3: readonly SidekiqQueue[] = [
+  { name: 'default', weight: 8 },
+  { name: 'push', weight: 6 },
+  { name: 'ingress', weight: 4 },
+  { name: 'mailers', weight: 2 },
+  { name: 'pull', weight: 1 },
+  { name: 'scheduler', weight: 1 },
+];
+/** config/sidekiq.yml at v4.4.0 and v4.5.2 adds `[fasp]` (Fediverse Auxiliary Service Providers). */
+const SIDEKIQ_QUEUES_SINCE_4_4: readonly SidekiqQueue[] = [...SIDEKIQ_QUEUES_4_3, { name: 'fasp', weight: 1 }];
+
+/**
  * `tootctl accounts create USERNAME --email … --confirmed --approve --role Owner` (lib/mastodon/cli/accounts.rb#create):
  * without --approve the account waits for approval, as registrations_mode defaults to `none` (config/settings.yml).
  */
@@ -67,6 +102,13 @@ export type Reads = Readonly<Record<string, string>>;
  * Streaming's own REDIS_HOST/REDIS_PORT path has no TLS at all, so the password must travel inside a rediss:// URL.
  */
 export const IGNORED_NEXT_TO_REDIS_URL = ['REDIS_HOST', 'REDIS_PORT', 'REDIS_DB', 'REDIS_USER', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PORT', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const;
+
+/**
+ * Variables that move Sidekiq's queues away from the stack's cache, where the queue-latency reporter
+ * reads them: SIDEKIQ_REDIS_* (lib/mastodon/redis_configuration.rb#sidekiq, `setup_config(prefix: 'SIDEKIQ_')`)
+ * and, in 4.3 only, REDIS_NAMESPACE (`sidekiq_namespace` at v4.3.0; gone at v4.4.0, where it is ignored).
+ */
+export const MOVING_SIDEKIQ_QUEUES = ['REDIS_NAMESPACE', 'SIDEKIQ_REDIS_URL', 'SIDEKIQ_REDIS_HOST', 'SIDEKIQ_REDIS_PORT', 'SIDEKIQ_REDIS_DB', 'SIDEKIQ_REDIS_USER', 'SIDEKIQ_REDIS_PASSWORD', 'SIDEKIQ_REDIS_SENTINELS', 'SIDEKIQ_REDIS_SENTINEL_MASTER'] as const;
 
 const DATABASE_YML = 'config/database.yml';
 const PAPERCLIP = 'config/initializers/paperclip.rb';
@@ -261,6 +303,8 @@ export interface SeriesFacts {
   reservedUsernames: ReservedUsernames;
   oauth: OAuthFacts;
   serviceAccount: ServiceAccountFacts;
+  /** The queues Sidekiq serves (config/sidekiq.yml `:queues:`), with their weights. */
+  sidekiqQueues: readonly SidekiqQueue[];
 }
 
 const COMMON_USER_ATTRIBUTES = ['email', 'password', 'agreement', 'role_id', 'confirmed_at'] as const;
@@ -299,6 +343,7 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
     reservedUsernames: { names: ['admin', 'support', 'help', 'root', 'webmaster', 'administrator', 'mod', 'moderator'], source: 'reserved_usernames in config/settings.yml at v4.3.0' },
     oauth: OAUTH_SINCE_4_3,
     serviceAccount: serviceAccountFacts('bypass_invite_request_check'),
+    sidekiqQueues: SIDEKIQ_QUEUES_4_3,
   },
   '4.4': {
     series: '4.4',
@@ -310,6 +355,7 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
     reservedUsernames: { names: RESERVED_SINCE_4_4, source: 'reserved_usernames in config/settings.yml at v4.4.0', bypassedByOwnerSince: 'v4.4.4' },
     oauth: OAUTH_SINCE_4_3,
     serviceAccount: serviceAccountFacts('bypass_registration_checks'),
+    sidekiqQueues: SIDEKIQ_QUEUES_SINCE_4_4,
   },
   '4.5': {
     series: '4.5',
@@ -321,6 +367,7 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
     reservedUsernames: { names: RESERVED_SINCE_4_4, source: 'db/seeds/05_blocked_usernames.rb at v4.5.2', bypassedByOwnerSince: 'v4.5.0' },
     oauth: OAUTH_SINCE_4_3,
     serviceAccount: serviceAccountFacts('bypass_registration_checks'),
+    sidekiqQueues: SIDEKIQ_QUEUES_SINCE_4_4,
   },
 };
 
@@ -344,7 +391,7 @@ export function reservedOwnerUsernames(version: string): ReservedUsernames | und
 // How mastodon-cfn wires the processes (the compiler sets these; the validator refuses user values for them)
 
 /** The Mastodon containers, each logging under its own name; side services may not take these names. */
-export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'migrate', 'postgres'] as const;
+export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'metrics', 'migrate', 'postgres'] as const;
 
 /** The variables the compiler sets on the Rails containers; a user value would silently break the wiring. */
 export const OWNED_MASTODON_VARIABLES = [

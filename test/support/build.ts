@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Template } from '../../src/compiler/cfn.js';
 import type { StackRole } from '../../src/compiler/naming.js';
 import { build, type Build } from '../../src/pipeline.js';
+import { MastodonCfnError } from '../../src/errors.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const CLI = join(REPO_ROOT, 'bin/mastodon-cfn.cjs');
@@ -90,6 +91,17 @@ export function runProcess(command: string, args: string[], options: { cwd?: str
     child.once('error', reject);
     child.once('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** The problems a build of `minimalYaml(extra)` reports, as "path: message"; none when it builds. */
+export function problemsOf(extra: string): string[] {
+  try {
+    buildConfig({ yaml: minimalYaml(extra) });
+  } catch (error) {
+    if (error instanceof MastodonCfnError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+    throw error;
+  }
+  return [];
 }
 
 /** The smallest valid config, with extra YAML appended. */

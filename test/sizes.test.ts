@@ -1,0 +1,211 @@
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScalingPoliciesCommand, PutScalingPolicyCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { expect } from 'chai';
+import { MastodonCfnError } from '../src/errors.js';
+import { MASTODON, SCHEDULER_QUEUE, SIDEKIQ } from '../src/mastodon/facts.js';
+import { QUEUE_LATENCY } from '../src/mastodon/queueLatency.js';
+import { buildConfig, minimalYaml, problemsOf } from './support/build.js';
+import { useMoto } from './support/moto.js';
+
+type Resources = Record<string, any>;
+
+/** The ECS services of Mastodon's own processes, by logical id (side services are Service<Name>Service). */
+const mastodonServices = (resources: Resources) => Object.entries(resources).filter(([id, r]) => r.Type === 'AWS::ECS::Service' && !id.startsWith('Service'));
+const containersOf = (resources: Resources, service: any) => resources[service.Properties.TaskDefinition.Ref].Properties.ContainerDefinitions as any[];
+/** The scalable target of a service, if it scales. */
+const scalingOf = (resources: Resources, id: string) => Object.values(resources).find((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget' && JSON.stringify(r.Properties.ResourceId).includes(`"${id}"`));
+/** The fewest and most tasks a service runs. */
+const range = (resources: Resources, id: string): [number, number] => {
+  const scaling = scalingOf(resources, id);
+  return scaling ? [scaling.Properties.MinCapacity, scaling.Properties.MaxCapacity] : [resources[id].Properties.DesiredCount, resources[id].Properties.DesiredCount];
+};
+/** The queues a Sidekiq container listens on: its -q flags, or with none, every queue of config/sidekiq.yml. */
+const queuesOf = (container: any) => {
+  const flags = (container.Command as string[]).slice(SIDEKIQ.command.length);
+  return flags.length ? flags.filter((_, i) => i % 2 === 1).map((flag) => flag.split(',')[0]) : MASTODON['4.5'].sidekiqQueues.map((q) => q.name);
+};
+
+/** What each web- or streaming-serving service promises on a deploy or a Spot interruption. */
+function expectZeroDowntime(resources: Resources, id: string) {
+  const service = resources[id].Properties;
+  expect(service.DeploymentConfiguration, id).to.deep.equal({ DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100, MaximumPercent: 200 });
+  expect(range(resources, id)[0], `${id}: fewest tasks`).to.be.at.least(2);
+  // One task stays on on-demand Fargate: Spot can take every Spot task back at once.
+  expect(service.CapacityProviderStrategy, id).to.deep.equal([
+    { CapacityProvider: 'FARGATE', Base: 1, Weight: 0 },
+    { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+  ]);
+  // Two subnets in two availability zones: ECS spreads the tasks across them.
+  expect(service.NetworkConfiguration.AwsvpcConfiguration.Subnets, id).to.deep.equal([{ Ref: 'PublicSubnet1' }, { Ref: 'PublicSubnet2' }]);
+  expect(resources.PublicSubnet1.Properties.AvailabilityZone).to.not.deep.equal(resources.PublicSubnet2.Properties.AvailabilityZone);
+  expect(service.HealthCheckGracePeriodSeconds, id).to.equal(600);
+  for (const attachment of service.LoadBalancers) {
+    const group = resources[attachment.TargetGroupArn.Ref].Properties;
+    // A leaving task finishes its requests, for less time than ECS waits before it stops the task (its 30 s stop timeout starts after).
+    expect(group.TargetGroupAttributes, attachment.TargetGroupArn.Ref).to.deep.include({ Key: 'deregistration_delay.timeout_seconds', Value: '30' });
+  }
+}
+
+describe('sizes: from one Spot task to a scaled-out instance', () => {
+  it('size small: one task runs web, streaming, Sidekiq (every queue, the scheduler\'s included) and the queue-latency reporter, on Spot', () => {
+    const main = buildConfig({ yaml: minimalYaml('size: small\n') }).resources();
+    const services = mastodonServices(main);
+    expect(services.map(([id]) => id)).to.deep.equal(['MastodonService']);
+    const [, service] = services[0];
+    expect(service.Properties.DesiredCount).to.equal(1);
+    expect(service.Properties.CapacityProviderStrategy).to.deep.equal([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
+    expect(containersOf(main, service).map((c) => c.Name)).to.deep.equal(['migrate', 'web', 'streaming', 'sidekiq', 'metrics']);
+    // New before old: the one task is replaced without a gap on a deploy (not on a Spot interruption, which the README says).
+    expect(service.Properties.DeploymentConfiguration).to.include({ MinimumHealthyPercent: 100, MaximumPercent: 200 });
+    expect(Object.values(main).filter((r: any) => r.Type.startsWith('AWS::ApplicationAutoScaling'))).to.deep.equal([]);
+  });
+
+  it('size standard: at least two web tasks (with streaming) that survive a Spot interruption and a rolling deploy, Sidekiq apart', () => {
+    const main = buildConfig({ yaml: minimalYaml() }).resources();
+    expect(mastodonServices(main).map(([id]) => id)).to.deep.equal(['WebService', 'SidekiqAllService']);
+    expect(containersOf(main, main.WebService).map((c) => c.Name)).to.deep.equal(['migrate', 'web', 'streaming']);
+    expect(main.WebService.Properties.LoadBalancers.map((l: any) => l.TargetGroupArn.Ref)).to.deep.equal(['WebTargetGroup', 'StreamingTargetGroup']);
+    expectZeroDowntime(main, 'WebService');
+    expect(range(main, 'WebService')).to.deep.equal([2, 2]);
+    // The one Sidekiq serves the scheduler: its old task stops before the new one starts, so two never overlap.
+    expect(containersOf(main, main.SidekiqAllService).map((c) => c.Name)).to.deep.equal(['migrate', 'sidekiq', 'metrics']);
+    expect(main.SidekiqAllService.Properties.DeploymentConfiguration).to.include({ MinimumHealthyPercent: 0, MaximumPercent: 100 });
+    expect(main.SidekiqAllService.Properties.DesiredCount).to.equal(1);
+    expect(main.SidekiqAllService.Properties.LoadBalancers).to.deep.equal([]);
+  });
+
+  it('size large: web, streaming and each Sidekiq group as ECS services of their own, autoscaled on CPU and on queue latency', () => {
+    const main = buildConfig({ yaml: minimalYaml('size: large\n') }).resources();
+    expect(mastodonServices(main).map(([id]) => id)).to.deep.equal(['WebService', 'StreamingService', 'SidekiqSchedulerService', 'SidekiqMainService']);
+    for (const id of ['WebService', 'StreamingService']) {
+      expectZeroDowntime(main, id);
+      // Application Auto Scaling owns the count: a DesiredCount would reset it on every deploy.
+      expect(main[id].Properties).to.not.have.property('DesiredCount');
+    }
+    expect(main.StreamingService.Properties.LoadBalancers.map((l: any) => l.TargetGroupArn.Ref)).to.deep.equal(['StreamingTargetGroup']);
+    expect(containersOf(main, main.StreamingService).map((c) => c.Name)).to.deep.equal(['streaming']);
+    expect([range(main, 'WebService'), range(main, 'StreamingService'), range(main, 'SidekiqSchedulerService'), range(main, 'SidekiqMainService')]).to.deep.equal([[2, 6], [2, 4], [1, 1], [1, 4]]);
+    expect(main.WebScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration).to.deep.equal({ ScaleOutCooldown: 60, ScaleInCooldown: 300, TargetValue: 60, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } });
+    expect(main.SidekiqMainScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification).to.deep.equal({
+      Namespace: QUEUE_LATENCY.namespace,
+      MetricName: QUEUE_LATENCY.groupMetric,
+      Dimensions: [
+        { Name: 'Stack', Value: 'social-prod' },
+        { Name: 'Group', Value: 'main' },
+      ],
+      Statistic: 'Maximum',
+      Unit: 'Seconds',
+    });
+    // The reporter runs beside the scheduler only, and names each group's queues.
+    const reporters = mastodonServices(main).filter(([, s]) => containersOf(main, s).some((c) => c.Name === 'metrics'));
+    expect(reporters.map(([id]) => id)).to.deep.equal(['SidekiqSchedulerService']);
+    const metrics = containersOf(main, main.SidekiqSchedulerService).find((c) => c.Name === 'metrics');
+    expect(JSON.parse(metrics.Environment.find((e: any) => e.Name === 'SIDEKIQ_GROUPS').Value)).to.deep.equal({ scheduler: ['scheduler'], main: ['default', 'push', 'ingress', 'mailers', 'pull', 'fasp'] });
+    expect(metrics).to.include({ Essential: false });
+  });
+
+  it('web scales on load balancer requests per task when asked, naming the load balancer and the web target group', () => {
+    const main = buildConfig({ yaml: minimalYaml('size: large\nmastodon: { web: { autoscaling: { min: 3, max: 10, requestsPerTarget: 1200 } } }\n') }).resources();
+    expect(main.WebScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration).to.deep.equal({
+      ScaleOutCooldown: 60,
+      ScaleInCooldown: 300,
+      TargetValue: 1200,
+      PredefinedMetricSpecification: {
+        PredefinedMetricType: 'ALBRequestCountPerTarget',
+        ResourceLabel: { 'Fn::Join': ['/', [{ 'Fn::GetAtt': ['LoadBalancer', 'LoadBalancerFullName'] }, { 'Fn::GetAtt': ['WebTargetGroup', 'TargetGroupFullName'] }]] },
+      },
+    });
+    expect(range(main, 'WebService')).to.deep.equal([3, 10]);
+  });
+
+  it('runs exactly one process on the scheduler queue in every config it accepts, and refuses every other', () => {
+    // Seeded: the same configs every run.
+    let seed = 16;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+    const queues = MASTODON['4.5'].sidekiqQueues.map((q) => q.name);
+    let accepted = 0;
+    for (let i = 0; i < 60; i++) {
+      const groups = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({} as Record<string, number>));
+      for (const queue of queues) if (random() < 0.9) pick(groups)[queue] = 1 + Math.floor(random() * 8);
+      if (random() < 0.2) pick(groups)[SCHEDULER_QUEUE] = 1;
+      const scale = () => pick(['count: 1', 'count: 2', 'autoscaling: { min: 1, max: 3 }']);
+      const yaml = `size: ${pick(['standard', 'large'])}\nmastodon:\n  sidekiq:\n    groups:\n${groups.map((g, n) => `      g${n}: { queues: ${JSON.stringify(g)}, ${scale()} }\n`).join('')}`;
+      let resources: Resources;
+      try {
+        resources = buildConfig({ yaml: minimalYaml(yaml) }).resources();
+      } catch (error) {
+        expect(error, yaml).to.be.instanceOf(MastodonCfnError);
+        expect((error as MastodonCfnError).problems.map((p) => p.code), yaml).to.satisfy((codes: string[]) => codes.every((c) => ['semantic.scheduler', 'semantic.sidekiqQueue', 'schema.minProperties'].includes(c)));
+        continue;
+      }
+      accepted++;
+      const onScheduler = mastodonServices(resources).filter(([, s]) => containersOf(resources, s).some((c) => c.Name === 'sidekiq' && queuesOf(c).includes(SCHEDULER_QUEUE)));
+      expect(onScheduler, yaml).to.have.length(1);
+      expect(range(resources, onScheduler[0][0]), yaml).to.deep.equal([1, 1]);
+      const served = new Set(mastodonServices(resources).flatMap(([, s]) => containersOf(resources, s).filter((c) => c.Name === 'sidekiq').flatMap((c) => queuesOf(c))));
+      expect([...served].sort(), yaml).to.deep.equal([...queues].sort());
+    }
+    // Both branches ran: some configs built, some were refused.
+    expect(accepted).to.be.within(1, 59);
+  });
+
+  it('budgets the database connections at the boundary: the last connection fits, one more is refused with every number', () => {
+    // Size standard, Aurora up to 1 ACU: 189 max_connections, 5 reserved. Five web tasks (one Puma worker of 5 threads, streaming's pool of 10),
+    // twice over during a deploy: 150; the scheduler's Sidekiq, never doubled: its threads; two one-off tasks of 6: 12.
+    expect(problemsOf('mastodon: { web: { count: 5 }, sidekiq: { concurrency: 22 } }\n')).to.deep.equal([]);
+    expect(problemsOf('mastodon: { web: { count: 5 }, sidekiq: { concurrency: 23 } }\n')).to.deep.equal([
+      "database.maxCapacity: Mastodon's processes could open 185 database connections, and the database takes 184: Aurora Serverless v2 at most 1 ACU allows 189 (max_connections), 5 of them reserved. Counted at each service's most tasks during a rolling deploy (old and new side by side): web 10 × 15 = 150 (web 1 Puma worker × 5 + streaming 10); sidekiq-all 1 × 23 = 23 (Sidekiq 23); one-off 2 × 6 = 12 (tootctl's pool of --concurrency 5 + 1). Lower a maximum count, the threads or DB_POOL, or raise database.maxCapacity",
+    ]);
+    // 4 ACU: 823. A DB_POOL below the threads caps what each process holds.
+    expect(problemsOf('mastodon: { web: { count: 5 }, sidekiq: { concurrency: 23 } }\ndatabase: { maxCapacity: 4 }\n')).to.deep.equal([]);
+    expect(problemsOf('size: small\nmastodon: { environment: { DB_POOL: 2, MAX_THREADS: 30 } }\n')).to.deep.equal([]);
+    expect(problemsOf('size: small\nmastodon: { environment: { MAX_THREADS: 22 } }\n')[0]).to.match(/^mastodon: Mastodon's processes could open 86 database connections, and the database takes 85: RDS db\.t4g\.micro allows about 90/);
+    // Autoscaling counts at its maximum.
+    expect(problemsOf('size: large\nmastodon: { web: { autoscaling: { min: 2, max: 40 } } }\n')[0]).to.match(/web 80 × 10 = 800/);
+    // What each size builds by default fits.
+    for (const size of ['small', 'standard', 'large']) expect(problemsOf(`size: ${size}\n`), size).to.deep.equal([]);
+  });
+
+  describe('autoscaling registered with Application Auto Scaling (moto_server)', () => {
+    useMoto();
+
+    it('registers each scalable target and target-tracking policy of size large as the template has them, and moto refuses a target of no service', async () => {
+      const main = buildConfig({ yaml: minimalYaml('size: large\n') }).resources();
+      const region = 'eu-central-1';
+      const ecs = new ECSClient({ region });
+      const scaling = new ApplicationAutoScalingClient({ region });
+      await ecs.send(new CreateClusterCommand({ clusterName: 'social-prod' }));
+      await ecs.send(new RegisterTaskDefinitionCommand({ family: 'probe', containerDefinitions: [{ name: 'probe', image: 'example/probe', memory: 512 }] }));
+      for (const [id, resource] of Object.entries(main).filter(([, r]) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget')) {
+        const service = id.replace(/ScalableTarget$/, 'Service');
+        await ecs.send(new CreateServiceCommand({ cluster: 'social-prod', serviceName: service, taskDefinition: 'probe', desiredCount: 1 }));
+        // Join('/', ['service', Ref(Cluster), GetAtt(<Service>, 'Name')]), resolved as CloudFormation would.
+        const [separator, [prefix, cluster, name]] = resource.Properties.ResourceId['Fn::Join'];
+        expect([separator, prefix, cluster, name]).to.deep.equal(['/', 'service', { Ref: 'Cluster' }, { 'Fn::GetAtt': [service, 'Name'] }]);
+        const ResourceId = `service/social-prod/${service}`;
+        await scaling.send(new RegisterScalableTargetCommand({ ...resource.Properties, ResourceId }));
+        const policy = Object.values(main).find((r: any) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties.ScalingTargetId.Ref === id);
+        const { ScalingTargetId: _, ...props } = policy!.Properties;
+        await scaling.send(new PutScalingPolicyCommand({ ...props, ServiceNamespace: 'ecs', ScalableDimension: 'ecs:service:DesiredCount', ResourceId }));
+      }
+      const targets = (await scaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' }))).ScalableTargets ?? [];
+      expect(targets.map((t) => [t.ResourceId, t.MinCapacity, t.MaxCapacity]).sort()).to.deep.equal([
+        ['service/social-prod/SidekiqMainService', 1, 4],
+        ['service/social-prod/StreamingService', 2, 4],
+        ['service/social-prod/WebService', 2, 6],
+      ]);
+      const policies = (await scaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs' }))).ScalingPolicies ?? [];
+      expect(policies.map((p) => [p.PolicyName, p.PolicyType, p.TargetTrackingScalingPolicyConfiguration?.TargetValue]).sort()).to.deep.equal([
+        ['social-prod-sidekiq-main', 'TargetTrackingScaling', 10],
+        ['social-prod-streaming', 'TargetTrackingScaling', 60],
+        ['social-prod-web', 'TargetTrackingScaling', 60],
+      ]);
+      // The API refuses a target whose service does not exist: the registrations above were checked against the services.
+      const refused = await scaling
+        .send(new RegisterScalableTargetCommand({ ServiceNamespace: 'ecs', ScalableDimension: 'ecs:service:DesiredCount', ResourceId: 'service/social-prod/NoSuchService', MinCapacity: 1, MaxCapacity: 2 }))
+        .then(() => undefined, (error: Error) => error);
+      expect(refused?.name).to.equal('ValidationException');
+    });
+  });
+});
