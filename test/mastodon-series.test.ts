@@ -25,8 +25,9 @@ describe('the compiled stack against each supported Mastodon series', () => {
   for (const series of MASTODON_SERIES) {
     const facts = MASTODON[series];
     describe(`${series} (built with ${facts.latest})`, () => {
-      // Size large: every process in a task of its own, Sidekiq in two queue groups, the queue-latency reporter beside the scheduler.
-      const built = buildConfig({ yaml: minimalYaml(`size: large\nmastodon: { version: ${facts.latest}, owner: { username: alice, email: alice@example.com } }\n`) });
+      // Size large: every process in a task of its own, Sidekiq in two queue groups, the queue-latency reporter beside the scheduler;
+      // with search and a read replica, whose settings each release must read too.
+      const built = buildConfig({ yaml: minimalYaml(`size: large\nsearch: {}\ndatabase: { readReplica: true }\nmastodon: { version: ${facts.latest}, owner: { username: alice, email: alice@example.com } }\n`) });
       const main = built.resources();
       const tasks = mastodonTaskDefinitions(main).flatMap((id) => containersOf(main, id).map((c) => [`${id} ${c.Name}`, c] as [string, Container]));
       const task = tasks.map(([, c]) => c);

@@ -6,12 +6,13 @@ import { QUEUE_LATENCY_VARIABLES, queueLatencyScript } from '../mastodon/queueLa
 import { autoscaling } from './autoscaling.js';
 import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Resource, type Value } from './cfn.js';
 import { cache } from './cache.js';
-import { databaseEndpoint, databasePassword, databaseSecretArn, DATABASE_NAME, DATABASE_USER } from './database.js';
+import { databaseEndpoint, databasePassword, databaseSecretArn, DATABASE_NAME, DATABASE_USER, replicaEnvironment } from './database.js';
 import type { CompileStep, OwnerAccount } from './fragment.js';
 import { mailDomain, smtpSecretArn } from './mail.js';
 import { mediaBucket } from './media.js';
 import { Ids, OutputIds, type MastodonTaskPart, type Names } from './naming.js';
 import { subnetIds } from './network.js';
+import { searchEnvironment, searchSecretArn } from './search.js';
 import { MASTODON_SECRET_KEYS, mastodonSecretArn, secretKey } from './secrets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +217,8 @@ function railsEnvironment(config: Config): Record<string, Value<string>> {
     RAILS_SERVE_STATIC_FILES: 'true',
     ...(config.mastodon.mode === 'debug' ? { RAILS_LOG_LEVEL: 'debug' } : {}),
     ...databaseEndpoint(config).environment,
+    ...replicaEnvironment(config),
+    ...searchEnvironment(config).environment,
     // libpq's "require": encrypted, without verifying the RDS certificate (config/database.yml passes DB_SSLMODE as sslmode).
     DB_SSLMODE: 'require',
     // The default hiredis driver has no TLS; the cache speaks only TLS (lib/mastodon/redis_configuration.rb).
@@ -247,6 +250,7 @@ function railsSecrets(config: Config): Record<string, Value<string>> {
     SMTP_LOGIN: secretKey(smtpSecretArn(config), 'username'),
     SMTP_PASSWORD: secretKey(smtpSecretArn(config), 'password'),
     ...Object.fromEntries(MASTODON_SECRET_KEYS.filter((key) => key in reads).map((key) => [key, secretKey(mastodonSecretArn, key)])),
+    ...searchEnvironment(config).secrets,
   };
 }
 
@@ -454,7 +458,7 @@ export const compileCompute: CompileStep = (config, names) => {
           DefaultCapacityProviderStrategy: capacityProviderStrategy(config.mastodon.capacity),
         }),
         [Ids.MastodonLogGroup]: logGroup(config, names.logGroup('mastodon')),
-        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : [])]),
+        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : []), ...(config.search ? [searchSecretArn] : [])]),
         [Ids.MastodonTaskRole]: taskRole('mastodon', [
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: mediaBucket.arn },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },

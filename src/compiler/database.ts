@@ -1,6 +1,6 @@
 import { DATABASE_ENGINES, databaseEngine } from '../aws/engines.js';
 import type { Config } from '../config/types.js';
-import { DbCluster, DbInstance, DbSubnetGroup, GetAtt, Ref, Sub } from './cfn.js';
+import { DbCluster, DbInstance, DbSubnetGroup, GetAtt, Ref, Sub, type Value } from './cfn.js';
 import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { Ids, OutputIds } from './naming.js';
 import { POSTGRES_PORT, subnetIds } from './network.js';
@@ -26,6 +26,18 @@ export function databaseEndpoint(config: Config) {
   const host = GetAtt(databaseServer(config), 'Endpoint.Address');
   const port = GetAtt(databaseServer(config), 'Endpoint.Port');
   return { host, port, environment: { DB_HOST: host, DB_PORT: port, DB_NAME: DATABASE_NAME, DB_USER: DATABASE_USER } };
+}
+
+/**
+ * Where Rails sends its reads with database.readReplica: the Aurora cluster's reader endpoint, or the
+ * RDS replica. REPLICA_DB_NAME is what turns the replica on (DatabaseHelper.replica_enabled? in
+ * app/helpers/database_helper.rb); user and password fall back to DB_USER and DB_PASS (config/database.yml).
+ * Rails runs no database task on a config marked `replica: true`, so migrations stay on the writer.
+ */
+export function replicaEnvironment(config: Config): Record<string, Value<string>> {
+  if (!config.database.readReplica) return {};
+  const [host, port] = config.size === 'small' ? [GetAtt(Ids.PostgresReplica, 'Endpoint.Address'), GetAtt(Ids.PostgresReplica, 'Endpoint.Port')] : [GetAtt(Ids.DatabaseCluster, 'ReadEndpoint.Address'), GetAtt(Ids.DatabaseCluster, 'Endpoint.Port')];
+  return { REPLICA_DB_NAME: DATABASE_NAME, REPLICA_DB_HOST: host, REPLICA_DB_PORT: port };
 }
 
 /** What both engines' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
@@ -65,6 +77,18 @@ function auroraDatabase(config: Config): Fragment {
           Engine: DATABASE_ENGINES.aurora.engine,
           PubliclyAccessible: false,
         }),
+        // Compute only, like the writer: the data is the cluster's. It scales in the same range and takes over if the writer fails.
+        ...(config.database.readReplica
+          ? {
+              [Ids.DatabaseReaderInstance]: new DbInstance({
+                DBClusterIdentifier: Ref(Ids.DatabaseCluster),
+                DBInstanceClass: 'db.serverless',
+                Engine: DATABASE_ENGINES.aurora.engine,
+                PubliclyAccessible: false,
+                PromotionTier: 1,
+              }).dependsOn(Ids.DatabaseInstance),
+            }
+          : {}),
       },
       Outputs: { [OutputIds.DatabaseClusterId]: { Description: 'The database cluster', Value: Ref(Ids.DatabaseCluster) } },
       deletionProtection: { parameter: Ids.DatabaseDeletionProtectionParameter, clusterOutput: OutputIds.DatabaseClusterId },
@@ -101,6 +125,19 @@ function smallDatabase(config: Config): Fragment {
           }),
           'Snapshot',
         ),
+        // A copy of the instance's data, kept in step by RDS: nothing to snapshot of its own.
+        ...(config.database.readReplica
+          ? {
+              [Ids.PostgresReplica]: new DbInstance({
+                SourceDBInstanceIdentifier: Ref(Ids.PostgresInstance),
+                DBInstanceClass: SMALL_INSTANCE_CLASS,
+                MaxAllocatedStorage: SMALL_MAX_STORAGE_GB,
+                StorageType: 'gp3',
+                PubliclyAccessible: false,
+                VPCSecurityGroups: [Ref(Ids.DatabaseSecurityGroup)],
+              }),
+            }
+          : {}),
       },
       Outputs: { [OutputIds.DatabaseInstanceId]: { Description: 'The database instance', Value: Ref(Ids.PostgresInstance) } },
       deletionProtection: { parameter: Ids.DatabaseDeletionProtectionParameter, instanceOutput: OutputIds.DatabaseInstanceId },

@@ -25,6 +25,8 @@ export interface StackPart {
   oneOffTask?: OneOffTask;
   /** The owner account the deployer creates once, after the first deploy that migrated the database. */
   ownerAccount?: OwnerAccount;
+  /** The search index the deployer builds once for each search domain (search:). */
+  searchIndex?: SearchIndex;
   /** Where each process writes its log, by the name `mastodon-cfn logs` takes (web, sidekiq, a service). */
   logSources?: Record<string, LogSource>;
   /** The Route 53 hosted zone the stack writes records in, given to it by the deployer. */
@@ -122,6 +124,16 @@ export interface OwnerAccount extends AfterDeployTask {
   passwordSecret: string;
 }
 
+/** `tootctl search deploy`, run in the stack's one-off task once for each search domain. */
+export interface SearchIndex {
+  description: string;
+  command: string[];
+  /** The main stack's output with the domain's ARN: a new domain (a new ARN) gets its index built again. */
+  domainOutput: string;
+  /** The fixed name of the master user's kept secret; the deployer tags it with the domain it built the index for. */
+  credentialsSecret: string;
+}
+
 /** What a compile step returns: parts of one or more stacks. */
 export type Fragment = Partial<Record<StackRole, StackPart>>;
 
@@ -142,7 +154,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets', 'images', 'serviceTokens'] as const;
-const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'hostedZone'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'searchIndex', 'hostedZone'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 

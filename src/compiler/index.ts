@@ -3,13 +3,14 @@ import type { Estimate } from '../cost/estimate.js';
 import type { Problem } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import { compileCache } from './cache.js';
+import { compileSearch } from './search.js';
 import { compileCertificates } from './certificates.js';
 import { TEMPLATE_LIMITS } from '../aws/limits.js';
 import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase, databaseEngineOf } from './database.js';
 import { compileDns } from './dns.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SecretGenerator, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SearchIndex, type SecretGenerator, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail, mailDomain } from './mail.js';
 import { compileMedia } from './media.js';
@@ -34,6 +35,7 @@ export const COMPILE_STEPS: readonly (readonly [string, CompileStep])[] = [
   ['network', compileNetwork],
   ['database', compileDatabase],
   ['cache', compileCache],
+  ['search', compileSearch],
   ['loadBalancer', compileLoadBalancer],
   ['compute', compileCompute],
   ['media', compileMedia],
@@ -61,6 +63,7 @@ export interface CompiledStack {
   afterDeploy?: AfterDeployTask;
   oneOffTask?: OneOffTask;
   ownerAccount?: OwnerAccount;
+  searchIndex?: SearchIndex;
   logSources: Record<string, LogSource>;
   endpoints: Record<string, string>;
   hostedZone?: HostedZone;
@@ -145,6 +148,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
       afterDeploy: stacks[role]!.afterDeploy,
       oneOffTask: stacks[role]!.oneOffTask,
       ownerAccount: stacks[role]!.ownerAccount,
+      searchIndex: stacks[role]!.searchIndex,
       logSources: stacks[role]!.logSources ?? {},
       endpoints: stacks[role]!.endpoints ?? {},
       hostedZone: stacks[role]!.hostedZone,
@@ -179,6 +183,7 @@ export interface ManifestStack {
   oneOffTask?: OneOffTask;
   /** The owner account the deployer creates once, after the deploy that migrated the database. */
   ownerAccount?: OwnerAccount;
+  searchIndex?: SearchIndex;
   /** Where each process logs, by the name `mastodon-cfn logs` takes. */
   logSources?: Record<string, LogSource>;
   /** Health URLs `mastodon-cfn status` asks, by what answers there. */
@@ -246,6 +251,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.afterDeploy ? { afterDeploy: stack.afterDeploy } : {}),
         ...(stack.oneOffTask ? { oneOffTask: stack.oneOffTask } : {}),
         ...(stack.ownerAccount ? { ownerAccount: stack.ownerAccount } : {}),
+        ...(stack.searchIndex ? { searchIndex: stack.searchIndex } : {}),
         ...(Object.keys(stack.logSources).length ? { logSources: stack.logSources } : {}),
         ...(Object.keys(stack.endpoints).length ? { endpoints: stack.endpoints } : {}),
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),

@@ -6,7 +6,7 @@
  */
 export type StackRole = 'certificates' | 'secrets' | 'main';
 /** Secrets whose values must outlive the stacks (kept on delete, reused by a re-created stack); `<service>-token`: a service's Mastodon token. */
-export type KeptSecret = 'mastodon' | 'database' | 'owner' | `${string}-token`;
+export type KeptSecret = 'mastodon' | 'database' | 'owner' | 'search' | `${string}-token`;
 
 /** Deploy order: the certificate and secrets stacks feed the main stack. */
 export const STACK_ROLES: readonly StackRole[] = ['certificates', 'secrets', 'main'];
@@ -77,6 +77,9 @@ export const Ids = {
   DatabaseSubnetGroup: 'DatabaseSubnetGroup',
   DatabaseCluster: 'DatabaseCluster',
   DatabaseInstance: 'DatabaseInstance',
+  /** database.readReplica: Aurora's second instance, or size small's RDS read replica. */
+  DatabaseReaderInstance: 'DatabaseReaderInstance',
+  PostgresReplica: 'PostgresReplica',
   /** Size small's RDS for PostgreSQL instance: a name of its own, so switching to or from small is a replacement the data-loss guard sees. */
   PostgresInstance: 'PostgresInstance',
   DatabaseCredentials: 'DatabaseCredentials',
@@ -89,6 +92,10 @@ export const Ids = {
   CacheAuthTokenArnParameter: 'CacheAuthTokenArn',
   /** The Rails REDIS_URL with the AUTH token in it, composed in the main stack. */
   CacheConnection: 'CacheConnection',
+  // search
+  SearchDomain: 'SearchDomain',
+  SearchSecurityGroup: 'SearchSecurityGroup',
+  SearchCredentials: 'SearchCredentials',
   // load balancer
   LoadBalancer: 'LoadBalancer',
   HttpListener: 'HttpListener',
@@ -173,6 +180,7 @@ export const OutputIds = {
   Size: 'Size',
   Profile: 'Profile',
   ClusterName: 'ClusterName',
+  SearchDomainArn: 'SearchDomainArn',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
   /** The task that makes a service's Mastodon account and token. */

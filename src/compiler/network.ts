@@ -16,7 +16,7 @@ const MASTODON_EGRESS = [{ IpProtocol: 'tcp', FromPort: 0, ToPort: 65535, CidrIp
 export const SERVICE_EGRESS_PORTS = [443, 80];
 
 /** CloudFormation turns an empty egress list into "allow all"; this rule matches no traffic (ICMP type 252, code 86). */
-const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp', FromPort: 252, ToPort: 86, Description: 'No outbound traffic' }];
+export const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp', FromPort: 252, ToPort: 86, Description: 'No outbound traffic' }];
 
 export function vpcId(config: Config): Value<string> {
   return config.network.vpcId ?? Ref(Ids.Vpc);

@@ -95,8 +95,10 @@ export interface Config {
     owner?: { username: string; email: string };
   };
   /** minCapacity and maxCapacity: Aurora's, sizes standard and large only. */
-  database: { minCapacity?: number; maxCapacity?: number; engineVersion: string; backupRetentionDays: number };
+  database: { minCapacity?: number; maxCapacity?: number; engineVersion: string; backupRetentionDays: number; readReplica: boolean };
   cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };
+  /** Absent: no full-text search. */
+  search?: { instanceType: string; instanceCount: number; volumeGb: number; engineVersion: string };
   media: { domain: string; priceClass: string; keepDeletedDays: number };
   certificates: { instance?: string; media?: string };
   mail: { from: string; smtpSecretArn?: string };

@@ -33,6 +33,9 @@ export interface RegionPrices {
   route53HostedZoneMonth?: number;
   sesThousandEmails?: number;
   ecrStorageGbMonth?: number;
+  /** By instance type. */
+  openSearchInstanceHour?: Record<string, number | undefined>;
+  openSearchGp3GbMonth?: number;
 }
 
 /** What a size is priced for (prices.json `usage`), and why. */
@@ -54,7 +57,7 @@ export const PRICES: PriceTable = prices;
 export interface CostLine {
   /** The box of the architecture it belongs to: the logical id of the resource that costs. */
   resource: string;
-  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images';
+  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images' | 'search';
   item: string;
   quantity: number;
   unit: string;
@@ -153,7 +156,10 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
     switch (resource.Type) {
       case 'AWS::RDS::DBCluster': {
         const minimum = props.ServerlessV2ScalingConfiguration?.MinCapacity;
-        if (typeof minimum === 'number') lines.push(line(id, 'database', 'Aurora Serverless v2 at its minimum capacity', cents(minimum * hours), 'ACU-hours', at('auroraServerlessV2AcuHour')));
+        // Each Serverless v2 instance of the cluster (the writer, and a reader) bills its own ACUs.
+        const instances = Object.values(resources).filter((r) => r.Type === 'AWS::RDS::DBInstance' && r.Properties?.DBInstanceClass === 'db.serverless' && refOf(r.Properties?.DBClusterIdentifier) === id).length;
+        const each = instances > 1 ? ` (${instances} instances)` : '';
+        if (typeof minimum === 'number') lines.push(line(id, 'database', `Aurora Serverless v2 at its minimum capacity${each}`, cents(minimum * hours * Math.max(1, instances)), 'ACU-hours', at('auroraServerlessV2AcuHour')));
         lines.push(line(id, 'database', 'Aurora storage (assumed)', usage.auroraStorageGb, 'GB-months', at('auroraStorageGbMonth')));
         lines.push(line(id, 'database', 'Aurora I/O (assumed)', usage.auroraIoMillions, 'million requests', at('auroraIoPerMillion')));
         break;
@@ -161,9 +167,13 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
       case 'AWS::RDS::DBInstance': {
         // An Aurora Serverless instance is priced through its cluster's ACUs.
         if (props.DBInstanceClass === 'db.serverless') break;
-        lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', at('rdsPostgresInstanceHour', props.DBInstanceClass)));
-        if (typeof props.AllocatedStorage === 'string' || typeof props.AllocatedStorage === 'number') {
-          lines.push(line(id, 'database', `${props.StorageType ?? 'gp2'} storage`, Number(props.AllocatedStorage), 'GB-months', props.StorageType === 'gp3' ? at('rdsGp3GbMonth') : { path: [] }));
+        // A read replica is priced as an instance of its own, with storage as large as its source's.
+        const source = resources[refOf(props.SourceDBInstanceIdentifier) ?? '']?.Properties;
+        const replica = source ? ' read replica' : '';
+        lines.push(line(id, 'database', `RDS for PostgreSQL ${props.DBInstanceClass}${replica}${props.MultiAZ ? ' Multi-AZ' : ', single-AZ'}`, hours * (props.MultiAZ ? 2 : 1), 'instance-hours', at('rdsPostgresInstanceHour', props.DBInstanceClass)));
+        const storage = props.AllocatedStorage ?? source?.AllocatedStorage;
+        if (typeof storage === 'string' || typeof storage === 'number') {
+          lines.push(line(id, 'database', `${props.StorageType ?? 'gp2'} storage`, Number(storage), 'GB-months', props.StorageType === 'gp3' ? at('rdsGp3GbMonth') : { path: [] }));
         }
         break;
       }
@@ -202,6 +212,13 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
         lines.push(line(id, 'service', 'DynamoDB storage (assumed)', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbGbMonth')));
         if (props.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled) lines.push(line(id, 'service', 'DynamoDB point-in-time recovery', usage.dynamoDbStorageGb, 'GB-months', at('dynamoDbBackupGbMonth')));
         break;
+      case 'AWS::OpenSearchService::Domain': {
+        const cluster = props.ClusterConfig ?? {};
+        const nodes = Number(cluster.InstanceCount ?? 1);
+        lines.push(line(id, 'search', `OpenSearch ${cluster.InstanceType} (${plural(nodes, 'node')})`, nodes * hours, 'instance-hours', at('openSearchInstanceHour', cluster.InstanceType)));
+        lines.push(line(id, 'search', 'OpenSearch gp3 storage', nodes * Number(props.EBSOptions?.VolumeSize ?? 10), 'GB-months', at('openSearchGp3GbMonth')));
+        break;
+      }
       case 'AWS::ECR::Repository':
         lines.push(line(id, 'images', `ECR image storage (assumed ${usage.ecrStorageGb} GB)`, usage.ecrStorageGb, 'GB-months', at('ecrStorageGbMonth')));
         break;

@@ -100,6 +100,14 @@ const LOOKUPS = {
   route53HostedZoneMonth: () => ({ path: ['route53HostedZoneMonth'], what: 'Route 53 hosted zone', service: 'AmazonRoute53', usageType: 'HostedZone', attributes: { productFamily: 'DNS Zone' }, global: true }),
   sesThousandEmails: () => ({ path: ['sesThousandEmails'], what: 'SES outbound e-mail', service: 'AmazonSES', usageType: 'Recipients', per: 1000 }),
   ecrStorageGbMonth: () => ({ path: ['ecrStorageGbMonth'], what: 'ECR private repository storage', service: 'AmazonECR', usageType: 'TimedStorage-ByteHrs' }),
+  openSearchInstanceHour: (instanceType: string) => ({
+    path: ['openSearchInstanceHour', instanceType],
+    what: `OpenSearch ${instanceType}`,
+    service: 'AmazonES',
+    usageType: `ESInstance:${instanceType.replace(/\.search$/, '')}`,
+    attributes: { productFamily: 'Amazon OpenSearch Service Instance', instanceType },
+  }),
+  openSearchGp3GbMonth: () => ({ path: ['openSearchGp3GbMonth'], what: 'OpenSearch gp3 storage', service: 'AmazonES', usageType: 'ES:GP3-Storage', attributes: { productFamily: 'Amazon OpenSearch Service Volume' } }),
 } satisfies Record<keyof RegionPrices, (...args: any[]) => PriceLookup>;
 
 /** The lookup of the price at `path` in a region's prices (see CostLine.price), or undefined for a path no price is kept at. */
@@ -108,6 +116,8 @@ export function lookupAt(path: string[], region: string): PriceLookup | undefine
   switch (key) {
     case 'rdsPostgresInstanceHour':
       return rest.length === 1 ? LOOKUPS.rdsPostgresInstanceHour(rest[0]) : undefined;
+    case 'openSearchInstanceHour':
+      return rest.length === 1 ? LOOKUPS.openSearchInstanceHour(rest[0]) : undefined;
     case 'elastiCacheNodeHour':
       return rest.length === 2 && (rest[0] === 'redis' || rest[0] === 'valkey') ? LOOKUPS.elastiCacheNodeHour(rest[0], rest[1]) : undefined;
     case 'fargate':

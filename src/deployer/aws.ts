@@ -7,6 +7,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PricingClient } from '@aws-sdk/client-pricing';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -43,6 +44,8 @@ export interface Clients {
   ses(region: string): AwsClient;
   /** The Price List Query API (global; answered from us-east-1). */
   pricing(): AwsClient;
+  /** IAM is global: only for a service-linked role a resource needs before CloudFormation can create it. */
+  iam(): AwsClient;
 }
 
 // The SDK warns on every run that its releases after January 2027 will need Node 22; the lockfile pins one that supports Node 20.
@@ -98,5 +101,6 @@ export function sdkClients(): Clients {
     acm: (region) => client('ACM', region, () => new ACMClient(options(region))),
     ses: (region) => client('SES', region, () => new SESv2Client(options(region))),
     pricing: () => client('Pricing', GLOBAL_REGION, () => new PricingClient(options(GLOBAL_REGION))),
+    iam: () => client('IAM', GLOBAL_REGION, () => new IAMClient(options(GLOBAL_REGION))),
   };
 }

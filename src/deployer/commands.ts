@@ -9,6 +9,7 @@ import type { AwsClient, Clients } from './aws.js';
 import { costChange, formatCostChange } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
 import { createOwnerOnce } from './owner.js';
+import { buildSearchIndexOnce } from './search.js';
 import { preflight } from './preflight.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, sizeChange, upgradeProblem } from './guards.js';
@@ -238,6 +239,8 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     if (stack.afterDeploy) await runAfterDeploy(clients.ecs(stack.region), stack.afterDeploy, deployed, stack, reporter, polling);
     // After the migrations: the account needs Mastodon's tables and its Owner role.
     if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, here, reporter, polling);
+    // After the migrations: the index is filled from the database.
+    if (stack.searchIndex && stack.oneOffTask) await buildSearchIndexOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.searchIndex, stack.oneOffTask, deployed, here, reporter, polling);
     // After the migrations too; a service waits for its token at zero tasks, and a new token restarts its tasks.
     if (tokens.length) {
       const made = await makeServiceTokens({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, tokens, deployed, here, reporter, polling, { rotate });

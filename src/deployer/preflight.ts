@@ -1,4 +1,6 @@
+import { CreateServiceLinkedRoleCommand } from '@aws-sdk/client-iam';
 import { DescribeDBEngineVersionsCommand } from '@aws-sdk/client-rds';
+import { SEARCH } from '../aws/search.js';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { DatabaseEngine } from '../compiler/index.js';
 import { reservedDomain } from '../domains.js';
@@ -26,6 +28,24 @@ export async function preflight(pkg: DeployPackage, clients: Clients, reporter: 
   const identity = await clients.sts(pkg.stacks.at(-1)!.region).send(new GetCallerIdentityCommand({}));
   reporter.line(`Deploying to AWS account ${identity.Account} as ${identity.Arn}, in ${regions.join(' and ')}`);
   for (const stack of pkg.stacks) if (stack.database) await checkEngineVersion(clients, stack, stack.database);
+  if (pkg.stacks.some((stack) => stack.searchIndex)) await ensureServiceLinkedRole(clients.iam(), SEARCH.serviceLinkedRole, reporter);
+}
+
+/**
+ * Creates a service's service-linked role when the account has none: an OpenSearch domain in a VPC
+ * cannot be created without it, and CloudFormation does not make it (an AWS::IAM::ServiceLinkedRole
+ * in the template would fail in every account that has one). IAM answers InvalidInput "has been
+ * taken" when it exists; the role is the account's, and mastodon-cfn never deletes it.
+ */
+async function ensureServiceLinkedRole(iam: AwsClient, service: string, reporter: Reporter): Promise<void> {
+  try {
+    await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: service }));
+    reporter.line(`Created the service-linked role of ${service} in the account (a search domain in a VPC needs it)`);
+  } catch (error) {
+    const e = error as { name?: string; message?: string };
+    if (e.name === 'InvalidInputException' && /has been taken/.test(e.message ?? '')) return;
+    throw error;
+  }
 }
 
 /** At most this many pages of versions (100 each) are read to name the ones RDS creates. */

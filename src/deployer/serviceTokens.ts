@@ -99,7 +99,7 @@ export async function makeServiceTokens(
     }
     // A run that fails half-way may leave the secret with a token that no longer works: until a run succeeds, the token is not ready.
     if (TAGS.made in tags) await clients.secretsManager.send(new UntagResourceCommand({ SecretId: token.secret, TagKeys: Object.values(TAGS) }));
-    await runAfterDeploy(clients.ecs, token.task, outputs, stack, reporter, polling, { [SERVICE_ACCOUNT_VARIABLES.rotate]: String(rotate) });
+    await runAfterDeploy(clients.ecs, token.task, outputs, stack, reporter, polling, { environment: { [SERVICE_ACCOUNT_VARIABLES.rotate]: String(rotate) } });
     await clients.secretsManager.send(
       new TagResourceCommand({
         SecretId: token.secret,

@@ -62,10 +62,15 @@ async function waitForStop(ecs: AwsClient, started: { cluster: string; taskArn: 
   return { taskArn: started.taskArn, exitCode: found?.exitCode, stoppedReason: stopped.stoppedReason ?? found?.reason };
 }
 
-/** `environment`: variables added to the container's for this run only (never a secret: RunTask's overrides are visible in the task). */
-export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stackName: string, polling: Polling, environment?: Record<string, string>): Promise<TaskOutcome> {
-  return waitForStop(ecs, await startTask(ecs, task, outputs, stackName, task.description, { environment }), task.container, polling);
+/**
+ * `override.environment`: variables added to the container's for this run only (never a secret: RunTask's
+ * overrides are visible in the task); `override.command`: another command than the task definition's.
+ */
+export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stackName: string, polling: Polling, override: TaskOverride = {}): Promise<TaskOutcome> {
+  return waitForStop(ecs, await startTask(ecs, task, outputs, stackName, task.description, override), task.container, polling);
 }
+
+export type TaskOverride = { command?: string[]; environment?: Record<string, string> };
 
 /** The awslogs stream of a task's container: `<prefix>/<container>/<task id>`, the prefix being the container's name. */
 export function logStream(container: string, taskArn: string): string {
@@ -116,12 +121,12 @@ export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, t
 }
 
 /** Runs a task after a deploy and reports its outcome; a failure is the user's to look into, with where its log is. */
-export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling, environment?: Record<string, string>): Promise<void> {
+export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling, override: TaskOverride = {}): Promise<void> {
   reporter.line(`${stack.name}: running ${task.description} as a one-off task...`);
   reporter.status(`${stack.name}: ${task.description}`);
   let outcome: TaskOutcome;
   try {
-    outcome = await runOneOffTask(ecs, task, outputs, stack.name, polling, environment);
+    outcome = await runOneOffTask(ecs, task, outputs, stack.name, polling, override);
   } catch (error) {
     reporter.clear();
     if (error instanceof Interrupted) {

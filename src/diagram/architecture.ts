@@ -91,6 +91,8 @@ function boxOf(id: string, resource: Resource, resources: Record<string, Resourc
       return p.DBClusterIdentifier ? undefined : { id, tier: 'data', title: 'PostgreSQL', details: [`RDS ${p.DBInstanceClass}${p.MultiAZ ? ', Multi-AZ' : ''}`, `${p.AllocatedStorage} GB ${p.StorageType ?? ''}`.trim()] };
     case 'AWS::ElastiCache::ReplicationGroup':
       return { id, tier: 'data', title: p.Engine === 'valkey' ? 'Valkey' : 'Redis', details: [`ElastiCache ${p.CacheNodeType}`] };
+    case 'AWS::OpenSearchService::Domain':
+      return { id, tier: 'data', title: 'OpenSearch', details: [`${p.ClusterConfig?.InstanceCount ?? 1} × ${p.ClusterConfig?.InstanceType}`, `${p.EBSOptions?.VolumeSize} GB gp3 each`] };
     case 'AWS::S3::Bucket':
       return { id, tier: 'data', title: 'S3 bucket', details: ['media files, private'] };
     case 'AWS::DynamoDB::Table':

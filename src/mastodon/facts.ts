@@ -27,6 +27,9 @@ export function compareVersions(a: string, b: string): number {
 /** Where Mastodon's images keep the application: WORKDIR /opt/mastodon (Dockerfile, streaming/Dockerfile); tootctl is bin/tootctl there. */
 export const TOOTCTL = 'bin/tootctl';
 
+/** Creates the search indexes and fills them from the database (`desc 'deploy'` in lib/mastodon/cli/search.rb, every series). */
+export const SEARCH_DEPLOY_COMMAND = [TOOTCTL, 'search', 'deploy'] as const;
+
 /**
  * The processes and how Mastodon starts them (docker-compose.yml's `command:` of web, streaming and sidekiq).
  * Ports: puma binds BIND:PORT, default 3000 (config/puma.rb); streaming listens on PORT, default 4000
@@ -115,6 +118,8 @@ const PAPERCLIP = 'config/initializers/paperclip.rb';
 const REDIS_CONFIGURATION = 'lib/mastodon/redis_configuration.rb';
 const ACTIVE_RECORD_ENCRYPTION = 'config/initializers/active_record_encryption.rb';
 
+const readBy = (file: string, names: readonly string[]): Reads => Object.fromEntries(names.map((name) => [name, file]));
+
 /** Read by every Rails process (web, sidekiq, migrations, tootctl and rails runner) in every series. */
 const RAILS_READS: Reads = {
   LOCAL_DOMAIN: 'config/initializers/1_hosts.rb',
@@ -132,7 +137,12 @@ const RAILS_READS: Reads = {
   DB_USER: DATABASE_YML,
   DB_PASS: DATABASE_YML,
   DB_SSLMODE: DATABASE_YML,
+  // database.yml's `replica:`; REPLICA_DB_NAME turns it on (app/helpers/database_helper.rb).
+  REPLICA_DB_NAME: DATABASE_YML,
+  REPLICA_DB_HOST: DATABASE_YML,
+  REPLICA_DB_PORT: DATABASE_YML,
   REDIS_URL: REDIS_CONFIGURATION,
+  ...readBy('config/initializers/chewy.rb', ['ES_ENABLED', 'ES_HOST', 'ES_PORT', 'ES_USER', 'ES_PASS', 'ES_PRESET']),
   // The default hiredis driver speaks no TLS.
   REDIS_DRIVER: REDIS_CONFIGURATION,
   S3_ENABLED: PAPERCLIP,
@@ -166,7 +176,6 @@ export const MASTODON_SECRET_VARIABLES = [
 ] as const;
 
 const SMTP_VARIABLES = ['SMTP_SERVER', 'SMTP_PORT', 'SMTP_LOGIN', 'SMTP_PASSWORD', 'SMTP_FROM_ADDRESS', 'SMTP_DOMAIN', 'SMTP_AUTH_METHOD', 'SMTP_ENABLE_STARTTLS'] as const;
-const readBy = (file: string, names: readonly string[]): Reads => Object.fromEntries(names.map((name) => [name, file]));
 
 /** Rails as of 4.4: mail settings moved to config/email.yml, VAPID keys to config/vapid.yml, the post-deployment switch to lib/mastodon/database.rb. */
 const RAILS_READS_SINCE_4_4: Reads = {
@@ -397,6 +406,8 @@ export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'metrics', 'mi
 export const OWNED_MASTODON_VARIABLES = [
   'LOCAL_DOMAIN', 'RAILS_ENV', 'RAILS_SERVE_STATIC_FILES', 'BIND', 'PORT',
   'DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASS', 'DB_SSLMODE',
+  'REPLICA_DB_NAME', 'REPLICA_DB_HOST', 'REPLICA_DB_PORT', 'REPLICA_DB_USER', 'REPLICA_DB_PASS', 'REPLICA_DATABASE_URL',
+  'ES_ENABLED', 'ES_HOST', 'ES_PORT', 'ES_USER', 'ES_PASS', 'ES_PRESET',
   'REDIS_URL', 'REDIS_DRIVER',
   'S3_ENABLED', 'S3_BUCKET', 'S3_REGION', 'S3_HOSTNAME', 'S3_PROTOCOL', 'S3_ALIAS_HOST', 'S3_PERMISSION',
   ...SMTP_VARIABLES,
