@@ -168,7 +168,7 @@ describe('cli', () => {
     const result = runCli(['print', '--config', configFile(minimalYaml())]);
     expect(result.status, result.stderr).to.equal(0);
     const config = parse(result.stdout);
-    expect(config.database).to.deep.equal({ minCapacity: 0.5, maxCapacity: 1, engineVersion: '16.10', backupRetentionDays: 7 });
+    expect(config.database).to.deep.equal({ minCapacity: 0.5, maxCapacity: 1, engineVersion: '16.10', backupRetentionDays: 7, readReplica: false });
     expect(config.media.domain).to.equal('media.social.example.com');
   });
 

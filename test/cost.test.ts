@@ -11,7 +11,7 @@ const HOURS = 730;
 const SPOT = 1 - 0.7;
 const cents = (value: number) => Math.round(value * 100) / 100;
 /** The totals the hand computations below come to, in eu-central-1: the README's table says the same. */
-const TOTALS = { reference: 148.83, small: 67.37, large: 531.18 };
+const TOTALS = { reference: 148.83, small: 67.37, large: 554.39 };
 
 function monthly(estimate: Estimate, resource: string, itemStart: string): number | undefined {
   const found = estimate.lines.filter((l: CostLine) => l.resource === resource && l.item.startsWith(itemStart));
@@ -50,6 +50,8 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['ServicePostblogTable', 'DynamoDB point-in-time recovery', cents(1 * 0.2448)],
       ['MailIdentity', 'SES e-mails', cents(2 * 0.1)],
       ['ServicePostblogRepository', 'ECR image storage', cents(1 * 0.1)],
+      // 7 queues of v4.5.2 and the one group serving them all: within CloudWatch's free 10.
+      ['QueueLatencyMetrics', 'CloudWatch custom metrics', 0],
       ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection', 'ServicePostblogMastodonToken'].map((id): [string, string, number] => [id, 'secret', 0.4]),
     ];
     // The table says what the hand computation assumed: the prices, and the usage of size standard.
@@ -78,6 +80,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['MediaDistribution', 'CloudFront transfer', 0],
       ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(1 * 0.63)],
       ['MailIdentity', 'SES e-mails', cents(0.2 * 0.1)],
+      ['QueueLatencyMetrics', 'CloudWatch custom metrics', 0],
       ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection'].map((id): [string, string, number] => [id, 'secret', 0.4]),
     ];
     expect([frankfurt.rdsPostgresInstanceHour['db.t4g.micro'], frankfurt.rdsGp3GbMonth, frankfurt.elastiCacheNodeHour.valkey['cache.t4g.micro']]).to.deep.equal([0.019, 0.137, 0.0144]);
@@ -114,12 +117,16 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       // Sidekiq: the scheduler's one task of 0.5 vCPU / 1 GB, and the other queues' (autoscaled from 1 to 4) of 1 vCPU / 2 GB, on Spot.
       ...fargate('SidekiqSchedulerService', 'Spot', 1, 0.5, 1),
       ['SidekiqSchedulerService', 'public IPv4 address', cents(HOURS * 0.005)],
-      ...fargate('SidekiqMainService', 'Spot', 1, 1, 2),
+      // main keeps one task on on-demand Fargate: push, ingress and pull delivery never stop with a Spot interruption.
+      ...fargate('SidekiqMainService', 'on-demand', 1, 1, 2),
       ['SidekiqMainService', 'public IPv4 address', cents(HOURS * 0.005)],
       ['MediaBucket', 'S3 Standard storage', cents(1000 * 0.0245)],
       ['MediaDistribution', 'CloudFront transfer', cents((3000 - 1024) * 0.085)],
       ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(20 * 0.63)],
       ['MailIdentity', 'SES e-mails', cents(20 * 0.1)],
+      // 7 queues and 2 groups; 2 alarms for each target-tracking policy (web, streaming) and Sidekiq's 2: all within the free 10.
+      ['QueueLatencyMetrics', 'CloudWatch custom metrics', 0],
+      ['ScalingAlarms', 'CloudWatch alarms', 0],
       ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection'].map((id): [string, string, number] => [id, 'secret', 0.4]),
     ];
     expect(table.usage.large).to.deep.include({ loadBalancerCapacityUnits: 4, mediaStorageGb: 1000, cloudFrontGbOut: 3000, auroraStorageGb: 100, auroraIoMillions: 200, logsIngestedGb: 20, emailsPerMonth: 20000 });

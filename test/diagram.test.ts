@@ -51,6 +51,8 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
     expect(architecture.other).to.deep.equal([
       { label: 'images', monthly: 0.1 },
       { label: 'logs', monthly: 3.78 },
+      // The queue-latency metrics, within CloudWatch's free tier.
+      { label: 'monitoring', monthly: 0 },
       { label: 'secrets', monthly: 2.4 },
     ]);
     const drawn = [...architecture.boxes.map((b) => b.monthly ?? 0), ...architecture.other.map((o) => o.monthly)].reduce((a, b) => a + b, 0);
@@ -72,7 +74,7 @@ describe('diagram: the architecture drawn from the compiled templates', () => {
       ['WebService', 'Mastodon web', '2 to 6 × 2 vCPU, 4 GB', 'autoscaled; 1 on-demand, rest Spot'],
       ['StreamingService', 'Mastodon streaming', '2 to 4 × 0.5 vCPU, 1 GB', 'autoscaled; 1 on-demand, rest Spot'],
       ['SidekiqSchedulerService', 'Mastodon sidekiq (scheduler)', '1 × 0.5 vCPU, 1 GB', 'Spot'],
-      ['SidekiqMainService', 'Mastodon sidekiq (main)', '1 to 4 × 1 vCPU, 2 GB', 'autoscaled; Spot'],
+      ['SidekiqMainService', 'Mastodon sidekiq (main)', '1 to 4 × 1 vCPU, 2 GB', 'autoscaled; 1 on-demand, rest Spot'],
     ]);
     expect(architecture.arrows).to.deep.include.members([
       { from: 'LoadBalancer', to: 'WebService' },

@@ -51,7 +51,7 @@ describe('the compiled stack against each supported Mastodon series', () => {
       it("sets on every Rails container only what that release's Rails reads, each owned by the compiler or a tuning default", () => {
         for (const [where, container] of rails) {
           expectReads(where, container, facts.rails, where.endsWith('owner') ? OWNER_SCRIPT_VARIABLES : []);
-          const loose = names(container).filter((name) => !(OWNED_MASTODON_VARIABLES as readonly string[]).includes(name) && !['WEB_CONCURRENCY', 'MAX_THREADS', 'SIDEKIQ_CONCURRENCY', ...OWNER_SCRIPT_VARIABLES].includes(name));
+          const loose = names(container).filter((name) => !(OWNED_MASTODON_VARIABLES as readonly string[]).includes(name) && !['WEB_CONCURRENCY', 'MAX_THREADS', 'PERSISTENT_TIMEOUT', 'SIDEKIQ_CONCURRENCY', ...OWNER_SCRIPT_VARIABLES].includes(name));
           expect(loose, `${where}: variables a user value could change without the validator noticing`).to.deep.equal([]);
         }
         // OTP_SECRET exactly where the release reads it (4.3's production.rb fails to boot without it).
@@ -145,14 +145,14 @@ describe('memory and Puma for each size of task', () => {
   it('shares each task of sizes standard and large between the processes it runs, and gives Sidekiq threads by its CPU', () => {
     const web = taskOf('mastodon: {}\n', 'WebTaskDefinition');
     fitsTheTask(web);
-    expect(web.running.map((c) => c.Name)).to.deep.equal(['web', 'streaming']);
+    expect(web.running.map((c) => c.Name)).to.deep.equal(['web', 'streaming', 'metrics']);
     const sidekiq = taskOf('mastodon: { sidekiq: { cpu: 1024, memory: 2048 } }\n', 'SidekiqAllTaskDefinition');
     fitsTheTask(sidekiq);
-    expect(sidekiq.running.map((c) => c.Name)).to.deep.equal(['sidekiq', 'metrics']);
+    expect(sidekiq.running.map((c) => c.Name)).to.deep.equal(['sidekiq']);
     expect(environmentOf(sidekiq.sidekiq)).to.include({ SIDEKIQ_CONCURRENCY: '10' });
     const large = taskOf('size: large\n', 'WebTaskDefinition');
     fitsTheTask(large);
-    expect(large.running.map((c) => c.Name)).to.deep.equal(['web']);
+    expect(large.running.map((c) => c.Name)).to.deep.equal(['web', 'metrics']);
     expect(environmentOf(large.web)).to.include({ WEB_CONCURRENCY: '2' });
   });
 
@@ -163,10 +163,10 @@ describe('memory and Puma for each size of task', () => {
     expect(problemsOf('size: small\nmastodon: { environment: { WEB_CONCURRENCY: 4 } }\n')).to.deep.equal([
       "mastodon.environment.WEB_CONCURRENCY: memory 2048 MiB cannot hold the task's processes, which need 2464 MiB together (web 1600 MiB (WEB_CONCURRENCY 4: 320 per Puma process), streaming 256, sidekiq 512, metrics 96): lower WEB_CONCURRENCY or use more memory",
     ]);
-    expect(problemsOf('mastodon: { sidekiq: { cpu: 256, memory: 512 } }\n')).to.deep.equal([
-      "mastodon.sidekiq.memory: memory 512 MiB cannot hold the task's processes, which need 608 MiB together (sidekiq 512, metrics 96): use more memory",
+    expect(problemsOf('mastodon: { web: { cpu: 256, memory: 512 } }\n')).to.deep.equal([
+      "mastodon.web.memory: memory 512 MiB cannot hold the task's processes, which need 992 MiB together (web 640 MiB (320 per Puma process), streaming 256, metrics 96): use more memory",
     ]);
-    expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: lots } }\n')).to.deep.equal(['mastodon.environment.WEB_CONCURRENCY: WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma\'s single mode); got "lots"']);
+    expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: lots } }\n')).to.deep.equal(['mastodon.environment.WEB_CONCURRENCY: WEB_CONCURRENCY must be a whole number of Puma workers from 0 (Puma\'s single mode) to 999; got "lots"']);
     expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: 0 } }\n')).to.deep.equal([]);
   });
 });

@@ -38,7 +38,8 @@ function expectZeroDowntime(resources: Resources, id: string) {
   // Two subnets in two availability zones: ECS spreads the tasks across them.
   expect(service.NetworkConfiguration.AwsvpcConfiguration.Subnets, id).to.deep.equal([{ Ref: 'PublicSubnet1' }, { Ref: 'PublicSubnet2' }]);
   expect(resources.PublicSubnet1.Properties.AvailabilityZone).to.not.deep.equal(resources.PublicSubnet2.Properties.AvailabilityZone);
-  expect(service.HealthCheckGracePeriodSeconds, id).to.equal(600);
+  // Web waits for its migration step; streaming runs none.
+  expect(service.HealthCheckGracePeriodSeconds, id).to.equal(id === 'StreamingService' ? 120 : 600);
   for (const attachment of service.LoadBalancers) {
     const group = resources[attachment.TargetGroupArn.Ref].Properties;
     // A leaving task finishes its requests, for less time than ECS waits before it stops the task (its 30 s stop timeout starts after).
@@ -63,12 +64,18 @@ describe('sizes: from one Spot task to a scaled-out instance', () => {
   it('size standard: at least two web tasks (with streaming) that survive a Spot interruption and a rolling deploy, Sidekiq apart', () => {
     const main = buildConfig({ yaml: minimalYaml() }).resources();
     expect(mastodonServices(main).map(([id]) => id)).to.deep.equal(['WebService', 'SidekiqAllService']);
-    expect(containersOf(main, main.WebService).map((c) => c.Name)).to.deep.equal(['migrate', 'web', 'streaming']);
+    // The queue-latency reporter runs in the web tasks (two, one on-demand), not beside a Spot-only scheduler.
+    expect(containersOf(main, main.WebService).map((c) => c.Name)).to.deep.equal(['migrate', 'web', 'streaming', 'metrics']);
     expect(main.WebService.Properties.LoadBalancers.map((l: any) => l.TargetGroupArn.Ref)).to.deep.equal(['WebTargetGroup', 'StreamingTargetGroup']);
     expectZeroDowntime(main, 'WebService');
     expect(range(main, 'WebService')).to.deep.equal([2, 2]);
+    // A Spot task that stops listening leaves the rotation within 20 s; each process gets Fargate's 120 s to finish.
+    expect(main.WebTargetGroup.Properties).to.include({ HealthCheckIntervalSeconds: 10, HealthyThresholdCount: 2, UnhealthyThresholdCount: 2 });
+    for (const c of containersOf(main, main.WebService).filter((c) => c.Name !== 'migrate')) expect(c.StopTimeout, c.Name).to.equal(120);
+    // Puma keeps idle connections longer than the load balancer's 60 s, so it never closes one the load balancer reuses.
+    expect(containersOf(main, main.WebService).find((c) => c.Name === 'web').Environment).to.deep.include({ Name: 'PERSISTENT_TIMEOUT', Value: '75' });
     // The one Sidekiq serves the scheduler: its old task stops before the new one starts, so two never overlap.
-    expect(containersOf(main, main.SidekiqAllService).map((c) => c.Name)).to.deep.equal(['migrate', 'sidekiq', 'metrics']);
+    expect(containersOf(main, main.SidekiqAllService).map((c) => c.Name)).to.deep.equal(['migrate', 'sidekiq']);
     expect(main.SidekiqAllService.Properties.DeploymentConfiguration).to.include({ MinimumHealthyPercent: 0, MaximumPercent: 100 });
     expect(main.SidekiqAllService.Properties.DesiredCount).to.equal(1);
     expect(main.SidekiqAllService.Properties.LoadBalancers).to.deep.equal([]);
@@ -86,20 +93,26 @@ describe('sizes: from one Spot task to a scaled-out instance', () => {
     expect(containersOf(main, main.StreamingService).map((c) => c.Name)).to.deep.equal(['streaming']);
     expect([range(main, 'WebService'), range(main, 'StreamingService'), range(main, 'SidekiqSchedulerService'), range(main, 'SidekiqMainService')]).to.deep.equal([[2, 6], [2, 4], [1, 1], [1, 4]]);
     expect(main.WebScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration).to.deep.equal({ ScaleOutCooldown: 60, ScaleInCooldown: 300, TargetValue: 60, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } });
-    expect(main.SidekiqMainScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification).to.deep.equal({
-      Namespace: QUEUE_LATENCY.namespace,
-      MetricName: QUEUE_LATENCY.groupMetric,
-      Dimensions: [
-        { Name: 'Stack', Value: 'social-prod' },
-        { Name: 'Group', Value: 'main' },
+    // Sidekiq steps on its group's latency: an alarm above the target for two minutes adds a task (two when far above); near 0 for 15 minutes takes one away.
+    const latency = { Namespace: QUEUE_LATENCY.namespace, MetricName: QUEUE_LATENCY.groupMetric, Dimensions: [{ Name: 'Stack', Value: 'social-prod' }, { Name: 'Group', Value: 'main' }], Statistic: 'Maximum', Period: 60, TreatMissingData: 'missing' };
+    expect(main.SidekiqMainLatencyHighAlarm.Properties).to.deep.include({ ...latency, Threshold: 10, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, AlarmActions: [{ Ref: 'SidekiqMainScaleOutPolicy' }] });
+    expect(main.SidekiqMainLatencyLowAlarm.Properties).to.deep.include({ ...latency, Threshold: 1, ComparisonOperator: 'LessThanOrEqualToThreshold', EvaluationPeriods: 15, AlarmActions: [{ Ref: 'SidekiqMainScaleInPolicy' }] });
+    expect(main.SidekiqMainScaleOutPolicy.Properties.StepScalingPolicyConfiguration).to.deep.equal({
+      AdjustmentType: 'ChangeInCapacity',
+      Cooldown: 240,
+      MetricAggregationType: 'Maximum',
+      StepAdjustments: [
+        { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 40, ScalingAdjustment: 1 },
+        { MetricIntervalLowerBound: 40, ScalingAdjustment: 2 },
       ],
-      Statistic: 'Maximum',
-      Unit: 'Seconds',
     });
-    // The reporter runs beside the scheduler only, and names each group's queues.
+    expect(main.SidekiqMainScaleInPolicy.Properties.StepScalingPolicyConfiguration.StepAdjustments).to.deep.equal([{ MetricIntervalUpperBound: 0, ScalingAdjustment: -1 }]);
+    // main keeps one task on on-demand Fargate; the scheduler's, a single task stopped before its successor starts, on Spot.
+    expect(main.SidekiqMainService.Properties.CapacityProviderStrategy[0]).to.deep.equal({ CapacityProvider: 'FARGATE', Base: 1, Weight: 0 });
+    // The reporter runs in the web tasks only, and names each group's queues.
     const reporters = mastodonServices(main).filter(([, s]) => containersOf(main, s).some((c) => c.Name === 'metrics'));
-    expect(reporters.map(([id]) => id)).to.deep.equal(['SidekiqSchedulerService']);
-    const metrics = containersOf(main, main.SidekiqSchedulerService).find((c) => c.Name === 'metrics');
+    expect(reporters.map(([id]) => id)).to.deep.equal(['WebService']);
+    const metrics = containersOf(main, main.WebService).find((c) => c.Name === 'metrics');
     expect(JSON.parse(metrics.Environment.find((e: any) => e.Name === 'SIDEKIQ_GROUPS').Value)).to.deep.equal({ scheduler: ['scheduler'], main: ['default', 'push', 'ingress', 'mailers', 'pull', 'fasp'] });
     expect(metrics).to.include({ Essential: false });
   });
@@ -155,11 +168,14 @@ describe('sizes: from one Spot task to a scaled-out instance', () => {
     // twice over during a deploy: 150; the scheduler's Sidekiq, never doubled: its threads; two one-off tasks of 6: 12.
     expect(problemsOf('mastodon: { web: { count: 5 }, sidekiq: { concurrency: 22 } }\n')).to.deep.equal([]);
     expect(problemsOf('mastodon: { web: { count: 5 }, sidekiq: { concurrency: 23 } }\n')).to.deep.equal([
-      "database.maxCapacity: Mastodon's processes could open 185 database connections, and the database takes 184: Aurora Serverless v2 at most 1 ACU allows 189 (max_connections), 5 of them reserved. Counted at each service's most tasks during a rolling deploy (old and new side by side): web 10 × 15 = 150 (web 1 Puma worker × 5 + streaming 10); sidekiq-all 1 × 23 = 23 (Sidekiq 23); one-off 2 × 6 = 12 (tootctl's pool of --concurrency 5 + 1). Lower a maximum count, the threads or DB_POOL, or raise database.maxCapacity",
+      "mastodon.web.count: Mastodon's processes could open 185 database connections, and the database takes 184: Aurora Serverless v2 at most 1 ACU allows 189 (max_connections), 5 of them reserved. Counted at each service's most tasks during a rolling deploy (old and new side by side): web 10 × 15 = 150 (web 1 Puma worker × 5 + streaming 10); sidekiq-all 1 × 23 = 23 (Sidekiq 23); one-off 2 × 6 = 12 (tootctl's pool of --concurrency 5 + 1). Lower a maximum count or the threads, or raise database.maxCapacity",
     ]);
-    // 4 ACU: 823. A DB_POOL below the threads caps what each process holds.
+    // 4 ACU: 823.
     expect(problemsOf('mastodon: { web: { count: 5 }, sidekiq: { concurrency: 23 } }\ndatabase: { maxCapacity: 4 }\n')).to.deep.equal([]);
-    expect(problemsOf('size: small\nmastodon: { environment: { DB_POOL: 2, MAX_THREADS: 30 } }\n')).to.deep.equal([]);
+    // A DB_POOL below the threads would leave threads waiting for a connection: refused, not counted as a saving.
+    expect(problemsOf('mastodon: { environment: { DB_POOL: 10, SIDEKIQ_CONCURRENCY: 150 } }\n')).to.deep.equal([
+      "mastodon.environment.DB_POOL: DB_POOL 10 is below the threads that use it (Sidekiq's 150 threads in sidekiq-all): each working thread holds a connection, and the others would wait and fail (ActiveRecord::ConnectionTimeoutError). Leave DB_POOL unset (config/database.yml then takes each process's threads), or lower the threads",
+    ]);
     expect(problemsOf('size: small\nmastodon: { environment: { MAX_THREADS: 22 } }\n')[0]).to.match(/^mastodon: Mastodon's processes could open 86 database connections, and the database takes 85: RDS db\.t4g\.micro allows about 90/);
     // Autoscaling counts at its maximum.
     expect(problemsOf('size: large\nmastodon: { web: { autoscaling: { min: 2, max: 40 } } }\n')[0]).to.match(/web 80 × 10 = 800/);
@@ -170,7 +186,7 @@ describe('sizes: from one Spot task to a scaled-out instance', () => {
   describe('autoscaling registered with Application Auto Scaling (moto_server)', () => {
     useMoto();
 
-    it('registers each scalable target and target-tracking policy of size large as the template has them, and moto refuses a target of no service', async () => {
+    it('registers each scalable target and scaling policy of size large as the template has them, and moto refuses a target of no service', async () => {
       const main = buildConfig({ yaml: minimalYaml('size: large\n') }).resources();
       const region = 'eu-central-1';
       const ecs = new ECSClient({ region });
@@ -185,9 +201,10 @@ describe('sizes: from one Spot task to a scaled-out instance', () => {
         expect([separator, prefix, cluster, name]).to.deep.equal(['/', 'service', { Ref: 'Cluster' }, { 'Fn::GetAtt': [service, 'Name'] }]);
         const ResourceId = `service/social-prod/${service}`;
         await scaling.send(new RegisterScalableTargetCommand({ ...resource.Properties, ResourceId }));
-        const policy = Object.values(main).find((r: any) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties.ScalingTargetId.Ref === id);
-        const { ScalingTargetId: _, ...props } = policy!.Properties;
-        await scaling.send(new PutScalingPolicyCommand({ ...props, ServiceNamespace: 'ecs', ScalableDimension: 'ecs:service:DesiredCount', ResourceId }));
+        for (const policy of Object.values(main).filter((r: any) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties.ScalingTargetId.Ref === id)) {
+          const { ScalingTargetId: _, ...props } = policy.Properties;
+          await scaling.send(new PutScalingPolicyCommand({ ...props, ServiceNamespace: 'ecs', ScalableDimension: 'ecs:service:DesiredCount', ResourceId }));
+        }
       }
       const targets = (await scaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' }))).ScalableTargets ?? [];
       expect(targets.map((t) => [t.ResourceId, t.MinCapacity, t.MaxCapacity]).sort()).to.deep.equal([
@@ -196,8 +213,10 @@ describe('sizes: from one Spot task to a scaled-out instance', () => {
         ['service/social-prod/WebService', 2, 6],
       ]);
       const policies = (await scaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs' }))).ScalingPolicies ?? [];
-      expect(policies.map((p) => [p.PolicyName, p.PolicyType, p.TargetTrackingScalingPolicyConfiguration?.TargetValue]).sort()).to.deep.equal([
-        ['social-prod-sidekiq-main', 'TargetTrackingScaling', 10],
+      const described = policies.map((p) => [p.PolicyName, p.PolicyType, p.TargetTrackingScalingPolicyConfiguration?.TargetValue ?? p.StepScalingPolicyConfiguration?.StepAdjustments?.map((s) => s.ScalingAdjustment)]);
+      expect(described.sort()).to.deep.equal([
+        ['social-prod-sidekiq-main-in', 'StepScaling', [-1]],
+        ['social-prod-sidekiq-main-out', 'StepScaling', [1, 2]],
         ['social-prod-streaming', 'TargetTrackingScaling', 60],
         ['social-prod-web', 'TargetTrackingScaling', 60],
       ]);

@@ -44,6 +44,7 @@ import recordSet from 'cloudform-types/types/route53/recordSet.js';
 import bucket from 'cloudform-types/types/s3/bucket.js';
 import bucketPolicy from 'cloudform-types/types/s3/bucketPolicy.js';
 import secret from 'cloudform-types/types/secretsManager/secret.js';
+import alarm from 'cloudform-types/types/cloudWatch/alarm.js';
 import openSearchDomain from 'cloudform-types/types/openSearchService/domain.js';
 import emailIdentity from 'cloudform-types/types/ses/emailIdentity.js';
 
@@ -113,4 +114,5 @@ export const Secret = secret.default;
 export type Secret = InstanceType<typeof secret.default>;
 export const EmailIdentity = emailIdentity.default;
 export const OpenSearchDomain = openSearchDomain.default;
+export const Alarm = alarm.default;
 export const RecordSet = recordSet.default;

@@ -155,6 +155,11 @@ export function isSleeping(mode: RunMode): boolean {
   return mode !== 'production';
 }
 
+/** ECS waits this long after SIGTERM before it kills a container: Fargate's maximum. */
+const STOP_TIMEOUT_SECONDS = 120;
+/** Seconds Puma keeps an idle keep-alive connection: above the load balancer's idle timeout of 60 s. */
+const PUMA_PERSISTENT_TIMEOUT = 75;
+
 /** ECS restarts an exited container in place instead of stopping the whole task (after it ran at least this long, in seconds). */
 const RESTART_IN_PLACE = { Enabled: true, RestartAttemptPeriod: 60 };
 
@@ -281,6 +286,8 @@ function mastodonContainers(config: Config, names: Names, task: MastodonTask, wi
     Memory: plan.limit[name],
     RestartPolicy: RESTART_IN_PLACE,
     LinuxParameters: exec,
+    // Fargate's most (the 30 s default): Puma finishes its requests and Sidekiq its jobs (25 s, then they go back on their queue) within a Spot interruption's two minutes.
+    StopTimeout: STOP_TIMEOUT_SECONDS,
     ...extra,
   });
 
@@ -294,7 +301,9 @@ function mastodonContainers(config: Config, names: Names, task: MastodonTask, wi
   if (task.processes.includes('web')) {
     containers.push(
       railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : [...WEB.command], {
-        defaults: { WEB_CONCURRENCY: String(plan.workers), MAX_THREADS: String(task.threads) },
+        // Puma keeps idle connections 20 s by default (config/puma.rb), less than the load balancer's 60 s: the load
+        // balancer would reuse connections Puma has closed, and answer 502. Longer than the load balancer's, they never are.
+        defaults: { WEB_CONCURRENCY: String(plan.workers), MAX_THREADS: String(task.threads), PERSISTENT_TIMEOUT: String(PUMA_PERSISTENT_TIMEOUT) },
         environment: { BIND: '0.0.0.0', PORT: String(WEB.port) },
         container: running('web', { PortMappings: [{ ContainerPort: WEB.port, Protocol: 'tcp' }], DependsOn: afterMigrations }),
       }),
@@ -436,8 +445,8 @@ function mastodonServices(config: Config, names: Names): Record<string, Resource
       execEnabled: sleeping,
       loadBalancers,
       deployment: deployment(task),
-      // Migrations run before web starts; a large one must not get the task killed for failing health checks.
-      healthCheckGraceSeconds: 600,
+      // Migrations run before web starts; a large one must not get the task killed for failing health checks. Streaming's tasks run none.
+      healthCheckGraceSeconds: task.processes.includes('web') ? 600 : 120,
       dependsOn: loadBalancers.length ? [Ids.HttpsListener, Ids.StreamingListenerRule] : [],
     });
     if (task.autoscaling) Object.assign(resources, autoscaling(task, id, names));

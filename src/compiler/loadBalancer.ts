@@ -21,6 +21,12 @@ export function taskTargetGroup(config: Config, port: number, healthCheckPath: s
     VpcId: vpcId(config),
     HealthCheckPath: healthCheckPath,
     Matcher: { HttpCode: '200' },
+    // A target in and out of service within 20 seconds (the defaults take 150 s in and 60 s out): a
+    // Spot task that stops listening is out of the rotation quickly, and a new task takes traffic soon.
+    HealthCheckIntervalSeconds: 10,
+    HealthCheckTimeoutSeconds: 5,
+    HealthyThresholdCount: 2,
+    UnhealthyThresholdCount: 2,
     // Tasks leave quickly on deploys; the 300 s default only makes deploys slower.
     TargetGroupAttributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }],
   });

@@ -55,7 +55,7 @@ export function pascal(name: string): string {
     .join('');
 }
 
-export type MastodonTaskPart = 'TaskDefinition' | 'Service' | 'ScalableTarget' | 'ScalingPolicy';
+export type MastodonTaskPart = 'TaskDefinition' | 'Service' | 'ScalableTarget' | 'ScalingPolicy' | 'ScaleOutPolicy' | 'ScaleInPolicy' | 'LatencyHighAlarm' | 'LatencyLowAlarm';
 
 /** Logical ids of the resources the compiler generates, by component. */
 export const Ids = {

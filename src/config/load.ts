@@ -152,6 +152,10 @@ function unsupportedNodes(doc: Document, text: string): { offset: number; code: 
         const offset = (pair.key as Node).range?.[0] ?? 0;
         found.push({ offset, code: 'yaml.complexKey', message: 'YAML: a key must be a plain value, not a list or mapping' });
       }
+      // Read into a JavaScript object, this key sets the object's prototype instead of a key: the value would vanish unchecked.
+      if (isScalar(key) && key.value === '__proto__') {
+        found.push({ offset: key.range?.[0] ?? 0, code: 'yaml.protoKey', message: 'YAML: the key __proto__ is not allowed (it names no setting)' });
+      }
     },
   });
   return found;

@@ -36,12 +36,18 @@ const SIZES = {
   },
 } as const satisfies Record<Size, object>;
 
-/** Size large's Sidekiq groups: the scheduler alone in one small task, every other queue in an autoscaled one. */
-function largeGroups(config: Config): Record<string, Partial<SidekiqGroup>> {
+/**
+ * Size large's Sidekiq groups: the scheduler alone in one small task, every other queue in `main`,
+ * autoscaled and with one task on on-demand Fargate (push, ingress and pull delivery never stop with a
+ * Spot interruption). mastodon.sidekiq's own count, autoscaling, cpu, memory and capacity size `main`.
+ */
+function largeGroups(config: Config, sidekiq: Partial<SidekiqGroup> | undefined): Record<string, Partial<SidekiqGroup>> {
   const queues = releaseQueues(config).filter((q) => q.name !== SCHEDULER_QUEUE);
+  const scaling = sidekiq?.count !== undefined || sidekiq?.autoscaling !== undefined ? {} : { autoscaling: { min: 1, max: 4, latency: DEFAULT_LATENCY_TARGET } };
+  const capacity = sidekiq?.capacity ?? (config.mastodon.capacity as Capacity | undefined) ?? 'mixed';
   return {
     scheduler: { queues: { [SCHEDULER_QUEUE]: 1 }, count: 1, cpu: 512, memory: 1024 },
-    main: { queues: Object.fromEntries(queues.map((q) => [q.name, q.weight])), autoscaling: { min: 1, max: 4, latency: 10 } },
+    main: { queues: Object.fromEntries(queues.map((q) => [q.name, q.weight])), ...scaling, ...sidekiq, capacity },
   };
 }
 
@@ -103,6 +109,9 @@ export function sizeProblems(config: Config, locate: Locate): Problem[] {
     const scaling = own.count !== undefined ? undefined : (own.autoscaling ?? defaults.autoscaling);
     const autoscaling = scaling && { ...scaling, ...(target === 'latency' ? { latency: scaling.latency ?? DEFAULT_LATENCY_TARGET } : scaling.requestsPerTarget === undefined ? { cpu: scaling.cpu ?? DEFAULT_CPU_TARGET } : {}) };
     if (autoscaling && autoscaling.min > autoscaling.max) report([...path, 'autoscaling', 'min'], 'autoscaling', `autoscaling.min ${autoscaling.min} is greater than autoscaling.max ${autoscaling.max}`);
+    if (own.autoscaling?.cpu !== undefined && own.autoscaling.requestsPerTarget !== undefined) {
+      report([...path, 'autoscaling', 'requestsPerTarget'], 'autoscaling', 'cpu and requestsPerTarget exclude each other: the service tracks one target, CPU or the load balancer\'s requests per task');
+    }
     return { cpu, memory: own.memory ?? memoryFor(cpu, defaults.memory), capacity: capacityOf(own.capacity, serving), count: autoscaling ? autoscaling.min : (own.count ?? defaults.count ?? 1), autoscaling };
   };
   const atLeastTwo = (path: ConfigPath, name: string, p: ProcessConfig) => {
@@ -112,7 +121,6 @@ export function sizeProblems(config: Config, locate: Locate): Problem[] {
     }
   };
 
-  let groupsInConfig = false;
   const sidekiqUser = isPlainObject(m.sidekiq) ? (m.sidekiq as unknown as Partial<SidekiqGroup> & { groups?: Record<string, Partial<SidekiqGroup>> }) : undefined;
   if (size === 'small') {
     const task = SIZES.small.task;
@@ -137,8 +145,8 @@ export function sizeProblems(config: Config, locate: Locate): Problem[] {
         if (sidekiqUser?.[key] !== undefined) report(['mastodon', 'sidekiq', key], 'sidekiqGroups', `with groups, set ${key} on each group: the one that serves ${SCHEDULER_QUEUE} runs exactly one process`);
       }
     }
-    const singleGroup = sidekiqUser?.count !== undefined || sidekiqUser?.autoscaling !== undefined;
-    const groupsGiven = userGroups ?? (size === 'large' && !singleGroup ? largeGroups(config) : undefined);
+    const { groups: _, ...sidekiqKeys } = sidekiqUser ?? {};
+    const groupsGiven = userGroups ?? (size === 'large' ? largeGroups(config, sidekiqUser && sidekiqKeys) : undefined);
     const groups: Record<string, SidekiqGroup> = {};
     if (groupsGiven) {
       for (const [name, group] of Object.entries(groupsGiven)) {
@@ -153,10 +161,10 @@ export function sizeProblems(config: Config, locate: Locate): Problem[] {
     }
     m.sidekiq = { groups };
     m.capacity ??= 'spot';
-    groupsInConfig = userGroups !== undefined;
-    problems.push(...queueProblems(config, locate, groupsInConfig));
+    problems.push(...queueProblems(config, locate, userGroups !== undefined));
   }
-  problems.push(...taskSizeProblems(config, locate, groupsInConfig));
+  problems.push(...taskSizeProblems(config, locate));
+  problems.push(...poolProblems(config, locate));
   return problems;
 }
 
@@ -193,15 +201,34 @@ function queueProblems(config: Config, locate: Locate, groupsGiven: boolean): Pr
   return problems;
 }
 
+/**
+ * A DB_POOL below the threads that use it: each of MAX_THREADS (per Puma worker) and of Sidekiq's
+ * threads holds a connection while it works, and the others would wait for one and fail
+ * (ActiveRecord::ConnectionTimeoutError). Unset, config/database.yml sizes the pool by them.
+ */
+function poolProblems(config: Config, locate: Locate): Problem[] {
+  const pool = userNumber(config, 'DB_POOL');
+  if (pool === undefined || !Number.isInteger(pool)) return [];
+  const needs = mastodonTasks(config).flatMap((t) => [
+    ...(t.processes.includes('web') ? [{ threads: t.threads, what: `MAX_THREADS ${t.threads} of ${t.name}'s Puma` }] : []),
+    ...(t.sidekiq ? [{ threads: t.sidekiq.concurrency, what: `Sidekiq's ${t.sidekiq.concurrency} threads in ${t.name}` }] : []),
+  ]);
+  const short = needs.filter((n) => n.threads > pool);
+  if (short.length === 0) return [];
+  const path = ['mastodon', 'environment', 'DB_POOL'];
+  const message = `DB_POOL ${pool} is below the threads that use it (${short.map((n) => n.what).join('; ')}): each working thread holds a connection, and the others would wait and fail (ActiveRecord::ConnectionTimeoutError). Leave DB_POOL unset (config/database.yml then takes each process's threads), or lower the threads`;
+  return [{ code: 'semantic.dbPool', path: dotted(path), message, ...locate(path) }];
+}
+
 /** Each task a valid Fargate size that holds its processes. */
-function taskSizeProblems(config: Config, locate: Locate, groupsInConfig: boolean): Problem[] {
+function taskSizeProblems(config: Config, locate: Locate): Problem[] {
   const problems: Problem[] = [];
   const workers = config.mastodon.environment?.WEB_CONCURRENCY;
   // A WEB_CONCURRENCY that is not a number is refused on its own (validate.ts); the tasks cannot be sized without it.
   if (workers !== undefined && !/^\d{1,3}$/.test(String(workers))) return problems;
   const webConcurrency = userNumber(config, 'WEB_CONCURRENCY');
   for (const task of mastodonTasks(config)) {
-    const path = taskPath(task.name, groupsInConfig);
+    const path = taskPath(task.name);
     const fargate = fargateSizeProblem(task.cpu, task.memory);
     const tight = fargate ? undefined : memoryProblem(task.cpu, task.memory, task.processes, task.processes.includes('web') ? webConcurrency : undefined);
     const where = tight && workers !== undefined && task.processes.includes('web') ? ['mastodon', 'environment', 'WEB_CONCURRENCY'] : [...path, 'memory'];
@@ -211,20 +238,25 @@ function taskSizeProblems(config: Config, locate: Locate, groupsInConfig: boolea
   return problems;
 }
 
-/** Where in the config a task's size is set. */
-function taskPath(task: string, groupsInConfig: boolean): string[] {
+/** Where in the config a task's size is set (a group of size large's defaults is shown at mastodon.sidekiq, the nearest key in the file). */
+function taskPath(task: string): string[] {
   if (task === 'mastodon') return ['mastodon'];
   if (task === 'web' || task === 'streaming') return ['mastodon', task];
-  return groupsInConfig ? ['mastodon', 'sidekiq', 'groups', task.slice('sidekiq-'.length)] : ['mastodon', 'sidekiq'];
+  const group = task.slice('sidekiq-'.length);
+  return group === ALL_QUEUES ? ['mastodon', 'sidekiq'] : ['mastodon', 'sidekiq', 'groups', group];
 }
 
 /** More database connections than the database takes; checked last, on a config without other problems (it counts what they would change). */
 export function connectionBudgetProblems(config: Config, locate: Locate): Problem[] {
   const engine = databaseEngine(config.size);
   const usable = usableConnections({ engine, instanceClass: 'db.t4g.micro', minCapacity: config.database.minCapacity, maxCapacity: config.database.maxCapacity });
-  const fix = config.size === 'small' ? 'Lower threads or DB_POOL, or choose size standard' : 'Lower a maximum count, the threads or DB_POOL, or raise database.maxCapacity';
-  const problem = connectionProblem(connectionLines(config), usable, fix);
+  const fix = config.size === 'small' ? 'Lower the threads (MAX_THREADS, SIDEKIQ_CONCURRENCY), or choose size standard' : 'Lower a maximum count or the threads, or raise database.maxCapacity';
+  const lines = connectionLines(config);
+  const problem = connectionProblem(lines, usable, fix);
   if (!problem) return [];
-  const path = config.size === 'small' ? ['mastodon'] : ['database', 'maxCapacity'];
+  // Shown at the service that opens the most, where the config sizes it (its count or autoscaling maximum).
+  const largest = lines.reduce((a, b) => (b.total > a.total ? b : a));
+  const task = mastodonTasks(config).find((t) => t.name === largest.task);
+  const path = config.size === 'small' || !task ? ['mastodon'] : [...taskPath(task.name), ...(task.autoscaling ? ['autoscaling', 'max'] : ['count'])];
   return [{ code: 'semantic.connections', path: dotted(path), message: problem, ...locate(path) }];
 }

@@ -158,6 +158,10 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
       case 'minLength':
         problems.push({ code, ...at(path), message: `must be ${error.keyword === 'maxLength' ? 'at most' : 'at least'} ${String(error.params.limit)} characters long; got ${String((value as string).length)}` });
         break;
+      case 'minProperties':
+      case 'maxProperties':
+        problems.push({ code, ...at(path), message: `must have ${error.keyword === 'minProperties' ? 'at least' : 'at most'} ${String(error.params.limit)} ${Number(error.params.limit) === 1 ? 'entry' : 'entries'}` });
+        break;
       case 'minItems':
         problems.push({ code, ...at(path), message: `must list at least ${String(error.params.limit)} items` });
         break;
@@ -203,7 +207,7 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     if (MOVING_QUEUES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} would move Sidekiq's queues away from the stack's cache, where the queue-latency metric and Sidekiq's autoscaling read them (lib/mastodon/redis_configuration.rb): remove it`);
   }
   const workers = environment.WEB_CONCURRENCY;
-  if (workers !== undefined && !/^\d{1,3}$/.test(String(workers))) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers (0 for Puma's single mode); got ${JSON.stringify(workers)}`);
+  if (workers !== undefined && !/^\d{1,3}$/.test(String(workers))) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers from 0 (Puma's single mode) to 999; got ${JSON.stringify(workers)}`);
   for (const name of COUNTED_VARIABLES) {
     const value = environment[name];
     if (value !== undefined && !/^[1-9]\d{0,2}$/.test(String(value))) report(['mastodon', 'environment', name], 'threads', `${name} must be a whole number from 1 to 999; got ${JSON.stringify(value)}`);

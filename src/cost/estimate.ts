@@ -36,6 +36,9 @@ export interface RegionPrices {
   /** By instance type. */
   openSearchInstanceHour?: Record<string, number | undefined>;
   openSearchGp3GbMonth?: number;
+  /** A custom metric, and an alarm, each a month (standard resolution, the first tier). */
+  cloudWatchMetricMonth?: number;
+  cloudWatchAlarmMonth?: number;
 }
 
 /** What a size is priced for (prices.json `usage`), and why. */
@@ -57,7 +60,7 @@ export const PRICES: PriceTable = prices;
 export interface CostLine {
   /** The box of the architecture it belongs to: the logical id of the resource that costs. */
   resource: string;
-  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images' | 'search';
+  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images' | 'search' | 'monitoring';
   item: string;
   quantity: number;
   unit: string;
@@ -301,12 +304,36 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
   return lines;
 }
 
+/**
+ * CloudWatch: the queue-latency metrics (one per queue and one per group, from the reporter's
+ * SIDEKIQ_GROUPS, however many tasks report them) and the alarms (the stack's own, and the two each
+ * target-tracking policy makes), beyond what CloudWatch's always-free tier covers.
+ */
+function monitoringLines(stacks: PricedStack[], p: RegionPrices | undefined, usage: Usage): CostLine[] {
+  const resources = stacks.flatMap((stack) => Object.values(stack.template.Resources ?? {}));
+  const reporter = resources
+    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
+    .flatMap((r) => (r.Properties?.ContainerDefinitions ?? []) as { Name: string; Environment?: { Name: string; Value: unknown }[] }[])
+    .find((c) => c.Name === 'metrics');
+  const groups = reporter?.Environment?.find((e) => e.Name === 'SIDEKIQ_GROUPS')?.Value;
+  const lines: CostLine[] = [];
+  if (typeof groups === 'string') {
+    const parsed = JSON.parse(groups) as Record<string, string[]>;
+    const metrics = new Set(Object.values(parsed).flat()).size + Object.keys(parsed).length;
+    lines.push(line('QueueLatencyMetrics', 'monitoring', `CloudWatch custom metrics of Sidekiq's queue latency (${metrics}; the first ${usage.cloudWatchFreeMetrics} are free)`, Math.max(0, metrics - usage.cloudWatchFreeMetrics), 'metric-months', priceAt(p, ['cloudWatchMetricMonth'])));
+  }
+  const alarms = resources.filter((r) => r.Type === 'AWS::CloudWatch::Alarm').length + 2 * resources.filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties?.PolicyType === 'TargetTrackingScaling').length;
+  if (alarms > 0) lines.push(line('ScalingAlarms', 'monitoring', `CloudWatch alarms of the autoscaling (${alarms}; the first ${usage.cloudWatchFreeAlarms} are free)`, Math.max(0, alarms - usage.cloudWatchFreeAlarms), 'alarm-months', priceAt(p, ['cloudWatchAlarmMonth'])));
+  return lines;
+}
+
 /** The monthly estimate of a build's stacks, priced in the home region's prices. */
 export function estimate(stacks: PricedStack[], homeRegion: string, table: PriceTable = PRICES): Estimate {
   const p = table.regions[homeRegion];
   const size = sizeOf(stacks);
   const u = table.usage[size];
   const lines = stacks.flatMap((stack) => stackLines(stack, p, table, u));
+  lines.push(...monitoringLines(stacks, p, u));
   const usesRoute53 = stacks.some((stack) => Object.values(stack.template.Resources ?? {}).some((r) => r.Type === 'AWS::Route53::RecordSet'));
   if (usesRoute53) lines.push(line('HostedZone', 'dns', 'Route 53 hosted zone (yours; its records for AWS aliases answer free)', 1, 'zone-months', priceAt(p, ['route53HostedZoneMonth'])));
   const known = lines.filter((l) => l.monthly !== undefined);
@@ -326,7 +353,8 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
       `usage of size ${size}: ${u.why}`,
       table.fargateSpotNote,
       ...(autoscaled ? ['autoscaled services at their minimum count, Aurora at its minimum capacity: a busy hour costs more'] : []),
-      `Aurora: ${u.auroraStorageGb} GB stored, ${u.auroraIoMillions} million I/O requests; load balancer: ${u.loadBalancerCapacityUnits} LCU on average`,
+      ...(lines.some((l) => l.price[0] === 'auroraStorageGbMonth') ? [`Aurora: ${u.auroraStorageGb} GB stored, ${u.auroraIoMillions} million I/O requests`] : []),
+      `load balancer: ${u.loadBalancerCapacityUnits} LCU on average`,
       `media: ${u.mediaStorageGb} GB in S3, ${u.cloudFrontGbOut} GB a month through CloudFront; logs: ${u.logsIngestedGb} GB ingested per log group`,
       `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails; ECR: ${u.ecrStorageGb} GB of images per built service`,
       'not counted: data transfer to the internet from the load balancer (the first 100 GB a month are free), backups beyond the free allowance, taxes',

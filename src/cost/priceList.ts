@@ -107,6 +107,8 @@ const LOOKUPS = {
     usageType: `ESInstance:${instanceType.replace(/\.search$/, '')}`,
     attributes: { productFamily: 'Amazon OpenSearch Service Instance', instanceType },
   }),
+  cloudWatchMetricMonth: () => ({ path: ['cloudWatchMetricMonth'], what: 'CloudWatch custom metric', service: 'AmazonCloudWatch', usageType: 'CW:MetricMonitorUsage', attributes: { productFamily: 'Metric' } }),
+  cloudWatchAlarmMonth: () => ({ path: ['cloudWatchAlarmMonth'], what: 'CloudWatch alarm', service: 'AmazonCloudWatch', usageType: 'CW:AlarmMonitorUsage', attributes: { productFamily: 'Alarm' } }),
   openSearchGp3GbMonth: () => ({ path: ['openSearchGp3GbMonth'], what: 'OpenSearch gp3 storage', service: 'AmazonES', usageType: 'ES:GP3-Storage', attributes: { productFamily: 'Amazon OpenSearch Service Volume' } }),
 } satisfies Record<keyof RegionPrices, (...args: any[]) => PriceLookup>;
 

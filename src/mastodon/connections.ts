@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import { CONNECTION_DEFAULTS } from './facts.js';
-import { deployment, mastodonTasks, maximumCount, userNumber, type MastodonTask } from './layout.js';
+import { deployment, mastodonTasks, maximumCount, type MastodonTask } from './layout.js';
 
 
 /** The deployer's one-off tasks run one at a time; `mastodon-cfn run` may start one more beside them. */
@@ -15,29 +15,28 @@ export interface ConnectionLine {
   why: string;
 }
 
-/** The most connections one of the task's processes holds: its pool, but never more than the threads that use it. */
-function perTask(config: Config, t: MastodonTask): { connections: number; why: string[] } {
-  const pool = userNumber(config, 'DB_POOL');
+/**
+ * The most connections a task's processes hold: one per thread that uses the database (each Puma
+ * worker's MAX_THREADS, Sidekiq's concurrency; the validator refuses a DB_POOL below them, which would
+ * leave threads waiting for a connection), and streaming's pool.
+ */
+function perTask(t: MastodonTask): { connections: number; why: string[] } {
   const parts: { connections: number; why: string }[] = [];
   if (t.processes.includes('web')) {
     const processes = Math.max(1, t.memoryPlan.workers);
-    const each = Math.min(pool ?? t.threads, t.threads);
-    parts.push({ connections: processes * each, why: `web ${processes} Puma worker${processes === 1 ? '' : 's'} × ${each}` });
+    parts.push({ connections: processes * t.threads, why: `web ${processes} Puma worker${processes === 1 ? '' : 's'} × ${t.threads}` });
   }
   if (t.processes.includes('streaming')) {
     parts.push({ connections: CONNECTION_DEFAULTS.streamingPool, why: `streaming ${CONNECTION_DEFAULTS.streamingPool}` });
   }
-  if (t.sidekiq) {
-    const each = Math.min(pool ?? t.sidekiq.concurrency, t.sidekiq.concurrency);
-    parts.push({ connections: each, why: `Sidekiq ${each}` });
-  }
+  if (t.sidekiq) parts.push({ connections: t.sidekiq.concurrency, why: `Sidekiq ${t.sidekiq.concurrency}` });
   return { connections: parts.reduce((sum, p) => sum + p.connections, 0), why: parts.map((p) => p.why) };
 }
 
 /** Every process's database connections, each service at its maximum count during a rolling deploy, and the one-off tasks. */
 export function connectionLines(config: Config): ConnectionLine[] {
   const lines = mastodonTasks(config).map((t) => {
-    const { connections, why } = perTask(config, t);
+    const { connections, why } = perTask(t);
     // During a rolling deploy ECS may run a service's new tasks beside its old ones (its MaximumPercent).
     const tasks = Math.ceil((maximumCount(t) * deployment(t).MaximumPercent) / 100);
     return { task: t.name, tasks, perTask: connections, total: tasks * connections, why: why.join(' + ') };

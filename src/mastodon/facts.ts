@@ -130,6 +130,7 @@ const RAILS_READS: Reads = {
   PORT: 'config/puma.rb',
   WEB_CONCURRENCY: 'config/puma.rb',
   MAX_THREADS: 'config/puma.rb',
+  PERSISTENT_TIMEOUT: 'config/puma.rb',
   DB_POOL: DATABASE_YML,
   DB_HOST: DATABASE_YML,
   DB_PORT: DATABASE_YML,

@@ -56,7 +56,7 @@ function task(config: Config, name: string, processes: MastodonProcess[], size: 
   };
 }
 
-/** Whether a group's queues hold the scheduler's: that task also runs the queue-latency reporter (exactly one does). */
+/** Whether a group's queues hold the scheduler's (exactly one group's do). */
 export const holdsScheduler = (queues: Record<string, number>) => SCHEDULER_QUEUE in queues;
 
 export function mastodonTasks(config: Config): MastodonTask[] {
@@ -64,17 +64,19 @@ export function mastodonTasks(config: Config): MastodonTask[] {
   const sidekiqTasks = (withWeb: boolean) =>
     Object.entries(m.sidekiq.groups).map(([group, g]) => {
       const queues = Object.entries(g.queues).map(([queue, weight]) => ({ name: queue, weight }));
-      const processes: MastodonProcess[] = [...(withWeb ? (['web', 'streaming'] as const) : []), 'sidekiq', ...(holdsScheduler(g.queues) ? (['metrics'] as const) : [])];
+      const processes: MastodonProcess[] = withWeb ? ['web', 'streaming', 'sidekiq', 'metrics'] : ['sidekiq'];
       const concurrency = userNumber(config, 'SIDEKIQ_CONCURRENCY') ?? g.concurrency;
       return task(config, withWeb ? 'mastodon' : `sidekiq-${group}`, processes, g, { group, queues, concurrency });
     });
   switch (config.size) {
     case 'small':
       return sidekiqTasks(true);
+    // The queue-latency reporter runs in the web tasks: at least two, one of them on-demand, so the metric Sidekiq
+    // scales on does not stop with a Spot interruption or a deploy of the scheduler's task.
     case 'standard':
-      return [task(config, 'web', ['web', 'streaming'], m.web!), ...sidekiqTasks(false)];
+      return [task(config, 'web', ['web', 'streaming', 'metrics'], m.web!), ...sidekiqTasks(false)];
     case 'large':
-      return [task(config, 'web', ['web'], m.web!), task(config, 'streaming', ['streaming'], m.streaming!), ...sidekiqTasks(false)];
+      return [task(config, 'web', ['web', 'metrics'], m.web!), task(config, 'streaming', ['streaming'], m.streaming!), ...sidekiqTasks(false)];
   }
 }
 

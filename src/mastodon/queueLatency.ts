@@ -1,11 +1,12 @@
 /**
  * Sidekiq's queue latency as a CloudWatch metric, without another paid service: a small reporter
- * beside the scheduler's Sidekiq (exactly one runs) reads each queue's latency through Sidekiq's own
+ * in the web tasks (size small: the one task) reads each queue's latency through Sidekiq's own
  * API (`Sidekiq::Queue#latency`: the age of the oldest job waiting, in seconds, in every Sidekiq
  * release Mastodon pins: 6.5 at v4.3.0, 7.3 at v4.4.0, 8.0 at v4.5.2, Gemfile.lock) and prints one
  * embedded-metric-format line per queue and per group every minute. The awslogs driver sends them
  * to CloudWatch Logs, which extracts the metrics (CloudWatch User Guide, "Embedded metric format":
- * no header is needed with PutLogEvents). The Sidekiq services scale on their group's metric.
+ * no header is needed with PutLogEvents). Each web task reports the same values: the Maximum the
+ * alarms read is the same with one reporter or six. The Sidekiq services scale on their group's metric.
  */
 export const QUEUE_LATENCY = {
   namespace: 'MastodonCfn/Sidekiq',
@@ -41,7 +42,8 @@ export function queueLatencyScript(): string {
     'Signal.trap("TERM") { running = false }',
     'while running',
     '  begin',
-    '    latency = groups.values.flatten.uniq.to_h { |queue| [queue, Sidekiq::Queue.new(queue).latency.to_f.round(3)] }',
+    // Never below 0: an older Sidekiq reading a newer one's millisecond enqueued_at mid-upgrade (7.3 beside 8.0) computes a huge negative age.
+    '    latency = groups.values.flatten.uniq.to_h { |queue| [queue, [Sidekiq::Queue.new(queue).latency.to_f, 0].max.round(3)] }',
     '    now = (Time.now.to_f * 1000).round',
     `    latency.each { |name, seconds| puts ${line('Queue', m.queueMetric)} }`,
     `    groups.each { |name, queues| seconds = queues.map { |queue| latency[queue] }.max; puts ${line('Group', m.groupMetric)} }`,
