@@ -192,8 +192,8 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
         .replace(/^cache:\n(  .*\n)+/m, '');
     const rows: [string, string][] = [
       ['the reference config (with the postblog service), size standard', reference],
-      ['the reference config, size small', resized('small')],
-      ['the reference config, size large', resized('large')],
+      ['the reference config, size small (its `database` and `cache` lines removed: the size decides them)', resized('small')],
+      ['the reference config, size large (the same)', resized('large')],
       ['only `service` and `domain` (no side service), size standard', minimalYaml()],
       ['only `service` and `domain`, size small', minimalYaml('size: small\n')],
       ['only `service` and `domain`, size large', minimalYaml('size: large\n')],
