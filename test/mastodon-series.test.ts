@@ -120,11 +120,12 @@ describe('memory and Puma for each size of task', () => {
     for (const c of task.running) expect(c.Memory, c.Name).to.equal(task.memory - (reserved - c.MemoryReservation!));
   };
 
-  it('runs one Puma worker with room to grow in size small\'s 0.5 vCPU / 2 GB task, beside Sidekiq, streaming and the queue-latency reporter', () => {
+  it('runs Puma in single mode with room to grow in size small\'s 0.5 vCPU / 2 GB task, beside Sidekiq, streaming and the queue-latency reporter', () => {
     const task = small('{}');
     fitsTheTask(task);
-    expect(environmentOf(task.web)).to.include({ WEB_CONCURRENCY: '1', MAX_THREADS: '5' });
-    expect(task.running.map((c) => [c.Name, c.MemoryReservation])).to.deep.equal([['web', 640], ['streaming', 256], ['sidekiq', 512], ['metrics', 96]]);
+    // One process: Puma's single mode, without a preloaded master beside a lone worker.
+    expect(environmentOf(task.web)).to.include({ WEB_CONCURRENCY: '0', MAX_THREADS: '5' });
+    expect(task.running.map((c) => [c.Name, c.MemoryReservation])).to.deep.equal([['web', 320], ['streaming', 256], ['sidekiq', 512], ['metrics', 96]]);
     expect(task.web.Memory).to.be.greaterThan(1024);
     // Puma's settings are the web container's: sidekiq's threads are SIDEKIQ_CONCURRENCY.
     expect(environmentOf(task.sidekiq)).to.not.have.any.keys('WEB_CONCURRENCY', 'MAX_THREADS');
@@ -158,13 +159,13 @@ describe('memory and Puma for each size of task', () => {
 
   it('refuses a task the processes cannot fit in, and a WEB_CONCURRENCY the memory cannot hold', () => {
     expect(problemsOf('size: small\nmastodon: { cpu: 512, memory: 1024 }\n')).to.deep.equal([
-      "mastodon.memory: memory 1024 MiB cannot hold the task's processes, which need 1504 MiB together (web 640 MiB (320 per Puma process), streaming 256, sidekiq 512, metrics 96): use more memory",
+      "mastodon.memory: memory 1024 MiB cannot hold the task's processes, which need 1184 MiB together (web 320 MiB (320 per Puma process), streaming 256, sidekiq 512, metrics 96): use more memory",
     ]);
     expect(problemsOf('size: small\nmastodon: { environment: { WEB_CONCURRENCY: 4 } }\n')).to.deep.equal([
       "mastodon.environment.WEB_CONCURRENCY: memory 2048 MiB cannot hold the task's processes, which need 2464 MiB together (web 1600 MiB (WEB_CONCURRENCY 4: 320 per Puma process), streaming 256, sidekiq 512, metrics 96): lower WEB_CONCURRENCY or use more memory",
     ]);
     expect(problemsOf('mastodon: { web: { cpu: 256, memory: 512 } }\n')).to.deep.equal([
-      "mastodon.web.memory: memory 512 MiB cannot hold the task's processes, which need 992 MiB together (web 640 MiB (320 per Puma process), streaming 256, metrics 96): use more memory",
+      "mastodon.web.memory: memory 512 MiB cannot hold the task's processes, which need 672 MiB together (web 320 MiB (320 per Puma process), streaming 256, metrics 96): use more memory",
     ]);
     expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: lots } }\n')).to.deep.equal(['mastodon.environment.WEB_CONCURRENCY: WEB_CONCURRENCY must be a whole number of Puma workers from 0 (Puma\'s single mode) to 999; got "lots"']);
     expect(problemsOf('mastodon: { environment: { WEB_CONCURRENCY: 0 } }\n')).to.deep.equal([]);

@@ -186,10 +186,13 @@ function queueProblems(config: Config, locate: Locate, groupsGiven: boolean): Pr
     if (schedulers.length > 1) {
       report([...groupPath(name), 'queues', SCHEDULER_QUEUE], 'scheduler', `groups ${schedulers.join(' and ')} both serve the ${SCHEDULER_QUEUE} queue: each process on it runs every scheduled job (Mastodon PR #15314); keep it in one group`);
     }
-    const processes = group.autoscaling ? `autoscaling up to ${group.autoscaling.max}` : `count ${group.count}`;
     if (group.autoscaling || group.count > 1) {
       const fix = groupsGiven ? `give group ${name} count 1 and move the queues that need more processes to another group` : `split the queues into mastodon.sidekiq.groups, one of them serving ${SCHEDULER_QUEUE} with count 1`;
-      report([...groupPath(name), group.autoscaling ? 'autoscaling' : 'count'], 'scheduler', `${groupsGiven ? `group ${name}` : 'mastodon.sidekiq'} serves the ${SCHEDULER_QUEUE} queue, and ${processes} would run each scheduled job in as many processes (Mastodon PR #15314): ${fix}`);
+      const who = groupsGiven ? `group ${name}` : 'mastodon.sidekiq';
+      const why = group.autoscaling
+        ? `${who} serves the ${SCHEDULER_QUEUE} queue, which runs in exactly one process: it cannot be autoscaled (each process would run every scheduled job, Mastodon PR #15314)`
+        : `${who} serves the ${SCHEDULER_QUEUE} queue, and count ${group.count} would run each scheduled job in as many processes (Mastodon PR #15314)`;
+      report([...groupPath(name), group.autoscaling ? 'autoscaling' : 'count'], 'scheduler', `${why}: ${fix}`);
     }
   }
   if (groupsGiven) {

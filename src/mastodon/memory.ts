@@ -21,15 +21,18 @@ export interface MemoryPlan {
 }
 
 /**
- * Puma's workers for a task's CPU and memory: one per vCPU (at least one; more do not run Ruby any
- * faster), fewer when the memory cannot hold them beside the task's other processes. A
- * WEB_CONCURRENCY of the user's counts as given.
+ * Puma's workers for a task's CPU and memory: one per vCPU (more do not run Ruby any faster), fewer
+ * when the memory cannot hold them beside the task's other processes. Where only one would run,
+ * Puma's single mode (0): one process serves as well, without a preloaded master beside it (whose
+ * memory a lone worker wastes, and which Puma warns about: single_worker_warning in lib/puma/cluster.rb).
+ * A WEB_CONCURRENCY of the user's counts as given.
  */
 export function pumaWorkers(cpu: number, memory: number, others: readonly MastodonProcess[], webConcurrency?: number): number {
   if (webConcurrency !== undefined) return webConcurrency;
   const othersNeed = others.reduce((sum, name) => sum + (name === 'web' ? 0 : NEEDS[name]), 0);
   const fitting = Math.floor((memory - othersNeed) / PUMA_PROCESS) - 1;
-  return Math.max(1, Math.min(Math.floor(cpu / 1024), fitting));
+  const workers = Math.min(Math.floor(cpu / 1024), fitting);
+  return workers >= 2 ? workers : 0;
 }
 
 /**
