@@ -5,7 +5,7 @@ import { buildSearchIndexOnce } from '../src/deployer/search.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { SEARCH_DEPLOY_COMMAND } from '../src/mastodon/facts.js';
-import { buildConfig, minimalYaml } from './support/build.js';
+import { buildConfig, minimalYaml, problemsOf } from './support/build.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
 import { writePackage } from './support/packages.js';
 
@@ -22,7 +22,9 @@ describe('database.readReplica: reads on a replica, through Mastodon\'s own repl
   it('adds a second Aurora Serverless v2 instance and sends Rails its reader endpoint (REPLICA_DB_*, config/database.yml)', () => {
     const built = buildConfig({ yaml: minimalYaml('database: { readReplica: true }\n') });
     const main = built.resources();
-    expect(main.DatabaseReaderInstance).to.deep.include({ Type: 'AWS::RDS::DBInstance', DependsOn: 'DatabaseInstance' });
+    // No data of its own: deleted and replaced like compute, and not among the resources the deployer guards.
+    expect(main.DatabaseReaderInstance).to.deep.include({ Type: 'AWS::RDS::DBInstance', DependsOn: 'DatabaseInstance', DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.include('DatabaseCluster').and.not.include('DatabaseReaderInstance');
     expect(main.DatabaseReaderInstance.Properties).to.deep.include({ DBClusterIdentifier: { Ref: 'DatabaseCluster' }, DBInstanceClass: 'db.serverless', PubliclyAccessible: false, PromotionTier: 1 });
     for (const container of railsContainers(main)) {
       expect(environmentOf(container), container.Name).to.deep.include({
@@ -41,7 +43,10 @@ describe('database.readReplica: reads on a replica, through Mastodon\'s own repl
     const built = buildConfig({ yaml: minimalYaml('size: small\ndatabase: { readReplica: true }\n') });
     const main = built.resources();
     expect(main.PostgresReplica.Properties).to.deep.include({ SourceDBInstanceIdentifier: { Ref: 'PostgresInstance' }, DBInstanceClass: 'db.t4g.micro', StorageType: 'gp3', PubliclyAccessible: false, VPCSecurityGroups: [{ Ref: 'DatabaseSecurityGroup' }] });
-    expect(main.PostgresReplica.Properties).to.not.have.any.keys('MasterUserPassword', 'DBName', 'MasterUsername');
+    expect(main.PostgresReplica.Properties).to.not.have.any.keys('MasterUserPassword', 'DBName', 'MasterUsername', 'DBSubnetGroupName');
+    // RDS takes no final snapshot of a replica: it is deleted with the rest.
+    expect([main.PostgresReplica.DeletionPolicy, main.PostgresReplica.UpdateReplacePolicy]).to.deep.equal(['Delete', 'Delete']);
+    expect(built.manifest.stacks[2].statefulResources.map((r) => r.logicalId)).to.include('PostgresInstance').and.not.include('PostgresReplica');
     expect(environmentOf(railsContainers(main)[0])).to.deep.include({ REPLICA_DB_HOST: { 'Fn::GetAtt': ['PostgresReplica', 'Endpoint.Address'] } });
     expect(built.estimate.lines.filter((l) => l.resource === 'PostgresReplica').map((l) => l.item)).to.deep.equal(['RDS for PostgreSQL db.t4g.micro read replica, single-AZ', 'gp3 storage']);
   });
@@ -77,14 +82,16 @@ describe('search: an OpenSearch domain in the VPC, for Mastodon\'s full-text sea
       expect(container.Secrets.find((s: any) => s.Name === 'ES_PASS').ValueFrom, container.Name).to.deep.equal({ 'Fn::Join': ['', [{ Ref: 'SearchCredentialsArn' }, ':password::']] });
     }
     expect(JSON.stringify(main.MastodonExecutionRole.Properties.Policies)).to.include('"Ref":"SearchCredentialsArn"');
-    expect(built.manifest.stacks[2].searchIndex).to.deep.equal({ description: 'search index (tootctl search deploy)', command: [...SEARCH_DEPLOY_COMMAND], domainOutput: 'SearchDomainArn', credentialsSecret: 'mastodon-cfn/social-prod/search' });
+    expect(built.manifest.stacks[2].searchIndex).to.deep.equal({ description: 'search index (tootctl search deploy)', command: [...SEARCH_DEPLOY_COMMAND], domainOutput: 'SearchDomainArn', credentialsSecret: 'mastodon-cfn/social-prod/search', mastodonVersion: 'v4.5.2' });
   });
 
-  it('spreads two or three nodes over two availability zones, each index with a replica (ES_PRESET small_cluster)', () => {
+  it('spreads an even count of nodes over two availability zones, each index with a replica (ES_PRESET small_cluster)', () => {
     const main = buildConfig({ yaml: minimalYaml('search: { instanceCount: 2, volumeGb: 20, instanceType: m6g.large.search }\n') }).resources();
     expect(main.SearchDomain.Properties.ClusterConfig).to.deep.equal({ InstanceType: 'm6g.large.search', InstanceCount: 2, ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 2 } });
     expect(main.SearchDomain.Properties.VPCOptions.SubnetIds).to.deep.equal([{ Ref: 'PublicSubnet1' }, { Ref: 'PublicSubnet2' }]);
     expect(environmentOf(railsContainers(main)[0])).to.include({ ES_PRESET: 'small_cluster' });
+    // Two zones take an even count of nodes: 3 would fail to create.
+    expect(problemsOf('search: { instanceCount: 3 }\n')).to.deep.equal(['search.instanceCount: must be one of 1, 2, 4, 6; got 3']);
   });
 
   it('without the key, Mastodon gets no ES_* setting and no domain is made', () => {
@@ -96,7 +103,7 @@ describe('search: an OpenSearch domain in the VPC, for Mastodon\'s full-text sea
 
   describe('the deployer', () => {
     const oneOffTask = { outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' }, capacityProvider: 'FARGATE', container: 'migrate' };
-    const search = { description: 'search index (tootctl search deploy)', command: [...SEARCH_DEPLOY_COMMAND], domainOutput: 'SearchDomainArn', credentialsSecret: 'mastodon-cfn/ops/search' };
+    const search = { description: 'search index (tootctl search deploy)', command: [...SEARCH_DEPLOY_COMMAND], domainOutput: 'SearchDomainArn', credentialsSecret: 'mastodon-cfn/ops/search', mastodonVersion: 'v4.3.23' };
     const outputs = (domain: string) => ({ ClusterName: 'ops', PostDeploymentMigrationTaskDefinition: 'arn:aws:ecs:eu-central-1:123456789012:task-definition/ops-migrations:3', TaskSubnets: 'subnet-1', TaskSecurityGroup: 'sg-1', MastodonLogGroup: '/mastodon-cfn/ops/mastodon', SearchDomainArn: domain });
     const taskArn = 'arn:aws:ecs:eu-central-1:123456789012:task/ops/0a1b2c3d4e5f';
     const ecs = (exitCode: number) =>
@@ -118,7 +125,7 @@ describe('search: an OpenSearch domain in the VPC, for Mastodon\'s full-text sea
     const polling = { initialMs: 1, maxMs: 1 };
     const DOMAIN = 'arn:aws:es:eu-central-1:123456789012:domain/search-ops-a1b2c3';
 
-    it('builds the index once for each domain with tootctl search deploy in the one-off task, and marks it on the secret', async () => {
+    it('builds the index once for each domain and release with tootctl search deploy in the one-off task, and marks it on the secret', async () => {
       const secrets = secretsManager();
       const tasks = ecs(0);
       await buildSearchIndexOnce({ ecs: tasks, secretsManager: secrets }, search, oneOffTask, outputs(DOMAIN), here, recordingReporter(), polling);
@@ -128,9 +135,12 @@ describe('search: an OpenSearch domain in the VPC, for Mastodon\'s full-text sea
       // Later deploys leave the index to Mastodon.
       await buildSearchIndexOnce({ ecs: tasks, secretsManager: secrets }, search, oneOffTask, outputs(DOMAIN), here, recordingReporter(), polling);
       expect(tasks.calls.filter((c) => c.name === 'RunTask')).to.have.length(1);
-      // A domain made anew is empty: it is indexed again.
-      await buildSearchIndexOnce({ ecs: tasks, secretsManager: secrets }, search, oneOffTask, outputs(`${DOMAIN}-new`), here, recordingReporter(), polling);
+      // An upgrade may change an index's definition (4.4's accounts index): tootctl rebuilds what changed.
+      await buildSearchIndexOnce({ ecs: tasks, secretsManager: secrets }, { ...search, mastodonVersion: 'v4.4.22' }, oneOffTask, outputs(DOMAIN), here, recordingReporter(), polling);
       expect(tasks.calls.filter((c) => c.name === 'RunTask')).to.have.length(2);
+      // A domain made anew is empty: it is indexed again.
+      await buildSearchIndexOnce({ ecs: tasks, secretsManager: secrets }, { ...search, mastodonVersion: 'v4.4.22' }, oneOffTask, outputs(`${DOMAIN}-new`), here, recordingReporter(), polling);
+      expect(tasks.calls.filter((c) => c.name === 'RunTask')).to.have.length(3);
     });
 
     it('a failed run says where its log is and is not marked, so the next deploy runs it again', async () => {

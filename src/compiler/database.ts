@@ -40,6 +40,17 @@ export function replicaEnvironment(config: Config): Record<string, Value<string>
   return { REPLICA_DB_NAME: DATABASE_NAME, REPLICA_DB_HOST: host, REPLICA_DB_PORT: port };
 }
 
+/**
+ * A database instance that holds no data of its own (a reader of the cluster, a read replica): deleted
+ * and replaced like compute, never snapshotted (RDS takes no final snapshot of a replica), and not among
+ * the stateful resources the deployer guards.
+ */
+function holdsNoData<T extends { DeletionPolicy?: string; UpdateReplacePolicy?: string }>(resource: T): T {
+  resource.DeletionPolicy = 'Delete';
+  resource.UpdateReplacePolicy = 'Delete';
+  return resource;
+}
+
 /** What both engines' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
 function commonSettings(config: Config) {
   return {
@@ -80,13 +91,15 @@ function auroraDatabase(config: Config): Fragment {
         // Compute only, like the writer: the data is the cluster's. It scales in the same range and takes over if the writer fails.
         ...(config.database.readReplica
           ? {
-              [Ids.DatabaseReaderInstance]: new DbInstance({
-                DBClusterIdentifier: Ref(Ids.DatabaseCluster),
-                DBInstanceClass: 'db.serverless',
-                Engine: DATABASE_ENGINES.aurora.engine,
-                PubliclyAccessible: false,
-                PromotionTier: 1,
-              }).dependsOn(Ids.DatabaseInstance),
+              [Ids.DatabaseReaderInstance]: holdsNoData(
+                new DbInstance({
+                  DBClusterIdentifier: Ref(Ids.DatabaseCluster),
+                  DBInstanceClass: 'db.serverless',
+                  Engine: DATABASE_ENGINES.aurora.engine,
+                  PubliclyAccessible: false,
+                  PromotionTier: 1,
+                }).dependsOn(Ids.DatabaseInstance),
+              ),
             }
           : {}),
       },
@@ -128,14 +141,16 @@ function smallDatabase(config: Config): Fragment {
         // A copy of the instance's data, kept in step by RDS: nothing to snapshot of its own.
         ...(config.database.readReplica
           ? {
-              [Ids.PostgresReplica]: new DbInstance({
-                SourceDBInstanceIdentifier: Ref(Ids.PostgresInstance),
-                DBInstanceClass: SMALL_INSTANCE_CLASS,
-                MaxAllocatedStorage: SMALL_MAX_STORAGE_GB,
-                StorageType: 'gp3',
-                PubliclyAccessible: false,
-                VPCSecurityGroups: [Ref(Ids.DatabaseSecurityGroup)],
-              }),
+              [Ids.PostgresReplica]: holdsNoData(
+                new DbInstance({
+                  SourceDBInstanceIdentifier: Ref(Ids.PostgresInstance),
+                  DBInstanceClass: SMALL_INSTANCE_CLASS,
+                  MaxAllocatedStorage: SMALL_MAX_STORAGE_GB,
+                  StorageType: 'gp3',
+                  PubliclyAccessible: false,
+                  VPCSecurityGroups: [Ref(Ids.DatabaseSecurityGroup)],
+                }),
+              ),
             }
           : {}),
       },

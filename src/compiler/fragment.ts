@@ -130,8 +130,10 @@ export interface SearchIndex {
   command: string[];
   /** The main stack's output with the domain's ARN: a new domain (a new ARN) gets its index built again. */
   domainOutput: string;
-  /** The fixed name of the master user's kept secret; the deployer tags it with the domain it built the index for. */
+  /** The fixed name of the master user's kept secret; the deployer tags it with the domain and release it built the index for. */
   credentialsSecret: string;
+  /** The release the index is built for: an upgrade may change an index's definition (app/chewy/accounts_index.rb at v4.4.0). */
+  mastodonVersion: string;
 }
 
 /** What a compile step returns: parts of one or more stacks. */

@@ -58,6 +58,7 @@ export const compileSearch: CompileStep = (config, names) => {
     command: [...SEARCH_DEPLOY_COMMAND],
     domainOutput: OutputIds.SearchDomainArn,
     credentialsSecret: names.secretName('search'),
+    mastodonVersion: config.mastodon.version,
   };
   return mergeParts(credentials, {
     main: {
