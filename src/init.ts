@@ -31,7 +31,7 @@ const QUESTIONS: { key: keyof InitAnswers; flag: string; path: string; question:
   { key: 'mediaDomain', flag: '--media-domain', path: 'media.domain', question: 'The domain media files are served from (CloudFront)', fallback: (a) => `media.${a.domain}` },
   { key: 'region', flag: '--region', path: 'provider.region', question: 'The AWS region', fallback: (_, env) => env.AWS_REGION || 'us-east-1' },
   { key: 'mailFrom', flag: '--mail-from', path: 'mail.from', question: "The sender of Mastodon's e-mails", fallback: (a) => `notifications@${a.domain}` },
-  { key: 'size', flag: '--size', path: 'size', question: 'The size: small (one Spot task and RDS db.t4g.micro, the cheapest; down a few minutes when Spot takes the task back), standard (two web tasks, no downtime, Aurora) or large (web, streaming and Sidekiq autoscaled apart)', fallback: () => 'standard', refuse: (answer) => (SIZES.includes(answer as Size) ? undefined : `answer ${SIZES.join(', ')}`) },
+  { key: 'size', flag: '--size', path: 'size', question: 'The size: small (one Spot task and RDS db.t4g.micro, the cheapest; down a few minutes when Spot takes the task back), standard (two web tasks, no downtime, Aurora) or large (web, streaming and Sidekiq autoscaled apart)', fallback: () => 'standard', refuse: (answer) => (SIZES.includes(answer.trim().toLowerCase() as Size) ? undefined : `answer ${SIZES.join(', ')}`) },
   { key: 'route53', flag: '--route53', path: 'dns.route53', question: 'Is the domain in Route 53 in this account, for mastodon-cfn to write its DNS records (yes/no)', fallback: () => 'no', refuse: (answer) => (/^(y|yes|true|n|no|false)$/i.test(answer) ? undefined : 'answer yes or no') },
 ];
 
@@ -132,7 +132,7 @@ export async function collectAnswers(flags: InitFlags, ask: Ask | undefined, env
       defaulted.add(key);
     }
   }
-  return { answers: { ...(answers as unknown as InitAnswers), route53: yes(answers.route53!), size: String(answers.size) as Size }, defaulted };
+  return { answers: { ...(answers as unknown as InitAnswers), route53: yes(answers.route53!), size: String(answers.size).trim().toLowerCase() as Size }, defaulted };
 }
 
 /** `social.example.com` → `social`: the first label, as a service name may be written. */

@@ -66,8 +66,8 @@ describe('mastodon-cfn init', () => {
   it('on a terminal asks each question in turn, with the default from the answers before it', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
-    // A person answering each prompt as it appears: the domain, Enter for the media domain, a region, Enter, a size, and yes for Route 53.
-    const typed = ['social.example.net', '', 'eu-west-1', '', 'small', 'yes'];
+    // A person answering each prompt as it appears: the domain, Enter for the media domain, a region, Enter, a size (in any case), and yes for Route 53.
+    const typed = ['social.example.net', '', 'eu-west-1', '', 'Small', 'yes'];
     let shown = '';
     output.on('data', (chunk) => {
       shown += String(chunk);
