@@ -1,6 +1,8 @@
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScalingPoliciesCommand, PutScalingPolicyCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
+import { serveUntilDrained, SHUTDOWN_DELAY_SECONDS } from '../src/compiler/compute.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { MASTODON, SCHEDULER_QUEUE, SIDEKIQ } from '../src/mastodon/facts.js';
 import { QUEUE_LATENCY } from '../src/mastodon/queueLatency.js';
@@ -46,6 +48,49 @@ function expectZeroDowntime(resources: Resources, id: string) {
     expect(group.TargetGroupAttributes, attachment.TargetGroupArn.Ref).to.deep.include({ Key: 'deregistration_delay.timeout_seconds', Value: '30' });
   }
 }
+
+describe('a web or streaming process keeps serving after SIGTERM while the load balancer takes its task out (real sh)', () => {
+  /** Starts the wrapper around a command that says when it starts and when TERM reaches it. */
+  const start = (seconds: number, body: string) => {
+    const [command, ...args] = serveUntilDrained(['sh', '-c', body], seconds);
+    const child = spawn(command, args);
+    const lines: [number, string][] = [];
+    const started = Date.now();
+    child.stdout.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean).map((line): [number, string] => [Date.now() - started, line])));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, lines, exited, started };
+  };
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+
+  it('passes TERM on only after the delay, and exits with the command\'s status', async () => {
+    const run = start(1, 'trap "echo got-term; exit 7" TERM; echo up; while :; do sleep 0.1; done');
+    await until(() => run.lines.length > 0);
+    const signalled = Date.now() - run.started;
+    run.child.kill('SIGTERM');
+    const code = await run.exited;
+    const term = run.lines.find(([, line]) => line === 'got-term');
+    expect(code).to.equal(7);
+    // The command heard TERM a second after the wrapper did: it served on meanwhile.
+    expect(term![0] - signalled).to.be.within(900, 2500);
+  });
+
+  it('ends with the command when it ends on its own, with its status', async () => {
+    const run = start(1, 'echo up; exit 3');
+    expect(await run.exited).to.equal(3);
+    expect(run.lines.map(([, line]) => line)).to.deep.equal(['up']);
+  });
+
+  it('wraps web and streaming (not Sidekiq, which no load balancer sends to) in production', () => {
+    const main = buildConfig({ yaml: minimalYaml('size: large\n') }).resources();
+    const command = (id: string, name: string) => containersOf(main, main[id]).find((c) => c.Name === name).Command;
+    expect(command('WebService', 'web').slice(0, 4)).to.deep.equal(serveUntilDrained([]).slice(0, 4));
+    expect(command('WebService', 'web')[2]).to.include(`sleep ${SHUTDOWN_DELAY_SECONDS}`);
+    expect(command('StreamingService', 'streaming').slice(4)).to.deep.equal(['node', './streaming/index.js']);
+    expect(command('SidekiqMainService', 'sidekiq').slice(0, 3)).to.deep.equal(['bundle', 'exec', 'sidekiq']);
+  });
+});
 
 describe('sizes: from one Spot task to a scaled-out instance', () => {
   it('size small: one task runs web, streaming, Sidekiq (every queue, the scheduler\'s included) and the queue-latency reporter, on Spot', () => {

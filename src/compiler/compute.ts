@@ -155,6 +155,31 @@ export function isSleeping(mode: RunMode): boolean {
   return mode !== 'production';
 }
 
+/**
+ * Seconds a web or streaming process keeps serving after SIGTERM: long enough for the load balancer
+ * to take the task out of the rotation (two failed health checks 10 s apart, loadBalancer.ts). A
+ * deploy or a scale-in deregisters the task first; a Spot interruption may not, and a process that
+ * stopped listening at once would answer 502 until then.
+ */
+export const SHUTDOWN_DELAY_SECONDS = 25;
+
+/**
+ * Runs `command`, and on SIGTERM waits `seconds` before passing the signal on; exits with the
+ * command's status. sh gets the signal from tini in the Rails image (its ENTRYPOINT), or as the
+ * container's first process in the streaming image, which has no init (Dockerfile, streaming/Dockerfile).
+ */
+export function serveUntilDrained(command: readonly string[], seconds = SHUTDOWN_DELAY_SECONDS): string[] {
+  const script = [
+    '"$@" & child=$!',
+    `trap 'sleep ${seconds}; kill -TERM "$child"' TERM`,
+    'wait "$child"; status=$?',
+    // wait returns early when the trap runs: wait again until the command itself has ended.
+    'while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done',
+    'exit "$status"',
+  ].join('\n');
+  return ['sh', '-c', script, 'sh', ...command];
+}
+
 /** ECS waits this long after SIGTERM before it kills a container: Fargate's maximum. */
 const STOP_TIMEOUT_SECONDS = 120;
 /** Seconds Puma keeps an idle keep-alive connection: above the load balancer's idle timeout of 60 s. */
@@ -300,7 +325,7 @@ function mastodonContainers(config: Config, names: Names, task: MastodonTask, wi
   }
   if (task.processes.includes('web')) {
     containers.push(
-      railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : [...WEB.command], {
+      railsContainer(config, 'web', sleeping ? SLEEP_FOREVER : serveUntilDrained(WEB.command), {
         // Puma keeps idle connections 20 s by default (config/puma.rb), less than the load balancer's 60 s: the load
         // balancer would reuse connections Puma has closed, and answer 502. Longer than the load balancer's, they never are.
         defaults: { WEB_CONCURRENCY: String(plan.workers), MAX_THREADS: String(task.threads), PERSISTENT_TIMEOUT: String(PUMA_PERSISTENT_TIMEOUT) },
@@ -314,7 +339,7 @@ function mastodonContainers(config: Config, names: Names, task: MastodonTask, wi
       Name: 'streaming',
       Image: `${config.mastodon.streamingImage}:${config.mastodon.version}`,
       Essential: true,
-      Command: sleeping ? SLEEP_FOREVER : [...STREAMING.command],
+      Command: sleeping ? SLEEP_FOREVER : serveUntilDrained(STREAMING.command),
       PortMappings: [{ ContainerPort: STREAMING.port, Protocol: 'tcp' }],
       Environment: environmentList({
         NODE_ENV: 'production',
