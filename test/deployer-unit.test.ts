@@ -246,6 +246,27 @@ describe('deployer: sizes and the estimate', () => {
     expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
   });
 
+  it('turning database.readReplica off is no data loss: a removed Aurora reader or read replica holds none of its own (the deployed template says which it was)', async () => {
+    const stack = (extra: object) => oneStack({ size: 'standard', statefulResources: [{ logicalId: 'DatabaseCluster', type: 'AWS::RDS::DBCluster' }], ...extra });
+    for (const [id, properties] of [
+      ['DatabaseReaderInstance', { DBClusterIdentifier: { Ref: 'DatabaseCluster' }, DBInstanceClass: 'db.serverless' }],
+      ['PostgresReplica', { SourceDBInstanceIdentifier: { Ref: 'PostgresInstance' }, DBInstanceClass: 'db.t4g.micro' }],
+    ] as const) {
+      const cfn = new FakeCloudFormation();
+      cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE', outputs: { Size: 'standard' }, template: JSON.stringify({ Resources: { [id]: { Type: 'AWS::RDS::DBInstance', DeletionPolicy: 'Delete', Properties: properties } } }) });
+      cfn.changes = [{ Action: 'Remove', LogicalResourceId: id, ResourceType: 'AWS::RDS::DBInstance' }];
+      await deploy(stack({}), context(cfn).context, options);
+      expect(cfn.called('ExecuteChangeSet'), id).to.have.length(1);
+    }
+    // A removed instance with data of its own is refused as before.
+    const cfn = new FakeCloudFormation();
+    cfn.stacks.set('shape', { status: 'UPDATE_COMPLETE', outputs: { Size: 'standard' }, template: JSON.stringify({ Resources: { PostgresInstance: { Type: 'AWS::RDS::DBInstance', Properties: { DBInstanceClass: 'db.t4g.micro', AllocatedStorage: '20' } } } }) });
+    cfn.changes = [{ Action: 'Remove', LogicalResourceId: 'PostgresInstance', ResourceType: 'AWS::RDS::DBInstance' }];
+    const error = await failure(deploy(stack({}), context(cfn).context, options));
+    expect(error.message).to.include('PostgresInstance (AWS::RDS::DBInstance): would delete it');
+    expect(cfn.called('ExecuteChangeSet')).to.deep.equal([]);
+  });
+
   it('protects an RDS instance (size small) once created, as it does an Aurora cluster', async () => {
     const cfn = new FakeCloudFormation();
     cfn.execution = { events: [], finalStatus: 'CREATE_COMPLETE', outputs: { DatabaseInstanceId: 'shape-db' } };
