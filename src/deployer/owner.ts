@@ -1,7 +1,7 @@
-import { DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import type { OwnerAccount } from '../compiler/fragment.js';
 import type { AwsClient } from './aws.js';
 import type { Polling } from './stacks.js';
+import { runOnceMarked } from './secrets.js';
 import { runAfterDeploy } from './tasks.js';
 import type { Reporter } from './terminal.js';
 
@@ -17,18 +17,8 @@ const TAGS = { created: 'mastodon-cfn:owner-created', stack: 'mastodon-cfn:owner
  * leaves Secrets Manager: the task reads it as a secret, and only the way to read it is printed.
  */
 export async function createOwnerOnce(clients: { ecs: AwsClient; secretsManager: AwsClient }, owner: OwnerAccount, outputs: Record<string, string>, stack: { name: string; region: string; id: string }, reporter: Reporter, polling: Polling): Promise<void> {
-  const secret = await clients.secretsManager.send(new DescribeSecretCommand({ SecretId: owner.passwordSecret }));
-  if ((secret.Tags ?? []).some((tag: { Key?: string; Value?: string }) => tag.Key === TAGS.stack && tag.Value === stack.id)) return;
-  await runAfterDeploy(clients.ecs, owner, outputs, stack, reporter, polling);
-  await clients.secretsManager.send(
-    new TagResourceCommand({
-      SecretId: owner.passwordSecret,
-      Tags: [
-        { Key: TAGS.created, Value: new Date().toISOString() },
-        { Key: TAGS.stack, Value: stack.id },
-      ],
-    }),
-  );
+  const created = await runOnceMarked(clients.secretsManager, owner.passwordSecret, { [TAGS.stack]: stack.id }, TAGS.created, () => runAfterDeploy(clients.ecs, owner, outputs, stack, reporter, polling));
+  if (!created) return;
   reporter.line(
     [
       `Owner account @${owner.username} (${owner.email}) is ready: log in at the instance with that e-mail address.`,

@@ -1,7 +1,7 @@
-import { DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import type { OneOffTask, SearchIndex } from '../compiler/fragment.js';
 import type { AwsClient } from './aws.js';
 import type { Polling } from './stacks.js';
+import { runOnceMarked } from './secrets.js';
 import { runAfterDeploy } from './tasks.js';
 import type { Reporter } from './terminal.js';
 
@@ -18,18 +18,7 @@ const TAGS = { indexed: 'mastodon-cfn:search-indexed', domain: 'mastodon-cfn:sea
 export async function buildSearchIndexOnce(clients: { ecs: AwsClient; secretsManager: AwsClient }, search: SearchIndex, oneOffTask: OneOffTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling): Promise<void> {
   const domain = outputs[search.domainOutput];
   if (!domain) return;
-  const secret = await clients.secretsManager.send(new DescribeSecretCommand({ SecretId: search.credentialsSecret }));
-  const tags = new Map(((secret.Tags ?? []) as { Key?: string; Value?: string }[]).map((tag) => [tag.Key, tag.Value]));
-  if (tags.get(TAGS.domain) === domain && tags.get(TAGS.version) === search.mastodonVersion) return;
-  await runAfterDeploy(clients.ecs, { ...oneOffTask, description: search.description }, outputs, stack, reporter, polling, { command: search.command });
-  await clients.secretsManager.send(
-    new TagResourceCommand({
-      SecretId: search.credentialsSecret,
-      Tags: [
-        { Key: TAGS.indexed, Value: new Date().toISOString() },
-        { Key: TAGS.domain, Value: domain },
-        { Key: TAGS.version, Value: search.mastodonVersion },
-      ],
-    }),
+  await runOnceMarked(clients.secretsManager, search.credentialsSecret, { [TAGS.domain]: domain, [TAGS.version]: search.mastodonVersion }, TAGS.indexed, () =>
+    runAfterDeploy(clients.ecs, { ...oneOffTask, description: search.description }, outputs, stack, reporter, polling, { command: search.command }),
   );
 }

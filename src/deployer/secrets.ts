@@ -1,4 +1,4 @@
-import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import { MastodonCfnError } from '../errors.js';
 import type { DeployStack } from './manifest.js';
@@ -8,6 +8,21 @@ import type { AwsClient } from './aws.js';
 import type { Reporter } from './terminal.js';
 
 type SecretValues = Record<string, string>;
+
+/**
+ * Runs `task` unless the secret already carries every one of `marks` as a tag; once it succeeded,
+ * tags the secret with them, and with the time under `doneAt`. It is how the deployer remembers that a
+ * one-off task ran for this stack, domain or release; a failed run is not marked, so the next deploy
+ * runs it again. Whether it ran.
+ */
+export async function runOnceMarked(client: AwsClient, secretId: string, marks: Record<string, string>, doneAt: string, task: () => Promise<void>): Promise<boolean> {
+  const secret = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  const tags = new Map(((secret.Tags ?? []) as { Key?: string; Value?: string }[]).map((tag) => [tag.Key, tag.Value]));
+  if (Object.entries(marks).every(([key, value]) => tags.get(key) === value)) return false;
+  await task();
+  await client.send(new TagResourceCommand({ SecretId: secretId, Tags: [{ Key: doneAt, Value: new Date().toISOString() }, ...Object.entries(marks).map(([Key, Value]) => ({ Key, Value }))] }));
+  return true;
+}
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
