@@ -1,8 +1,8 @@
 import type { Problem } from '../errors.js';
 import { databaseEngine, usableConnections } from '../aws/engines.js';
 import { connectionLines, connectionProblem } from '../mastodon/connections.js';
-import { CONNECTION_DEFAULTS, mastodonFacts, SCHEDULER_QUEUE, seriesOf } from '../mastodon/facts.js';
-import { ALL_QUEUES, holdsScheduler, mastodonTasks, sidekiqConcurrency, userNumber } from '../mastodon/layout.js';
+import { CONNECTION_DEFAULTS, mastodonFacts, SCHEDULER_QUEUE, seriesOf, type SidekiqQueue } from '../mastodon/facts.js';
+import { ALL_QUEUES, mastodonTasks, sidekiqConcurrency, userNumber } from '../mastodon/layout.js';
 import { memoryProblem } from '../mastodon/memory.js';
 import { fargateSizeProblem } from './fargate.js';
 import type { LoadedConfig } from './load.js';
@@ -47,11 +47,13 @@ function largeGroups(config: Config, sidekiq: Partial<SidekiqGroup> | undefined)
   const capacity = sidekiq?.capacity ?? (config.mastodon.capacity as Capacity | undefined) ?? 'mixed';
   return {
     scheduler: { queues: { [SCHEDULER_QUEUE]: 1 }, count: 1, cpu: 512, memory: 1024 },
-    main: { queues: Object.fromEntries(queues.map((q) => [q.name, q.weight])), ...scaling, ...sidekiq, capacity },
+    main: { queues: queueWeights(queues), ...scaling, ...sidekiq, capacity },
   };
 }
 
 const releaseQueues = (config: Config) => mastodonFacts(config.mastodon.version).sidekiqQueues;
+/** Queues as a group lists them: each name with its weight. */
+const queueWeights = (queues: readonly SidekiqQueue[]) => Object.fromEntries(queues.map((q) => [q.name, q.weight]));
 const DEFAULT_CPU_TARGET = 60;
 const DEFAULT_LATENCY_TARGET = 10;
 /** Processes that serve the load balancer: at sizes standard and large at least two tasks of each. */
@@ -127,9 +129,8 @@ export function sizeProblems(config: Config, locate: Locate): Problem[] {
     m.cpu ??= task.cpu;
     m.memory ??= task.memory;
     m.capacity ??= 'spot';
-    const all = Object.fromEntries(releaseQueues(config).map((q) => [q.name, q.weight]));
     // Mastodon's default threads: Sidekiq shares the task's CPU with web and streaming.
-    m.sidekiq = { groups: { [ALL_QUEUES]: { queues: all, count: 1, cpu: m.cpu, memory: m.memory, capacity: m.capacity, concurrency: CONNECTION_DEFAULTS.sidekiqConcurrency } } };
+    m.sidekiq = { groups: { [ALL_QUEUES]: { queues: queueWeights(releaseQueues(config)), count: 1, cpu: m.cpu, memory: m.memory, capacity: m.capacity, concurrency: CONNECTION_DEFAULTS.sidekiqConcurrency } } };
   } else {
     const defaults = SIZES[size];
     m.web = fill(['mastodon', 'web'], m.web, defaults.web, true, 'cpu');
@@ -156,8 +157,7 @@ export function sizeProblems(config: Config, locate: Locate): Problem[] {
         groups[name] = { ...own, queues: isPlainObject(g.queues) ? (g.queues as Record<string, number>) : {}, concurrency: g.concurrency ?? sidekiqUser?.concurrency ?? sidekiqConcurrency(own.cpu) };
       }
     } else {
-      const all = Object.fromEntries(releaseQueues(config).map((q) => [q.name, q.weight]));
-      groups[ALL_QUEUES] = { ...base, queues: all, concurrency: sidekiqUser?.concurrency ?? sidekiqConcurrency(base.cpu) };
+      groups[ALL_QUEUES] = { ...base, queues: queueWeights(releaseQueues(config)), concurrency: sidekiqUser?.concurrency ?? sidekiqConcurrency(base.cpu) };
     }
     m.sidekiq = { groups };
     m.capacity ??= 'spot';
@@ -181,7 +181,7 @@ function queueProblems(config: Config, locate: Locate, groupsGiven: boolean): Pr
     for (const queue of Object.keys(group.queues)) {
       if (!known.includes(queue)) report([...groupPath(name), 'queues', queue], 'sidekiqQueue', `Mastodon ${version} has no Sidekiq queue "${queue}": config/sidekiq.yml at ${version} lists ${known.join(', ')}`);
     }
-    if (!holdsScheduler(group.queues)) continue;
+    if (!(SCHEDULER_QUEUE in group.queues)) continue;
     schedulers.push(name);
     if (schedulers.length > 1) {
       report([...groupPath(name), 'queues', SCHEDULER_QUEUE], 'scheduler', `groups ${schedulers.join(' and ')} both serve the ${SCHEDULER_QUEUE} queue: each process on it runs every scheduled job (Mastodon PR #15314); keep it in one group`);

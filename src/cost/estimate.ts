@@ -1,5 +1,6 @@
 import prices from './prices.json' with { type: 'json' };
 import { money, plural, quantity, unitPrice } from '../format.js';
+import { references } from '../references.js';
 
 /**
  * A monthly estimate read from the compiled templates (not from the config): what CloudFormation
@@ -235,14 +236,6 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
   return lines;
 }
 
-/** Whether a value is `{ Fn::GetAtt: [id, …] }` or `{ Ref: id }` of this logical id, anywhere inside it. */
-function mentions(value: unknown, id: string): boolean {
-  if (Array.isArray(value)) return value.some((v) => mentions(v, id));
-  if (!value || typeof value !== 'object') return false;
-  const object = value as Record<string, unknown>;
-  if (object.Ref === id || (Array.isArray(object['Fn::GetAtt']) && object['Fn::GetAtt'][0] === id)) return true;
-  return Object.values(object).some((v) => mentions(v, id));
-}
 
 /** How many tasks a service runs: a fixed count, or an autoscaling range (its scalable target names the service). */
 export interface TaskCount {
@@ -258,7 +251,7 @@ export interface TaskCount {
  * DesiredCount, and runs between its scalable target's MinCapacity and MaxCapacity.
  */
 export function taskCount(id: string, resources: Record<string, TemplateResource>): TaskCount {
-  const scaling = Object.values(resources).find((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget' && mentions(r.Properties?.ResourceId, id))?.Properties;
+  const scaling = Object.values(resources).find((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget' && references(r.Properties?.ResourceId).has(id))?.Properties;
   if (scaling) return { count: Number(scaling.MinCapacity), max: Number(scaling.MaxCapacity) };
   const desiredCount = resources[id]?.Properties?.DesiredCount;
   const branches = (desiredCount as { 'Fn::If'?: unknown[] } | undefined)?.['Fn::If'];

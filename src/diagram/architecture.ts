@@ -1,4 +1,5 @@
 import { isMastodonService, taskCount, type Estimate, type PricedStack } from '../cost/estimate.js';
+import { references } from '../references.js';
 import { money } from '../format.js';
 
 /**
@@ -44,22 +45,6 @@ type Resource = { Type: string; Properties?: Record<string, any> };
 const INTERNET = 'Internet';
 const LOAD_BALANCER = 'AWS::ElasticLoadBalancingV2::LoadBalancer';
 const DISTRIBUTION = 'AWS::CloudFront::Distribution';
-
-/** Every logical id a value refers to: Ref, Fn::GetAtt and ${Name} inside Fn::Sub. */
-function references(value: unknown, found = new Set<string>()): Set<string> {
-  if (Array.isArray(value)) for (const item of value) references(item, found);
-  else if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      if (key === 'Ref' && typeof inner === 'string') found.add(inner);
-      else if (key === 'Fn::GetAtt') found.add(Array.isArray(inner) ? String(inner[0]) : String(inner).split('.')[0]);
-      else if (key === 'Fn::Sub' && typeof (Array.isArray(inner) ? inner[0] : inner) === 'string') {
-        for (const match of String(Array.isArray(inner) ? inner[0] : inner).matchAll(/\$\{([A-Za-z0-9]+)[.}]/g)) found.add(match[1]);
-      }
-      references(inner, found);
-    }
-  }
-  return found;
-}
 
 /** The box a resource becomes, if a person would draw it. */
 function boxOf(id: string, resource: Resource, resources: Record<string, Resource>): Omit<Box, 'type' | 'stack' | 'region' | 'monthly'> | undefined {

@@ -2,7 +2,6 @@ import type { Config } from '../config/types.js';
 import { CONNECTION_DEFAULTS } from './facts.js';
 import { deployment, mastodonTasks, maximumCount, type MastodonTask } from './layout.js';
 
-
 /** The deployer's one-off tasks run one at a time; `mastodon-cfn run` may start one more beside them. */
 const ONE_OFF_TASKS = 2;
 

@@ -56,9 +56,6 @@ function task(config: Config, name: string, processes: MastodonProcess[], size: 
   };
 }
 
-/** Whether a group's queues hold the scheduler's (exactly one group's do). */
-export const holdsScheduler = (queues: Record<string, number>) => SCHEDULER_QUEUE in queues;
-
 export function mastodonTasks(config: Config): MastodonTask[] {
   const m = config.mastodon;
   const sidekiqTasks = (withWeb: boolean) =>
@@ -89,7 +86,7 @@ export function mastodonTasks(config: Config): MastodonTask[] {
  * app/workers/scheduler/*.rb), so they do not run twice.
  */
 export function deployment(task: MastodonTask): { MinimumHealthyPercent: number; MaximumPercent: number } {
-  const schedulerOnly = task.sidekiq && holdsScheduler(Object.fromEntries(task.sidekiq.queues.map((q) => [q.name, q.weight]))) && !task.processes.includes('web');
+  const schedulerOnly = task.sidekiq?.queues.some((q) => q.name === SCHEDULER_QUEUE) && !task.processes.includes('web');
   return schedulerOnly ? { MinimumHealthyPercent: 0, MaximumPercent: 100 } : { MinimumHealthyPercent: 100, MaximumPercent: 200 };
 }
 
