@@ -4,7 +4,7 @@ import type { ServiceImage } from '../compiler/fragment.js';
 import type { StackRole } from '../compiler/naming.js';
 import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
-import { holdsNoDataOfItsOwn, STATEFUL_TYPES } from '../stateful.js';
+import { STATEFUL_TYPES } from '../stateful.js';
 import type { AwsClient, Clients } from './aws.js';
 import { costChange, formatCostChange } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
@@ -43,17 +43,6 @@ const VERSION_OUTPUT = 'MastodonVersion';
 const SIZE_OUTPUTS = ['Size', 'Profile'];
 /** The RDS resources whose deletion protection the deployer switches, by how RDS names them. */
 const DATABASE_KINDS: Record<string, 'cluster' | 'instance'> = { 'AWS::RDS::DBCluster': 'cluster', 'AWS::RDS::DBInstance': 'instance' };
-
-/**
- * A removed resource is judged by its type (it is no longer in the build); one whose deployed
- * definition holds no data of its own (an Aurora reader, a read replica: database.readReplica turned
- * off) is no loss. The deployed template is read only when such a removal is among the losses.
- */
-async function withoutDatalessRemovals(cfn: AwsClient, stackName: string, losses: ChangeRow[]): Promise<ChangeRow[]> {
-  if (!losses.some((row) => row.action === 'Remove' && row.type === 'AWS::RDS::DBInstance')) return losses;
-  const deployed = (await deployedTemplate(cfn, stackName))?.Resources ?? {};
-  return losses.filter((row) => !(row.action === 'Remove' && holdsNoDataOfItsOwn(deployed[row.logicalId] as { Type?: string; Properties?: Record<string, unknown> })));
-}
 
 /** Why a change set of `stack` was or would be refused, naming a change of size when that is the cause. */
 function dataLossMessage(verdict: string, losses: ChangeRow[], stack: DeployStack, existing: Stack | undefined): string {
@@ -173,7 +162,7 @@ async function changeStack(context: DeployerContext, pkg: DeployPackage, stack: 
     return false;
   }
   reporter.line(formatChangeSet(changeSet));
-  const losses = await withoutDatalessRemovals(cfn, stack.name, dataLossChanges(changeSet.rows, stack));
+  const losses = await dataLossChanges(cfn, changeSet.rows, stack);
   if (losses.length > 0 && !options.allowDataLoss) {
     await deleteChangeSet(cfn, changeSet);
     throw MastodonCfnError.of('deploy.dataLoss', dataLossMessage(`Refusing to deploy ${stack.name}`, losses, stack, existing));
@@ -316,7 +305,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
     // Deleted before anything is printed: a closed pipe or Ctrl-C from here on leaves nothing behind.
     await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
     reporter.line(formatChangeSet(changeSet));
-    const losses = await withoutDatalessRemovals(clients.cloudFormation(stack.region), stack.name, dataLossChanges(changeSet.rows, stack));
+    const losses = await dataLossChanges(clients.cloudFormation(stack.region), changeSet.rows, stack);
     if (losses.length > 0) reporter.line(dataLossMessage(`Deploy would refuse ${stack.name}`, losses, stack, existing));
   }
 }

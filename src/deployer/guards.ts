@@ -1,6 +1,7 @@
-import { STATEFUL_TYPES } from '../stateful.js';
+import { holdsNoDataOfItsOwn, STATEFUL_TYPES } from '../stateful.js';
+import type { AwsClient } from './aws.js';
 import type { DeployStack } from './manifest.js';
-import type { ChangeRow } from './stacks.js';
+import { deployedTemplate, type ChangeRow } from './stacks.js';
 
 /**
  * Changes that would lose data: a stateful resource that the change set removes or replaces.
@@ -9,14 +10,19 @@ import type { ChangeRow } from './stacks.js';
  * deploy time counts too: a replacement "Conditional" on such a value, and an action "Dynamic"
  * (ResourceChange in the API reference: the change is decided only when the change set runs).
  */
-export function dataLossChanges(rows: ChangeRow[], stack: DeployStack): ChangeRow[] {
+export async function dataLossChanges(cfn: AwsClient, rows: ChangeRow[], stack: DeployStack): Promise<ChangeRow[]> {
   const statefulIds = stack.statefulResources ? new Set(stack.statefulResources.map((r) => r.logicalId)) : undefined;
-  return rows.filter((row) => {
+  const losses = rows.filter((row) => {
     // A removed resource is no longer in the manifest: its type decides.
     const stateful = statefulIds && row.action !== 'Remove' ? statefulIds.has(row.logicalId) : STATEFUL_TYPES.has(row.type);
     const destructive = row.action === 'Remove' || row.action === 'Dynamic' || (row.action === 'Modify' && (row.replacement === 'True' || row.replacement === 'Conditional'));
     return stateful && destructive;
   });
+  // Unless the deployed definition of a removed database instance shows it held no data of its own (an Aurora
+  // reader, a read replica: database.readReplica turned off). The deployed template is read only then.
+  if (!losses.some((row) => row.action === 'Remove' && row.type === 'AWS::RDS::DBInstance')) return losses;
+  const deployed = (await deployedTemplate(cfn, stack.name))?.Resources ?? {};
+  return losses.filter((row) => !(row.action === 'Remove' && holdsNoDataOfItsOwn(deployed[row.logicalId])));
 }
 
 /** `verdict` opens the message: "Refusing to deploy social-prod" from deploy, "Deploy would refuse social-prod" from diff. */
