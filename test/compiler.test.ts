@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { readConfig as readPostblogConfig } from '../postblog/src/config.js';
 import { MASTODON_SECRET_KEYS } from '../src/compiler/secrets.js';
-import { buildConfig, minimalYaml, REPO_ROOT, type TestBuild } from './support/build.js';
+import { buildConfig, grantedBy, minimalYaml, REPO_ROOT, type TestBuild } from './support/build.js';
 
 type Resources = ReturnType<TestBuild['resources']>;
 const ofType = (resources: Resources, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -328,11 +328,38 @@ describe('compiler: variations', () => {
       { Name: 'API_KEY', ValueFrom: '/blog/api-key' },
       { Name: 'TOKEN', ValueFrom: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:blog/token-AbCdEf:token::' },
     ]);
-    const statements = main.ServiceBlogExecutionRole.Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements[0]).to.deep.equal({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ['arn:aws:secretsmanager:us-east-1:123456789012:secret:blog/token-AbCdEf'] });
-    expect(JSON.stringify(statements[1])).to.include(':parameter/blog/api-key');
+    expect(grantedBy(main.ServiceBlogExecutionRole, 'secretsmanager:GetSecretValue')).to.deep.equal(['arn:aws:secretsmanager:us-east-1:123456789012:secret:blog/token-AbCdEf']);
+    expect(JSON.stringify(grantedBy(main.ServiceBlogExecutionRole, 'ssm:GetParameters'))).to.include(':parameter/blog/api-key');
     expect(main.ServiceBlogListenerRule.Properties.Conditions).to.deep.equal([{ Field: 'path-pattern', PathPatternConfig: { Values: ['/blog/*'] } }]);
     expect(main).to.not.have.property('ServiceBlogCertificate');
+  });
+
+  it('gives every execution role a policy of its own: its log group, its image repositories and its secrets, nothing on "*" but the ECR token', () => {
+    const main = buildConfig({
+      yaml: minimalYaml(`mastodon: { image: 123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror/mastodon }
+services:
+  blog: { build: ${join(REPO_ROOT, 'postblog')}, port: 8000, path: /blog/* }
+  shop: { image: 'public.ecr.aws/nginx/nginx:1', port: 8080, path: /shop/* }
+`),
+    }).resources();
+    const roles = Object.entries(main).filter(([id, resource]) => resource.Type === 'AWS::IAM::Role' && id.endsWith('ExecutionRole'));
+    expect(roles.map(([id]) => id).sort()).to.deep.equal(['MastodonExecutionRole', 'ServiceBlogExecutionRole', 'ServiceShopExecutionRole']);
+    for (const [, role] of roles) expect(role.Properties).to.not.have.property('ManagedPolicyArns');
+    const logs = (role: string, action: string) => grantedBy(main[role], action).map((arn) => (arn as { 'Fn::Sub': string })['Fn::Sub']);
+    const group = 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/mastodon-cfn/social-prod';
+    expect(logs('MastodonExecutionRole', 'logs:CreateLogStream')).to.deep.equal([`${group}/mastodon`]);
+    expect(logs('MastodonExecutionRole', 'logs:PutLogEvents')).to.deep.equal([`${group}/mastodon:log-stream:*`]);
+    expect(logs('ServiceShopExecutionRole', 'logs:PutLogEvents')).to.deep.equal([`${group}/shop:log-stream:*`]);
+    // A mirror of Mastodon's image in a private registry is pulled with its repository's ARN.
+    expect(grantedBy(main.MastodonExecutionRole, 'ecr:BatchGetImage')).to.deep.equal(['arn:aws:ecr:eu-central-1:123456789012:repository/mirror/mastodon']);
+    expect(grantedBy(main.ServiceBlogExecutionRole, 'ecr:GetDownloadUrlForLayer')).to.deep.equal([{ 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/mastodon-cfn/social-prod/blog' }]);
+    expect(grantedBy(main.ServiceBlogExecutionRole, 'ecr:GetAuthorizationToken')).to.deep.equal(['*']);
+    // ECR Public needs no IAM at all.
+    expect(JSON.stringify(main.ServiceShopExecutionRole)).to.not.include('ecr:');
+    for (const [, role] of roles) {
+      const wildcards = role.Properties.Policies.flatMap((p: { PolicyDocument: { Statement: { Action: string; Resource: unknown }[] } }) => p.PolicyDocument.Statement).filter((s: { Resource: unknown }) => [s.Resource].flat().includes('*'));
+      expect(wildcards.map((s: { Action: string }) => s.Action)).to.deep.equal(role === main.ServiceShopExecutionRole ? [] : ['ecr:GetAuthorizationToken']);
+    }
   });
 
   it('merges the escape hatch into the main stack', () => {

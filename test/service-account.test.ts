@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { sdkClients } from '../src/deployer/aws.js';
 import { MastodonCfnError } from '../src/errors.js';
 import { MASTODON, MASTODON_SERIES, type MastodonSeries } from '../src/mastodon/facts.js';
-import { buildConfig, minimalYaml } from './support/build.js';
+import { buildConfig, grantedBy, minimalYaml } from './support/build.js';
 import { mastodonStandIn, runRuby } from './support/mastodonStandIn.js';
 import { useMoto } from './support/moto.js';
 
@@ -37,8 +37,8 @@ describe("a service's Mastodon account and token, in the templates", () => {
       const [container] = main.ServiceBlogTaskDefinition.Properties.ContainerDefinitions;
       expect(container.Secrets).to.deep.equal([{ Name: 'MASTODON_TOKEN', ValueFrom: { 'Fn::Join': ['', [{ Ref: 'ServiceBlogMastodonTokenArn' }, ':token::']] } }]);
       expect(container.Environment.map((e: { Name: string }) => e.Name)).to.not.include('MASTODON_TOKEN');
-      // The one statement of the service's execution role reads the token's secret, and only at task start.
-      expect(main.ServiceBlogExecutionRole.Properties.Policies[0].PolicyDocument.Statement).to.deep.equal([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: [{ Ref: 'ServiceBlogMastodonTokenArn' }] }]);
+      // The service's execution role reads the token's secret and no other, and only at task start.
+      expect(grantedBy(main.ServiceBlogExecutionRole, 'secretsmanager:GetSecretValue')).to.deep.equal([{ Ref: 'ServiceBlogMastodonTokenArn' }]);
       expect(main.ServiceBlogService.Properties.DesiredCount).to.deep.equal({ 'Fn::If': ['ServiceBlogTokenExists', 1, 0] });
       const template = built.template('main');
       expect(template.Conditions!.ServiceBlogTokenExists).to.deep.equal({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ServiceBlogTokenMade' }, ''] }] });
@@ -104,7 +104,7 @@ describe("a service's Mastodon account and token, in the templates", () => {
   it('gives the token in the variable the config names, next to the service’s own secrets', () => {
     const main = build(blog('{ account: blog, scopes: [write:statuses], variable: BLOG_TOKEN }', '    secrets: { API_KEY: "arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-AbCdEf" }\n')).resources();
     expect(main.ServiceBlogTaskDefinition.Properties.ContainerDefinitions[0].Secrets.map((s: { Name: string }) => s.Name)).to.deep.equal(['API_KEY', 'BLOG_TOKEN']);
-    expect(main.ServiceBlogExecutionRole.Properties.Policies[0].PolicyDocument.Statement[0].Resource).to.deep.equal(['arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-AbCdEf', { Ref: 'ServiceBlogMastodonTokenArn' }]);
+    expect(grantedBy(main.ServiceBlogExecutionRole, 'secretsmanager:GetSecretValue')).to.deep.equal(['arn:aws:secretsmanager:eu-central-1:123456789012:secret:api-AbCdEf', { Ref: 'ServiceBlogMastodonTokenArn' }]);
   });
 
   it('in maintenance and debug runs no account task: the service runs as its token allows; a service without an account starts as before', () => {

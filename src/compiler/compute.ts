@@ -3,6 +3,7 @@ import { MASTODON_PROCESSES, mastodonFacts, SIDEKIQ, STREAMING, WEB, type OwnerF
 import { ALL_QUEUES, deployment, mastodonTasks, type MastodonTask } from '../mastodon/layout.js';
 import type { MastodonProcess } from '../mastodon/memory.js';
 import { QUEUE_LATENCY_VARIABLES, queueLatencyScript } from '../mastodon/queueLatency.js';
+import { ECR_PULL_ACTIONS, ECR_TOKEN_ACTION, privateRepositoryArn } from '../aws/ecr.js';
 import { autoscaling } from './autoscaling.js';
 import { ClusterCapacityProviderAssociations, EcsCluster, GetAtt, EcsService, Join, LogGroup, Ref, Role, Sub, TaskDefinition, type ContainerDefinition, type Resource, type Value } from './cfn.js';
 import { cache } from './cache.js';
@@ -72,17 +73,45 @@ const ECS_TASKS_TRUST = {
   Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 };
 
-/** The role ECS uses to start a task: pull the image, write logs, read exactly these secrets. */
-export function executionRole(secretResources: Value<string>[], parameterResources: Value<string>[] = []) {
+/** What a task's execution role may reach: its own log groups (by name), image repositories and secrets. */
+export interface ExecutionGrants {
+  logGroups: string[];
+  /** ARNs of the private ECR repositories its images come from. */
+  repositories: Value<string>[];
+  secrets: Value<string>[];
+  parameters?: Value<string>[];
+}
+
+/**
+ * The role ECS uses to start a task: pull its images, write its logs, read exactly its secrets.
+ * A policy of the stack's own rather than AmazonECSTaskExecutionRolePolicy, which allows logs and
+ * ECR on every resource of the account.
+ */
+export function executionRole(grants: ExecutionGrants) {
+  const parameters = grants.parameters ?? [];
+  const logGroupArn = (name: string, suffix: string) => Sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${name}${suffix}`);
   const statements = [
-    ...(secretResources.length ? [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretResources }] : []),
-    ...(parameterResources.length ? [{ Effect: 'Allow', Action: 'ssm:GetParameters', Resource: parameterResources }] : []),
+    // awslogs creates each task's stream (a log-group action) and writes to it (a log-stream action).
+    { Effect: 'Allow', Action: 'logs:CreateLogStream', Resource: grants.logGroups.map((name) => logGroupArn(name, '')) },
+    { Effect: 'Allow', Action: 'logs:PutLogEvents', Resource: grants.logGroups.map((name) => logGroupArn(name, ':log-stream:*')) },
+    ...(grants.repositories.length
+      ? [
+          { Effect: 'Allow', Action: ECR_TOKEN_ACTION, Resource: '*' },
+          { Effect: 'Allow', Action: ECR_PULL_ACTIONS, Resource: grants.repositories },
+        ]
+      : []),
+    ...(grants.secrets.length ? [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: grants.secrets }] : []),
+    ...(parameters.length ? [{ Effect: 'Allow', Action: 'ssm:GetParameters', Resource: parameters }] : []),
   ];
   return new Role({
     AssumeRolePolicyDocument: ECS_TASKS_TRUST,
-    ManagedPolicyArns: [Sub('arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy')],
-    Policies: statements.length ? [{ PolicyName: 'read-secrets', PolicyDocument: { Version: '2012-10-17', Statement: statements } }] : undefined,
+    Policies: [{ PolicyName: 'start-task', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
   });
+}
+
+/** The private ECR repositories of literal image names (none for public registries). */
+export function imageRepositories(images: string[]): string[] {
+  return [...new Set(images.map(privateRepositoryArn).filter((arn): arn is string => arn !== undefined))];
 }
 
 /** The role the containers themselves act as. */
@@ -492,7 +521,11 @@ export const compileCompute: CompileStep = (config, names) => {
           DefaultCapacityProviderStrategy: capacityProviderStrategy(config.mastodon.capacity),
         }),
         [Ids.MastodonLogGroup]: logGroup(config, names.logGroup('mastodon')),
-        [Ids.MastodonExecutionRole]: executionRole([mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : []), ...(config.search ? [searchSecretArn] : [])]),
+        [Ids.MastodonExecutionRole]: executionRole({
+          logGroups: [names.logGroup('mastodon')],
+          repositories: imageRepositories([config.mastodon.image, config.mastodon.streamingImage]),
+          secrets: [mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : []), ...(config.search ? [searchSecretArn] : [])],
+        }),
         [Ids.MastodonTaskRole]: taskRole('mastodon', [
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: mediaBucket.arn },
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], Resource: mediaBucket.objectsArn },

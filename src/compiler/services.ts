@@ -1,7 +1,7 @@
 import type { Config, ServiceConfig } from '../config/types.js';
 import { DynamoDbTable, EcrRepository, GetAtt, If, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
 import { dnsCertificate } from './certificates.js';
-import { awsLogs, environmentList, executionRole, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
+import { awsLogs, environmentList, executionRole, imageRepositories, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
 import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
@@ -86,10 +86,12 @@ function compileService(config: Config, names: Names, name: string, service: Ser
     }),
     [Ids.loadBalancerToServiceEgress(name)]: loadBalancerEgress(id('SecurityGroup'), service.port),
     [id('LogGroup')]: logGroup(config, names.logGroup(name)),
-    [id('ExecutionRole')]: executionRole(
-      [...sources.filter((s) => s.kind === 'secret').map((s) => s.resource), ...(service.mastodon ? [tokenSecretArn(name)] : [])],
-      sources.filter((s) => s.kind === 'parameter').map((s) => s.resource),
-    ),
+    [id('ExecutionRole')]: executionRole({
+      logGroups: [names.logGroup(name)],
+      repositories: service.build ? [Sub(`arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/${names.repositoryName(name)}`)] : imageRepositories([service.image!]),
+      secrets: [...sources.filter((s) => s.kind === 'secret').map((s) => s.resource), ...(service.mastodon ? [tokenSecretArn(name)] : [])],
+      parameters: sources.filter((s) => s.kind === 'parameter').map((s) => s.resource),
+    }),
     [id('TaskDefinition')]: fargateTaskDefinition({
       family: `${names.prefix}-${name}`,
       cpu: service.cpu,

@@ -108,3 +108,11 @@ export function problemsOf(extra: string): string[] {
 export function minimalYaml(extra = ''): string {
   return `service: social\ndomain: social.example.com\n${extra}`;
 }
+
+/** The resources a role's inline policies allow one action on, in statement order. */
+export function grantedBy(role: { Properties: { Policies?: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }[] } }, action: string): unknown[] {
+  return (role.Properties.Policies ?? [])
+    .flatMap((policy) => policy.PolicyDocument.Statement)
+    .filter((statement) => [statement.Action].flat().includes(action))
+    .flatMap((statement) => [statement.Resource].flat());
+}
