@@ -334,6 +334,27 @@ describe('compiler: variations', () => {
     expect(main).to.not.have.property('ServiceBlogCertificate');
   });
 
+  it('gives mastodon.secrets to every Rails process as ECS secrets, and lets the execution role read exactly those', () => {
+    const oidc = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:mastodon/oidc-AbCdEf:client_secret::';
+    const built = buildConfig({ yaml: minimalYaml(`size: standard\nmastodon:\n  secrets: { OIDC_CLIENT_SECRET: '${oidc}', DEEPL_API_KEY: /mastodon/deepl, LIBRE_TRANSLATE_API_KEY: 'arn:aws:ssm:eu-central-1:123456789012:parameter/mastodon/libre' }\n`) });
+    const main = built.resources();
+    const migrate = main.PostDeploymentMigrationTaskDefinition.Properties.ContainerDefinitions[0];
+    for (const rails of [container(main, 'web'), container(main, 'sidekiq'), migrate]) {
+      const secrets = Object.fromEntries(rails.Secrets.map((s: { Name: string; ValueFrom: unknown }) => [s.Name, s.ValueFrom]));
+      expect(secrets).to.include({ OIDC_CLIENT_SECRET: oidc, DEEPL_API_KEY: '/mastodon/deepl', LIBRE_TRANSLATE_API_KEY: 'arn:aws:ssm:eu-central-1:123456789012:parameter/mastodon/libre' });
+      expect(rails.Environment.map((e: { Name: string }) => e.Name)).to.not.include.members(['OIDC_CLIENT_SECRET', 'DEEPL_API_KEY']);
+    }
+    // Node's streaming server reads none of Rails' settings.
+    expect(JSON.stringify(container(main, 'streaming'))).to.not.include('OIDC_CLIENT_SECRET');
+    // The whole secret (not its JSON key), and each parameter by its ARN.
+    expect(grantedBy(main.MastodonExecutionRole, 'secretsmanager:GetSecretValue')).to.include('arn:aws:secretsmanager:eu-central-1:123456789012:secret:mastodon/oidc-AbCdEf');
+    expect(grantedBy(main.MastodonExecutionRole, 'ssm:GetParameters')).to.deep.equal([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mastodon/deepl' },
+      'arn:aws:ssm:eu-central-1:123456789012:parameter/mastodon/libre',
+    ]);
+    expect(grantedBy(buildConfig({ yaml: minimalYaml() }).resources().MastodonExecutionRole, 'ssm:GetParameters')).to.deep.equal([]);
+  });
+
   it('gives every execution role a policy of its own: its log group, its image repositories and its secrets, nothing on "*" but the ECR token', () => {
     const main = buildConfig({
       yaml: minimalYaml(`mastodon: { image: 123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror/mastodon }

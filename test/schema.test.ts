@@ -46,7 +46,7 @@ describe('schema', () => {
   });
 
   it('rejects unknown keys in every section that is not free-form', () => {
-    const freeForm = new Set(['custom', 'provider.tags', 'mastodon.environment', 'services', 'mastodon.sidekiq.groups', 'mastodon.sidekiq.groups.*.queues', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
+    const freeForm = new Set(['custom', 'provider.tags', 'mastodon.environment', 'mastodon.secrets', 'services', 'mastodon.sidekiq.groups', 'mastodon.sidekiq.groups.*.queues', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
     expect(schema.additionalProperties).to.equal(false);
     for (const [key, node] of documented) {
       if ((node as { type?: string }).type === 'object' && !freeForm.has(key)) expect(node.additionalProperties, key).to.equal(false);

@@ -109,6 +109,24 @@ export function executionRole(grants: ExecutionGrants) {
   });
 }
 
+/** Where a secret reference points, for the execution role's policy: the whole secret or parameter, not a JSON key of it. */
+function secretSource(reference: string): { kind: 'secret' | 'parameter'; resource: Value<string> } {
+  if (reference.startsWith('/')) return { kind: 'parameter', resource: Sub(`arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${reference}`) };
+  if (reference.split(':')[2] === 'ssm') return { kind: 'parameter', resource: reference };
+  const secretArn = reference.split(':').slice(0, 7).join(':');
+  // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+  return { kind: 'secret', resource: /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????` };
+}
+
+/** What an execution role must read for these secret references of the config (and the stack's own secrets). */
+export function referenceGrants(references: string[], ownSecrets: Value<string>[] = []): Pick<ExecutionGrants, 'secrets' | 'parameters'> {
+  const sources = references.map(secretSource);
+  return {
+    secrets: [...ownSecrets, ...sources.filter((source) => source.kind === 'secret').map((source) => source.resource)],
+    parameters: sources.filter((source) => source.kind === 'parameter').map((source) => source.resource),
+  };
+}
+
 /** The private ECR repositories of literal image names (none for public registries). */
 export function imageRepositories(images: string[]): string[] {
   return [...new Set(images.map(privateRepositoryArn).filter((arn): arn is string => arn !== undefined))];
@@ -310,6 +328,8 @@ function railsSecrets(config: Config): Record<string, Value<string>> {
     SMTP_PASSWORD: secretKey(smtpSecretArn(config), 'password'),
     ...Object.fromEntries(MASTODON_SECRET_KEYS.filter((key) => key in reads).map((key) => [key, secretKey(mastodonSecretArn, key)])),
     ...searchEnvironment(config).secrets,
+    // Validation refuses a name of the user's that one of the above already is.
+    ...config.mastodon.secrets,
   };
 }
 
@@ -524,7 +544,7 @@ export const compileCompute: CompileStep = (config, names) => {
         [Ids.MastodonExecutionRole]: executionRole({
           logGroups: [names.logGroup('mastodon')],
           repositories: imageRepositories([config.mastodon.image, config.mastodon.streamingImage]),
-          secrets: [mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : []), ...(config.search ? [searchSecretArn] : [])],
+          ...referenceGrants(Object.values(config.mastodon.secrets), [mastodonSecretArn, smtpSecretArn(config), databaseSecretArn, ...cache.secretArns, ...(config.mastodon.owner ? [ownerPasswordArn] : []), ...(config.search ? [searchSecretArn] : [])]),
         }),
         [Ids.MastodonTaskRole]: taskRole('mastodon', [
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: mediaBucket.arn },

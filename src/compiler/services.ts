@@ -1,21 +1,12 @@
 import type { Config, ServiceConfig } from '../config/types.js';
-import { DynamoDbTable, EcrRepository, GetAtt, If, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource, type Value } from './cfn.js';
+import { DynamoDbTable, EcrRepository, GetAtt, If, ListenerCertificate, ListenerRule, Ref, SecurityGroup, Sub, type Resource } from './cfn.js';
 import { dnsCertificate } from './certificates.js';
-import { awsLogs, environmentList, executionRole, imageRepositories, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
+import { awsLogs, environmentList, executionRole, imageRepositories, referenceGrants, fargateService, fargateTaskDefinition, logGroup, secretList, taskRole } from './compute.js';
 import { keepData, mergeParts, type CompileStep, type Fragment } from './fragment.js';
 import { forwardTo, httpsListener, taskTargetGroup } from './loadBalancer.js';
 import { defaultRulePriority, Ids, type Names } from './naming.js';
 import { fromLoadBalancer, internetEgress, loadBalancerEgress, SERVICE_EGRESS_PORTS, vpcId } from './network.js';
 import { serviceAccount, tokenSecret, tokenSecretArn } from './serviceAccount.js';
-
-/** Where a secret reference points, for the execution role's policy: the whole secret or parameter, not a JSON key of it. */
-function secretSource(reference: string): { kind: 'secret' | 'parameter'; resource: Value<string> } {
-  if (reference.startsWith('/')) return { kind: 'parameter', resource: Sub(`arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${reference}`) };
-  if (reference.split(':')[2] === 'ssm') return { kind: 'parameter', resource: reference };
-  const secretArn = reference.split(':').slice(0, 7).join(':');
-  // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
-  return { kind: 'secret', resource: /-[A-Za-z0-9]{6}$/.test(secretArn) ? secretArn : `${secretArn}-??????` };
-}
 
 /**
  * ECR keeps this many images of a service; older ones expire (a rollback further back builds again).
@@ -70,7 +61,6 @@ function imageRepository(names: Names, name: string, service: ServiceConfig): Fr
 
 function compileService(config: Config, names: Names, name: string, service: ServiceConfig): Record<string, Resource> {
   const id = (part: Parameters<typeof Ids.service>[1]) => Ids.service(name, part);
-  const sources = Object.values(service.secrets).map(secretSource);
   const secrets = { ...service.secrets, ...(service.mastodon ? tokenSecret(name, service.mastodon) : {}) };
   const conditions = [
     ...(service.host ? [{ Field: 'host-header', HostHeaderConfig: { Values: [service.host] } }] : []),
@@ -89,8 +79,7 @@ function compileService(config: Config, names: Names, name: string, service: Ser
     [id('ExecutionRole')]: executionRole({
       logGroups: [names.logGroup(name)],
       repositories: service.build ? [Sub(`arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/${names.repositoryName(name)}`)] : imageRepositories([service.image!]),
-      secrets: [...sources.filter((s) => s.kind === 'secret').map((s) => s.resource), ...(service.mastodon ? [tokenSecretArn(name)] : [])],
-      parameters: sources.filter((s) => s.kind === 'parameter').map((s) => s.resource),
+      ...referenceGrants(Object.values(service.secrets), service.mastodon ? [tokenSecretArn(name)] : []),
     }),
     [id('TaskDefinition')]: fargateTaskDefinition({
       family: `${names.prefix}-${name}`,

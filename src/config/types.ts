@@ -91,6 +91,8 @@ export interface Config {
     /** Sizes standard and large: the Sidekiq processes, one ECS service per group; at size small, the queues of the one process. */
     sidekiq: { groups: Record<string, SidekiqGroup> };
     environment: EnvironmentMap;
+    /** Secret Mastodon settings: variable name → Secrets Manager or Parameter Store reference. */
+    secrets: Record<string, string>;
     /** The first account, created once by the deployer. */
     owner?: { username: string; email: string };
   };

@@ -52,10 +52,17 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
 
 let schemaDocument: Record<string, unknown> | undefined;
 /** The schema itself, read only when there are errors to explain (hints and key suggestions). */
-function schemaAt(schemaPath: string): Record<string, unknown> | undefined {
+/**
+ * The schema object an error's keyword sits in. Inside a definition that itself refers to another,
+ * ajv's schemaPath is relative to that definition: it is then the definition where the path leads
+ * to the error's keyword (with the error's pattern, for a pattern).
+ */
+function schemaAt(schemaPath: string, error: SchemaError): Record<string, unknown> | undefined {
   schemaDocument ??= JSON.parse(readFileSync(packagePath('schema/mastodon.config.schema.json'), 'utf8')) as Record<string, unknown>;
   const segments = schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  return getAt(schemaDocument, segments) as Record<string, unknown> | undefined;
+  const candidates = [segments, ...Object.keys(schemaDocument.definitions as object).map((name) => ['definitions', name, ...segments])];
+  const found = candidates.map((path) => getAt(schemaDocument, path) as Record<string, unknown> | undefined).find((schema) => schema !== undefined && error.keyword in schema && (error.keyword !== 'pattern' || schema.pattern === error.params.pattern));
+  return found ?? (getAt(schemaDocument, segments) as Record<string, unknown> | undefined);
 }
 
 function pointerToPath(pointer: string): string[] {
@@ -112,7 +119,7 @@ function schemaProblems(errors: SchemaError[], data: unknown, locate: Locate): P
   for (const error of errors) {
     const path = pointerToPath(error.instancePath);
     const value = getAt(data, path);
-    const parent = schemaAt(error.schemaPath.split('/').slice(0, -1).join('/'));
+    const parent = schemaAt(error.schemaPath.split('/').slice(0, -1).join('/'), error);
     const at = (p: ConfigPath, key = false) => ({ path: dotted(p), ...locate(p, { key }) });
     const code = `schema.${error.keyword}`;
     switch (error.keyword) {
@@ -201,10 +208,15 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
     report(['mastodon', 'version'], 'version', `${version} is not a release mastodon-cfn knows: it supports the ${supported} series (up to ${MASTODON[MASTODON_SERIES.at(-1)!].latest} checked); choose one of them`);
   }
   const environment = isPlainObject(config.mastodon.environment) ? config.mastodon.environment : {};
-  for (const key of Object.keys(environment)) {
-    if (OWNED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
-    if (IGNORED_VARIABLES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} would be ignored: Mastodon reads only the REDIS_URL mastodon-cfn sets (lib/mastodon/redis_configuration.rb, streaming/redis.js)`);
-    if (MOVING_QUEUES.has(key)) report(['mastodon', 'environment', key], 'reservedVariable', `${key} would move Sidekiq's queues away from the stack's cache, where the queue-latency metric and Sidekiq's autoscaling read them (lib/mastodon/redis_configuration.rb): remove it`);
+  const secrets = isPlainObject(config.mastodon.secrets) ? config.mastodon.secrets : {};
+  for (const [section, variables] of [['environment', environment], ['secrets', secrets]] as const) {
+    for (const key of Object.keys(variables)) {
+      const at: ConfigPath = ['mastodon', section, key];
+      if (OWNED_VARIABLES.has(key)) report(at, 'reservedVariable', `${key} is set by mastodon-cfn itself and cannot be overridden`);
+      if (IGNORED_VARIABLES.has(key)) report(at, 'reservedVariable', `${key} would be ignored: Mastodon reads only the REDIS_URL mastodon-cfn sets (lib/mastodon/redis_configuration.rb, streaming/redis.js)`);
+      if (MOVING_QUEUES.has(key)) report(at, 'reservedVariable', `${key} would move Sidekiq's queues away from the stack's cache, where the queue-latency metric and Sidekiq's autoscaling read them (lib/mastodon/redis_configuration.rb): remove it`);
+      if (section === 'secrets' && key in environment) report(at, 'duplicateVariable', `${key} is also in mastodon.environment: keep it in one place (here, if it is a secret)`);
+    }
   }
   const workers = environment.WEB_CONCURRENCY;
   if (workers !== undefined && !/^\d{1,3}$/.test(String(workers))) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers from 0 (Puma's single mode) to 999; got ${JSON.stringify(workers)}`);

@@ -110,8 +110,11 @@ export function minimalYaml(extra = ''): string {
 }
 
 /** The resources a role's inline policies allow one action on, in statement order. */
-export function grantedBy(role: { Properties: { Policies?: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }[] } }, action: string): unknown[] {
-  return (role.Properties.Policies ?? [])
+type PolicyStatement = { Action: string | string[]; Resource: unknown };
+
+export function grantedBy(role: { Properties?: unknown }, action: string): unknown[] {
+  const policies = (role.Properties as { Policies?: { PolicyDocument: { Statement: PolicyStatement[] } }[] } | undefined)?.Policies ?? [];
+  return policies
     .flatMap((policy) => policy.PolicyDocument.Statement)
     .filter((statement) => [statement.Action].flat().includes(action))
     .flatMap((statement) => [statement.Resource].flat());
