@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { QUEUE_LATENCY, QUEUE_LATENCY_VARIABLES, queueLatencyScript } from '../src/mastodon/queueLatency.js';
-import { runProcess } from './support/build.js';
+import { runProcess, tempDir } from './support/build.js';
 import { freePort } from './support/moto.js';
 
 /** A real Redis on a free loopback port, for as long as the tests of this file run. */
@@ -29,8 +31,8 @@ function startReporter(env: Record<string, string>) {
   const err: string[] = [];
   child.stdout.on('data', (chunk) => out.push(...String(chunk).split('\n').filter(Boolean)));
   child.stderr.on('data', (chunk) => err.push(...String(chunk).split('\n').filter(Boolean)));
-  const until = async (done: () => boolean) => {
-    for (let i = 0; i < 100 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const until = async (done: () => boolean, seconds = 10) => {
+    for (let i = 0; i < seconds * 10 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
   };
   const stop = async () => {
     const started = Date.now();
@@ -53,15 +55,16 @@ describe('the queue-latency reporter against real Sidekiq and Redis', function (
       await runProcess('redis-cli', ['-u', redis.url(), 'lpush', `queue:${queue}`, job], { env: { PATH: process.env.PATH } });
     }
     const reporter = startReporter({ REDIS_URL: redis.url(), [QUEUE_LATENCY_VARIABLES.groups]: JSON.stringify({ main: ['default', 'push'], scheduler: ['scheduler', 'ingress'] }) });
-    // Two rounds of 4 queues and 2 groups.
-    await reporter.until(() => reporter.out.length >= 12);
+    // Two rounds of 4 queues and 2 groups (latency and processes).
+    await reporter.until(() => reporter.out.length >= 16);
     const { code, seconds } = await reporter.stop();
     expect(reporter.err, reporter.err.join('\n')).to.deep.equal([]);
     expect(code).to.equal(0);
     // TERM stops it at once, not at the end of its sleep (ECS would wait 30 s, then kill it).
     expect(seconds).to.be.below(2);
-    const lines = reporter.out.slice(0, 6).map((line) => JSON.parse(line));
+    const lines = reporter.out.slice(0, 8).map((line) => JSON.parse(line)).filter((line) => !(QUEUE_LATENCY.processMetric in line));
     const value = (dimension: string, name: string) => lines.find((l) => l[dimension] === name)?.[dimension === 'Queue' ? QUEUE_LATENCY.queueMetric : QUEUE_LATENCY.groupMetric];
+    expect(lines).to.have.length(6);
     for (const line of lines) {
       const dimension = 'Queue' in line ? 'Queue' : 'Group';
       const metric = dimension === 'Queue' ? QUEUE_LATENCY.queueMetric : QUEUE_LATENCY.groupMetric;
@@ -77,6 +80,35 @@ describe('the queue-latency reporter against real Sidekiq and Redis', function (
     // A group's latency is its slowest queue's.
     expect(value('Group', 'main')).to.equal(value('Queue', 'push'));
     expect(value('Group', 'scheduler')).to.equal(value('Queue', 'ingress'));
+  });
+
+  it("counts each group's running Sidekiq processes from their heartbeats, and leaves out one told to stop", async () => {
+    const boot = join(tempDir(), 'boot.rb');
+    writeFileSync(boot, '# no jobs: a Sidekiq process that only beats\n');
+    // A real Sidekiq serving the main group's queues (weighted, as the compiler starts them).
+    const sidekiq = spawn('sidekiq', ['-r', boot, '-q', 'push,2', '-q', 'default,1', '-c', '1'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: redis.url() }, stdio: 'ignore' });
+    try {
+      const reporter = startReporter({ REDIS_URL: redis.url(), [QUEUE_LATENCY_VARIABLES.groups]: JSON.stringify({ main: ['default', 'push'], scheduler: ['scheduler'] }) });
+      const processes = (group: string) =>
+        reporter.out
+          .map((line) => JSON.parse(line))
+          .filter((line) => QUEUE_LATENCY.processMetric in line && line.Group === group)
+          .map((line) => line[QUEUE_LATENCY.processMetric]);
+      // Sidekiq beats every 5 s, and at once when it starts.
+      await reporter.until(() => processes('main').includes(1), 20);
+      expect(processes('main')).to.include(1);
+      const line = reporter.out.map((l) => JSON.parse(l)).find((l) => QUEUE_LATENCY.processMetric in l);
+      expect(line._aws.CloudWatchMetrics).to.deep.equal([{ Namespace: QUEUE_LATENCY.namespace, Dimensions: [['Stack', 'Group']], Metrics: [{ Name: QUEUE_LATENCY.processMetric, Unit: 'Count' }] }]);
+      expect(processes('scheduler').every((count) => count === 0)).to.equal(true);
+      // TSTP is how a Sidekiq is told to stop taking jobs (ECS sends TERM; Sidekiq goes quiet first).
+      sidekiq.kill('SIGTSTP');
+      const seen = processes('main').length;
+      await reporter.until(() => processes('main').slice(seen).includes(0), 20);
+      expect(processes('main').slice(seen)).to.include(0);
+      await reporter.stop();
+    } finally {
+      sidekiq.kill('SIGKILL');
+    }
   });
 
   it('keeps running when Redis cannot be reached, saying so on stderr each round, and prints no metric it did not read', async () => {

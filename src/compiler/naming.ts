@@ -27,6 +27,11 @@ export interface Names {
   mediaPolicyName: string;
   /** The ECR repository a service's image is pushed to (ECR takes lower-case names only). */
   repositoryName(service: string): string;
+  /** An alert alarm: `mastodon-cfn/<prefix>/<what>`, the subject of its e-mails; `alarmPrefix` finds them all. */
+  alarmName(what: string): string;
+  alarmPrefix: string;
+  /** The topic alerts are mailed from (SNS names take no slashes). */
+  alertsTopicName: string;
 }
 
 export function makeNames(service: string, stage: string, userTags: Record<string, string> = {}): Names {
@@ -43,6 +48,9 @@ export function makeNames(service: string, stage: string, userTags: Record<strin
     secretName: (purpose) => `mastodon-cfn/${prefix}/${purpose}`,
     mediaPolicyName: `${prefix}-media`,
     repositoryName: (name) => `mastodon-cfn/${prefix}/${name}`.toLowerCase(),
+    alarmName: (what) => `mastodon-cfn/${prefix}/${what}`,
+    alarmPrefix: `mastodon-cfn/${prefix}/`,
+    alertsTopicName: `mastodon-cfn-${prefix}-alerts`,
   };
 }
 
@@ -151,6 +159,12 @@ export const Ids = {
   /** Parameter and condition of the secrets stack for a kept secret that already exists (left by `remove`). */
   existingSecretParameter: (secretId: string) => `Existing${secretId}Arn`,
   createSecretCondition: (secretId: string) => `Create${secretId}`,
+  // alerts
+  AlertsTopic: 'AlertsTopic',
+  /** One per address, named by a hash of it: removing one address leaves the others' confirmed subscriptions alone. */
+  alertsEmail: (address: string) => `AlertsEmail${fnv1a(address.toLowerCase()).toString(16).padStart(8, '0')}`,
+  /** `web-unhealthy-targets` → `WebUnhealthyTargetsAlarm`. */
+  alarm: (what: string) => `${pascal(what)}Alarm`,
   // extra services: Service<Name><Part>
   service: (
     name: string,
@@ -196,10 +210,15 @@ export const OutputIds = {
  * name alone (FNV-1a), so adding, removing or reordering services never renumbers the others.
  */
 export function defaultRulePriority(serviceName: string): number {
+  return 1000 + (fnv1a(serviceName) % 40000);
+}
+
+/** FNV-1a, 32 bits: a short, stable number from a name. */
+function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
-  for (const char of serviceName) {
+  for (const char of text) {
     hash ^= char.charCodeAt(0);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return 1000 + (hash % 40000);
+  return hash;
 }

@@ -104,10 +104,25 @@ export interface Config {
   media: { domain: string; priceClass: string; keepDeletedDays: number };
   certificates: { instance?: string; media?: string };
   mail: { from: string; smtpSecretArn?: string };
+  /** Absent: no alarms. Exactly one of email and topic is set. */
+  alerts?: { email?: string | string[]; topic?: string; thresholds: AlertThresholds };
   /** Absent: the user creates DNS records by hand. */
   dns?: { hostedZoneId?: string; route53: boolean; dmarc: 'none' | 'quarantine' | 'reject' | 'off' };
   network: { vpcId?: string; subnetIds?: string[]; cidr: string; availabilityZones: number };
   services: Record<string, ServiceConfig>;
   custom: Record<string, unknown>;
   resources: { Resources: Record<string, unknown>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> };
+}
+
+/** When each alarm fires (schema: alerts.thresholds). */
+export interface AlertThresholds {
+  errorRatePercent: number;
+  targetMinutes: number;
+  databaseCpuPercent: number;
+  databaseFreeStorageGiB: number;
+  databaseCapacityMinutes: number;
+  cacheMemoryPercent: number;
+  sesBounceRatePercent: number;
+  sesComplaintRatePercent: number;
+  sidekiqLatencySeconds: number;
 }

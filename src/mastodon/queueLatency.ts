@@ -7,12 +7,17 @@
  * to CloudWatch Logs, which extracts the metrics (CloudWatch User Guide, "Embedded metric format":
  * no header is needed with PutLogEvents). Each web task reports the same values: the Maximum the
  * alarms read is the same with one reporter or six. The Sidekiq services scale on their group's metric.
+ * It also counts each group's running Sidekiq processes (`Sidekiq::ProcessSet`: each process's
+ * heartbeat lists its queues, deduplicated, in 6.5, 7.3 and 8.0), which ECS itself does not publish
+ * without Container Insights.
  */
 export const QUEUE_LATENCY = {
   namespace: 'MastodonCfn/Sidekiq',
   queueMetric: 'QueueLatency',
   groupMetric: 'GroupLatency',
   unit: 'Seconds',
+  /** Sidekiq processes serving exactly a group's queues and not stopping (Sidekiq::ProcessSet, from their heartbeats): the alarm on too few reads it. */
+  processMetric: 'Processes',
   intervalSeconds: 60,
 } as const;
 
@@ -28,8 +33,8 @@ export const QUEUE_LATENCY_VARIABLES = { stack: 'METRICS_STACK', groups: 'SIDEKI
 export function queueLatencyScript(): string {
   const v = QUEUE_LATENCY_VARIABLES;
   const m = QUEUE_LATENCY;
-  const line = (dimension: string, metric: string) =>
-    `JSON.generate({ "_aws" => { "Timestamp" => now, "CloudWatchMetrics" => [{ "Namespace" => "${m.namespace}", "Dimensions" => [["Stack", "${dimension}"]], "Metrics" => [{ "Name" => "${metric}", "Unit" => "${m.unit}" }] }] }, "Stack" => stack, "${dimension}" => name, "${metric}" => seconds })`;
+  const line = (dimension: string, metric: string, unit: string, value: string) =>
+    `JSON.generate({ "_aws" => { "Timestamp" => now, "CloudWatchMetrics" => [{ "Namespace" => "${m.namespace}", "Dimensions" => [["Stack", "${dimension}"]], "Metrics" => [{ "Name" => "${metric}", "Unit" => "${unit}" }] }] }, "Stack" => stack, "${dimension}" => name, "${metric}" => ${value} })`;
   return [
     'require "json"',
     'require "sidekiq/api"',
@@ -45,8 +50,10 @@ export function queueLatencyScript(): string {
     // Never below 0: an older Sidekiq reading a newer one's millisecond enqueued_at mid-upgrade (7.3 beside 8.0) computes a huge negative age.
     '    latency = groups.values.flatten.uniq.to_h { |queue| [queue, [Sidekiq::Queue.new(queue).latency.to_f, 0].max.round(3)] }',
     '    now = (Time.now.to_f * 1000).round',
-    `    latency.each { |name, seconds| puts ${line('Queue', m.queueMetric)} }`,
-    `    groups.each { |name, queues| seconds = queues.map { |queue| latency[queue] }.max; puts ${line('Group', m.groupMetric)} }`,
+    '    processes = Sidekiq::ProcessSet.new.reject(&:stopping?).map { |process| process["queues"].uniq.sort }',
+    `    latency.each { |name, seconds| puts ${line('Queue', m.queueMetric, m.unit, 'seconds')} }`,
+    `    groups.each { |name, queues| seconds = queues.map { |queue| latency[queue] }.max; puts ${line('Group', m.groupMetric, m.unit, 'seconds')} }`,
+    `    groups.each { |name, queues| count = processes.count { |served| served == queues.uniq.sort }; puts ${line('Group', m.processMetric, 'Count', 'count')} }`,
     '  rescue StandardError => e',
     '    warn "queue latency not read: #{e.class}: #{e.message}"',
     '  end',
