@@ -11,7 +11,7 @@ const HOURS = 730;
 const SPOT = 1 - 0.7;
 const cents = (value: number) => Math.round(value * 100) / 100;
 /** The totals the hand computations below come to, in eu-central-1: the README's table says the same. */
-const TOTALS = { reference: 148.83, small: 67.37, large: 554.39 };
+const TOTALS = { reference: 148.83, small: 67.37, large: 554.69 };
 
 function monthly(estimate: Estimate, resource: string, itemStart: string): number | undefined {
   const found = estimate.lines.filter((l: CostLine) => l.resource === resource && l.item.startsWith(itemStart));
@@ -124,9 +124,10 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['MediaDistribution', 'CloudFront transfer', cents((3000 - 1024) * 0.085)],
       ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(20 * 0.63)],
       ['MailIdentity', 'SES e-mails', cents(20 * 0.1)],
-      // 7 queues and 2 groups; 2 alarms for each target-tracking policy (web, streaming) and Sidekiq's 2: all within the free 10.
-      ['QueueLatencyMetrics', 'CloudWatch custom metrics', 0],
-      ['ScalingAlarms', 'CloudWatch alarms', 0],
+      // 7 queues and 2 groups, each with its latency and its processes: one metric beyond the free 10. 2 alarms for each
+      // target-tracking policy (web, streaming) and Sidekiq's 2: within the free 10.
+      ['QueueLatencyMetrics', 'CloudWatch custom metrics', 0.3],
+      ['Alarms', 'CloudWatch alarm metrics', 0],
       ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection'].map((id): [string, string, number] => [id, 'secret', 0.4]),
     ];
     expect(table.usage.large).to.deep.include({ loadBalancerCapacityUnits: 4, mediaStorageGb: 1000, cloudFrontGbOut: 3000, auroraStorageGb: 100, auroraIoMillions: 200, logsIngestedGb: 20, emailsPerMonth: 20000 });
@@ -197,6 +198,8 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['only `service` and `domain` (no side service), size standard', minimalYaml()],
       ['only `service` and `domain`, size small', minimalYaml('size: small\n')],
       ['only `service` and `domain`, size large', minimalYaml('size: large\n')],
+      ['only `service` and `domain` with `alerts: { email: … }`, size standard (14 alarm metrics, 10 free)', minimalYaml('alerts: { email: ops@example.com }\n')],
+      ['only `service` and `domain` with `alerts: { email: … }`, size small', minimalYaml('size: small\nalerts: { email: ops@example.com }\n')],
     ];
     for (const [label, yaml] of rows) {
       const row = readme.split('\n').find((line) => line.startsWith(`| ${label} |`));

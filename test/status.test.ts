@@ -163,6 +163,33 @@ describe('mastodon-cfn status', () => {
     expect(formatStatus(report)).to.match(/Healthy\.\n$/);
   });
 
+  it('lists the alert alarms in ALARM with what each says to look at, and the addresses that have not confirmed their subscription', async () => {
+    const pkg = inMemoryPackage(buildConfig({ yaml: minimalYaml('provider: { region: eu-central-1 }\nalerts: { email: [ops@example.com, oncall@example.com] }\n') }).files);
+    const { clients, probe } = world(pkg);
+    const topic = 'arn:aws:sns:eu-central-1:123456789012:mastodon-cfn-social-prod-alerts';
+    let firing: object[] = [];
+    const cloudWatch = new FakeApi({ DescribeAlarms: ({ AlarmNamePrefix, StateValue }) => ({ MetricAlarms: AlarmNamePrefix === 'mastodon-cfn/social-prod/' && StateValue === 'ALARM' ? firing : [] }) });
+    const sns = new FakeApi({ ListSubscriptionsByTopic: ({ TopicArn }) => ({ Subscriptions: TopicArn === topic ? [{ Protocol: 'email', Endpoint: 'ops@example.com', SubscriptionArn: `${topic}:1` }, { Protocol: 'email', Endpoint: 'oncall@example.com', SubscriptionArn: 'PendingConfirmation' }] : [] }) });
+    const cfn = clients.cloudFormation;
+    Object.assign(clients, {
+      cloudWatch: () => cloudWatch,
+      sns: () => sns,
+      // The main stack's outputs name its topic.
+      cloudFormation: (region: string) => {
+        const inner = cfn(region);
+        return { send: async (command: { constructor: { name: string } }) => { const answer = await inner.send(command); if (command.constructor.name === 'DescribeStacksCommand' && answer.Stacks[0].StackName === 'social-prod') answer.Stacks[0].Outputs = [{ OutputKey: 'AlertsTopicArn', OutputValue: topic }]; return answer; } };
+      },
+    });
+    const quiet = await status(pkg, clients, probe);
+    expect(find(quiet.checks, 'alarms', 'mastodon-cfn/social-prod/').health).to.equal('ok');
+    expect(find(quiet.checks, 'alert subscription', 'oncall@example.com')).to.include({ health: 'pending', summary: 'not confirmed: no alarm is mailed there yet' });
+    firing = [{ AlarmName: 'mastodon-cfn/social-prod/web-too-few-targets', StateValue: 'ALARM', StateReason: 'Threshold Crossed: 5 datapoints were less than the threshold (2.0).', StateUpdatedTimestamp: new Date('2026-12-03T04:05:00Z'), AlarmDescription: 'Fewer than 2 healthy web tasks for 5 minutes: ECS cannot keep the service running. Look at mastodon-cfn status.' }];
+    const report = await status(pkg, clients, probe);
+    expect(report.healthy).to.equal(false);
+    expect(find(report.checks, 'alarm', 'web-too-few-targets')).to.include({ health: 'failing', summary: 'in ALARM since 2026-12-03 04:05: Threshold Crossed: 5 datapoints were less than the threshold (2.0).' });
+    expect(formatStatus(report)).to.include('FAIL  alarm web-too-few-targets: in ALARM since 2026-12-03 04:05: Threshold Crossed: 5 datapoints were less than the threshold (2.0).\n          Fewer than 2 healthy web tasks for 5 minutes');
+  });
+
   it('says what is wrong and what to do: a crashing service with its stop reasons and exit codes, unhealthy targets, a certificate waiting for DNS, the SES sandbox, a URL not answering', async () => {
     const pkg = referencePackage();
     const { clients, probe, state } = world(pkg);

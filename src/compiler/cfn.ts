@@ -47,6 +47,8 @@ import secret from 'cloudform-types/types/secretsManager/secret.js';
 import alarm from 'cloudform-types/types/cloudWatch/alarm.js';
 import openSearchDomain from 'cloudform-types/types/openSearchService/domain.js';
 import emailIdentity from 'cloudform-types/types/ses/emailIdentity.js';
+import snsSubscription from 'cloudform-types/types/sns/subscription.js';
+import snsTopic from 'cloudform-types/types/sns/topic.js';
 
 export { Equals, GetAtt, GetAZs, If, Join, Not, Ref, Select } from 'cloudform-types/types/functions.js';
 export type { IntrinsicFunction, Value } from 'cloudform-types/types/dataTypes.js';
@@ -115,4 +117,6 @@ export type Secret = InstanceType<typeof secret.default>;
 export const EmailIdentity = emailIdentity.default;
 export const OpenSearchDomain = openSearchDomain.default;
 export const Alarm = alarm.default;
+export const SnsTopic = snsTopic.default;
+export const SnsSubscription = snsSubscription.default;
 export const RecordSet = recordSet.default;

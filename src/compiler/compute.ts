@@ -122,7 +122,7 @@ function secretSource(reference: string): { kind: 'secret' | 'parameter'; resour
 export function referenceGrants(references: string[], ownSecrets: Value<string>[] = []): Pick<ExecutionGrants, 'secrets' | 'parameters'> {
   const sources = references.map(secretSource);
   return {
-    secrets: [...ownSecrets, ...sources.filter((source) => source.kind === 'secret').map((source) => source.resource)],
+    secrets: [...sources.filter((source) => source.kind === 'secret').map((source) => source.resource), ...ownSecrets],
     parameters: sources.filter((source) => source.kind === 'parameter').map((source) => source.resource),
   };
 }

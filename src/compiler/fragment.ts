@@ -37,6 +37,15 @@ export interface StackPart {
   images?: ServiceImage[];
   /** Mastodon accounts and tokens the deployer makes for services (services.<name>.mastodon). */
   serviceTokens?: ServiceToken[];
+  /** The stack's alarms (alerts:): where `status` finds them, and whose subscriptions deploy checks. */
+  alerts?: AlertsTarget;
+}
+
+/** The alarms of a stack: their names' prefix, the output naming their topic, and the addresses that topic mails (none: the user's own topic). */
+export interface AlertsTarget {
+  alarmPrefix: string;
+  topicOutput: string;
+  emails: string[];
 }
 
 /** A Node.js service image the deployer builds without Docker and pushes to the stack's ECR repository. */
@@ -156,7 +165,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets', 'images', 'serviceTokens'] as const;
-const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'searchIndex', 'hostedZone'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'searchIndex', 'hostedZone', 'alerts'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 

@@ -2,6 +2,7 @@ import type { Config, Size } from '../config/types.js';
 import type { Estimate } from '../cost/estimate.js';
 import type { Problem } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
+import { compileAlerts } from './alerts.js';
 import { compileCache } from './cache.js';
 import { compileSearch } from './search.js';
 import { compileCertificates } from './certificates.js';
@@ -10,7 +11,7 @@ import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase, databaseEngineOf } from './database.js';
 import { compileDns } from './dns.js';
-import { mergeFragments, type AfterDeployTask, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SearchIndex, type SecretGenerator, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type AlertsTarget, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SearchIndex, type SecretGenerator, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail, mailDomain } from './mail.js';
 import { compileMedia } from './media.js';
@@ -43,6 +44,7 @@ export const COMPILE_STEPS: readonly (readonly [string, CompileStep])[] = [
   ['mail', compileMail],
   ['secrets', compileSecrets],
   ['services', compileServices],
+  ['alerts', compileAlerts],
   ['dns', compileDns],
   ['deployGuards', compileDeployGuards],
   ['resources', compileUserResources],
@@ -69,6 +71,7 @@ export interface CompiledStack {
   hostedZone?: HostedZone;
   images: ServiceImage[];
   serviceTokens: ServiceToken[];
+  alerts?: AlertsTarget;
 }
 
 
@@ -154,6 +157,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
       hostedZone: stacks[role]!.hostedZone,
       images: stacks[role]!.images ?? [],
       serviceTokens: stacks[role]!.serviceTokens ?? [],
+      alerts: stacks[role]!.alerts,
     };
   });
   for (const stack of compiled) problems.push(...limitProblems(stack));
@@ -194,6 +198,8 @@ export interface ManifestStack {
   images?: ServiceImage[];
   /** Service accounts and tokens the deployer makes after the migrations; their services wait for them. */
   serviceTokens?: ServiceToken[];
+  /** The stack's alarms: `status` lists those in ALARM, and deploy names the addresses that have not confirmed their subscription. */
+  alerts?: AlertsTarget;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
   /** The size of the main stack: a change to or from small replaces the database, and the data-loss guard says so. */
@@ -257,6 +263,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.hostedZone ? { hostedZone: stack.hostedZone } : {}),
         ...(stack.images.length ? { images: stack.images } : {}),
         ...(stack.serviceTokens.length ? { serviceTokens: stack.serviceTokens } : {}),
+        ...(stack.alerts ? { alerts: stack.alerts } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, size: config.size, database: databaseEngineOf(config), publicNames: publicNames(config) } : {}),
       };
     }),

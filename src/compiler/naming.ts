@@ -195,6 +195,7 @@ export const OutputIds = {
   Profile: 'Profile',
   ClusterName: 'ClusterName',
   SearchDomainArn: 'SearchDomainArn',
+  AlertsTopicArn: 'AlertsTopicArn',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
   /** The task that makes a service's Mastodon account and token. */

@@ -218,6 +218,15 @@ function semanticProblems(config: Config, locate: Locate): Problem[] {
       if (section === 'secrets' && key in environment) report(at, 'duplicateVariable', `${key} is also in mastodon.environment: keep it in one place (here, if it is a secret)`);
     }
   }
+  if (isPlainObject(config.alerts)) {
+    const { email, topic } = config.alerts;
+    if (email === undefined && topic === undefined) report(['alerts'], 'alerts', 'alerts needs email (the addresses alarms are mailed to) or topic (an SNS topic ARN of yours)');
+    if (email !== undefined && topic !== undefined) report(['alerts', 'topic'], 'alerts', 'give alerts.email or alerts.topic, not both: with a topic of yours, subscribe the addresses to it');
+    const topicRegion = text(topic) ? topic.split(':')[3] : undefined;
+    if (topicRegion && text(config.provider.region) && topicRegion !== config.provider.region) {
+      report(['alerts', 'topic'], 'alerts', `the topic is in ${topicRegion}, the stack in ${config.provider.region}: CloudWatch alarms publish only to a topic in their own region`);
+    }
+  }
   const workers = environment.WEB_CONCURRENCY;
   if (workers !== undefined && !/^\d{1,3}$/.test(String(workers))) report(['mastodon', 'environment', 'WEB_CONCURRENCY'], 'webConcurrency', `WEB_CONCURRENCY must be a whole number of Puma workers from 0 (Puma's single mode) to 999; got ${JSON.stringify(workers)}`);
   for (const name of COUNTED_VARIABLES) {

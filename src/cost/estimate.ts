@@ -298,9 +298,10 @@ function serviceLines(id: string, props: Record<string, any>, resources: Record<
 }
 
 /**
- * CloudWatch: the queue-latency metrics (one per queue and one per group, from the reporter's
- * SIDEKIQ_GROUPS, however many tasks report them) and the alarms (the stack's own, and the two each
- * target-tracking policy makes), beyond what CloudWatch's always-free tier covers.
+ * CloudWatch: the reporter's metrics (each queue's latency, and each group's latency and processes,
+ * from its SIDEKIQ_GROUPS, however many tasks report them) and the alarms, priced by the metric
+ * (CloudWatch pricing: an alarm on a metric-math expression costs one alarm metric per metric it
+ * reads; each target-tracking policy makes two alarms), beyond CloudWatch's always-free tier.
  */
 function monitoringLines(stacks: PricedStack[], p: RegionPrices | undefined, usage: Usage): CostLine[] {
   const resources = stacks.flatMap((stack) => Object.values(stack.template.Resources ?? {}));
@@ -312,11 +313,14 @@ function monitoringLines(stacks: PricedStack[], p: RegionPrices | undefined, usa
   const lines: CostLine[] = [];
   if (typeof groups === 'string') {
     const parsed = JSON.parse(groups) as Record<string, string[]>;
-    const metrics = new Set(Object.values(parsed).flat()).size + Object.keys(parsed).length;
-    lines.push(line('QueueLatencyMetrics', 'monitoring', `CloudWatch custom metrics of Sidekiq's queue latency (${metrics}; the first ${usage.cloudWatchFreeMetrics} are free)`, Math.max(0, metrics - usage.cloudWatchFreeMetrics), 'metric-months', priceAt(p, ['cloudWatchMetricMonth'])));
+    const metrics = new Set(Object.values(parsed).flat()).size + 2 * Object.keys(parsed).length;
+    lines.push(line('QueueLatencyMetrics', 'monitoring', `CloudWatch custom metrics of Sidekiq's queues and processes (${metrics}; the first ${usage.cloudWatchFreeMetrics} are free)`, Math.max(0, metrics - usage.cloudWatchFreeMetrics), 'metric-months', priceAt(p, ['cloudWatchMetricMonth'])));
   }
-  const alarms = resources.filter((r) => r.Type === 'AWS::CloudWatch::Alarm').length + 2 * resources.filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties?.PolicyType === 'TargetTrackingScaling').length;
-  if (alarms > 0) lines.push(line('ScalingAlarms', 'monitoring', `CloudWatch alarms of the autoscaling (${alarms}; the first ${usage.cloudWatchFreeAlarms} are free)`, Math.max(0, alarms - usage.cloudWatchFreeAlarms), 'alarm-months', priceAt(p, ['cloudWatchAlarmMonth'])));
+  const alarmMetrics = (r: { Properties?: { Metrics?: { MetricStat?: unknown }[] } }) => r.Properties?.Metrics?.filter((m) => m.MetricStat).length ?? 1;
+  const alarms =
+    resources.filter((r) => r.Type === 'AWS::CloudWatch::Alarm').reduce((sum, r) => sum + alarmMetrics(r), 0) +
+    2 * resources.filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties?.PolicyType === 'TargetTrackingScaling').length;
+  if (alarms > 0) lines.push(line('Alarms', 'monitoring', `CloudWatch alarm metrics of the alerts and the autoscaling (${alarms}; the first ${usage.cloudWatchFreeAlarms} are free)`, Math.max(0, alarms - usage.cloudWatchFreeAlarms), 'alarm-months', priceAt(p, ['cloudWatchAlarmMonth'])));
   return lines;
 }
 

@@ -1,6 +1,7 @@
 import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -13,6 +14,7 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { annotateAwsError } from '../awsErrors.js';
 
@@ -35,6 +37,9 @@ export interface Clients {
   /** ECR: the registry credentials for pushing service images. */
   ecr(region: string): AwsClient;
   logs(region: string): AwsClient;
+  /** CloudWatch alarms (alerts:), and SNS for their topic's subscriptions. */
+  cloudWatch(region: string): AwsClient;
+  sns(region: string): AwsClient;
   loadBalancing(region: string): AwsClient;
   elastiCache(region: string): AwsClient;
   /** CloudFront and Route 53 are global services: their clients take no region. */
@@ -94,6 +99,8 @@ export function sdkClients(): Clients {
     ecs: (region) => client('ECS', region, () => new ECSClient(options(region))),
     ecr: (region) => client('ECR', region, () => new ECRClient(options(region))),
     logs: (region) => client('CloudWatch Logs', region, () => new CloudWatchLogsClient(options(region))),
+    cloudWatch: (region) => client('CloudWatch', region, () => new CloudWatchClient(options(region))),
+    sns: (region) => client('SNS', region, () => new SNSClient(options(region))),
     loadBalancing: (region) => client('Elastic Load Balancing', region, () => new ElasticLoadBalancingV2Client(options(region))),
     elastiCache: (region) => client('ElastiCache', region, () => new ElastiCacheClient(options(region))),
     cloudFront: () => client('CloudFront', GLOBAL_REGION, () => new CloudFrontClient(options(GLOBAL_REGION))),

@@ -5,6 +5,7 @@ import type { StackRole } from '../compiler/naming.js';
 import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
 import { STATEFUL_TYPES } from '../stateful.js';
+import { reportAlertSubscriptions } from './alerts.js';
 import type { AwsClient, Clients } from './aws.js';
 import { costChange, formatCostChange } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
@@ -241,6 +242,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     if (stack.ownerAccount) await createOwnerOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.ownerAccount, deployed, here, reporter, polling);
     // After the migrations: the index is filled from the database.
     if (stack.searchIndex && stack.oneOffTask) await buildSearchIndexOnce({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, stack.searchIndex, stack.oneOffTask, deployed, here, reporter, polling);
+    if (stack.alerts) await reportAlertSubscriptions(clients.sns(stack.region), stack.alerts, deployed, reporter);
     // After the migrations too; a service waits for its token at zero tasks, and a new token restarts its tasks.
     if (tokens.length) {
       const made = await makeServiceTokens({ ecs: clients.ecs(stack.region), secretsManager: clients.secretsManager(stack.region) }, tokens, deployed, here, reporter, polling, { rotate });

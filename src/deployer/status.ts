@@ -7,11 +7,12 @@ import { DescribeDBClustersCommand, DescribeDBInstancesCommand } from '@aws-sdk/
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetAccountCommand, GetEmailIdentityCommand } from '@aws-sdk/client-sesv2';
 import { describeAwsFailure } from '../awsErrors.js';
-import type { ServiceToken } from '../compiler/fragment.js';
+import type { AlertsTarget, ServiceToken } from '../compiler/fragment.js';
 import { OUTSIDE_SCOPES_ERROR } from '../mastodon/facts.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
-import { describeStack, stackResources, type StackResource } from './stacks.js';
+import { alarmsInAlarm, unconfirmedEmails } from './alerts.js';
+import { describeStack, outputsOf, stackResources, type StackResource } from './stacks.js';
 import { plural } from '../format.js';
 
 /** ok: working; pending: on its way (a deployment, a certificate waiting for DNS); failing: needs someone. */
@@ -225,6 +226,15 @@ const RESOURCE_CHECKERS: Record<string, ResourceChecker> = {
   'AWS::SES::EmailIdentity': mailChecks,
 };
 
+/** The alert alarms in ALARM, each with what it says to look at; and the addresses that would get none of them yet. */
+async function alertChecks(clients: Clients, region: string, alerts: AlertsTarget, outputs: Record<string, string>): Promise<StackCheck[]> {
+  const [firing, unconfirmed] = await Promise.all([alarmsInAlarm(clients.cloudWatch(region), alerts), unconfirmedEmails(clients.sns(region), alerts, outputs)]);
+  const checks = firing.map((alarm) => check('alarm', alarm.AlarmName!.slice(alerts.alarmPrefix.length), 'failing', `in ALARM since ${alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).toISOString().slice(0, 16).replace('T', ' ') : 'a moment ago'}: ${alarm.StateReason ?? ''}`.trim(), alarm.AlarmDescription ? [alarm.AlarmDescription] : []));
+  if (firing.length === 0) checks.push(check('alarms', alerts.alarmPrefix, 'ok', 'none in ALARM'));
+  if (unconfirmed.length > 0) checks.push(check('alert subscription', unconfirmed.join(', '), 'pending', 'not confirmed: no alarm is mailed there yet', ['follow the link in the "AWS Notification - Subscription Confirmation" mail']));
+  return checks;
+}
+
 /** A check that could not be made (access denied, throttled) is a failing check that says why, not the end of the report. */
 function notChecked(kind: string, name: string, error: unknown): StackCheck {
   return check(kind, name, 'failing', `could not be checked: ${describeAwsFailure(error) ?? (error as Error).message}`);
@@ -271,6 +281,7 @@ async function stackChecks(clients: Clients, stack: DeployStack): Promise<{ depl
       }),
     ),
     ...resources.filter((r) => RESOURCE_CHECKERS[r.ResourceType]).map((r) => guarded(r.ResourceType, r.LogicalResourceId, () => RESOURCE_CHECKERS[r.ResourceType](clients, stack.region, r))),
+    ...(stack.alerts ? [guarded('alarms', stack.alerts.alarmPrefix, () => alertChecks(clients, stack.region, stack.alerts!, outputsOf(described)))] : []),
   ]);
   return { deployed: true, checks: [...checks, ...perResource.flat()] };
 }

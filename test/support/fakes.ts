@@ -14,7 +14,7 @@ export class FakeApi implements AwsClient {
   }
 }
 
-const CLIENT_NAMES = ['cloudFormation', 'secretsManager', 's3', 'sts', 'rds', 'ecs', 'ecr', 'logs', 'loadBalancing', 'elastiCache', 'cloudFront', 'route53', 'acm', 'ses', 'pricing', 'iam'] as const satisfies readonly (keyof Clients)[];
+const CLIENT_NAMES = ['cloudFormation', 'secretsManager', 's3', 'sts', 'rds', 'ecs', 'ecr', 'logs', 'cloudWatch', 'sns', 'loadBalancing', 'elastiCache', 'cloudFront', 'route53', 'acm', 'ses', 'pricing', 'iam'] as const satisfies readonly (keyof Clients)[];
 
 /** Clients for a test: the given ones, and for every other service one that fails the test if it is called. */
 export function fakeClients(given: Partial<Clients>): Clients {
