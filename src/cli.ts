@@ -195,6 +195,18 @@ export function createProgram(): Command {
       commandExitCode = report.healthy ? 0 : 1;
     });
 
+  packageOption(program.command('drift'), undefined)
+    .description('run CloudFormation drift detection on every stack and list what was changed outside mastodon-cfn; exit 0 only when nothing was')
+    .option('--json', 'as JSON')
+    .action(async (flags: DeployFlags & { json?: boolean }) => {
+      const deployer = await import('./deployer/index.js');
+      await withDeployer(flags, deployer, async (pkg, context) => {
+        const drifts = await deployer.detectDrift(pkg, context.clients, context.polling);
+        process.stdout.write(flags.json ? `${JSON.stringify(drifts, null, 2)}\n` : deployer.formatDrift(drifts));
+        commandExitCode = drifts.every((drift) => drift.status === 'IN_SYNC' || drift.status === 'NOT_DEPLOYED') ? 0 : 1;
+      });
+    });
+
   packageOption(program.command('remove'), undefined)
     .description('delete the stacks (main first); stateful resources keep their data and are listed')
     .option('-y, --yes', 'do not ask for confirmation')

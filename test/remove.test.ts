@@ -1,4 +1,4 @@
-import { CloudFormationServiceException, DescribeStacksCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationServiceException, DeleteStackCommand, DescribeStacksCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeDBInstancesCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { expect } from 'chai';
 import { sdkClients, type AwsClient, type Clients } from '../src/deployer/aws.js';
@@ -21,7 +21,7 @@ const snapshottedInstance = {
   Properties: { Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: '20', MasterUsername: 'mastodon', ManageMasterUserPassword: true },
 };
 
-const databasePackage = (name: string) => writePackage([{ name, region: REGION, dependsOn: [], template: { Resources: { PostgresInstance: snapshottedInstance, Alerts: { Type: 'AWS::SNS::Topic' } } } }]);
+const databasePackage = (name: string) => writePackage([{ name, region: REGION, dependsOn: [], statefulResources: [{ logicalId: 'PostgresInstance', type: 'AWS::RDS::DBInstance' }], template: { Resources: { PostgresInstance: snapshottedInstance, Alerts: { Type: 'AWS::SNS::Topic' } } } }]);
 /** The same stack built after a change of config that no longer has that database (size standard has a cluster instead). */
 const changedPackage = (name: string) => writePackage([{ name, region: REGION, dependsOn: [], template: { Resources: { Alerts: { Type: 'AWS::SNS::Topic' } } } }]);
 
@@ -77,6 +77,29 @@ describe('remove: a database is unprotected only while its stack is being delete
     return { reporter, done: remove(readPackage(databasePackage(name)), context) };
   }
 
+  const terminationProtected = async (name: string) => (await sdkClients().cloudFormation(REGION).send(new DescribeStacksCommand({ StackName: name }))).Stacks[0].EnableTerminationProtection as boolean;
+
+  it('a stack that holds data gets termination protection: a DeleteStack from outside is refused, and remove lifts it once confirmed; a stack without data gets none', async () => {
+    const deployed = runCli(['deploy', '--package', databasePackage('social-guarded'), '--yes'], { env: moto.env });
+    expect(deployed.status, deployed.stderr).to.equal(0);
+    expect(deployed.stdout).to.include('social-guarded: termination protection turned on (the stack holds data; mastodon-cfn remove lifts it after asking)');
+    expect(await terminationProtected('social-guarded')).to.equal(true);
+    const outside = await failure(sdkClients().cloudFormation(REGION).send(new DeleteStackCommand({ StackName: 'social-guarded' })));
+    expect(outside.message).to.equal('Stack [social-guarded] cannot be deleted while TerminationProtection is enabled');
+    // Found on again by the next deploy, which says nothing when it is already on.
+    const again = runCli(['deploy', '--package', databasePackage('social-guarded'), '--yes'], { env: moto.env });
+    expect(again.stdout).to.not.include('termination protection');
+    const declined = runCli(['remove', '--package', databasePackage('social-guarded')], { env: moto.env });
+    expect(declined.status).to.equal(1);
+    expect(await terminationProtected('social-guarded')).to.equal(true);
+    const removed = runCli(['remove', '--package', databasePackage('social-guarded'), '--yes'], { env: moto.env });
+    expect(removed.status, removed.stderr).to.equal(0);
+    expect(await stackExists('social-guarded')).to.equal(false);
+    const plain = runCli(['deploy', '--package', changedPackage('social-plain'), '--yes'], { env: moto.env });
+    expect(plain.status, plain.stderr).to.equal(0);
+    expect(await terminationProtected('social-plain')).to.equal(false);
+  });
+
   it('finds the deployed database in the deployed template (GetTemplate) after a change of config, lifts its protection and deletes the stack', async () => {
     const id = await deployProtected('social-changed');
     const result = runCli(['remove', '--package', changedPackage('social-changed'), '--yes'], { env: moto.env });
@@ -93,6 +116,7 @@ describe('remove: a database is unprotected only while its stack is being delete
     expect(await protection(id)).to.equal(true);
     expect(reporter.lines).to.include(`social-refused was not removed: deletion protection of database instance ${id} is on again.`);
     expect(await stackExists('social-refused')).to.equal(true);
+    expect(await terminationProtected('social-refused')).to.equal(true);
   });
 
   it('turns protection back on when the stack ends DELETE_FAILED, and names the root cause', async () => {
@@ -122,6 +146,7 @@ describe('remove: a database is unprotected only while its stack is being delete
     expect(error.message).to.equal('social-stuck failed: DELETE_FAILED. Root cause: Alerts (AWS::SNS::Topic): Topic is in use');
     expect(await protection(id)).to.equal(true);
     expect(reporter.lines).to.include(`social-stuck was not removed: deletion protection of database instance ${id} is on again.`);
+    expect(await terminationProtected('social-stuck')).to.equal(true);
   });
 
   it('turns protection back on when Ctrl-C stops following the deletion, and exits 130', async () => {

@@ -9,6 +9,7 @@ import { reportAlertSubscriptions } from './alerts.js';
 import type { AwsClient, Clients } from './aws.js';
 import { costChange, formatCostChange } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
+import { driftNotice } from './drift.js';
 import { createOwnerOnce } from './owner.js';
 import { buildSearchIndexOnce } from './search.js';
 import { preflight } from './preflight.js';
@@ -20,6 +21,7 @@ import { pushServiceImages } from './images.js';
 import { checkRotation, makeServiceTokens, tokenParameters } from './serviceTokens.js';
 import { createChangeSet, deleteChangeSet, deleteStack, deployedTemplate, describeStack, formatChangeSet, Interrupted, isDeployed, latestEventId, outputsOf, prepareStack, stackResources, throwIfInterrupted, uninterruptible, type ChangeRow, type ChangeSet, type Polling, type StackResource } from './stacks.js';
 import { runAfterDeploy, runCommand } from './tasks.js';
+import { protectFromDeletion, setTerminationProtection } from './termination.js';
 import { templateSource } from './templates.js';
 import { notConfirmed, type Confirm, type Reporter } from './terminal.js';
 
@@ -207,6 +209,8 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
   for (const stack of pkg.stacks) {
     const cfn = clients.cloudFormation(stack.region);
     const existing = await onInterrupt(prepareStack(cfn, stack.name, stack.region, reporter, polling), `${stack.name} was left as it was`);
+    const drifted = driftNotice(existing);
+    if (drifted) reporter.line(drifted);
     const deployedVersion = outputsOf(existing)[VERSION_OUTPUT];
     if (stack.mastodonVersion && deployedVersion) {
       const problem = upgradeProblem(deployedVersion, stack.mastodonVersion);
@@ -232,6 +236,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     outputs.set(stack.name, deployed);
     // Before anything else can fail: a new database is never left unprotected.
     if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
+    await protectFromDeletion(cfn, stack, current, reporter);
     if (stack.generatedSecrets && Object.keys(stack.generatedSecrets).length > 0) {
       await fillGeneratedSecrets(clients.secretsManager(stack.region), stack.region, stack.generatedSecrets, deployed, reporter);
     }
@@ -292,6 +297,8 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
   await reportCost(context, pkg, described);
   for (const stack of pkg.stacks) {
     const existing = described.get(stack.name);
+    const drifted = driftNotice(existing);
+    if (drifted) reporter.line(drifted);
     if (!isDeployed(existing)) {
       // A CREATE change set would leave a REVIEW_IN_PROGRESS stack behind: read the template instead.
       const resources = Object.entries((JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { Type: string }> }).Resources ?? {});
@@ -341,6 +348,7 @@ interface SnapshottedDatabase {
 interface Removal {
   stack: DeployStack;
   id: string;
+  terminationProtected: boolean;
   resources: StackResource[];
   leftBehind: string[];
   databases: SnapshottedDatabase[];
@@ -357,11 +365,12 @@ async function deployedDeletionPolicies(cfn: AwsClient, stackName: string): Prom
   return Object.fromEntries(Object.entries(template.Resources ?? {}).map(([id, resource]) => [id, typeof resource.DeletionPolicy === 'string' ? resource.DeletionPolicy : 'Delete']));
 }
 
-async function planRemoval(cfn: AwsClient, stack: DeployStack, id: string): Promise<Removal> {
+async function planRemoval(cfn: AwsClient, stack: DeployStack, deployed: Stack): Promise<Removal> {
+  const id = deployed.StackId!;
   const resources = await stackResources(cfn, stack.name);
   const stateful = resources.filter((resource) => STATEFUL_TYPES.has(resource.ResourceType) || (stack.statefulResources ?? []).some((r) => r.logicalId === resource.LogicalResourceId));
   const policies = stateful.length > 0 ? await deployedDeletionPolicies(cfn, stack.name) : {};
-  const removal: Removal = { stack, id, resources, leftBehind: [], databases: [] };
+  const removal: Removal = { stack, id, terminationProtected: deployed.EnableTerminationProtection === true, resources, leftBehind: [], databases: [] };
   for (const resource of stateful) {
     const policy = policies[resource.LogicalResourceId] ?? 'Delete';
     const kind = DATABASE_KINDS[resource.ResourceType];
@@ -390,6 +399,16 @@ async function deletionProtectionOf(rds: AwsClient, database: SnapshottedDatabas
  * not deleted (DeleteStack refused, DELETE_FAILED, Ctrl-C): a database must never be left unprotected.
  * A database that is gone was deleted by CloudFormation with its final snapshot.
  */
+/** After a failed delete, the stack (if it is still there) is protected again. */
+async function restoreTerminationProtection(cfn: AwsClient, stack: DeployStack, reporter: Reporter): Promise<void> {
+  try {
+    if (!(await describeStack(cfn, stack.name))) return;
+    await setTerminationProtection(cfn, stack.name, true);
+  } catch (error) {
+    reporter.line(`${stack.name}: termination protection could NOT be turned back on (${(error as Error).message}). Turn it on with: aws cloudformation update-termination-protection --enable-termination-protection --stack-name ${stack.name} --region ${stack.region}`);
+  }
+}
+
 async function restoreProtection(rds: AwsClient, stack: DeployStack, lifted: SnapshottedDatabase[], reporter: Reporter): Promise<void> {
   for (const database of lifted) {
     const name = `database ${database.kind} ${database.id}`;
@@ -424,11 +443,13 @@ async function deleteDeployedStack(context: DeployerContext, removal: Removal): 
       lifted.push(database);
     }
     if (polling.signal?.aborted) throw MastodonCfnError.of('remove.interrupted', `Stopped before deleting ${stack.name}.`, 130);
+    if (removal.terminationProtected) await setTerminationProtection(cfn, stack.name, false);
     const marker = await latestEventId(cfn, stack.name);
     await cfn.send(new DeleteStackCommand({ StackName: stack.name }));
     await followStack(cfn, { name: stack.name, region: stack.region, id: removal.id, doing: 'deleting' }, marker, removal.resources.length, reporter, polling);
   } catch (error) {
     await restoreProtection(rds, stack, lifted, reporter);
+    if (removal.terminationProtected) await restoreTerminationProtection(cfn, stack, reporter);
     throw error;
   }
   reporter.line(`${stack.name}: deleted`);
@@ -447,7 +468,7 @@ export async function remove(pkg: DeployPackage, context: DeployerContext): Prom
     return;
   }
   // Read before asking: a stack that cannot be removed safely is refused before anything is deleted.
-  const removals = await Promise.all(present.map((stack) => planRemoval(clients.cloudFormation(stack.region), stack, described.get(stack.name)!.StackId!)));
+  const removals = await Promise.all(present.map((stack) => planRemoval(clients.cloudFormation(stack.region), stack, described.get(stack.name)!)));
   if (!(await context.confirm(`Delete ${present.map((stack) => `${stack.name} (${stack.region})`).join(', ')}? Data is kept (retained or snapshotted).`))) {
     throw MastodonCfnError.of('remove.notConfirmed', notConfirmed('Nothing was removed'));
   }

@@ -7,3 +7,4 @@ export { DEFAULT_POLLING } from './stacks.js';
 export { terminalConfirm, terminalReporter } from './terminal.js';
 export { parseSince, showLogs } from './logs.js';
 export { formatStatus, httpProbe, status } from './status.js';
+export { detectDrift, formatDrift } from './drift.js';

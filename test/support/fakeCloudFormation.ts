@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ResourceChange } from '@aws-sdk/client-cloudformation';
+import type { ResourceChange, StackResourceDrift } from '@aws-sdk/client-cloudformation';
 import type { AwsClient } from '../../src/deployer/aws.js';
 
 /** An AWS API error as the SDK raises it: the exception's name, AWS's message and the HTTP status. */
@@ -16,6 +16,9 @@ export interface FakeStack {
   /** Its ARN; made up when the stack is created. */
   id?: string;
   creationTime?: Date;
+  terminationProtection?: boolean;
+  /** What the last drift detection found (DescribeStacks' DriftInformation). */
+  drift?: { status: 'DRIFTED' | 'IN_SYNC'; checked: Date };
 }
 
 export interface FakeChangeSet {
@@ -51,7 +54,8 @@ const sameParameters = (a: Record<string, string>, b: Record<string, string>) =>
  * CloudFormation as its API reference describes it, for what moto cannot produce: a change set is made in the
  * background (CREATE_IN_PROGRESS first), FAILED with the documented reason when it changes nothing,
  * CREATE_COMPLETE with no Changes when it changes only outputs; and it refuses what CloudFormation refuses, with
- * CloudFormation's errors: an UPDATE change set on a stack in a state that cannot be updated, a second change set
+ * CloudFormation's errors: an UPDATE change set on a stack in a state that cannot be updated, deleting a stack with
+ * termination protection, a drift status filter the API does not have, a second change set
  * of the same name, executing or deleting a change set that is not ready, a change set that does not exist.
  * What a change set finds (`changes`) and what executing it does (`execution`) are scripted by the test.
  */
@@ -73,6 +77,13 @@ export class FakeCloudFormation implements AwsClient {
   changeSetFailure?: string;
   /** How many times DescribeChangeSet answers CREATE_IN_PROGRESS for a new change set. */
   describesInProgress = 1;
+  /** What drift detection finds in each stack, as DescribeStackResourceDrifts gives a resource (MODIFIED, DELETED or IN_SYNC). */
+  resourceDrifts = new Map<string, StackResourceDrift[]>();
+  /** A reason detection fails for (DETECTION_FAILED): the results of the other resources still stand. */
+  driftFailure?: string;
+  /** DescribeStackResourceDrifts' page size (the API's MaxResults is 1 to 100). */
+  driftPageSize = 100;
+  private detections = new Map<string, { stackName: string; describesLeft: number }>();
   /** What executing a change set does: the events it adds and the status it ends in (undefined: it never ends). */
   execution: { events: any[]; finalStatus?: string; outputs?: Record<string, string> } = { events: [], finalStatus: 'CREATE_COMPLETE' };
 
@@ -117,12 +128,19 @@ export class FakeCloudFormation implements AwsClient {
               StackId: stack.id,
               StackStatus: stack.status,
               CreationTime: stack.creationTime ?? new Date('2026-11-01T00:00:00Z'),
+              EnableTerminationProtection: stack.terminationProtection ?? false,
+              DriftInformation: stack.drift ? { StackDriftStatus: stack.drift.status, LastCheckTimestamp: stack.drift.checked } : { StackDriftStatus: 'NOT_CHECKED' },
               Outputs: Object.entries(stack.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
               Parameters: Object.entries(stack.parameters ?? {}).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
             },
           ],
         };
+      case 'UpdateTerminationProtection':
+        if (!stack) throw awsError('ValidationError', `Stack [${input.StackName}] does not exist`);
+        stack.terminationProtection = input.EnableTerminationProtection;
+        return { StackId: stack.id };
       case 'DeleteStack':
+        if (stack?.terminationProtection) throw awsError('ValidationError', `Stack [${input.StackName}] cannot be deleted while TerminationProtection is enabled`);
         // Deleting a stack that does not exist succeeds, as in CloudFormation.
         if (named) {
           this.stacks.delete(named[0]);
@@ -157,6 +175,40 @@ export class FakeCloudFormation implements AwsClient {
       case 'GetTemplate':
         if (!stack?.template) throw new Error(`the fake has no template for ${input.StackName}`);
         return { TemplateBody: stack.template, StagesAvailable: ['Original', 'Processed'] };
+      case 'DetectStackDrift': {
+        if (!stack) throw awsError('ValidationError', `Stack with id ${input.StackName} does not exist`);
+        const id = randomUUID();
+        this.detections.set(id, { stackName: named![0], describesLeft: 1 });
+        return { StackDriftDetectionId: id };
+      }
+      case 'DescribeStackDriftDetectionStatus': {
+        const detection = this.detections.get(input.StackDriftDetectionId);
+        if (!detection) throw awsError('ValidationError', `Drift detection with id ${input.StackDriftDetectionId} does not exist`);
+        const detected = this.stacks.get(detection.stackName)!;
+        if (detection.describesLeft-- > 0) return { StackId: detected.id, StackDriftDetectionId: input.StackDriftDetectionId, DetectionStatus: 'DETECTION_IN_PROGRESS', Timestamp: new Date() };
+        const drifted = (this.resourceDrifts.get(detection.stackName) ?? []).filter((r) => r.StackResourceDriftStatus !== 'IN_SYNC');
+        const status = drifted.length > 0 ? 'DRIFTED' : 'IN_SYNC';
+        this.stacks.set(detection.stackName, { ...detected, drift: { status, checked: new Date() } });
+        return {
+          StackId: detected.id,
+          StackDriftDetectionId: input.StackDriftDetectionId,
+          StackDriftStatus: status,
+          DetectionStatus: this.driftFailure ? 'DETECTION_FAILED' : 'DETECTION_COMPLETE',
+          DetectionStatusReason: this.driftFailure,
+          DriftedStackResourceCount: drifted.length,
+          Timestamp: new Date(),
+        };
+      }
+      case 'DescribeStackResourceDrifts': {
+        if (!stack) throw awsError('ValidationError', `Stack with id ${input.StackName} does not exist`);
+        const filters: string[] = input.StackResourceDriftStatusFilters ?? [];
+        const unknown = filters.find((f) => !['IN_SYNC', 'MODIFIED', 'DELETED', 'NOT_CHECKED'].includes(f));
+        if (unknown) throw awsError('ValidationError', `1 validation error detected: Value '[${unknown}]' at 'stackResourceDriftStatusFilters' failed to satisfy constraint: Member must satisfy enum value set: [IN_SYNC, MODIFIED, DELETED, NOT_CHECKED]`);
+        const all = (this.resourceDrifts.get(named![0]) ?? []).filter((r) => filters.length === 0 || filters.includes(r.StackResourceDriftStatus!));
+        const start = input.NextToken ? Number(input.NextToken) : 0;
+        const end = start + this.driftPageSize;
+        return { StackResourceDrifts: all.slice(start, end), NextToken: end < all.length ? String(end) : undefined };
+      }
       case 'DescribeStackEvents':
         return { StackEvents: [...this.events].reverse() };
       default:

@@ -27,9 +27,18 @@ export async function freePort(): Promise<number> {
  * before storing the item without a lock (moto/dynamodb/models/table.py, Table.put_item), so two
  * concurrent `attribute_not_exists` puts can both succeed; one lock around its DynamoDB requests
  * gives back what DynamoDB promises.
+ *
+ * And termination protection, which moto 5.2 keeps from CreateStack but neither changes
+ * (UpdateTerminationProtection is not implemented) nor enforces: as CloudFormation, it is set on a
+ * stack, and a DeleteStack of a protected stack is refused with CloudFormation's ValidationError
+ * ("Stack [name] cannot be deleted while TerminationProtection is enabled", API reference, DeleteStack).
  */
 const MOTO_SERVER = `
 import sys, threading
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.models import CloudFormationBackend
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 one_at_a_time = threading.Lock()
@@ -38,6 +47,19 @@ def atomic(self):
     with one_at_a_time:
         return call_action(self)
 DynamoHandler.call_action = atomic
+
+def update_termination_protection(self):
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    stack.enable_termination_protection = self._get_param("EnableTerminationProtection") in (True, "true")
+    return ActionResult({"StackId": stack.stack_id})
+CloudFormationResponse.update_termination_protection = update_termination_protection
+delete_stack = CloudFormationBackend.delete_stack
+def protected_delete(self, name_or_stack_id):
+    stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id) and s.status != "DELETE_COMPLETE"), None)
+    if stack is not None and stack.enable_termination_protection:
+        raise ValidationError(name_or_stack_id, message=f"Stack [{name_or_stack_id}] cannot be deleted while TerminationProtection is enabled")
+    return delete_stack(self, name_or_stack_id)
+CloudFormationBackend.delete_stack = protected_delete
 sys.exit(main())
 `;
 
