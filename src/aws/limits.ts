@@ -77,3 +77,11 @@ export type NameKind = keyof typeof NAME_LIMITS;
  * sent inline (TemplateBody).
  */
 export const TEMPLATE_LIMITS = { Resources: 500, Parameters: 200, Outputs: 200, bytes: 1_000_000, inlineBytes: 51_200 } as const;
+
+/**
+ * The size of a customer managed policy: "You can add as many inline policies as you want to an IAM
+ * user, role, or group. But the total aggregate policy size (the sum of all inline policies) per
+ * entity cannot exceed… Managed policy size: 6,144 characters"; IAM does not count white space
+ * (IAM User Guide, "IAM and AWS STS quotas"). At most 10 managed policies attach to a role by default.
+ */
+export const MANAGED_POLICY_LIMITS = { characters: 6_144, perRole: 10 } as const;

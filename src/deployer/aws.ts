@@ -16,12 +16,15 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
+import { appendFileSync } from 'node:fs';
 import { annotateAwsError } from '../awsErrors.js';
 
 /**
  * The AWS APIs the deployer talks to, as injectable clients. Each is reached through the SDK's
  * default credential chain and honours AWS_ENDPOINT_URL, so the same code runs against AWS and
- * against a local emulator. Tests inject fakes for what an emulator cannot produce.
+ * against a local emulator. Tests inject fakes for what an emulator cannot produce. With
+ * MASTODON_CFN_API_LOG set to a file, each call is appended to it as a JSON line (service,
+ * operation, region): what `mastodon-cfn policy` must allow, and what the test suite checks it does.
  */
 export interface AwsClient {
   send(command: object): Promise<any>;
@@ -67,11 +70,13 @@ interface SdkClient {
 function annotated(service: string, region: string, client: SdkClient): AwsClient {
   return {
     async send(command) {
+      // The bundler may suffix a class name with a number to keep names unique (DescribeStacksCommand2).
+      const operation = command.constructor.name.replace(/Command\d*$/, '');
+      if (process.env.MASTODON_CFN_API_LOG) appendFileSync(process.env.MASTODON_CFN_API_LOG, `${JSON.stringify({ service, operation, region })}\n`);
       try {
         return await client.send(command);
       } catch (error) {
-        // The bundler may suffix a class name with a number to keep names unique (DescribeStacksCommand2).
-        throw annotateAwsError(error, { service, operation: command.constructor.name.replace(/Command\d*$/, ''), region });
+        throw annotateAwsError(error, { service, operation, region });
       }
     },
   };

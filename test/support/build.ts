@@ -61,10 +61,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Where the CLI runs against moto_server log the AWS API calls they make (MASTODON_CFN_API_LOG): the calls `policy` must allow. */
+export const API_CALL_LOG = join(tmpdir(), `mastodon-cfn-api-calls-${process.pid}.jsonl`);
+
+/** The CLI's environment: the test's, and the call log when it talks to moto_server. */
+function cliEnv(env: Record<string, string | undefined> | undefined): Record<string, string | undefined> {
+  const merged = { ...process.env, ...env };
+  return merged.AWS_ENDPOINT_URL?.startsWith('http://127.0.0.1:') ? { MASTODON_CFN_API_LOG: API_CALL_LOG, ...merged } : merged;
+}
+
 export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): CliResult {
   const result = spawnSync(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    env: cliEnv(options.env),
     encoding: 'utf8',
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -72,7 +81,7 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 
 /** Runs the CLI without blocking this process: for tests whose stand-in servers live in the test process. */
 export function runCliAsync(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
-  return runScriptAsync(CLI, args, options);
+  return runProcess(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO_ROOT, env: cliEnv(options.env) });
 }
 
 /** Runs a Node script of the repository (the CLI, a maintainer's script) without blocking this process. */
