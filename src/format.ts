@@ -14,3 +14,6 @@ export const unitPrice = (value: number) => `$${value.toFixed(8).replace(/(\.\d\
  * counted in millions or thousands stays plural (`1 million requests`).
  */
 export const quantity = (count: number, unit: string) => (count === 1 && !/^(million|thousand) /.test(unit) ? `${count} ${unit.replace(/s$/, '')}` : `${count} ${unit}`);
+
+/** `2026-12-03 04:05`: a moment in UTC to the minute, as status and drift print when something happened. */
+export const utcMinute = (moment: Date | string | number) => new Date(moment).toISOString().slice(0, 16).replace('T', ' ');

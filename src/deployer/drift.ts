@@ -1,4 +1,5 @@
 import { DescribeStackDriftDetectionStatusCommand, DescribeStackResourceDriftsCommand, DetectStackDriftCommand, type Stack, type StackResourceDrift, type StackResourceDriftStatus } from '@aws-sdk/client-cloudformation';
+import { utcMinute } from '../format.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage } from './manifest.js';
 import { describeStack, isDeployed, poll, type Polling } from './stacks.js';
@@ -75,6 +76,6 @@ export function formatDrift(drifts: StackDrift[]): string {
 export function driftNotice(stack: Stack | undefined): string | undefined {
   const information = stack?.DriftInformation;
   if (information?.StackDriftStatus !== 'DRIFTED') return undefined;
-  const when = information.LastCheckTimestamp ? ` on ${new Date(information.LastCheckTimestamp).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+  const when = information.LastCheckTimestamp ? ` on ${utcMinute(information.LastCheckTimestamp)} UTC` : '';
   return `${stack!.StackName} has drifted: drift detection${when} found resources changed outside mastodon-cfn. A change below to one of them sets it back to its template; mastodon-cfn drift lists what changed.`;
 }

@@ -13,7 +13,7 @@ import type { Clients } from './aws.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { alarmsInAlarm, unconfirmedEmails } from './alerts.js';
 import { describeStack, outputsOf, stackResources, type StackResource } from './stacks.js';
-import { plural } from '../format.js';
+import { plural, utcMinute } from '../format.js';
 
 /** ok: working; pending: on its way (a deployment, a certificate waiting for DNS); failing: needs someone. */
 export type Health = 'ok' | 'pending' | 'failing';
@@ -229,7 +229,7 @@ const RESOURCE_CHECKERS: Record<string, ResourceChecker> = {
 /** The alert alarms in ALARM, each with what it says to look at; and the addresses that would get none of them yet. */
 async function alertChecks(clients: Clients, region: string, alerts: AlertsTarget, outputs: Record<string, string>): Promise<StackCheck[]> {
   const [firing, unconfirmed] = await Promise.all([alarmsInAlarm(clients.cloudWatch(region), alerts), unconfirmedEmails(clients.sns(region), alerts, outputs)]);
-  const checks = firing.map((alarm) => check('alarm', alarm.AlarmName!.slice(alerts.alarmPrefix.length), 'failing', `in ALARM since ${alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).toISOString().slice(0, 16).replace('T', ' ') : 'a moment ago'}: ${alarm.StateReason ?? ''}`.trim(), alarm.AlarmDescription ? [alarm.AlarmDescription] : []));
+  const checks = firing.map((alarm) => check('alarm', alarm.AlarmName!.slice(alerts.alarmPrefix.length), 'failing', `in ALARM since ${alarm.StateUpdatedTimestamp ? utcMinute(alarm.StateUpdatedTimestamp) : 'a moment ago'}: ${alarm.StateReason ?? ''}`.trim(), alarm.AlarmDescription ? [alarm.AlarmDescription] : []));
   if (firing.length === 0) checks.push(check('alarms', alerts.alarmPrefix, 'ok', 'none in ALARM'));
   if (unconfirmed.length > 0) checks.push(check('alert subscription', unconfirmed.join(', '), 'pending', 'not confirmed: no alarm is mailed there yet', ['follow the link in the "AWS Notification - Subscription Confirmation" mail']));
   return checks;
