@@ -2,6 +2,7 @@ import { DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwa
 import { ListSubscriptionsByTopicCommand, type Subscription } from '@aws-sdk/client-sns';
 import type { AlertsTarget } from '../compiler/fragment.js';
 import type { AwsClient } from './aws.js';
+import { allPages } from './stacks.js';
 import type { Reporter } from './terminal.js';
 
 /** SNS's SubscriptionArn of a subscription whose address has not followed the confirmation link (SNS API reference, Subscription). */
@@ -11,13 +12,7 @@ const PENDING = 'PendingConfirmation';
 export async function unconfirmedEmails(sns: AwsClient, alerts: AlertsTarget, outputs: Record<string, string>): Promise<string[]> {
   const topic = outputs[alerts.topicOutput];
   if (!topic || alerts.emails.length === 0) return [];
-  const subscriptions: Subscription[] = [];
-  let token: string | undefined;
-  do {
-    const page = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topic, NextToken: token }));
-    subscriptions.push(...((page.Subscriptions ?? []) as Subscription[]));
-    token = page.NextToken;
-  } while (token);
+  const subscriptions = await allPages((NextToken) => sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topic, NextToken })), (page) => page.Subscriptions as Subscription[] | undefined);
   const pending = new Set(subscriptions.filter((s) => s.Protocol === 'email' && s.SubscriptionArn === PENDING).map((s) => s.Endpoint?.toLowerCase()));
   return alerts.emails.filter((email) => pending.has(email.toLowerCase()));
 }
@@ -33,13 +28,10 @@ export async function reportAlertSubscriptions(sns: AwsClient, alerts: AlertsTar
 
 /** The stack's alert alarms now in ALARM (found by their names' prefix: the autoscaling's own alarms are not alerts). */
 export async function alarmsInAlarm(cloudWatch: AwsClient, alerts: AlertsTarget): Promise<MetricAlarm[]> {
-  const alarms: MetricAlarm[] = [];
-  let token: string | undefined;
-  do {
-    const page = await cloudWatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: alerts.alarmPrefix, StateValue: 'ALARM', AlarmTypes: ['MetricAlarm'], NextToken: token }));
-    alarms.push(...((page.MetricAlarms ?? []) as MetricAlarm[]));
-    token = page.NextToken;
-  } while (token);
+  const alarms = await allPages(
+    (NextToken) => cloudWatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: alerts.alarmPrefix, StateValue: 'ALARM', AlarmTypes: ['MetricAlarm'], NextToken })),
+    (page) => page.MetricAlarms as MetricAlarm[] | undefined,
+  );
   // CloudWatch applies both filters; moto_server only the first, so the answer is checked again.
   return alarms.filter((alarm) => alarm.StateValue === 'ALARM' && alarm.AlarmName?.startsWith(alerts.alarmPrefix));
 }

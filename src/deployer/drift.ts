@@ -2,7 +2,7 @@ import { DescribeStackDriftDetectionStatusCommand, DescribeStackResourceDriftsCo
 import { utcMinute } from '../format.js';
 import type { Clients } from './aws.js';
 import type { DeployPackage } from './manifest.js';
-import { describeStack, isDeployed, poll, type Polling } from './stacks.js';
+import { allPages, describeStack, isDeployed, poll, type Polling } from './stacks.js';
 
 /**
  * CloudFormation's drift detection (User Guide, "Detect unmanaged configuration changes to stacks
@@ -31,13 +31,7 @@ async function detectStack(clients: Clients, name: string, region: string, polli
     const status = await cfn.send(new DescribeStackDriftDetectionStatusCommand({ StackDriftDetectionId }));
     return status.DetectionStatus === 'DETECTION_IN_PROGRESS' ? undefined : status;
   });
-  const resources: StackResourceDrift[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await cfn.send(new DescribeStackResourceDriftsCommand({ StackName: name, StackResourceDriftStatusFilters: CHANGED, NextToken }));
-    resources.push(...((page.StackResourceDrifts ?? []) as StackResourceDrift[]));
-    NextToken = page.NextToken;
-  } while (NextToken);
+  const resources = await allPages((NextToken) => cfn.send(new DescribeStackResourceDriftsCommand({ StackName: name, StackResourceDriftStatusFilters: CHANGED, NextToken })), (page) => page.StackResourceDrifts as StackResourceDrift[] | undefined);
   const status = detection.DetectionStatus === 'DETECTION_FAILED' ? 'FAILED' : detection.StackDriftStatus === 'DRIFTED' || resources.length > 0 ? 'DRIFTED' : 'IN_SYNC';
   return { stack: name, region, status, reason: detection.DetectionStatusReason, resources: resources.sort((a, b) => (a.LogicalResourceId! < b.LogicalResourceId! ? -1 : 1)) };
 }

@@ -96,14 +96,19 @@ export type StackResource = StackResourceSummary & { LogicalResourceId: string; 
 
 /** Every resource of a stack (DescribeStackResources stops at 100). */
 export async function stackResources(cfn: AwsClient, name: string): Promise<StackResource[]> {
-  const resources: StackResource[] = [];
-  let NextToken: string | undefined;
+  return allPages((NextToken) => cfn.send(new ListStackResourcesCommand({ StackName: name, NextToken })), (page) => page.StackResourceSummaries as StackResource[] | undefined);
+}
+
+/** Every item of a listing the API answers in pages linked by NextToken. */
+export async function allPages<T>(request: (token: string | undefined) => Promise<{ NextToken?: string }>, items: (page: any) => T[] | undefined): Promise<T[]> {
+  const all: T[] = [];
+  let token: string | undefined;
   do {
-    const page = await cfn.send(new ListStackResourcesCommand({ StackName: name, NextToken }));
-    resources.push(...((page.StackResourceSummaries ?? []) as StackResource[]));
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return resources;
+    const page = await request(token);
+    all.push(...(items(page) ?? []));
+    token = page.NextToken;
+  } while (token);
+  return all;
 }
 
 /** A template as CloudFormation holds it: only what the deployer reads of one. */
