@@ -456,7 +456,7 @@ describe('compiler: Mastodon on AWS really runs', () => {
     expect(migrate.Environment.map((e: any) => e.Name)).to.not.include('SKIP_POST_DEPLOYMENT_MIGRATIONS');
     expect(migrate.Command[4]).to.include('system("bundle", "exec", "rails", "db:migrate")');
     expect(built.manifest.stacks[2].afterDeploy).to.deep.equal({
-      description: 'post-deployment migrations (rails db:migrate)',
+      description: 'post-deployment migrations (rails db:migrate) and content retention',
       outputs: { cluster: 'ClusterName', taskDefinition: 'PostDeploymentMigrationTaskDefinition', subnets: 'TaskSubnets', securityGroup: 'TaskSecurityGroup', logGroup: 'MastodonLogGroup' },
       capacityProvider: 'FARGATE',
       container: 'migrate',

@@ -40,7 +40,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['ServicePostblogService', 'Fargate Spot x86_64 vCPU', cents(0.25 * HOURS * 0.04656 * SPOT)],
       ['ServicePostblogService', 'Fargate Spot x86_64 memory', cents(0.5 * HOURS * 0.00511 * SPOT)],
       ['ServicePostblogService', 'public IPv4 address', cents(HOURS * 0.005)],
-      ['MediaBucket', 'S3 Standard storage', cents(100 * 0.0245)],
+      ['MediaBucket', 'S3 Standard storage', cents((30 + 14 * 5) * 0.0245)],
       ['MediaDistribution', 'CloudFront transfer', 0],
       ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(3 * 0.63)],
       ['ServicePostblogLogGroup', 'CloudWatch Logs ingestion', cents(3 * 0.63)],
@@ -55,7 +55,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection', 'ServicePostblogMastodonToken'].map((id): [string, string, number] => [id, 'secret', 0.4]),
     ];
     // The table says what the hand computation assumed: the prices, and the usage of size standard.
-    expect(table.usage.standard).to.deep.include({ loadBalancerCapacityUnits: 0.5, mediaStorageGb: 100, cloudFrontGbOut: 200, auroraStorageGb: 20, auroraIoMillions: 10, logsIngestedGb: 3, emailsPerMonth: 2000 });
+    expect(table.usage.standard).to.deep.include({ loadBalancerCapacityUnits: 0.5, localMediaGb: 30, remoteMediaGbPerDay: 5, cloudFrontGbOut: 200, auroraStorageGb: 20, auroraIoMillions: 10, logsIngestedGb: 3, emailsPerMonth: 2000 });
     expect([frankfurt.auroraServerlessV2AcuHour, frankfurt.loadBalancerHour, frankfurt.fargate.arm64.vcpuHour, frankfurt.elastiCacheNodeHour.valkey['cache.t3.micro'], table.fargateSpotDiscount]).to.deep.equal([0.14, 0.027, 0.03725, 0.0152, 0.7]);
     for (const [resource, item, value] of expected) expect(monthly(estimate, resource, item), `${resource} ${item}`).to.equal(value);
     expect(estimate.lines).to.have.length(expected.length);
@@ -76,7 +76,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['MastodonService', 'Fargate Spot arm64 vCPU', cents(0.5 * HOURS * 0.03725 * SPOT)],
       ['MastodonService', 'Fargate Spot arm64 memory', cents(2 * HOURS * 0.00409 * SPOT)],
       ['MastodonService', 'public IPv4 address', cents(HOURS * 0.005)],
-      ['MediaBucket', 'S3 Standard storage', cents(20 * 0.0245)],
+      ['MediaBucket', 'S3 Standard storage', cents((6 + 14 * 1) * 0.0245)],
       ['MediaDistribution', 'CloudFront transfer', 0],
       ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(1 * 0.63)],
       ['MailIdentity', 'SES e-mails', cents(0.2 * 0.1)],
@@ -120,7 +120,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       // main keeps one task on on-demand Fargate: push, ingress and pull delivery never stop with a Spot interruption.
       ...fargate('SidekiqMainService', 'on-demand', 1, 1, 2),
       ['SidekiqMainService', 'public IPv4 address', cents(HOURS * 0.005)],
-      ['MediaBucket', 'S3 Standard storage', cents(1000 * 0.0245)],
+      ['MediaBucket', 'S3 Standard storage', cents((300 + 14 * 50) * 0.0245)],
       ['MediaDistribution', 'CloudFront transfer', cents((3000 - 1024) * 0.085)],
       ['MastodonLogGroup', 'CloudWatch Logs ingestion', cents(20 * 0.63)],
       ['MailIdentity', 'SES e-mails', cents(20 * 0.1)],
@@ -130,7 +130,7 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
       ['Alarms', 'CloudWatch alarm metrics', 0],
       ...['DatabaseCredentials', 'CacheAuthToken', 'SmtpCredentials', 'MastodonSecrets', 'CacheConnection'].map((id): [string, string, number] => [id, 'secret', 0.4]),
     ];
-    expect(table.usage.large).to.deep.include({ loadBalancerCapacityUnits: 4, mediaStorageGb: 1000, cloudFrontGbOut: 3000, auroraStorageGb: 100, auroraIoMillions: 200, logsIngestedGb: 20, emailsPerMonth: 20000 });
+    expect(table.usage.large).to.deep.include({ loadBalancerCapacityUnits: 4, localMediaGb: 300, remoteMediaGbPerDay: 50, cloudFrontGbOut: 3000, auroraStorageGb: 100, auroraIoMillions: 200, logsIngestedGb: 20, emailsPerMonth: 20000 });
     for (const [resource, item, value] of expected) expect(monthly(estimate, resource, item), `${resource} ${item}`).to.equal(value);
     expect(estimate.lines).to.have.length(expected.length);
     expect(estimate.total).to.equal(cents(expected.reduce((sum, [, , value]) => sum + value, 0)));
@@ -138,6 +138,19 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     expect(monthly(estimate, 'WebService', 'Fargate on-demand arm64 vCPU')).to.be.greaterThan(0);
     expect(estimate.lines.find((l) => l.resource === 'WebService')!.item).to.include('its autoscaling minimum (up to 6)');
     expect(estimate.assumptions).to.include('autoscaled services at their minimum count, Aurora at its minimum capacity: a busy hour costs more');
+  });
+
+  it('prices the bucket as local media plus the remote media mastodon.retention keeps: 14 days by default, a growing year when kept forever', () => {
+    const bucket = (retention: string) => {
+      const { estimate } = buildConfig({ yaml: minimalYaml(`provider: { region: eu-central-1 }\n${retention}`) });
+      return { monthly: monthly(estimate, 'MediaBucket', 'S3 Standard storage'), assumption: estimate.assumptions.find((a) => a.startsWith('media:')) };
+    };
+    const { localMediaGb, remoteMediaGbPerDay } = table.usage.standard;
+    expect(bucket('')).to.deep.equal({ monthly: cents((localMediaGb + 14 * remoteMediaGbPerDay) * 0.0245), assumption: `media: ${localMediaGb + 14 * remoteMediaGbPerDay} GB in S3 (${localMediaGb} GB of local media and ${remoteMediaGbPerDay} GB a day of remote media, kept 14 days), 200 GB a month through CloudFront; logs: 3 GB ingested per log group` });
+    expect(bucket('mastodon: { retention: { mediaCacheDays: 60 } }\n').monthly).to.equal(cents((localMediaGb + 60 * remoteMediaGbPerDay) * 0.0245));
+    const forever = bucket('mastodon: { retention: { mediaCacheDays: 0 } }\n');
+    expect(forever.monthly).to.equal(cents((localMediaGb + 365 * remoteMediaGbPerDay) * 0.0245));
+    expect(forever.assumption).to.include(`kept forever: a year's worth, growing by ${30 * remoteMediaGbPerDay} GB a month`);
   });
 
   it('names the quantity, the unit price and the amount of every line, then the total with its date and the assumptions', () => {

@@ -65,7 +65,7 @@ function servicePackage(tokens: ServiceToken[] = [token]) {
         parameters: { ServiceBlogMastodonTokenArn: { stack: 'svc-secrets', output: 'ServiceBlogMastodonTokenArn' } },
         images: [image],
         serviceTokens: tokens,
-        afterDeploy: task('PostDeploymentMigrationTaskDefinition', 'post-deployment migrations (rails db:migrate)', 'migrate'),
+        afterDeploy: task('PostDeploymentMigrationTaskDefinition', 'post-deployment migrations (rails db:migrate) and content retention', 'migrate'),
         template: {
           Parameters: { ServiceBlogImage: { Type: 'String' }, ServiceBlogTokenMade: { Type: 'String', Default: '' }, ServiceBlogMastodonTokenArn: { Type: 'String' } },
           Resources: { Alerts: { Type: 'AWS::SNS::Topic' } },

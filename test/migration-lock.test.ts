@@ -4,6 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { buildConfig, REPO_ROOT, tempDir } from './support/build.js';
+import { mastodonStandIn, runRuby } from './support/mastodonStandIn.js';
 
 /**
  * The migration step of two Mastodon tasks starting at once, against a real PostgreSQL: the
@@ -56,24 +57,29 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function runTwoAtOnce(command: string[], extraEnv: Record<string, string> = {}, times = 2): Promise<{ log: string[]; codes: (number | null)[] }> {
+  async function runTwoAtOnce(command: string[], extraEnv: Record<string, string> = {}, times = 2): Promise<{ log: string[]; codes: (number | null)[]; outputs: string[] }> {
     const bin = join(work, 'bin');
     mkdirSync(bin, { recursive: true });
     const logFile = join(work, `migrations-${Date.now()}.log`);
-    // bundle exec ruby ...: real Ruby. bundle exec rails db:...: a migration of one second, recorded.
+    const standIn = join(work, 'mastodon-4.5.rb');
+    writeFileSync(standIn, mastodonStandIn('4.5'));
+    // bundle exec ruby ...: real Ruby. bundle exec rails runner CODE: real Ruby with the models' stand-in.
+    // bundle exec rails db:...: a migration of one second, recorded (failing when FAIL_MIGRATION is set).
     writeFileSync(
       join(bin, 'bundle'),
-      `#!/bin/sh\n[ "$1" = exec ] && shift\nif [ "$1" = ruby ]; then shift; exec ruby "$@"; fi\necho "start $$ $(date +%s%N) $* skip=\${SKIP_POST_DEPLOYMENT_MIGRATIONS:-unset}" >> "${logFile}"\nsleep 1\necho "end $$ $(date +%s%N)" >> "${logFile}"\n`,
+      `#!/bin/sh\n[ "$1" = exec ] && shift\nif [ "$1" = ruby ]; then shift; exec ruby "$@"; fi\nif [ "$2" = runner ]; then exec ruby -e "$(cat ${standIn})\n$3"; fi\necho "start $$ $(date +%s%N) $* skip=\${SKIP_POST_DEPLOYMENT_MIGRATIONS:-unset}" >> "${logFile}"\nsleep 1\necho "end $$ $(date +%s%N)" >> "${logFile}"\n[ -z "$FAIL_MIGRATION" ]\n`,
     );
     chmodSync(join(bin, 'bundle'), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DB_HOST: '127.0.0.1', DB_PORT: String(port), DB_NAME: 'postgres', DB_USER: 'mastodon', DB_PASS: 'unused', DB_SSLMODE: 'disable', ...extraEnv };
     const run = () =>
-      new Promise<number | null>((resolve) => {
-        const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'ignore', 'inherit'] });
-        child.once('close', resolve);
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.once('close', (code) => resolve({ code, output }));
       });
-    const codes = await Promise.all(Array.from({ length: times }, run));
-    return { log: readFileSync(logFile, 'utf8').trim().split('\n'), codes };
+    const runs = await Promise.all(Array.from({ length: times }, run));
+    return { log: readFileSync(logFile, 'utf8').trim().split('\n'), codes: runs.map((r) => r.code), outputs: runs.map((r) => r.output) };
   }
 
   const migrateCommand = (id: 'WebTaskDefinition' | 'PostDeploymentMigrationTaskDefinition', version?: string) => {
@@ -120,4 +126,53 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
       expect(log[0]).to.include(`rails ${task}`);
     });
   }
+
+  describe('content retention after the post-deployment migrations (stand-in Setting, real Ruby)', () => {
+    const postDeploymentCommand = (retention: string) => {
+      const main = buildConfig({ yaml: `service: social\ndomain: social.example.com\nmastodon: { retention: ${retention} }\n` }).resources();
+      return (main.PostDeploymentMigrationTaskDefinition.Properties.ContainerDefinitions as { Name: string; Command: string[] }[]).find((c) => c.Name === 'migrate')!.Command;
+    };
+    const settings = async (state: string) => {
+      const read = await runRuby(`${mastodonStandIn('4.5')}\nrequire "json"\np = ContentRetentionPolicy.current\nputs JSON.generate({ stored: $db[:settings], media: p.media_cache_retention_period, content: p.content_cache_retention_period, backups: p.backups_retention_period })`, { STANDIN_STATE: state });
+      expect(read.status, read.stderr).to.equal(0);
+      return JSON.parse(read.stdout) as { stored: Record<string, unknown> | null; media: number | null; content: number | null; backups: number | null };
+    };
+
+    it('writes the configured days once migrated, puts back a value changed in the admin UI, and writes nothing when nothing differs', async () => {
+      const state = join(work, `retention-${Date.now()}.state`);
+      const command = postDeploymentCommand('{ mediaCacheDays: 30, userArchiveDays: 0 }');
+      const first = await runTwoAtOnce(command, { STANDIN_STATE: state }, 1);
+      expect(first.codes).to.deep.equal([0]);
+      expect(first.log[0]).to.include('rails db:migrate');
+      expect(first.outputs[0]).to.include('media_cache_retention_period set to 30 days (was nil)');
+      expect(first.outputs[0]).to.include('backups_retention_period set to keep forever (was 7)');
+      // content: 0 and no row: Mastodon already keeps forever, so nothing is written for it.
+      expect(await settings(state)).to.deep.equal({ stored: { media_cache_retention_period: 30, backups_retention_period: null }, media: 30, content: null, backups: null });
+
+      // An admin sets 3 days in Administration → Server settings: the next deploy's config wins.
+      expect((await runRuby(`${mastodonStandIn('4.5')}\nSetting["media_cache_retention_period"] = 3`, { STANDIN_STATE: state })).status).to.equal(0);
+      const second = await runTwoAtOnce(command, { STANDIN_STATE: state }, 1);
+      expect(second.outputs[0].trim().split('\n')).to.deep.equal(['Content retention: media_cache_retention_period set to 30 days (was 3)']);
+      const third = await runTwoAtOnce(command, { STANDIN_STATE: state }, 1);
+      expect(third.codes).to.deep.equal([0]);
+      expect(third.outputs[0]).to.equal('');
+      expect((await settings(state)).media).to.equal(30);
+    });
+
+    it('leaves the settings alone and fails the task when the migrations fail', async () => {
+      const state = join(work, `retention-failed-${Date.now()}.state`);
+      const failed = await runTwoAtOnce(postDeploymentCommand('{ mediaCacheDays: 30 }'), { STANDIN_STATE: state, FAIL_MIGRATION: '1' }, 1);
+      expect(failed.codes).to.deep.equal([1]);
+      expect(failed.outputs[0]).to.equal('');
+      expect(existsSync(state)).to.equal(false);
+    });
+
+    it('the stand-in refuses a setting the release does not read, and ContentRetentionPolicy ignores a value that is not an Integer', async () => {
+      const unknown = await runRuby(`${mastodonStandIn('4.3')}\nSetting["media_retention_period"] = 14`, {});
+      expect(unknown.status).to.not.equal(0);
+      expect(unknown.stderr).to.include('media_retention_period is not a setting Mastodon v4.3.23 reads');
+      const text = await runRuby(`${mastodonStandIn('4.3')}\nSetting["media_cache_retention_period"] = "14"; p ContentRetentionPolicy.current.media_cache_retention_period`, {});
+      expect(text.stdout.trim()).to.equal('nil');
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import type { Architecture, Capacity, Config, EnvironmentMap, RunMode } from '../config/types.js';
-import { MASTODON_PROCESSES, mastodonFacts, SIDEKIQ, STREAMING, WEB, type OwnerFacts } from '../mastodon/facts.js';
+import { MASTODON_PROCESSES, mastodonFacts, RETENTION_SETTINGS, SIDEKIQ, STREAMING, WEB, type OwnerFacts, type RetentionKey } from '../mastodon/facts.js';
 import { ALL_QUEUES, deployment, mastodonTasks, type MastodonTask } from '../mastodon/layout.js';
 import type { MastodonProcess } from '../mastodon/memory.js';
 import { QUEUE_LATENCY_VARIABLES, queueLatencyScript } from '../mastodon/queueLatency.js';
@@ -242,7 +242,7 @@ const RESTART_IN_PLACE = { Enabled: true, RestartAttemptPeriod: 60 };
  * takes no lock at all.) The lock is held by this process's session and released when it exits.
  */
 export const MIGRATION_LOCK_KEY = 7_355_608_421;
-export function lockedRailsTask(task: 'db:prepare' | 'db:migrate'): string[] {
+export function lockedRailsTask(task: 'db:prepare' | 'db:migrate', afterwards: readonly (readonly string[])[] = []): string[] {
   const script = [
     'require "pg"',
     'c = PG.connect(host: ENV.fetch("DB_HOST"), port: ENV.fetch("DB_PORT"), dbname: ENV.fetch("DB_NAME"), user: ENV.fetch("DB_USER"), password: ENV.fetch("DB_PASS"), sslmode: ENV.fetch("DB_SSLMODE", "prefer"))',
@@ -253,9 +253,32 @@ export function lockedRailsTask(task: 'db:prepare' | 'db:migrate'): string[] {
     // lib/active_record/database_tasks_extensions.rb at v4.3.23 lacks the fix, upstream #34089, first in v4.4.0).
     // So a schema load never skips them, in any release.
     ...(task === 'db:prepare' ? ['ENV.delete("SKIP_POST_DEPLOYMENT_MIGRATIONS") if c.exec("SELECT to_regclass(\'schema_migrations\')").getvalue(0, 0).nil?'] : []),
-    `exit(system("bundle", "exec", "rails", "${task}") ? 0 : 1)`,
+    ...[['bundle', 'exec', 'rails', task], ...afterwards].map((command) => `system(${command.map(rubyString).join(', ')}) or exit(1)`),
   ].join('; ');
   return ['bundle', 'exec', 'ruby', '-e', script];
+}
+
+/** A Ruby double-quoted literal of `text`: JSON's escapes are Ruby's, and `#` is escaped so nothing interpolates. */
+function rubyString(text: string): string {
+  return JSON.stringify(text).replace(/#/g, '\\#');
+}
+
+/**
+ * A `rails runner` script that writes the content-retention settings (RETENTION_SETTINGS) as the
+ * admin form does, `Setting[name] = value`, with nil for 0 (keep forever): only those that differ,
+ * so a deploy that changes nothing writes nothing, and each change is named in the log.
+ */
+export function retentionScript(retention: Config['mastodon']['retention']): string {
+  const settings = Object.entries(RETENTION_SETTINGS).map(([key, name]) => `"${name}" => ${retention[key as RetentionKey]}`);
+  return [
+    `{ ${settings.join(', ')} }.each do |name, days|`,
+    '  value = days.positive? ? days : nil',
+    '  was = Setting[name]',
+    '  next if was == value',
+    '  Setting[name] = value',
+    '  puts "Content retention: #{name} set to #{value ? "#{value} days" : "keep forever"} (was #{was.inspect})"',
+    'end',
+  ].join('\n');
 }
 
 /** What the owner script reads besides Mastodon's own environment. */
@@ -554,7 +577,7 @@ export const compileCompute: CompileStep = (config, names) => {
         ...mastodonServices(config, names),
         // Run once by the deployer after each deploy: every migration, the post-deployment ones included. In
         // every mode, `mastodon-cfn run` starts it with another command (tootctl): Mastodon's whole environment, no service.
-        [Ids.PostDeploymentMigrationTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-post-deployment-migrations`, [railsContainer(config, 'migrate', lockedRailsTask('db:migrate'))]),
+        [Ids.PostDeploymentMigrationTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-post-deployment-migrations`, [railsContainer(config, 'migrate', lockedRailsTask('db:migrate', [['bundle', 'exec', 'rails', 'runner', retentionScript(config.mastodon.retention)]]))]),
         ...(owner.container ? { [Ids.OwnerAccountTaskDefinition]: mastodonTaskDefinition(config, `${names.prefix}-owner-account`, [owner.container]) } : {}),
       },
       Outputs: {
@@ -563,9 +586,10 @@ export const compileCompute: CompileStep = (config, names) => {
         [OutputIds.TaskSecurityGroup]: { Description: 'Security group of the Mastodon tasks', Value: Ref(Ids.TaskSecurityGroup) },
         [OutputIds.PostDeploymentMigrationTaskDefinition]: { Description: 'Task that runs every migration once, or another one-off Rails command', Value: Ref(Ids.PostDeploymentMigrationTaskDefinition) },
         [OutputIds.MastodonLogGroup]: { Description: 'Log group of the Mastodon containers', Value: Ref(Ids.MastodonLogGroup) },
+        [OutputIds.MediaCacheDays]: { Description: 'Days cached remote media is kept (0: forever), written to Mastodon after each deploy', Value: String(config.mastodon.retention.mediaCacheDays) },
         ...(owner.container ? { [OutputIds.OwnerAccountTaskDefinition]: { Description: 'Task that creates the owner account once', Value: Ref(Ids.OwnerAccountTaskDefinition) } } : {}),
       },
-      afterDeploy: sleeping ? undefined : { description: 'post-deployment migrations (rails db:migrate)', ...oneOffTask },
+      afterDeploy: sleeping ? undefined : { description: 'post-deployment migrations (rails db:migrate) and content retention', ...oneOffTask },
       oneOffTask,
       ownerAccount: owner.ownerAccount,
       logSources: Object.fromEntries(MASTODON_PROCESSES.map((name) => [name, { group: names.logGroup('mastodon'), streamPrefix: name }])),

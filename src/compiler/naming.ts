@@ -192,6 +192,8 @@ export const OutputIds = {
   DatabaseInstanceId: 'DatabaseInstanceId',
   /** The size of the build; stacks deployed before sizes have `Profile` (standard or small) instead. */
   Size: 'Size',
+  /** mastodon.retention.mediaCacheDays, for the cost estimate. */
+  MediaCacheDays: 'MediaCacheDays',
   Profile: 'Profile',
   ClusterName: 'ClusterName',
   SearchDomainArn: 'SearchDomainArn',

@@ -2,6 +2,8 @@
  * The validated config, with every default filled in. The schema
  * (schema/mastodon.config.schema.json) documents each key and its default.
  */
+import type { RetentionKey } from '../mastodon/facts.js';
+
 export type Capacity = 'spot' | 'on-demand' | 'mixed';
 export type Architecture = 'arm64' | 'x86_64';
 export type RunMode = 'production' | 'maintenance' | 'debug';
@@ -93,6 +95,8 @@ export interface Config {
     environment: EnvironmentMap;
     /** Secret Mastodon settings: variable name → Secrets Manager or Parameter Store reference. */
     secrets: Record<string, string>;
+    /** Mastodon's content-retention settings in days (0: keep forever), written after each deploy's migrations. */
+    retention: Record<RetentionKey, number>;
     /** The first account, created once by the deployer. */
     owner?: { username: string; email: string };
   };

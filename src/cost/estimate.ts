@@ -1,6 +1,7 @@
 import prices from './prices.json' with { type: 'json' };
 import { money, plural, quantity, unitPrice } from '../format.js';
 import { references } from '../references.js';
+import { OutputIds } from '../compiler/naming.js';
 
 /**
  * A monthly estimate read from the compiled templates (not from the config): what CloudFormation
@@ -118,6 +119,25 @@ export function sizeOf(stacks: PricedStack[]): PricedSize {
   return 'standard';
 }
 
+/** Days of remote media the main stack keeps (its MediaCacheDays output; 0 keeps forever, as does a stack built before retention). */
+export function mediaCacheDaysOf(stacks: PricedStack[]): number {
+  for (const stack of stacks) {
+    const days = Number(stack.template.Outputs?.[OutputIds.MediaCacheDays]?.Value);
+    if (Number.isInteger(days) && days >= 0) return days;
+  }
+  return 0;
+}
+
+/** Where media is kept forever, the estimate prices a year of remote media: the bucket is that large after a year, and still growing. */
+const UNBOUNDED_CACHE_DAYS = 365;
+
+/** The bucket's size: the local media plus the remote media of the days the cache keeps. */
+function mediaStorage(usage: Usage, cacheDays: number): { gb: number; assumption: string } {
+  const days = cacheDays > 0 ? cacheDays : UNBOUNDED_CACHE_DAYS;
+  const kept = cacheDays > 0 ? `kept ${cacheDays} days` : `kept forever: a year's worth, growing by ${cents(usage.remoteMediaGbPerDay * 30)} GB a month`;
+  return { gb: usage.localMediaGb + usage.remoteMediaGbPerDay * days, assumption: `${usage.localMediaGb} GB of local media and ${usage.remoteMediaGbPerDay} GB a day of remote media, ${kept}` };
+}
+
 /** Rounded to the cent. */
 export const cents = (value: number) => Math.round(value * 100) / 100;
 
@@ -150,7 +170,7 @@ function derivedAt(price: Price, table: PriceTable): Price {
 const refOf = (value: unknown) => (value && typeof value === 'object' && 'Ref' in value ? String((value as { Ref: unknown }).Ref) : undefined);
 
 /** One stack's billable resources, priced in `p` (undefined: a region the table lacks). */
-function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: PriceTable, usage: Usage): CostLine[] {
+function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: PriceTable, usage: Usage, mediaGb: number): CostLine[] {
   const resources = stack.template.Resources ?? {};
   const hours = table.hoursPerMonth;
   const at = (...path: string[]) => derivedAt(priceAt(p, path), table);
@@ -201,7 +221,7 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
         lines.push(line(id, 'secrets', `secret ${id}`, 1, 'secret-months', at('secretMonth')));
         break;
       case 'AWS::S3::Bucket':
-        lines.push(line(id, 'media', 'S3 Standard storage (assumed)', usage.mediaStorageGb, 'GB-months', at('s3StandardGbMonth')));
+        lines.push(line(id, 'media', 'S3 Standard storage (assumed)', mediaGb, 'GB-months', at('s3StandardGbMonth')));
         break;
       case 'AWS::CloudFront::Distribution':
         // The always-free tier covers the first 1 TB a month.
@@ -329,7 +349,8 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
   const p = table.regions[homeRegion];
   const size = sizeOf(stacks);
   const u = table.usage[size];
-  const lines = stacks.flatMap((stack) => stackLines(stack, p, table, u));
+  const media = mediaStorage(u, mediaCacheDaysOf(stacks));
+  const lines = stacks.flatMap((stack) => stackLines(stack, p, table, u, media.gb));
   lines.push(...monitoringLines(stacks, p, u));
   const usesRoute53 = stacks.some((stack) => Object.values(stack.template.Resources ?? {}).some((r) => r.Type === 'AWS::Route53::RecordSet'));
   if (usesRoute53) lines.push(line('HostedZone', 'dns', 'Route 53 hosted zone (yours; its records for AWS aliases answer free)', 1, 'zone-months', priceAt(p, ['route53HostedZoneMonth'])));
@@ -352,7 +373,7 @@ export function estimate(stacks: PricedStack[], homeRegion: string, table: Price
       ...(autoscaled ? ['autoscaled services at their minimum count, Aurora at its minimum capacity: a busy hour costs more'] : []),
       ...(lines.some((l) => l.price[0] === 'auroraStorageGbMonth') ? [`Aurora: ${u.auroraStorageGb} GB stored, ${u.auroraIoMillions} million I/O requests`] : []),
       `load balancer: ${u.loadBalancerCapacityUnits} LCU on average`,
-      `media: ${u.mediaStorageGb} GB in S3, ${u.cloudFrontGbOut} GB a month through CloudFront; logs: ${u.logsIngestedGb} GB ingested per log group`,
+      `media: ${media.gb} GB in S3 (${media.assumption}), ${u.cloudFrontGbOut} GB a month through CloudFront; logs: ${u.logsIngestedGb} GB ingested per log group`,
       `DynamoDB: ${u.dynamoDbWriteMillions} million writes, ${u.dynamoDbReadMillions} million reads, ${u.dynamoDbStorageGb} GB; SES: ${u.emailsPerMonth} e-mails; ECR: ${u.ecrStorageGb} GB of images per built service`,
       'not counted: data transfer to the internet from the load balancer (the first 100 GB a month are free), backups beyond the free allowance, taxes',
     ],

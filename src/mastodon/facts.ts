@@ -203,6 +203,28 @@ const STREAMING_READS: Reads = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Content retention (Administration → Server settings → Content retention)
+
+/**
+ * The three content-retention settings, the same at v4.3.0, v4.4.0 and v4.5.2: INTEGER_KEYS in
+ * app/models/form/admin_settings.rb, read by ContentRetentionPolicy (app/models/content_retention_policy.rb),
+ * which uses a value only when it is a positive Integer: anything else (the admin form's blank, nil) keeps
+ * forever. Scheduler::VacuumScheduler (app/workers/scheduler/vacuum_scheduler.rb) applies them daily:
+ * media_cache_retention_period removes cached remote media and preview-card images, content_cache_retention_period
+ * remote posts, backups_retention_period users' archives. `Setting[name] = value` stores the value as YAML
+ * (app/models/setting.rb), as the admin form does; without a row, config/settings.yml's default holds.
+ */
+export const RETENTION_SETTINGS = {
+  mediaCacheDays: 'media_cache_retention_period',
+  contentCacheDays: 'content_cache_retention_period',
+  userArchiveDays: 'backups_retention_period',
+} as const;
+export type RetentionKey = keyof typeof RETENTION_SETTINGS;
+
+/** config/settings.yml's defaults for them at v4.3.0, v4.4.0 and v4.5.2: only `backups_retention_period: 7`. */
+export const RETENTION_DEFAULTS: Readonly<Record<string, number>> = { backups_retention_period: 7 };
+
+// ---------------------------------------------------------------------------------------------
 // The owner account
 
 /**

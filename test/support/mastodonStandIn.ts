@@ -1,5 +1,5 @@
 import { runProcess, type CliResult } from './build.js';
-import { MASTODON, reservedOwnerUsernames, type MastodonSeries } from '../../src/mastodon/facts.js';
+import { MASTODON, RETENTION_DEFAULTS, RETENTION_SETTINGS, reservedOwnerUsernames, type MastodonSeries } from '../../src/mastodon/facts.js';
 
 const words = (list: readonly string[]) => `%w(${list.join(' ')})`;
 
@@ -14,6 +14,9 @@ const words = (list: readonly string[]) => `%w(${list.join(' ')})`;
  * Application lacks raises ActiveModel::UnknownAttributeError, a method its User lacks NoMethodError,
  * a scope outside its doorkeeper.rb fails validation ("Scopes doesn't match configured on the server."),
  * a reserved username fails unless the release lets the registration bypass skip the check.
+ * Setting[]= stores a value through YAML as app/models/setting.rb does (so a String stays a String, which
+ * ContentRetentionPolicy, with Mastodon's own body, then ignores) and refuses a name the release never reads,
+ * which the real one would store to no effect; Setting[] falls back to config/settings.yml's defaults.
  * Its records survive between runs in the Marshal file STANDIN_STATE; it writes nothing else.
  */
 export function mastodonStandIn(series: MastodonSeries): string {
@@ -101,6 +104,22 @@ module Doorkeeper
     ${facts.serviceAccount.accessTokenMethods.includes('accessible?') ? 'def accessible? = !@revoked' : ''}
     ${facts.serviceAccount.accessTokenMethods.includes('destroy') ? 'def destroy = $db[:tokens].delete(self)' : ''}
   end
+end
+
+require "yaml"
+class Setting
+  KNOWN = ${words(Object.values(RETENTION_SETTINGS))}
+  DEFAULTS = { ${Object.entries(RETENTION_DEFAULTS).map(([name, days]) => `"${name}" => ${days}`).join(', ')} }
+  def self.[](name) = ($db[:settings] || {}).fetch(name.to_s) { DEFAULTS[name.to_s] }
+  def self.[]=(name, value)
+    raise ArgumentError, "#{name} is not a setting Mastodon ${facts.latest} reads" unless KNOWN.include?(name.to_s)
+    ($db[:settings] ||= {})[name.to_s] = YAML.safe_load(value.to_yaml)
+  end
+end
+class ContentRetentionPolicy
+  def self.current = new
+  Setting::KNOWN.each { |name| define_method(name) { retention_period(Setting[name]) } }
+  private def retention_period(value) = (value if value.is_a?(Integer) && value.positive?)
 end
 
 class Account
