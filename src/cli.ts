@@ -221,6 +221,27 @@ export function createProgram(): Command {
       });
     });
 
+  packageOption(program.command('backup'), undefined)
+    .description("take a manual snapshot of the database now, wait until it is available and print its identifier (RDS keeps it until you delete it, through remove too)")
+    .option('--no-wait', 'print the identifier at once; RDS goes on taking the snapshot')
+    .action(async (flags: DeployFlags & { wait: boolean }) => {
+      const deployer = await import('./deployer/index.js');
+      await withDeployer(flags, deployer, async (pkg, context) => {
+        await deployer.backup(pkg, context.clients, context.reporter, context.polling, { wait: flags.wait });
+      });
+    });
+
+  packageOption(program.command('snapshots'), undefined)
+    .description("list the database's snapshots, newest first: automated, manual (mastodon-cfn backup) and final snapshots, with their dates")
+    .option('--json', 'as JSON')
+    .action(async (flags: DeployFlags & { json?: boolean }) => {
+      const deployer = await import('./deployer/index.js');
+      const clients = deployer.sdkClients();
+      const database = await deployer.deployedDatabase(packageFor(flags, deployer), clients);
+      const snapshots = await deployer.listSnapshots(clients.rds(database.stack.region), database);
+      printOut(flags.json ? `${JSON.stringify(snapshots, null, 2)}\n` : deployer.formatSnapshots(database, snapshots));
+    });
+
   packageOption(program.command('remove'), undefined)
     .description('delete the stacks (main first); stateful resources keep their data and are listed')
     .option('-y, --yes', 'do not ask for confirmation')

@@ -51,6 +51,9 @@ export function deployerPolicy(pkg: DeployPackage, account = '*'): { policy: Pol
     // cost --prices-from-aws: the Price List Query API has no resource type.
     statement('PricesCost', ['pricing:GetProducts'], '*'),
     statement('DatabaseProtection', ['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'rds:ModifyDBCluster', 'rds:ModifyDBInstance'], [inHome('rds', `cluster:${generated}*`), inHome('rds', `db:${generated}*`)]),
+    // backup and snapshots: a manual snapshot needs the database and the snapshot it makes (Service Authorization Reference, Amazon RDS); listing has no resource to scope to.
+    statement('DatabaseBackup', ['rds:CreateDBClusterSnapshot', 'rds:CreateDBSnapshot', 'rds:AddTagsToResource'], [inHome('rds', `cluster:${generated}*`), inHome('rds', `db:${generated}*`), inHome('rds', `cluster-snapshot:${prefix.toLowerCase()}-backup-*`), inHome('rds', `snapshot:${prefix.toLowerCase()}-backup-*`)]),
+    statement('DatabaseSnapshots', ['rds:DescribeDBClusterSnapshots', 'rds:DescribeDBSnapshots'], '*'),
     statement('TasksRunStatus', ['ecs:RunTask'], inHome('ecs', `task-definition/${prefix}-*:*`)),
     statement('TasksFollow', ['ecs:DescribeTasks', 'ecs:StopTask'], inHome('ecs', `task/${prefix}/*`)),
     statement('ServicesStatus', ['ecs:DescribeServices'], inHome('ecs', `service/${prefix}/*`)),

@@ -133,7 +133,7 @@ describe('AWS facts: engine versions', () => {
   it('defaults each size to a version AWS creates, and writes it to the template and the manifest', () => {
     const standard = buildConfig({ yaml: minimalYaml() });
     expect(standard.resources().DatabaseCluster.Properties).to.deep.include({ Engine: 'aurora-postgresql', EngineVersion: '16.10' });
-    expect(standard.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'DatabaseCluster', engine: 'aurora-postgresql', engineVersion: '16.10' });
+    expect(standard.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'DatabaseCluster', engine: 'aurora-postgresql', engineVersion: '16.10', masterUsername: 'mastodon' });
     const rds = small();
     expect(rds.resources().PostgresInstance.Properties).to.deep.include({ Engine: 'postgres', EngineVersion: '16.11' });
     expect(rds.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'PostgresInstance', engine: 'postgres', engineVersion: '16.11' });

@@ -43,7 +43,10 @@ describe('mastodon-cfn policy: the IAM policy the deployer needs for a build', (
     expect(byId.LogsLogsRun!.Resource).to.deep.equal(['arn:aws:logs:eu-central-1:*:log-group:/mastodon-cfn/social-prod/*', 'arn:aws:logs:eu-central-1:*:log-group:/mastodon-cfn/social-prod/*:log-stream:*']);
     const open = policy.Statement.filter((s) => s.Resource === '*');
     const direct = open.filter((s) => !s.Sid.startsWith('Provision'));
-    expect(direct.map((s) => s.Sid).sort()).to.deep.equal(['DatabaseEngineVersions', 'DriftDetectionStatus', 'PricesCost', 'StatusChecks', 'TasksList']);
+    expect(direct.map((s) => s.Sid).sort()).to.deep.equal(['DatabaseEngineVersions', 'DatabaseSnapshots', 'DriftDetectionStatus', 'PricesCost', 'StatusChecks', 'TasksList']);
+    expect(byId.DatabaseSnapshots!.Action).to.deep.equal(['rds:DescribeDBClusterSnapshots', 'rds:DescribeDBSnapshots']);
+    // backup creates snapshots only of this stack's database, and only under its own names.
+    expect(byId.DatabaseBackup!.Resource).to.deep.equal(['arn:aws:rds:eu-central-1:*:cluster:social-prod*', 'arn:aws:rds:eu-central-1:*:db:social-prod*', 'arn:aws:rds:eu-central-1:*:cluster-snapshot:social-prod-backup-*', 'arn:aws:rds:eu-central-1:*:snapshot:social-prod-backup-*']);
     expect(byId.TasksList!.Condition).to.deep.equal({ ArnEquals: { 'ecs:cluster': 'arn:aws:ecs:eu-central-1:*:cluster/social-prod' } });
     for (const provisioning of open.filter((s) => s.Sid.startsWith('Provision'))) {
       expect(provisioning.Condition, provisioning.Sid).to.deep.equal({ 'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] } });

@@ -18,7 +18,13 @@ const databaseServer = (config: Config) => (config.size === 'small' ? Ids.Postgr
 
 /** The engine and version of the database the stack creates, for the deployer's check that AWS still creates it. */
 export function databaseEngineOf(config: Config) {
-  return { logicalId: databaseServer(config), engine: databaseEngine(config.size).engine, engineVersion: config.database.engineVersion };
+  return {
+    logicalId: databaseServer(config),
+    engine: databaseEngine(config.size).engine,
+    engineVersion: config.database.engineVersion,
+    masterUsername: DATABASE_USER,
+    ...(config.database.restoreFrom ? { restoreFrom: config.database.restoreFrom } : {}),
+  };
 }
 
 /** What the tasks need to reach the database: host, port, and Mastodon's connection settings (DB_SSLMODE differs: see compute.ts). */
@@ -51,12 +57,25 @@ function holdsNoData<T extends { DeletionPolicy?: string; UpdateReplacePolicy?: 
   return resource;
 }
 
-/** What both engines' databases share: the name, the master user, encryption, backups, the subnets and the security group. */
-function commonSettings(config: Config) {
+/**
+ * What a new database is created with and a restored one takes from its snapshot instead: the master user
+ * and password, encryption and the database (AWS::RDS::DBCluster and AWS::RDS::DBInstance: with a snapshot,
+ * "don't specify" MasterUsername, MasterUserPassword, and StorageEncrypted of an encrypted snapshot; DBName
+ * then applies only to Oracle). The deployer checks before the restore that the snapshot has the same.
+ */
+function createdOrRestored(config: Config, snapshotProperty: 'SnapshotIdentifier' | 'DBSnapshotIdentifier', databaseProperty: 'DatabaseName' | 'DBName') {
+  if (config.database.restoreFrom) return { [snapshotProperty]: config.database.restoreFrom };
   return {
+    [databaseProperty]: DATABASE_NAME,
     MasterUsername: DATABASE_USER,
     MasterUserPassword: Sub(resolvedSecretKey(Ids.DatabaseCredentialsArnParameter, 'password')),
     StorageEncrypted: true,
+  };
+}
+
+/** What both engines' databases share: backups, deletion protection, tags on snapshots. */
+function commonSettings(config: Config) {
+  return {
     // Off while the stack is first created (see DeletionProtection in fragment.ts).
     DeletionProtection: Ref(Ids.DatabaseDeletionProtectionParameter) as unknown as boolean,
     CopyTagsToSnapshot: true,
@@ -73,7 +92,7 @@ function auroraDatabase(config: Config): Fragment {
           new DbCluster({
             Engine: DATABASE_ENGINES.aurora.engine,
             EngineVersion: config.database.engineVersion,
-            DatabaseName: DATABASE_NAME,
+            ...createdOrRestored(config, 'SnapshotIdentifier', 'DatabaseName'),
             Port: POSTGRES_PORT,
             ...commonSettings(config),
             DBSubnetGroupName: Ref(Ids.DatabaseSubnetGroup),
@@ -124,7 +143,7 @@ function smallDatabase(config: Config): Fragment {
             Engine: DATABASE_ENGINES.rds.engine,
             EngineVersion: config.database.engineVersion,
             DBInstanceClass: SMALL_INSTANCE_CLASS,
-            DBName: DATABASE_NAME,
+            ...createdOrRestored(config, 'DBSnapshotIdentifier', 'DBName'),
             // An RDS instance takes its port as a string (AWS::RDS::DBInstance Port).
             Port: String(POSTGRES_PORT),
             ...commonSettings(config),

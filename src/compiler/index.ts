@@ -214,6 +214,10 @@ export interface DatabaseEngine {
   logicalId: string;
   engine: string;
   engineVersion: string;
+  /** The master user the tasks log in as: a restored database keeps its snapshot's. */
+  masterUsername: string;
+  /** database.restoreFrom: the snapshot the database is created from. */
+  restoreFrom?: string;
 }
 
 export interface Manifest {

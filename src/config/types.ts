@@ -101,7 +101,8 @@ export interface Config {
     owner?: { username: string; email: string };
   };
   /** minCapacity and maxCapacity: Aurora's, sizes standard and large only. */
-  database: { minCapacity?: number; maxCapacity?: number; engineVersion: string; backupRetentionDays: number; readReplica: boolean };
+  /** restoreFrom: the snapshot the database is created from (and must keep naming). */
+  database: { minCapacity?: number; maxCapacity?: number; engineVersion: string; backupRetentionDays: number; readReplica: boolean; restoreFrom?: string };
   cache: { engine: 'valkey' | 'redis'; nodeType: string; snapshotRetentionDays: number };
   /** Absent: no full-text search. */
   search?: { instanceType: string; instanceCount: number; volumeGb: number; engineVersion: string };

@@ -4,6 +4,7 @@ import { registryHost, reservedDomain } from '../domains.js';
 import { databaseEngine, engineVersionProblem } from '../aws/engines.js';
 import { ECR_REPOSITORY_NAME, NAME_LIMITS, type NameKind } from '../aws/limits.js';
 import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
+import { parseSnapshotReference, restoreProblem } from '../aws/snapshots.js';
 import { byPosition, excerpt, type Problem } from '../errors.js';
 import { packagePath } from '../packagePath.js';
 import { distributionComment } from '../compiler/media.js';
@@ -403,6 +404,17 @@ function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean):
     config.database.engineVersion ??= engine.defaultVersion;
     const message = typeof config.database.engineVersion === 'string' && /^[0-9]+\.[0-9]+$/.test(config.database.engineVersion) ? engineVersionProblem(engine, config.database.engineVersion) : undefined;
     if (message) report(['database', 'engineVersion'], 'engineVersion', message);
+  }
+
+  const restoreFrom = isPlainObject(config.database) ? config.database.restoreFrom : undefined;
+  if (typeof restoreFrom === 'string' && typeof config.size === 'string') {
+    const snapshot = parseSnapshotReference(restoreFrom);
+    const problem = !snapshot
+      ? 'is neither a snapshot identifier (letters, digits and single hyphens, starting with a letter) nor an RDS snapshot ARN (arn:aws:rds:<region>:<account>:cluster-snapshot:<id> or …:snapshot:<id>)'
+      : snapshot.region && typeof region === 'string' && snapshot.region !== region
+        ? `is a snapshot in ${snapshot.region}, and RDS restores only in the snapshot's own region: copy it to ${region} first (aws rds copy-db-${snapshot.kind === 'cluster' ? 'cluster-' : ''}snapshot --region ${region}), then name the copy`
+        : restoreProblem(config.size === 'small' ? 'instance' : 'cluster', snapshot);
+    if (problem) report(['database', 'restoreFrom'], 'restoreFrom', `"${excerpt(restoreFrom, 160)}" ${problem}`);
   }
 
   const cidr = config.network?.cidr;

@@ -12,9 +12,9 @@ import { hostedZoneParameters } from './dns.js';
 import { driftNotice } from './drift.js';
 import { createOwnerOnce } from './owner.js';
 import { buildSearchIndexOnce } from './search.js';
-import { preflight } from './preflight.js';
+import { deployedSnapshot, preflight } from './preflight.js';
 import { executeChangeSet, followStack } from './follow.js';
-import { dataLossChanges, describeDataLoss, sizeChange, upgradeProblem } from './guards.js';
+import { dataLossChanges, describeDataLoss, restoreChange, sizeChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
 import { pushServiceImages } from './images.js';
@@ -47,11 +47,14 @@ const SIZE_OUTPUTS = ['Size', 'Profile'];
 /** The RDS resources whose deletion protection the deployer switches, by how RDS names them. */
 const DATABASE_KINDS: Record<string, 'cluster' | 'instance'> = { 'AWS::RDS::DBCluster': 'cluster', 'AWS::RDS::DBInstance': 'instance' };
 
-/** Why a change set of `stack` was or would be refused, naming a change of size when that is the cause. */
-function dataLossMessage(verdict: string, losses: ChangeRow[], stack: DeployStack, existing: Stack | undefined): string {
+/** Why a change set of `stack` was or would be refused, naming a change of size or of the snapshot restored from when that is the cause. */
+async function dataLossMessage(cfn: AwsClient, verdict: string, losses: ChangeRow[], stack: DeployStack, existing: Stack | undefined): Promise<string> {
   const outputs = outputsOf(existing);
   const deployedSize = SIZE_OUTPUTS.map((name) => outputs[name]).find(Boolean);
-  return describeDataLoss(verdict, losses, sizeChange(deployedSize, stack.size, losses));
+  const databaseId = stack.database?.logicalId;
+  const deployedFrom = databaseId && losses.some((r) => r.logicalId === databaseId) ? await deployedSnapshot(cfn, stack.name, databaseId) : undefined;
+  const causes = [sizeChange(deployedSize, stack.size, losses), restoreChange(deployedFrom, stack.database?.restoreFrom, losses, databaseId)].filter(Boolean);
+  return describeDataLoss(verdict, losses, causes.length > 0 ? causes.join('\n') : undefined);
 }
 
 function formatOutputs(name: string, outputs: Record<string, string>): string {
@@ -143,6 +146,26 @@ async function protectAfterCreate(context: DeployerContext, stack: DeployStack, 
   context.reporter.line(`${stack.name}: deletion protection of database ${kind} ${id} turned on`);
 }
 
+/** The outputs naming the main stack's database, by the kind of database they name. */
+const DATABASE_OUTPUTS = { cluster: 'DatabaseClusterId', instance: 'DatabaseInstanceId' } as const;
+
+/**
+ * After a deploy that replaced the database (database.restoreFrom, or a change of size with
+ * --allow-data-loss), the previous one is still there when its deletion protection stopped
+ * CloudFormation deleting it: it is the user's to check and delete, and it is still billed.
+ */
+async function reportReplacedDatabase(rds: AwsClient, stack: DeployStack, before: Record<string, string>, after: Record<string, string>, reporter: Reporter): Promise<void> {
+  for (const [kind, output] of Object.entries(DATABASE_OUTPUTS) as ['cluster' | 'instance', string][]) {
+    const previous = before[output];
+    if (!previous || previous === after[output] || !(await deletionProtectionOf(rds, { kind, id: previous }))) continue;
+    const flag = `--db-${kind}-identifier ${previous} --region ${stack.region}`;
+    reporter.line(
+      `${stack.name}: the previous database ${kind} ${previous} is still there, with its data, kept by its deletion protection (and still billed). ` +
+        `Once the new database is checked, delete it: aws rds modify-db-${kind} ${flag} --no-deletion-protection --apply-immediately, then aws rds delete-db-${kind} ${flag} --final-db-snapshot-identifier ${previous}-final`,
+    );
+  }
+}
+
 async function setDeletionProtection(rds: AwsClient, kind: 'cluster' | 'instance', id: string, on: boolean): Promise<void> {
   await rds.send(
     kind === 'cluster'
@@ -168,7 +191,7 @@ async function changeStack(context: DeployerContext, pkg: DeployPackage, stack: 
   const losses = await dataLossChanges(cfn, changeSet.rows, stack);
   if (losses.length > 0 && !options.allowDataLoss) {
     await deleteChangeSet(cfn, changeSet);
-    throw MastodonCfnError.of('deploy.dataLoss', dataLossMessage(`Refusing to deploy ${stack.name}`, losses, stack, existing));
+    throw MastodonCfnError.of('deploy.dataLoss', await dataLossMessage(cfn, `Refusing to deploy ${stack.name}`, losses, stack, existing));
   }
   if (ask) {
     let confirmed: boolean;
@@ -237,6 +260,7 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
     // Before anything else can fail: a new database is never left unprotected.
     if (!existing && stack.deletionProtection) await protectAfterCreate(context, stack, deployed);
     await protectFromDeletion(cfn, stack, current, reporter);
+    if (changed && existing) await reportReplacedDatabase(clients.rds(stack.region), stack, outputsOf(existing), deployed, reporter);
     if (stack.generatedSecrets && Object.keys(stack.generatedSecrets).length > 0) {
       await fillGeneratedSecrets(clients.secretsManager(stack.region), stack.region, stack.generatedSecrets, deployed, reporter);
     }
@@ -315,7 +339,7 @@ export async function diff(pkg: DeployPackage, context: DeployerContext): Promis
     await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
     reporter.line(formatChangeSet(changeSet));
     const losses = await dataLossChanges(clients.cloudFormation(stack.region), changeSet.rows, stack);
-    if (losses.length > 0) reporter.line(dataLossMessage(`Deploy would refuse ${stack.name}`, losses, stack, existing));
+    if (losses.length > 0) reporter.line(await dataLossMessage(clients.cloudFormation(stack.region), `Deploy would refuse ${stack.name}`, losses, stack, existing));
   }
 }
 

@@ -42,7 +42,25 @@ export function describeDataLoss(verdict: string, rows: ChangeRow[], cause?: str
 export function sizeChange(deployed: string | undefined, wanted: string | undefined, losses: ChangeRow[]): string | undefined {
   if (!deployed || !wanted || deployed === wanted) return undefined;
   if (!losses.some((r) => r.type === 'AWS::RDS::DBCluster' || r.type === 'AWS::RDS::DBInstance')) return undefined;
-  return `The stack runs size ${deployed} and this build is size ${wanted}: the database and its data are not moved to the new one. Copy them first (pg_dump, then pg_restore into the new database), or keep size ${deployed}.`;
+  const move =
+    deployed === 'small'
+      ? 'Move them with a snapshot: mastodon-cfn backup, then database.restoreFrom: the ARN it prints (Aurora restores from an RDS snapshot)'
+      : 'Copy them first (pg_dump, then pg_restore into the new database)';
+  return `The stack runs size ${deployed} and this build is size ${wanted}: the database and its data are not moved to the new one. ${move}, or keep size ${deployed}.`;
+}
+
+/**
+ * Why a change set replaces the database when database.restoreFrom changed: a new or other snapshot
+ * replaces the database with a restored one; a snapshot dropped from the config replaces the restored
+ * database with an empty one (AWS::RDS::DBCluster SnapshotIdentifier: "if you don't specify the
+ * SnapshotIdentifier property, an empty DB cluster is created, and the original DB cluster is deleted").
+ */
+export function restoreChange(deployedFrom: string | undefined, wantedFrom: string | undefined, losses: ChangeRow[], databaseId: string | undefined): string | undefined {
+  if (deployedFrom === wantedFrom || !losses.some((r) => r.logicalId === databaseId)) return undefined;
+  if (wantedFrom) {
+    return `database.restoreFrom replaces the database with one restored from snapshot ${wantedFrom}: what was written since that snapshot was taken is lost. The database now running is kept (deletion protection stops CloudFormation deleting it); the deploy says how to delete it once the restored one is checked.`;
+  }
+  return `The database was restored from snapshot ${deployedFrom}: keep database.restoreFrom: ${deployedFrom} in the config for as long as that database lives. Without it CloudFormation replaces it with an empty database.`;
 }
 
 type Version = [number, number, number];

@@ -8,3 +8,4 @@ export { terminalConfirm, terminalReporter } from './terminal.js';
 export { parseSince, showLogs } from './logs.js';
 export { formatStatus, httpProbe, status } from './status.js';
 export { detectDrift, formatDrift } from './drift.js';
+export { backup, deployedDatabase, formatSnapshots, listSnapshots } from './snapshots.js';

@@ -1,6 +1,8 @@
 import { CreateServiceLinkedRoleCommand } from '@aws-sdk/client-iam';
-import { DescribeDBEngineVersionsCommand } from '@aws-sdk/client-rds';
+import { DescribeDBClusterSnapshotsCommand, DescribeDBEngineVersionsCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { parseSnapshotReference, type SnapshotKind } from '../aws/snapshots.js';
 import { SEARCH } from '../aws/search.js';
+import { DATABASE_ENGINES } from '../aws/engines.js';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { DatabaseEngine } from '../compiler/index.js';
 import { reservedDomain } from '../domains.js';
@@ -12,8 +14,9 @@ import type { Reporter } from './terminal.js';
 
 /**
  * What `deploy` checks before it touches a stack: that no public name is reserved for examples,
- * which account and regions it is about to change (as the CDK prints them), and that RDS still
- * creates the engine version of every database the change would create.
+ * which account and regions it is about to change (as the CDK prints them), that RDS still
+ * creates the engine version of every database the change would create, and that a snapshot to
+ * restore from is one the tasks can use.
  */
 export async function preflight(pkg: DeployPackage, clients: Clients, reporter: Reporter): Promise<void> {
   const reserved = pkg.stacks.flatMap((stack) => (stack.publicNames ?? []).filter((name) => reservedDomain(name)).map((name) => ({ stack, name })));
@@ -28,6 +31,7 @@ export async function preflight(pkg: DeployPackage, clients: Clients, reporter: 
   const identity = await clients.sts(pkg.stacks.at(-1)!.region).send(new GetCallerIdentityCommand({}));
   reporter.line(`Deploying to AWS account ${identity.Account} as ${identity.Arn}, in ${regions.join(' and ')}`);
   for (const stack of pkg.stacks) if (stack.database) await checkEngineVersion(clients, stack, stack.database);
+  for (const stack of pkg.stacks) if (stack.database?.restoreFrom) await checkRestoreSnapshot(clients, stack, stack.database, stack.database.restoreFrom);
   if (pkg.stacks.some((stack) => stack.searchIndex)) await ensureServiceLinkedRole(clients.iam(), SEARCH.serviceLinkedRole, reporter);
 }
 
@@ -86,4 +90,79 @@ async function deployedWith(cfn: AwsClient, name: string, database: DatabaseEngi
   if (!isDeployed(await describeStack(cfn, name))) return false;
   const properties = (await deployedTemplate(cfn, name))?.Resources?.[database.logicalId]?.Properties;
   return properties?.Engine === database.engine && properties?.EngineVersion === database.engineVersion;
+}
+
+/** The snapshot's properties the restore depends on, from DescribeDBClusterSnapshots or DescribeDBSnapshots. */
+interface FoundSnapshot {
+  kind: SnapshotKind;
+  arn: string;
+  status: string;
+  encrypted: boolean;
+  masterUsername?: string;
+  engine?: string;
+  engineVersion?: string;
+}
+
+const notFound = (error: unknown) => /^DB(Cluster)?SnapshotNotFound(Fault)?$/.test((error as { name?: string }).name ?? '');
+
+/** Finds a snapshot of `kind` by identifier; an `rds:` identifier is an automated snapshot, which RDS lists only when asked for that type. */
+export async function findSnapshot(rds: AwsClient, kind: SnapshotKind, id: string): Promise<FoundSnapshot | undefined> {
+  const SnapshotType = id.startsWith('rds:') ? 'automated' : undefined;
+  try {
+    if (kind === 'cluster') {
+      const found = (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: id, SnapshotType }))).DBClusterSnapshots?.[0];
+      return found && { kind, arn: found.DBClusterSnapshotArn ?? id, status: found.Status ?? 'unknown', encrypted: Boolean(found.StorageEncrypted), masterUsername: found.MasterUsername, engine: found.Engine, engineVersion: found.EngineVersion };
+    }
+    const found = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id, SnapshotType }))).DBSnapshots?.[0];
+    return found && { kind, arn: found.DBSnapshotArn ?? id, status: found.Status ?? 'unknown', encrypted: Boolean(found.Encrypted), masterUsername: found.MasterUsername, engine: found.Engine, engineVersion: found.EngineVersion };
+  } catch (error) {
+    if (notFound(error)) return undefined;
+    throw error;
+  }
+}
+
+const major = (version: string | undefined) => Number((version ?? '').split('.')[0]);
+
+/**
+ * Refuses a restore RDS or the tasks would fail on, before any change set: a snapshot that is not
+ * there or not available, a DB snapshot named to Aurora by identifier (Aurora takes one only by ARN),
+ * an unencrypted one (the database would be unencrypted), another master user than the tasks', a
+ * newer major version than the database's. A database already restored from it is not checked again.
+ */
+async function checkRestoreSnapshot(clients: Clients, stack: DeployStack, database: DatabaseEngine, restoreFrom: string): Promise<void> {
+  const cfn = clients.cloudFormation(stack.region);
+  if (isDeployed(await describeStack(cfn, stack.name)) && (await deployedSnapshot(cfn, stack.name, database.logicalId)) === restoreFrom) return;
+  const refuse = (why: string) => MastodonCfnError.of('deploy.restoreFrom', `Refusing to deploy ${stack.name}: database.restoreFrom ${why}`);
+  const reference = parseSnapshotReference(restoreFrom)!;
+  const rds = clients.rds(stack.region);
+  const aurora = database.engine === DATABASE_ENGINES.aurora.engine;
+  const kinds: SnapshotKind[] = reference.kind ? [reference.kind] : aurora ? ['cluster', 'instance'] : ['instance'];
+  let snapshot: FoundSnapshot | undefined;
+  for (const kind of kinds) if (!snapshot) snapshot = await findSnapshot(rds, kind, reference.id);
+  if (!snapshot) throw refuse(`names snapshot ${restoreFrom}, which RDS does not have in ${stack.region}: mastodon-cfn snapshots lists this instance's.`);
+  if (aurora && snapshot.kind === 'instance' && !reference.arn) {
+    throw refuse(`names the DB snapshot ${reference.id} by its identifier, and Aurora restores a DB snapshot only by its ARN: set database.restoreFrom: ${snapshot.arn}, build and deploy again.`);
+  }
+  if (snapshot.status !== 'available') throw refuse(`names snapshot ${restoreFrom}, which is ${snapshot.status}: deploy again once it is available (mastodon-cfn snapshots).`);
+  if (!snapshot.encrypted) {
+    const copy = snapshot.kind === 'cluster' ? 'copy-db-cluster-snapshot --source-db-cluster-snapshot-identifier' : 'copy-db-snapshot --source-db-snapshot-identifier';
+    const target = snapshot.kind === 'cluster' ? '--target-db-cluster-snapshot-identifier' : '--target-db-snapshot-identifier';
+    throw refuse(`names snapshot ${restoreFrom}, which is not encrypted, and mastodon-cfn's databases are: make an encrypted copy (aws rds ${copy} ${reference.id} ${target} ${reference.id.replace(/^rds:/, '')}-encrypted --kms-key-id alias/aws/rds --region ${stack.region}) and name it.`);
+  }
+  if (snapshot.masterUsername !== database.masterUsername) {
+    throw refuse(`names snapshot ${restoreFrom}, whose master user is ${snapshot.masterUsername ?? 'unknown'}: Mastodon's tasks log in as ${database.masterUsername}, and a restored database keeps its snapshot's master user.`);
+  }
+  if (snapshot.engine && !(snapshot.engine === database.engine || (aurora && snapshot.engine === DATABASE_ENGINES.rds.engine))) {
+    throw refuse(`names a snapshot of a ${snapshot.engine} database, which a ${database.engine} database cannot be restored from.`);
+  }
+  if (major(snapshot.engineVersion) > major(database.engineVersion)) {
+    throw refuse(`names a snapshot of PostgreSQL ${snapshot.engineVersion}, newer than database.engineVersion ${database.engineVersion}: a database cannot be restored to an older major version. Set database.engineVersion to ${snapshot.engineVersion} or later.`);
+  }
+}
+
+/** The snapshot the deployed template created the database from (SnapshotIdentifier or DBSnapshotIdentifier), if any. */
+export async function deployedSnapshot(cfn: AwsClient, name: string, logicalId: string): Promise<string | undefined> {
+  const properties = (await deployedTemplate(cfn, name))?.Resources?.[logicalId]?.Properties;
+  const snapshot = properties?.SnapshotIdentifier ?? properties?.DBSnapshotIdentifier;
+  return typeof snapshot === 'string' ? snapshot : undefined;
 }
