@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { expect } from 'chai';
+import { failure } from './support/build.js';
 import { CreateChangeSetCommand, DeleteChangeSetCommand, DescribeChangeSetCommand, DescribeStacksCommand, ExecuteChangeSetCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import { sdkClients, type Clients } from '../src/deployer/aws.js';
 import { deploy, diff, remove, run, type DeployerContext } from '../src/deployer/commands.js';
@@ -30,15 +31,6 @@ const event = (id: string, logicalId: string, type: string, status: string, reas
 const deployed = { status: 'CREATE_COMPLETE', outputs: { MediaCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc', MastodonVersion: 'v4.5.2' } };
 const options = { allowDataLoss: false, forceVersion: false };
 
-async function failure(promise: Promise<unknown>): Promise<MastodonCfnError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MastodonCfnError) return error;
-    throw error;
-  }
-  throw new Error('expected the deploy to fail');
-}
 
 describe('deployer with an injected CloudFormation client', () => {
   it('wires the certificate ARN from the us-east-1 stack into the main stack', async () => {

@@ -6,7 +6,7 @@ import { remove, type DeployerContext } from '../src/deployer/commands.js';
 import { readPackage } from '../src/deployer/manifest.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { MastodonCfnError } from '../src/errors.js';
-import { runCli } from './support/build.js';
+import { failure, runCli } from './support/build.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
 import { useMoto } from './support/moto.js';
 import { writePackage } from './support/packages.js';
@@ -35,14 +35,6 @@ function intercepting(client: AwsClient, answers: Record<string, (input: any, fo
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected remove to fail');
-}
 
 describe('remove: a database is unprotected only while its stack is being deleted (moto_server)', function () {
   const moto = useMoto();
@@ -84,7 +76,7 @@ describe('remove: a database is unprotected only while its stack is being delete
     expect(deployed.status, deployed.stderr).to.equal(0);
     expect(deployed.stdout).to.include('social-guarded: termination protection turned on (the stack holds data; mastodon-cfn remove lifts it after asking)');
     expect(await terminationProtected('social-guarded')).to.equal(true);
-    const outside = await failure(sdkClients().cloudFormation(REGION).send(new DeleteStackCommand({ StackName: 'social-guarded' })));
+    const outside = await failure<Error>(sdkClients().cloudFormation(REGION).send(new DeleteStackCommand({ StackName: 'social-guarded' })));
     expect(outside.message).to.equal('Stack [social-guarded] cannot be deleted while TerminationProtection is enabled');
     // Found on again by the next deploy, which says nothing when it is already on.
     const again = runCli(['deploy', '--package', databasePackage('social-guarded'), '--yes'], { env: moto.env });

@@ -6,8 +6,7 @@ import { deploy } from '../src/deployer/commands.js';
 import { readPackage } from '../src/deployer/manifest.js';
 import { preflight } from '../src/deployer/preflight.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
-import type { MastodonCfnError } from '../src/errors.js';
-import { buildConfig, minimalYaml, runCli } from './support/build.js';
+import { buildConfig, failure, minimalYaml, runCli } from './support/build.js';
 import { FakeApi, fakeClients } from './support/fakes.js';
 import { FakeCloudFormation } from './support/fakeCloudFormation.js';
 import { useMoto } from './support/moto.js';
@@ -17,14 +16,6 @@ import { fakeRds, postgresCatalog } from './support/rds.js';
 const REGION = 'eu-central-1';
 const silent = recordingReporter();
 
-async function failure(promise: Promise<unknown>): Promise<MastodonCfnError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as MastodonCfnError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('database.restoreFrom: the database created from a snapshot', () => {
   const databaseOf = (yaml: string) => {

@@ -128,3 +128,13 @@ export function grantedBy(role: { Properties?: unknown }, action: string): unkno
     .filter((statement) => [statement.Action].flat().includes(action))
     .flatMap((statement) => [statement.Resource].flat());
 }
+
+/** What `promise` was rejected with (an error of the tool's own unless told otherwise); a promise that resolves fails the test. */
+export async function failure<E extends Error = MastodonCfnError>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error('expected a failure');
+}
