@@ -91,10 +91,10 @@ export function formatSnapshots(database: DeployedDatabase, snapshots: SnapshotE
  * is false) follows it until RDS says it is available. Manual snapshots are kept until deleted, by
  * `remove` too. Ctrl-C stops the waiting only: RDS goes on taking the snapshot.
  */
-export async function backup(pkg: DeployPackage, clients: Clients, reporter: Reporter, polling: Polling, options: { wait: boolean; now?: Date }): Promise<SnapshotEntry> {
+export async function backup(pkg: DeployPackage, clients: Clients, reporter: Reporter, polling: Polling, options: { wait: boolean }): Promise<void> {
   const database = await deployedDatabase(pkg, clients);
   const rds = clients.rds(database.stack.region);
-  const id = manualSnapshotId(database.stack.name, options.now ?? new Date());
+  const id = manualSnapshotId(database.stack.name, new Date());
   const Tags = [{ Key: 'mastodon-cfn:stack', Value: database.stack.name }];
   const arn =
     database.kind === 'cluster'
@@ -113,8 +113,6 @@ export async function backup(pkg: DeployPackage, clients: Clients, reporter: Rep
       reporter.line(`Stopped waiting: RDS goes on taking ${id}; mastodon-cfn snapshots shows when it is available.`);
     }
   }
-  const entry: SnapshotEntry = { id, arn: arn ?? id, kind: database.kind, type: 'manual', status, database: database.id };
   if (status !== 'available' && status !== 'creating') throw MastodonCfnError.of('backup.failed', `${database.stack.name}: RDS reports snapshot ${id} as ${status}. Look at it in the RDS console, then take another with mastodon-cfn backup.`);
-  reporter.line(`${id}${status === 'available' ? ' is available' : ' is being taken'}. Restore it into a new database with database.restoreFrom: ${database.kind === 'cluster' ? id : entry.arn}`);
-  return entry;
+  reporter.line(`${id}${status === 'available' ? ' is available' : ' is being taken'}. Restore it into a new database with database.restoreFrom: ${database.kind === 'cluster' ? id : (arn ?? id)}`);
 }
