@@ -210,14 +210,15 @@ export function createProgram(): Command {
     });
 
   packageOption(program.command('drift'), undefined)
-    .description('run CloudFormation drift detection on every stack and list what was changed outside mastodon-cfn; exit 0 only when nothing was')
+    .description('run CloudFormation drift detection on every stack and list what was changed outside mastodon-cfn; exit 0 only when stacks are deployed and nothing was')
     .option('--json', 'as JSON')
     .action(async (flags: DeployFlags & { json?: boolean }) => {
       const deployer = await import('./deployer/index.js');
       await withDeployer(flags, deployer, async (pkg, context) => {
         const drifts = await deployer.detectDrift(pkg, context.clients, context.polling);
         process.stdout.write(flags.json ? `${JSON.stringify(drifts, null, 2)}\n` : deployer.formatDrift(drifts));
-        commandExitCode = drifts.every((drift) => drift.status === 'IN_SYNC' || drift.status === 'NOT_DEPLOYED') ? 0 : 1;
+        // Nothing deployed is no all-clear: a check pointed at the wrong stage, region or account must not pass.
+        commandExitCode = drifts.some((drift) => drift.status !== 'NOT_DEPLOYED') && drifts.every((drift) => drift.status === 'IN_SYNC' || drift.status === 'NOT_DEPLOYED') ? 0 : 1;
       });
     });
 

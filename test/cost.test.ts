@@ -151,6 +151,9 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     const forever = bucket('mastodon: { retention: { mediaCacheDays: 0 } }\n');
     expect(forever.monthly).to.equal(cents((localMediaGb + 365 * remoteMediaGbPerDay) * 0.0245));
     expect(forever.assumption).to.include(`kept forever: a year's worth, growing by ${30 * remoteMediaGbPerDay} GB a month`);
+    // Longer than a year is priced as forever is: never more than keeping it forever.
+    expect(bucket('mastodon: { retention: { mediaCacheDays: 1000 } }\n').monthly).to.equal(forever.monthly);
+    expect(bucket('mastodon: { retention: { mediaCacheDays: 1 } }\n').assumption).to.include('remote media, kept 1 day)');
   });
 
   it('names the quantity, the unit price and the amount of every line, then the total with its date and the assumptions', () => {

@@ -1,4 +1,4 @@
-import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CreateStackCommand, DeleteStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, CreateDBSnapshotCommand, DescribeDBEngineVersionsCommand } from '@aws-sdk/client-rds';
 import { expect } from 'chai';
 import { sdkClients, type Clients } from '../src/deployer/aws.js';
@@ -97,10 +97,16 @@ describe('restore, backup and snapshots against moto_server (real RDS snapshot A
         },
       },
     };
-    const pkg = writePackage([mainStack(stack, { logicalId: 'PostgresInstance', engine: 'postgres', engineVersion: '16.11' }, template)]);
+    const tags = { 'mastodon-cfn:service': 'backed', 'mastodon-cfn:stage': 'up' };
+    const pkg = writePackage([{ ...mainStack(stack, { logicalId: 'PostgresInstance', engine: 'postgres', engineVersion: '16.11' }, template), tags }]);
     const notDeployed = runCli(['backup', '--package', pkg]);
     expect(notDeployed.status).to.equal(1);
-    expect(notDeployed.stderr.trim()).to.equal(`${stack} (${REGION}) has no database PostgresInstance: deploy it first (mastodon-cfn deploy).`);
+    expect(notDeployed.stderr.trim()).to.equal(`${stack} (${REGION}) has no database deployed: deploy it first (mastodon-cfn deploy).`);
+    // Nothing deployed is no all-clear for drift either.
+    expect(runCli(['drift', '--package', pkg]).status).to.equal(1);
+    // Another stage's database, its name starting with this one's: none of its snapshots are this instance's.
+    await rdsOf().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: `${stack}-eu-db`, Engine: 'postgres', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: 20, MasterUsername: 'mastodon', MasterUserPassword: 'a'.repeat(32), StorageEncrypted: true }));
+    await rdsOf().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: `${stack}-eu-db`, DBSnapshotIdentifier: `${stack}-eu-backup-20261201-000000`, Tags: [{ Key: 'mastodon-cfn:service', Value: 'backed' }, { Key: 'mastodon-cfn:stage', Value: 'up-eu' }] }));
 
     await sdkClients().cloudFormation(REGION).send(new CreateStackCommand({ StackName: stack, TemplateBody: JSON.stringify({ AWSTemplateFormatVersion: '2010-09-09', ...template }) }));
     const taken = runCli(['backup', '--package', pkg]);
@@ -117,9 +123,18 @@ describe('restore, backup and snapshots against moto_server (real RDS snapshot A
     expect(snapshots.every((s) => !Number.isNaN(Date.parse(s.created)))).to.equal(true);
     expect([...snapshots].sort((a, b) => b.created.localeCompare(a.created))).to.deep.equal(snapshots);
 
+    expect(snapshots.map((s) => s.id)).to.not.include(`${stack}-eu-backup-20261201-000000`);
+
     const text = runCli(['snapshots', '--package', pkg]);
     expect(text.stdout.split('\n')[0]).to.match(new RegExp(`^${stack} \\(${REGION}\\): database instance ${stack}-postgresinstance-\\w+`, 'i'));
-    expect(text.stdout).to.match(new RegExp(`\\n  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d  manual +available  ${id}\\n`));
+    expect(text.stdout).to.match(new RegExp(`\\n  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d  manual +available  ${id}`));
+
+    // The stack removed, its backup outlives it and is still listed, by the instance's tags.
+    await sdkClients().cloudFormation(REGION).send(new DeleteStackCommand({ StackName: stack }));
+    const afterRemove = runCli(['snapshots', '--package', pkg]);
+    expect(afterRemove.status, afterRemove.stderr).to.equal(0);
+    expect(afterRemove.stdout.split('\n')[0]).to.equal(`${stack} (${REGION}): no database deployed; the instance snapshots tagged as this instance's`);
+    expect(afterRemove.stdout).to.include(id);
   });
 });
 

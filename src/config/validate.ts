@@ -407,10 +407,11 @@ function awsProblems(config: Config, locate: Locate, mediaDomainGiven: boolean):
   }
 
   const restoreFrom = isPlainObject(config.database) ? config.database.restoreFrom : undefined;
-  if (typeof restoreFrom === 'string' && typeof config.size === 'string') {
+  // A value the schema's pattern or length refuses is the schema's problem alone.
+  if (typeof restoreFrom === 'string' && restoreFrom.length <= 1024 && /^(arn:\S+|(rds:)?[A-Za-z][A-Za-z0-9-]*)$/.test(restoreFrom) && typeof config.size === 'string') {
     const snapshot = parseSnapshotReference(restoreFrom);
     const problem = !snapshot
-      ? 'is neither a snapshot identifier (letters, digits and single hyphens, starting with a letter) nor an RDS snapshot ARN (arn:aws:rds:<region>:<account>:cluster-snapshot:<id> or …:snapshot:<id>)'
+      ? 'is neither a snapshot identifier (at most 255 letters, digits and single hyphens, starting with a letter) nor an RDS snapshot ARN (arn:aws:rds:<region>:<account>:cluster-snapshot:<id> or …:snapshot:<id>)'
       : snapshot.region && typeof region === 'string' && snapshot.region !== region
         ? `is a snapshot in ${snapshot.region}, and RDS restores only in the snapshot's own region: copy it to ${region} first (aws rds copy-db-${snapshot.kind === 'cluster' ? 'cluster-' : ''}snapshot --region ${region}), then name the copy`
         : restoreProblem(config.size === 'small' ? 'instance' : 'cluster', snapshot);

@@ -128,13 +128,17 @@ export function mediaCacheDaysOf(stacks: PricedStack[]): number {
   return 0;
 }
 
-/** Where media is kept forever, the estimate prices a year of remote media: the bucket is that large after a year, and still growing. */
-const UNBOUNDED_CACHE_DAYS = 365;
+/**
+ * The estimate prices the bucket of an instance a year old: remote media kept longer than a year, or
+ * forever, is priced at a year's worth, and the bucket goes on growing past that.
+ */
+const PRICED_CACHE_DAYS = 365;
 
 /** The bucket's size: the local media plus the remote media of the days the cache keeps. */
 function mediaStorage(usage: Usage, cacheDays: number): { gb: number; assumption: string } {
-  const days = cacheDays > 0 ? cacheDays : UNBOUNDED_CACHE_DAYS;
-  const kept = cacheDays > 0 ? `kept ${cacheDays} days` : `kept forever: a year's worth, growing by ${cents(usage.remoteMediaGbPerDay * 30)} GB a month`;
+  const days = cacheDays > 0 ? Math.min(cacheDays, PRICED_CACHE_DAYS) : PRICED_CACHE_DAYS;
+  const growing = `a year's worth, growing by ${cents(usage.remoteMediaGbPerDay * 30)} GB a month`;
+  const kept = cacheDays === 0 ? `kept forever: ${growing}` : cacheDays > PRICED_CACHE_DAYS ? `kept ${cacheDays} days: ${growing}` : `kept ${plural(cacheDays, 'day')}`;
   return { gb: usage.localMediaGb + usage.remoteMediaGbPerDay * days, assumption: `${usage.localMediaGb} GB of local media and ${usage.remoteMediaGbPerDay} GB a day of remote media, ${kept}` };
 }
 
