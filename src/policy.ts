@@ -3,7 +3,7 @@ import type { PolicyDocument, PolicyStatement } from './aws/iam.js';
 import { knowsProvisioning, provisioningActions } from './aws/provisioning.js';
 import { MANAGED_POLICY_LIMITS } from './aws/limits.js';
 import { SEARCH } from './aws/search.js';
-import { pascal } from './compiler/naming.js';
+import { artifactsBucket, pascal } from './compiler/naming.js';
 import type { DeployPackage, DeployStack } from './deployer/manifest.js';
 
 /**
@@ -44,8 +44,8 @@ export function deployerPolicy(pkg: DeployPackage, account = '*'): { policy: Pol
     // Neither has a resource type (Service Authorization Reference, AWS CloudFormation).
     statement('DriftDetectionStatus', ['cloudformation:DescribeStackDriftDetectionStatus'], '*'),
     // Templates over CloudFormation's inline limit go to the account's artifacts bucket of the region, which CloudFormation reads with these credentials.
-    statement('TemplateBucket', ['s3:ListBucket', 's3:CreateBucket', 's3:PutBucketPublicAccessBlock', 's3:PutEncryptionConfiguration'], regions.map((region) => `arn:aws:s3:::mastodon-cfn-artifacts-${account}-${region}`)),
-    statement('TemplateObjects', ['s3:PutObject', 's3:GetObject'], stacks.map((stack) => `arn:aws:s3:::mastodon-cfn-artifacts-${account}-${stack.region}/${stack.name}/*`)),
+    statement('TemplateBucket', ['s3:ListBucket', 's3:CreateBucket', 's3:PutBucketPublicAccessBlock', 's3:PutEncryptionConfiguration'], regions.map((region) => `arn:aws:s3:::${artifactsBucket(account, region)}`)),
+    statement('TemplateObjects', ['s3:PutObject', 's3:GetObject'], stacks.map((stack) => `arn:aws:s3:::${artifactsBucket(account, stack.region)}/${stack.name}/*`)),
     statement('SecretsDeployStatus', ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource', 'secretsmanager:UntagResource'], regions.map((region) => arn('secretsmanager', region, 'secret:*')), stackTag),
     statement('DatabaseEngineVersions', ['rds:DescribeDBEngineVersions'], '*'),
     // cost --prices-from-aws: the Price List Query API has no resource type.

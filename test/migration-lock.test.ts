@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildConfig, REPO_ROOT, tempDir } from './support/build.js';
+import { buildConfig, REPO_ROOT } from './support/build.js';
 import { mastodonStandIn, runRuby } from './support/mastodonStandIn.js';
+import { usePostgres } from './support/postgres.js';
 
 /**
  * The migration step of two Mastodon tasks starting at once, against a real PostgreSQL: the
@@ -14,47 +14,16 @@ import { mastodonStandIn, runRuby } from './support/mastodonStandIn.js';
  */
 describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)', function () {
   this.timeout(120_000);
+  const postgres = usePostgres();
   let work: string;
-  let data: string;
   let port: number;
-  const postgresBin = () => {
-    const root = '/usr/lib/postgresql';
-    const version = readdirSync(root).sort().at(-1);
-    if (!version) throw new Error('PostgreSQL server binaries are not installed (Debian package postgresql)');
-    return join(root, version, 'bin');
-  };
-  // initdb refuses to run as root: the server then runs as the postgres user.
-  const asServerUser = (command: string, args: string[]) => (process.getuid?.() === 0 ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' }) : spawnSync(command, args, { encoding: 'utf8' }));
 
-  before(async () => {
-    for (const [tool, why] of [['ruby', 'Debian package ruby'], ['runuser', 'util-linux']] as const) {
+  before(() => {
+    for (const [tool, why] of [['ruby', 'Debian package ruby']] as const) {
       if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed (${why}); .ci/run installs it`);
     }
     if (spawnSync('ruby', ['-rpg', '-e', '']).status !== 0) throw new Error('Ruby pg is not installed (Debian package ruby-pg); .ci/run installs it');
-    port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = server.address() as { port: number };
-        server.close(() => resolve(free));
-      });
-    });
-    work = tempDir('mastodon-cfn-pg-');
-    data = join(work, 'data');
-    mkdirSync(data);
-    chmodSync(work, 0o755);
-    if (process.getuid?.() === 0) {
-      const ids = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-      const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-      chownSync(data, Number(ids.stdout), Number(gid.stdout));
-    }
-    const bin = postgresBin();
-    const init = asServerUser(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'mastodon']);
-    if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-    const start = asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-w', '-l', join(data, 'server.log'), '-o', `-p ${port} -k ${data} -c listen_addresses=127.0.0.1`, 'start']);
-    if (start.status !== 0) throw new Error(`PostgreSQL did not start: ${start.stderr}${existsSync(join(data, 'server.log')) ? readFileSync(join(data, 'server.log'), 'utf8') : ''}`);
-  });
-  after(() => {
-    if (data && existsSync(join(data, 'postmaster.pid'))) asServerUser(join(postgresBin(), 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
-    if (work) rmSync(work, { recursive: true, force: true });
+    ({ work, port } = postgres);
   });
 
   async function runTwoAtOnce(command: string[], extraEnv: Record<string, string> = {}, times = 2): Promise<{ log: string[]; codes: (number | null)[]; outputs: string[] }> {
@@ -99,14 +68,13 @@ describe('migrations of tasks starting at once (real PostgreSQL, real Ruby pg)',
       expect(empty.codes).to.deep.equal([0]);
       expect(empty.log[0]).to.match(/rails db:prepare skip=unset$/);
 
-      const psql = (sql: string) => spawnSync(join(postgresBin(), 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'mastodon', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
-      expect(psql('CREATE TABLE schema_migrations (version varchar PRIMARY KEY)').status).to.equal(0);
+      postgres.sql('CREATE TABLE schema_migrations (version varchar PRIMARY KEY)');
       try {
         const migrated = await runTwoAtOnce(command, skip, 1);
         expect(migrated.codes).to.deep.equal([0]);
         expect(migrated.log[0]).to.match(/rails db:prepare skip=true$/);
       } finally {
-        psql('DROP TABLE schema_migrations');
+        postgres.sql('DROP TABLE schema_migrations');
       }
     });
   }

@@ -144,7 +144,7 @@ export const ECS_EXEC_STATEMENT = {
   Resource: '*',
 };
 
-export function fargateTaskDefinition(props: { family: string; cpu: number; memory: number; architecture: Architecture; executionRoleId: string; taskRoleId?: string; containers: ContainerDefinition[] }) {
+export function fargateTaskDefinition(props: { family: string; cpu: number; memory: number; architecture: Architecture; executionRoleId: string; taskRoleId?: string; containers: ContainerDefinition[]; volumes?: { Name: string }[]; ephemeralStorageGiB?: number }) {
   return new TaskDefinition({
     Family: props.family,
     RequiresCompatibilities: ['FARGATE'],
@@ -155,6 +155,8 @@ export function fargateTaskDefinition(props: { family: string; cpu: number; memo
     ExecutionRoleArn: GetAtt(props.executionRoleId, 'Arn'),
     TaskRoleArn: props.taskRoleId ? GetAtt(props.taskRoleId, 'Arn') : undefined,
     ContainerDefinitions: props.containers,
+    ...(props.volumes ? { Volumes: props.volumes } : {}),
+    ...(props.ephemeralStorageGiB ? { EphemeralStorage: { SizeInGiB: props.ephemeralStorageGiB } } : {}),
   });
 }
 
@@ -454,16 +456,27 @@ function mastodonContainers(config: Config, names: Names, task: MastodonTask, wi
     // A psql client with the connection already set up, for `aws ecs execute-command ... --container postgres`.
     containers.push({
       Name: 'postgres',
-      Image: `public.ecr.aws/docker/library/postgres:${config.database.engineVersion.split('.')[0]}-alpine`,
+      ...postgresClient(config),
       Essential: false,
       Command: SLEEP_FOREVER,
-      Environment: environmentList({ PGHOST: database.host, PGPORT: database.port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require' }),
-      Secrets: secretList({ PGPASSWORD: databasePassword }),
       LogConfiguration: awsLogs(Ids.MastodonLogGroup, 'postgres'),
       LinuxParameters: exec,
     });
   }
   return containers;
+}
+
+/**
+ * PostgreSQL's own client tools (psql, pg_dump, pg_restore) of the database's major version, connected to it
+ * through libpq's variables: the official image, as RDS documents for pg_dump and pg_restore.
+ */
+export function postgresClient(config: Config, environment: Record<string, Value<string>> = {}): Pick<ContainerDefinition, 'Image' | 'Environment' | 'Secrets'> {
+  const database = databaseEndpoint(config);
+  return {
+    Image: `public.ecr.aws/docker/library/postgres:${config.database.engineVersion.split('.')[0]}-alpine`,
+    Environment: environmentList({ PGHOST: database.host, PGPORT: database.port, PGDATABASE: DATABASE_NAME, PGUSER: DATABASE_USER, PGSSLMODE: 'require', ...environment }),
+    Secrets: secretList({ PGPASSWORD: databasePassword }),
+  };
 }
 
 /** How the deployer runs a one-off Rails task: in the Mastodon tasks' subnets and security group (the database's only way in), logging to Mastodon's group. */

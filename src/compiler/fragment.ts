@@ -39,6 +39,8 @@ export interface StackPart {
   serviceTokens?: ServiceToken[];
   /** The stack's alarms (alerts:): where `status` finds them, and whose subscriptions deploy checks. */
   alerts?: AlertsTarget;
+  /** The tasks `import` and `export` run. */
+  transfer?: TransferTasks;
 }
 
 /** The alarms of a stack: their names' prefix, the output naming their topic, and the addresses that topic mails (none: the user's own topic). */
@@ -133,6 +135,18 @@ export interface OwnerAccount extends AfterDeployTask {
   passwordSecret: string;
 }
 
+/** `mastodon-cfn import` and `export`: their tasks, where their dumps go, and the outputs they check. */
+export interface TransferTasks {
+  import: AfterDeployTask;
+  export: AfterDeployTask;
+  /** Key prefix in the region's artifacts bucket (naming.artifactsBucket): the only place the tasks may read and write. */
+  prefix: string;
+  /** The output with the deployed mode: import runs only in maintenance. */
+  modeOutput: string;
+  /** The output naming the media bucket. */
+  mediaBucketOutput: string;
+}
+
 /** `tootctl search deploy`, run in the stack's one-off task once for each search domain. */
 export interface SearchIndex {
   description: string;
@@ -165,7 +179,7 @@ export function derived<R extends Resource>(resource: R): R & { UpdateReplacePol
 const SECTIONS = ['Parameters', 'Conditions', 'Resources', 'Outputs', 'wiring', 'generatedSecrets', 'logSources', 'endpoints'] as const;
 /** Sections a stack has at most once, or as a list: taken from whichever step gives them. */
 const LIST_SECTIONS = ['reusableSecrets', 'images', 'serviceTokens'] as const;
-const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'searchIndex', 'hostedZone', 'alerts'] as const;
+const SINGLE_SECTIONS = ['deletionProtection', 'afterDeploy', 'oneOffTask', 'ownerAccount', 'searchIndex', 'hostedZone', 'alerts', 'transfer'] as const;
 /** Parameters, Conditions and Resources share one namespace of logical ids in a template. */
 const LOGICAL_ID_SECTIONS = new Set(['Parameters', 'Conditions', 'Resources']);
 

@@ -11,7 +11,7 @@ import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase, databaseEngineOf } from './database.js';
 import { compileDns } from './dns.js';
-import { mergeFragments, type AfterDeployTask, type AlertsTarget, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SearchIndex, type SecretGenerator, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
+import { mergeFragments, type AfterDeployTask, type AlertsTarget, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SearchIndex, type SecretGenerator, type TransferTasks, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail, mailDomain } from './mail.js';
 import { compileMedia } from './media.js';
@@ -20,6 +20,7 @@ import { OutputIds, STACK_ROLES, type Names, type StackRole } from './naming.js'
 import { compileUserResources } from './resources.js';
 import { compileSecrets } from './secrets.js';
 import { compileServices } from './services.js';
+import { compileTransfer } from './transfer.js';
 
 /** What the main stack records of its build for the deployer: the release it runs (the upgrade guard) and its size (the data-loss guard names a change between small and the others as the cause). */
 const compileDeployGuards: CompileStep = (config) => ({
@@ -27,6 +28,7 @@ const compileDeployGuards: CompileStep = (config) => ({
     Outputs: {
       [OutputIds.MastodonVersion]: { Description: 'Mastodon release this stack runs', Value: config.mastodon.version },
       [OutputIds.Size]: { Description: 'The size (small, standard or large) this stack was built with', Value: config.size },
+      [OutputIds.MastodonMode]: { Description: 'The mode Mastodon runs in (production, maintenance or debug): import runs only in maintenance', Value: config.mastodon.mode },
     },
   },
 });
@@ -39,6 +41,7 @@ export const COMPILE_STEPS: readonly (readonly [string, CompileStep])[] = [
   ['search', compileSearch],
   ['loadBalancer', compileLoadBalancer],
   ['compute', compileCompute],
+  ['transfer', compileTransfer],
   ['media', compileMedia],
   ['certificates', compileCertificates],
   ['mail', compileMail],
@@ -72,6 +75,7 @@ export interface CompiledStack {
   images: ServiceImage[];
   serviceTokens: ServiceToken[];
   alerts?: AlertsTarget;
+  transfer?: TransferTasks;
 }
 
 
@@ -152,6 +156,7 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
       oneOffTask: stacks[role]!.oneOffTask,
       ownerAccount: stacks[role]!.ownerAccount,
       searchIndex: stacks[role]!.searchIndex,
+      transfer: stacks[role]!.transfer,
       logSources: stacks[role]!.logSources ?? {},
       endpoints: stacks[role]!.endpoints ?? {},
       hostedZone: stacks[role]!.hostedZone,
@@ -200,6 +205,8 @@ export interface ManifestStack {
   serviceTokens?: ServiceToken[];
   /** The stack's alarms: `status` lists those in ALARM, and deploy names the addresses that have not confirmed their subscription. */
   alerts?: AlertsTarget;
+  /** The tasks of `mastodon-cfn import` and `export` (main stack only). */
+  transfer?: TransferTasks;
   /** The Mastodon release the stack runs (main stack only): the deployer's upgrade guard compares it. */
   mastodonVersion?: string;
   /** The size of the main stack: a change to or from small replaces the database, and the data-loss guard says so. */
@@ -268,6 +275,7 @@ export function toManifest(stacks: CompiledStack[], config: Config, names: Names
         ...(stack.images.length ? { images: stack.images } : {}),
         ...(stack.serviceTokens.length ? { serviceTokens: stack.serviceTokens } : {}),
         ...(stack.alerts ? { alerts: stack.alerts } : {}),
+        ...(stack.transfer ? { transfer: stack.transfer } : {}),
         ...(stack.role === 'main' ? { mastodonVersion: config.mastodon.version, size: config.size, database: databaseEngineOf(config), publicNames: publicNames(config) } : {}),
       };
     }),

@@ -123,6 +123,7 @@ export const compileMedia: CompileStep = (config, names) => ({
       }),
     },
     Outputs: {
+      [OutputIds.MediaBucket]: { Description: 'Bucket of the media Mastodon stores (import copies media into it, export out of it)', Value: mediaBucket.name },
       [OutputIds.MediaDistributionDomainName]: {
         Description: `Point ${config.media.domain} at this name (a CNAME, or an alias record on Route 53)`,
         Value: GetAtt(Ids.MediaDistribution, 'DomainName'),

@@ -30,6 +30,8 @@ export interface Names {
   /** An alert alarm: `mastodon-cfn/<prefix>/<what>`, the subject of its e-mails; `alarmPrefix` finds them all. */
   alarmName(what: string): string;
   alarmPrefix: string;
+  /** Where `import` and `export` put a dump in the artifacts bucket: `<prefix>/transfer/`, all the transfer task may touch. */
+  transferPrefix: string;
   /** The topic alerts are mailed from (SNS names take no slashes). */
   alertsTopicName: string;
 }
@@ -51,7 +53,16 @@ export function makeNames(service: string, stage: string, userTags: Record<strin
     alarmName: (what) => `mastodon-cfn/${prefix}/${what}`,
     alarmPrefix: `mastodon-cfn/${prefix}/`,
     alertsTopicName: `mastodon-cfn-${prefix}-alerts`,
+    transferPrefix: `${prefix}/transfer/`,
   };
+}
+
+/**
+ * The deployer's bucket of a region (large templates, dumps on their way in and out): the account in
+ * its name makes it this account's own, and the deployer checks that it is (ExpectedBucketOwner).
+ */
+export function artifactsBucket(account: string, region: string): string {
+  return `mastodon-cfn-artifacts-${account}-${region}`;
 }
 
 /** `post-blog` → `PostBlog`: the form a service name takes inside logical ids. */
@@ -124,6 +135,9 @@ export const Ids = {
   mastodonTask: (task: string, part: MastodonTaskPart) => `${pascal(task)}${part}`,
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
+  ImportTaskDefinition: 'ImportTaskDefinition',
+  ExportTaskDefinition: 'ExportTaskDefinition',
+  TransferTaskRole: 'TransferTaskRole',
   // media
   MediaBucket: 'MediaBucket',
   MediaBucketPolicy: 'MediaBucketPolicy',
@@ -200,6 +214,10 @@ export const OutputIds = {
   AlertsTopicArn: 'AlertsTopicArn',
   PostDeploymentMigrationTaskDefinition: 'PostDeploymentMigrationTaskDefinition',
   OwnerAccountTaskDefinition: 'OwnerAccountTaskDefinition',
+  ImportTaskDefinition: 'ImportTaskDefinition',
+  ExportTaskDefinition: 'ExportTaskDefinition',
+  MastodonMode: 'MastodonMode',
+  MediaBucket: 'MediaBucket',
   /** The task that makes a service's Mastodon account and token. */
   serviceAccountTaskDefinition: (name: string) => Ids.service(name, 'AccountTaskDefinition'),
   TaskSubnets: 'TaskSubnets',

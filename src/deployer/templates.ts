@@ -2,6 +2,7 @@ import { CreateBucketCommand, HeadBucketCommand, type BucketLocationConstraint, 
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
 import { TEMPLATE_LIMITS } from '../aws/limits.js';
+import { artifactsBucket } from '../compiler/naming.js';
 import { MastodonCfnError } from '../errors.js';
 import type { AwsClient, Clients } from './aws.js';
 
@@ -42,6 +43,14 @@ async function ensureArtifactsBucket(s3: AwsClient, bucket: string, region: stri
   await s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ExpectedBucketOwner: account, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
 }
 
+/** The account's artifacts bucket of the region, made on first need; every request to it names the account as ExpectedBucketOwner. */
+export async function ownArtifactsBucket(clients: Clients, region: string): Promise<{ bucket: string; account: string }> {
+  const account = (await clients.sts(region).send(new GetCallerIdentityCommand({}))).Account as string;
+  const bucket = artifactsBucket(account, region);
+  await ensureArtifactsBucket(clients.s3(region), bucket, region, account);
+  return { bucket, account };
+}
+
 /**
  * The template as CloudFormation receives it: compact JSON inline, or, when even that is too
  * large, an object in an artifacts bucket of the stack's own region (made on first need).
@@ -51,9 +60,7 @@ export async function templateSource(clients: Clients, region: string, stackName
   if (Buffer.byteLength(body) <= TEMPLATE_LIMITS.inlineBytes) return { TemplateBody: body };
 
   const s3 = clients.s3(region);
-  const account = (await clients.sts(region).send(new GetCallerIdentityCommand({}))).Account as string;
-  const bucket = `mastodon-cfn-artifacts-${account}-${region}`;
-  await ensureArtifactsBucket(s3, bucket, region, account);
+  const { bucket, account } = await ownArtifactsBucket(clients, region);
   const key = `${stackName}/${createHash('sha256').update(body).digest('hex')}.json`;
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', ExpectedBucketOwner: account }));
   // CloudFormation reads the template itself, from the S3 URL (also when the tool talks to an emulator).

@@ -184,6 +184,9 @@ const RAILS_READS_SINCE_4_4: Reads = {
   ...readBy('config/email.yml', SMTP_VARIABLES),
   ...readBy('config/vapid.yml', ['VAPID_PRIVATE_KEY', 'VAPID_PUBLIC_KEY']),
   SKIP_POST_DEPLOYMENT_MIGRATIONS: 'lib/mastodon/database.rb',
+  // No longer read by the running server, but a database from before 4.3 (an import) still needs it to
+  // carry its two-factor secrets over: db/post_migrate/20240307180905_migrate_devise_two_factor_secrets.rb at v4.4.0 and v4.5.2.
+  OTP_SECRET: 'db/post_migrate/20240307180905_migrate_devise_two_factor_secrets.rb',
 };
 
 /** The streaming server (streaming/index.js, streaming/database.js, streaming/redis.js) in every series. */
@@ -337,6 +340,8 @@ export interface SeriesFacts {
   serviceAccount: ServiceAccountFacts;
   /** The queues Sidekiq serves (config/sidekiq.yml `:queues:`), with their weights. */
   sidekiqQueues: readonly SidekiqQueue[];
+  /** The newest migration of every release of the series: `define(version:)` in db/schema.rb, the same from .0 to `latest`. */
+  schemaVersion: string;
 }
 
 const COMMON_USER_ATTRIBUTES = ['email', 'password', 'agreement', 'role_id', 'confirmed_at'] as const;
@@ -362,6 +367,8 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
   '4.3': {
     series: '4.3',
     latest: 'v4.3.23',
+    // db/schema.rb at v4.3.0 to v4.3.23 (db/migrate and db/post_migrate hold none newer).
+    schemaVersion: '20241007071624',
     rails: {
       ...RAILS_READS,
       // config/environments/production.rb at v4.3.0 builds the SMTP settings itself.
@@ -380,6 +387,8 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
   '4.4': {
     series: '4.4',
     latest: 'v4.4.22',
+    // db/schema.rb at v4.4.0 to v4.4.22 (db/migrate and db/post_migrate hold none newer).
+    schemaVersion: '20250627132728',
     rails: RAILS_READS_SINCE_4_4,
     streaming: STREAMING_READS,
     // lib/mastodon/cli/accounts.rb#create at v4.4.0 passes `bypass_registration_checks: true`.
@@ -392,6 +401,8 @@ export const MASTODON: Readonly<Record<MastodonSeries, SeriesFacts>> = {
   '4.5': {
     series: '4.5',
     latest: 'v4.5.15',
+    // db/schema.rb at v4.5.0 to v4.5.15 (db/migrate and db/post_migrate hold none newer).
+    schemaVersion: '20251023210145',
     rails: RAILS_READS_SINCE_4_4,
     streaming: STREAMING_READS,
     owner: { bypassAttribute: 'bypass_registration_checks', userAttributes: [...COMMON_USER_ATTRIBUTES, 'bypass_registration_checks'], userMethods: USER_METHODS },
@@ -437,3 +448,20 @@ export const OWNED_MASTODON_VARIABLES = [
   'SKIP_POST_DEPLOYMENT_MIGRATIONS',
   ...MASTODON_SECRET_VARIABLES,
 ] as const;
+
+/**
+ * What a dump of a Mastodon database must hold to be imported: its newest migration (a row of
+ * schema_migrations) no newer than the pinned release's, and no older than the oldest one Mastodon
+ * still migrates from (MIN_SUPPORTED_VERSION in lib/mastodon/cli/maintenance.rb at v4.3.0, v4.4.0 and v4.5.2).
+ */
+export const OLDEST_IMPORTABLE_MIGRATION = '20191001213028';
+
+/**
+ * The folders of Mastodon's local file storage (public/system, PAPERCLIP_ROOT_PATH): one per model with an
+ * attachment (app/models; imports/ until 4.4), and cache/ for remote media. Their paths are the S3 keys as they are (config/initializers/paperclip.rb at v4.3.0 and v4.5.2,
+ * without S3_KEY_PREFIX): a folder holding none of them is not a copy of public/system.
+ */
+export const MEDIA_FOLDERS = ['accounts', 'media_attachments', 'custom_emojis', 'site_uploads', 'preview_cards', 'preview_card_providers', 'backups', 'imports', 'cache'] as const;
+
+/** The Cache-Control Mastodon sends with every file it stores in S3 (s3_headers in config/initializers/paperclip.rb at v4.3.0 and v4.5.2). */
+export const MEDIA_CACHE_CONTROL = 'public, max-age=315576000, immutable';
