@@ -243,6 +243,36 @@ export function createProgram(): Command {
       printOut(flags.json ? `${JSON.stringify(snapshots, null, 2)}\n` : deployer.formatSnapshots(database, snapshots));
     });
 
+  packageOption(program.command('import'), undefined)
+    .description("bring an existing Mastodon server in (deployed in maintenance mode): restore its pg_dump, carry its keys over, run the migrations and copy its media")
+    .requiredOption('--dump <file>', "the old server's database, made there with pg_dump --format=custom")
+    .option('--media <folder>', "the old server's media: its public/system folder, or s3://<bucket>/<folder>/ where it stored them")
+    .option('--env-file <file>', "the old server's .env.production: its SECRET_KEY_BASE, OTP_SECRET, Active Record encryption and VAPID keys go into the kept Mastodon secret")
+    .option('--allow-data-loss', 'replace a database that already has local posts')
+    .action(async (flags: DeployFlags & { dump: string; media?: string; envFile?: string }) => {
+      const deployer = await import('./deployer/index.js');
+      const { readMastodonSecrets } = await import('./mastodon/envFile.js');
+      // Every local input is read before anything is sent.
+      const media = flags.media === undefined ? undefined : deployer.mediaSource(flags.media);
+      const secrets = flags.envFile === undefined ? undefined : readMastodonSecrets(flags.envFile);
+      await withDeployer(flags, deployer, async (pkg, context) => {
+        await deployer.importInstance(pkg, context, { dump: flags.dump, media, secrets, allowDataLoss: Boolean(flags.allowDataLoss) });
+      });
+    });
+
+  packageOption(program.command('export'), undefined)
+    .description('write a pg_dump (custom format) of the database and a copy of the media into an empty folder of a bucket you name, to leave or to keep')
+    .requiredOption('--to <s3-folder>', 's3://<bucket>/<folder>/: an empty folder of a bucket these credentials may write to')
+    .option('--no-media', 'the dump only')
+    .action(async (flags: DeployFlags & { to: string; media: boolean }) => {
+      const deployer = await import('./deployer/index.js');
+      const { parseS3Folder } = await import('./aws/s3.js');
+      const to = parseS3Folder(flags.to, '--to');
+      await withDeployer(flags, deployer, async (pkg, context) => {
+        await deployer.exportInstance(pkg, context, { to, media: flags.media });
+      });
+    });
+
   packageOption(program.command('remove'), undefined)
     .description('delete the stacks (main first); stateful resources keep their data and are listed')
     .option('-y, --yes', 'do not ask for confirmation')

@@ -77,6 +77,14 @@ async function readSecret(client: AwsClient, secretId: string): Promise<SecretVa
   }
 }
 
+/** Puts values into a secret of the stack's own, keeping its other keys; returns the keys whose value changed (never the values). */
+export async function replaceSecretKeys(client: AwsClient, secretId: string, values: SecretValues): Promise<string[]> {
+  const current = await readSecret(client, secretId);
+  const changed = Object.keys(values).filter((key) => current[key] !== values[key]);
+  if (changed.length) await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ ...current, ...values }) }));
+  return changed;
+}
+
 /** Fills the secrets a stack created, once; reports which keys it made, never their values. */
 export async function fillGeneratedSecrets(client: AwsClient, region: string, generated: Record<string, SecretGenerator>, outputs: Record<string, string>, reporter: Reporter): Promise<void> {
   for (const [output, generator] of Object.entries(generated)) {

@@ -13,7 +13,7 @@ export interface TaskOutcome {
 }
 
 /** The stack outputs a task definition names, or a clear error when the stack lacks one. */
-function output(outputs: Record<string, string>, name: string, stackName: string): string {
+export function requiredOutput(outputs: Record<string, string>, name: string, stackName: string): string {
   const value = outputs[name];
   if (!value) throw MastodonCfnError.of('deploy.missingOutput', `${stackName} has no output ${name}, which the deployer needs to run a one-off task. Deploy it again with this version of mastodon-cfn.`);
   return value;
@@ -23,20 +23,28 @@ function output(outputs: Record<string, string>, name: string, stackName: string
  * Starts a one-off Fargate task of a task definition the stack made, in the stack's own subnets
  * and security group, optionally with another command. A task ECS cannot place is an error with ECS's reason.
  */
-async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<string, string>, stackName: string, description: string, override: { command?: string[]; environment?: Record<string, string> } = {}): Promise<{ cluster: string; taskArn: string }> {
-  const { command, environment } = override;
-  const cluster = output(outputs, task.outputs.cluster, stackName);
+export async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<string, string>, stackName: string, description: string, override: TaskOverride = {}): Promise<{ cluster: string; taskArn: string }> {
+  const { command, environment, containers = [task.container] } = override;
+  const cluster = requiredOutput(outputs, task.outputs.cluster, stackName);
   const started = await ecs.send(
     new RunTaskCommand({
       cluster,
-      taskDefinition: output(outputs, task.outputs.taskDefinition, stackName),
+      taskDefinition: requiredOutput(outputs, task.outputs.taskDefinition, stackName),
       count: 1,
       capacityProviderStrategy: [{ capacityProvider: task.capacityProvider, weight: 1 }],
       networkConfiguration: {
-        awsvpcConfiguration: { subnets: output(outputs, task.outputs.subnets, stackName).split(','), securityGroups: [output(outputs, task.outputs.securityGroup, stackName)], assignPublicIp: 'ENABLED' },
+        awsvpcConfiguration: { subnets: requiredOutput(outputs, task.outputs.subnets, stackName).split(','), securityGroups: [requiredOutput(outputs, task.outputs.securityGroup, stackName)], assignPublicIp: 'ENABLED' },
       },
       ...(command || environment
-        ? { overrides: { containerOverrides: [{ name: task.container, ...(command ? { command } : {}), ...(environment ? { environment: Object.entries(environment).map(([name, value]) => ({ name, value })) } : {}) }] } }
+        ? {
+            overrides: {
+              containerOverrides: containers.map((name) => ({
+                name,
+                ...(command && name === task.container ? { command } : {}),
+                ...(environment ? { environment: Object.entries(environment).map(([variable, value]) => ({ name: variable, value })) } : {}),
+              })),
+            },
+          }
         : {}),
       startedBy: 'mastodon-cfn',
     }),
@@ -50,7 +58,7 @@ async function startTask(ecs: AwsClient, task: OneOffTask, outputs: Record<strin
 }
 
 /** Waits for a task to stop, calling `onTick` at each poll (to stream its output). */
-async function waitForStop(ecs: AwsClient, started: { cluster: string; taskArn: string }, container: string, polling: Polling, onTick: () => Promise<void> = async () => undefined): Promise<TaskOutcome> {
+export async function waitForStop(ecs: AwsClient, started: { cluster: string; taskArn: string }, container: string, polling: Polling, onTick: () => Promise<void> = async () => undefined): Promise<TaskOutcome> {
   const stopped = await poll(polling, async () => {
     await onTick();
     const described = await ecs.send(new DescribeTasksCommand({ cluster: started.cluster, tasks: [started.taskArn] }));
@@ -70,28 +78,22 @@ export async function runOneOffTask(ecs: AwsClient, task: AfterDeployTask, outpu
   return waitForStop(ecs, await startTask(ecs, task, outputs, stackName, task.description, override), task.container, polling);
 }
 
-export type TaskOverride = { command?: string[]; environment?: Record<string, string> };
+/** `containers`: those the environment is added to (the task's own container unless told); the command is always the task's container's. */
+export type TaskOverride = { command?: string[]; environment?: Record<string, string>; containers?: string[] };
 
 /** The awslogs stream of a task's container: `<prefix>/<container>/<task id>`, the prefix being the container's name. */
 export function logStream(container: string, taskArn: string): string {
   return `${container}/${container}/${taskArn.split('/').at(-1)}`;
 }
 
-/**
- * `mastodon-cfn run`: a one-off task with the command given, its output streamed from CloudWatch
- * Logs as it runs, and the command's exit code as the result. Ctrl-C stops the task.
- */
-export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, task: OneOffTask, outputs: Record<string, string>, stack: { name: string; region: string }, command: string[], reporter: Reporter, write: (text: string) => void, polling: Polling): Promise<number> {
-  const started = await startTask(clients.ecs, task, outputs, stack.name, command.join(' '), { command });
-  const logGroup = output(outputs, task.outputs.logGroup, stack.name);
-  const stream = logStream(task.container, started.taskArn);
-  reporter.line(`Started ${command.join(' ')} as task ${started.taskArn.split('/').at(-1)} in ${stack.region}; its output follows (Ctrl-C stops it).`);
+/** Reads a log stream from where the last call stopped, writing each event; a stream not there yet has nothing to read. */
+export function logFollower(logs: AwsClient, logGroupName: string, logStreamName: string, write: (text: string) => void): () => Promise<void> {
   let token: string | undefined;
-  const printNewLines = async () => {
+  return async () => {
     for (;;) {
       let page;
       try {
-        page = await clients.logs.send(new GetLogEventsCommand({ logGroupName: logGroup, logStreamName: stream, startFromHead: true, nextToken: token }));
+        page = await logs.send(new GetLogEventsCommand({ logGroupName, logStreamName, startFromHead: true, nextToken: token }));
       } catch (error) {
         // The stream appears when the container starts writing.
         if ((error as { name?: string }).name === 'ResourceNotFoundException') return;
@@ -104,6 +106,18 @@ export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, t
       token = next;
     }
   };
+}
+
+/**
+ * `mastodon-cfn run`: a one-off task with the command given, its output streamed from CloudWatch
+ * Logs as it runs, and the command's exit code as the result. Ctrl-C stops the task.
+ */
+export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, task: OneOffTask, outputs: Record<string, string>, stack: { name: string; region: string }, command: string[], reporter: Reporter, write: (text: string) => void, polling: Polling): Promise<number> {
+  const started = await startTask(clients.ecs, task, outputs, stack.name, command.join(' '), { command });
+  const logGroup = requiredOutput(outputs, task.outputs.logGroup, stack.name);
+  const stream = logStream(task.container, started.taskArn);
+  reporter.line(`Started ${command.join(' ')} as task ${started.taskArn.split('/').at(-1)} in ${stack.region}; its output follows (Ctrl-C stops it).`);
+  const printNewLines = logFollower(clients.logs, logGroup, stream, write);
   let outcome: TaskOutcome;
   try {
     outcome = await waitForStop(clients.ecs, started, task.container, polling, printNewLines);
@@ -121,7 +135,16 @@ export async function runCommand(clients: { ecs: AwsClient; logs: AwsClient }, t
 }
 
 /** Runs a task after a deploy and reports its outcome; a failure is the user's to look into, with where its log is. */
-export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outputs: Record<string, string>, stack: { name: string; region: string }, reporter: Reporter, polling: Polling, override: TaskOverride = {}): Promise<void> {
+export async function runAfterDeploy(
+  ecs: AwsClient,
+  task: AfterDeployTask,
+  outputs: Record<string, string>,
+  stack: { name: string; region: string },
+  reporter: Reporter,
+  polling: Polling,
+  override: TaskOverride = {},
+  afterFailure = 'Fix the cause and deploy again: the next deploy runs it again (the running release goes on serving meanwhile).',
+): Promise<void> {
   reporter.line(`${stack.name}: running ${task.description} as a one-off task...`);
   reporter.status(`${stack.name}: ${task.description}`);
   let outcome: TaskOutcome;
@@ -144,6 +167,6 @@ export async function runAfterDeploy(ecs: AwsClient, task: AfterDeployTask, outp
   throw MastodonCfnError.of(
     'deploy.afterDeployFailed',
     `${stack.name} is deployed, but the ${task.description} failed: ${how}${outcome.stoppedReason ? ` (${outcome.stoppedReason})` : ''}. ` +
-      `Its output is in CloudWatch Logs (${stack.region}), stream ${task.container}/${task.container}/${taskId}. Fix the cause and deploy again: the next deploy runs it again (the running release goes on serving meanwhile).`,
+      `Its output is in CloudWatch Logs (${stack.region}), stream ${task.container}/${task.container}/${taskId}. ${afterFailure}`,
   );
 }
