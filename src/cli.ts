@@ -198,13 +198,16 @@ export function createProgram(): Command {
   packageOption(program.command('policy'), undefined)
     .description('print the least-privilege IAM policy that deploy, diff, status, logs, run, drift and remove need for this build (offline), as a list of managed policy documents within IAM\'s size limit')
     .option('--account <id>', 'the AWS account id to put in the ARNs (default: any, *)')
-    .action(async (flags: DeployFlags & { account?: string }) => {
+    .option('--transfer-bucket <name...>', 'also allow import --media s3:// to read, and export --to to write, these buckets of yours')
+    .action(async (flags: DeployFlags & { account?: string; transferBucket?: string[] }) => {
       if (flags.account !== undefined && !/^\d{12}$/.test(flags.account)) throw MastodonCfnError.of('usage.account', `--account takes a 12-digit AWS account id, got "${flags.account}"`, EXIT_USAGE);
       // Offline: the build output is read without loading the deployer's AWS SDK.
       const { inMemoryPackage, readPackage } = await import('./deployer/manifest.js');
       const pkg = flags.package ? readPackage(flags.package) : inMemoryPackage(build(pipelineOptions(flags)).files);
       const { deployerPolicy, managedPolicies } = await import('./policy.js');
-      const { policy, unknownTypes } = deployerPolicy(pkg, flags.account);
+      const { parseS3Folder } = await import('./aws/s3.js');
+      const transferBuckets = (flags.transferBucket ?? []).map((name) => parseS3Folder(`s3://${name}`, '--transfer-bucket').bucket);
+      const { policy, unknownTypes } = deployerPolicy(pkg, flags.account, transferBuckets);
       printOut(`${JSON.stringify(managedPolicies(policy), null, 2)}\n`);
       if (unknownTypes.length) process.stderr.write(`mastodon-cfn policy: the permissions CloudFormation needs for ${unknownTypes.join(', ')} (from resources:) are not known to it: add them to the policy by hand.\n`);
     });

@@ -16,7 +16,7 @@ import type { DeployPackage, DeployStack } from './deployer/manifest.js';
  *   type of the templates (the resource types' handler permissions), allowed only through
  *   CloudFormation: the condition aws:CalledVia cloudformation.amazonaws.com.
  */
-export function deployerPolicy(pkg: DeployPackage, account = '*'): { policy: PolicyDocument; unknownTypes: string[] } {
+export function deployerPolicy(pkg: DeployPackage, account = '*', transferBuckets: string[] = []): { policy: PolicyDocument; unknownTypes: string[] } {
   const stacks = pkg.stacks;
   const prefix = stacks.find((stack) => stack.role === 'main')?.name ?? stacks.at(-1)!.name;
   const regions = [...new Set(stacks.map((stack) => stack.region))];
@@ -73,6 +73,23 @@ export function deployerPolicy(pkg: DeployPackage, account = '*'): { policy: Pol
       statement('ImagesLogin', [ECR_TOKEN_ACTION], '*'),
       // Pushing to a repository through the registry's API (ECR User Guide, "Required IAM permissions for pushing an image").
       statement('ImagesPush', ['ecr:BatchCheckLayerAvailability', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage', ...ECR_PULL_ACTIONS.filter((a) => a !== 'ecr:BatchCheckLayerAvailability')], regions.map((region) => arn('ecr', region, `repository/mastodon-cfn/${prefix.toLowerCase()}/*`))),
+    );
+  }
+  const moving = stacks.find((stack) => stack.transfer);
+  if (moving) {
+    statements.push(
+      // import and export delete their dump from the transfer folder, whole or in parts, once the task has read or written it.
+      statement('TransferDumps', ['s3:DeleteObject', 's3:AbortMultipartUpload'], `arn:aws:s3:::${artifactsBucket(account, moving.region)}/${moving.transfer!.prefix}*`),
+      // The media bucket's name is CloudFormation's, after the stack's.
+      statement('TransferMediaBucket', ['s3:ListBucket'], `arn:aws:s3:::${generated}*`),
+      statement('TransferMedia', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], `arn:aws:s3:::${generated}*/*`),
+    );
+  }
+  if (transferBuckets.length) {
+    // The user's own buckets: import --media s3:// reads one, export --to writes one (CopyObject reads its source and writes its target).
+    statements.push(
+      statement('TransferBuckets', ['s3:ListBucket', 's3:GetBucketLocation'], transferBuckets.map((bucket) => `arn:aws:s3:::${bucket}`)),
+      statement('TransferBucketObjects', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], transferBuckets.map((bucket) => `arn:aws:s3:::${bucket}/*`)),
     );
   }
   if (has((stack) => stack.hostedZone)) statements.push(statement('HostedZone', ['route53:ListHostedZones', 'route53:GetHostedZone'], '*'));

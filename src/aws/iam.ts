@@ -34,6 +34,12 @@ const S3_ACTIONS: Record<string, string> = {
   PutBucketEncryption: 's3:PutEncryptionConfiguration',
   HeadObject: 's3:GetObject',
   DeleteObjects: 's3:DeleteObject',
+  // A copy also needs s3:GetObject on its source; the parts of a multipart upload are PutObject's.
+  CopyObject: 's3:PutObject',
+  UploadPartCopy: 's3:PutObject',
+  CreateMultipartUpload: 's3:PutObject',
+  UploadPart: 's3:PutObject',
+  CompleteMultipartUpload: 's3:PutObject',
 };
 
 /** The action a call needs, or undefined when it needs none. */
