@@ -494,7 +494,7 @@ export function derivedNames(config: Config, mediaDomainGiven = true): DerivedNa
     fromPrefix('originAccessControlName', names.mediaPolicyName),
     fromPrefix('responseHeadersPolicyName', names.mediaPolicyName),
     // The size's tasks (mastodon, web, streaming, sidekiq-<group>), once the size's defaults are filled in.
-    ...[...(isPlainObject(config.mastodon?.sidekiq?.groups) ? mastodonTasks(config).map((task) => task.name) : []), 'post-deployment-migrations', 'owner-account'].map((task) => fromPrefix('taskFamily', `${names.prefix}-${task}`)),
+    ...[...(isPlainObject(config.mastodon?.sidekiq?.groups) ? mastodonTasks(config).map((task) => task.name) : []), 'post-deployment-migrations', 'owner-account', 'import', 'export'].map((task) => fromPrefix('taskFamily', `${names.prefix}-${task}`)),
     fromPrefix('logGroupName', names.logGroup('mastodon')),
     ...kept.map((purpose) => fromPrefix('secretName', names.secretName(purpose))),
     ...services.flatMap(([name, service]): DerivedName[] => [
