@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,7 @@ import { sdkClients } from '../src/deployer/aws.js';
 import type { DeployerContext } from '../src/deployer/commands.js';
 import { inMemoryPackage } from '../src/deployer/manifest.js';
 import { mediaSource } from '../src/deployer/media.js';
-import { listFolder } from '../src/deployer/objects.js';
+import { listFolder, uploadFile } from '../src/deployer/objects.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { checkDump, exportInstance, importInstance } from '../src/deployer/transfer.js';
 import { readMastodonSecrets } from '../src/mastodon/envFile.js';
@@ -375,6 +375,23 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
 
       const refused = await failure(exportInstance(exporting.pkg, exporting.context, { to: parseS3Folder('s3://leaving/2026', '--to'), media: false }));
       expect(refused.message).to.equal('s3://leaving/2026/ already holds objects: export writes only into an empty folder, so that it overwrites nothing. Name another folder.');
+    });
+
+    it('uploads a dump larger than one request in parts, and leaves no unfinished upload when a part fails', async () => {
+      const region = 'us-east-1';
+      const s3 = sdkClients().s3(region);
+      await new S3Client({ region, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'parts' }));
+      const big = join(postgres.work, 'big.dump');
+      writeFileSync(big, 'PGDMP');
+      truncateSync(big, 70 * 1024 ** 2);
+      await uploadFile(s3, { Bucket: 'parts', Key: 'big.dump' }, big, statSync(big).size);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: 'parts', Key: 'big.dump' }))).ContentLength).to.equal(70 * 1024 ** 2);
+      // The connection breaks during the second part: the upload is aborted, its parts not kept (and billed) by S3.
+      let parts = 0;
+      const breaking = { send: (command: object) => (command instanceof UploadPartCommand && ++parts === 2 ? Promise.reject(new Error('socket hang up')) : s3.send(command)) };
+      expect((await failure<Error>(uploadFile(breaking, { Bucket: 'parts', Key: 'broken.dump' }, big, statSync(big).size))).message).to.equal('socket hang up');
+      const { Uploads } = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'parts' }));
+      expect(Uploads ?? []).to.deep.equal([]);
     });
 
     it('the ECS stand-in refuses what ECS refuses: a dependency on an essential container, an override of a container the task lacks', async () => {

@@ -9,7 +9,7 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { S3_LIMITS, type S3Location } from '../aws/s3.js';
 import type { AwsClient } from './aws.js';
 
@@ -40,14 +40,30 @@ async function inParts(s3: AwsClient, target: { Bucket: string; Key: string } & 
   }
 }
 
-/** Uploads a local file of `size` bytes, streamed from disk. */
+/**
+ * The bytes `start` to `end` of a file, read whole: a body of known bytes is sent as it is, where a stream
+ * would be sent in aws-chunked encoding. A file shorter than it was measured is an error, not a short object.
+ */
+async function readRange(path: string, start: number, end: number): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const bytes = Buffer.alloc(end - start + 1);
+    const { bytesRead } = await file.read(bytes, 0, bytes.length, start);
+    if (bytesRead !== bytes.length) throw new Error(`${path} changed while it was sent: it has fewer bytes than it had`);
+    return bytes;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Uploads a local file of `size` bytes, in parts of at most 64 MiB (or what 10,000 parts need) held in memory one at a time. */
 export async function uploadFile(s3: AwsClient, target: { Bucket: string; Key: string } & ObjectHeaders, path: string, size: number): Promise<void> {
   if (size <= SINGLE_UPLOAD_BYTES) {
-    await s3.send(new PutObjectCommand({ ...target, Body: createReadStream(path), ContentLength: size }));
+    await s3.send(new PutObjectCommand({ ...target, Body: await readRange(path, 0, size - 1) }));
     return;
   }
   await inParts(s3, target, size, async (UploadId, PartNumber, start, end) => {
-    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: target.Bucket, Key: target.Key, UploadId, PartNumber, Body: createReadStream(path, { start, end }), ContentLength: end - start + 1 }));
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: target.Bucket, Key: target.Key, UploadId, PartNumber, Body: await readRange(path, start, end) }));
     return ETag;
   });
 }

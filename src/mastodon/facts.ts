@@ -433,8 +433,8 @@ export function reservedOwnerUsernames(version: string): ReservedUsernames | und
 // ---------------------------------------------------------------------------------------------
 // How mastodon-cfn wires the processes (the compiler sets these; the validator refuses user values for them)
 
-/** The Mastodon containers, each logging under its own name; side services may not take these names. */
-export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'metrics', 'migrate', 'postgres'] as const;
+/** The Mastodon containers (and those of import and export), each logging under its own name; side services may not take these names. */
+export const MASTODON_PROCESSES = ['web', 'streaming', 'sidekiq', 'metrics', 'migrate', 'postgres', 'fetch', 'restore', 'dump', 'upload'] as const;
 
 /** The variables the compiler sets on the Rails containers; a user value would silently break the wiring. */
 export const OWNED_MASTODON_VARIABLES = [
