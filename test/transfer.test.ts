@@ -390,7 +390,7 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       let parts = 0;
       const breaking = { send: (command: object) => (command instanceof UploadPartCommand && ++parts === 2 ? Promise.reject(new Error('socket hang up')) : s3.send(command)) };
       expect((await failure<Error>(uploadFile(breaking, { Bucket: 'parts', Key: 'broken.dump' }, big, statSync(big).size))).message).to.equal('socket hang up');
-      const { Uploads } = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'parts' }));
+      const { Uploads } = await new S3Client({ region, forcePathStyle: true }).send(new ListMultipartUploadsCommand({ Bucket: 'parts' }));
       expect(Uploads ?? []).to.deep.equal([]);
     });
 
