@@ -248,11 +248,14 @@ export function createProgram(): Command {
 
   packageOption(program.command('import'), undefined)
     .description("bring an existing Mastodon server in (deployed in maintenance mode): restore its pg_dump, carry its keys over, run the migrations and copy its media")
-    .requiredOption('--dump <file>', "the old server's database, made there with pg_dump --format=custom")
+    .option('--dump <file>', "the old server's database, made there with pg_dump --format=custom")
     .option('--media <folder>', "the old server's media: its public/system folder, or s3://<bucket>/<folder>/ where it stored them")
     .option('--env-file <file>', "the old server's .env.production: its SECRET_KEY_BASE, OTP_SECRET, Active Record encryption and VAPID keys go into the kept Mastodon secret")
     .option('--allow-data-loss', 'replace a database that already has local posts')
-    .action(async (flags: DeployFlags & { dump: string; media?: string; envFile?: string }) => {
+    .action(async (flags: DeployFlags & { dump?: string; media?: string; envFile?: string }) => {
+      if (flags.dump === undefined && flags.media === undefined && flags.envFile === undefined) {
+        throw MastodonCfnError.of('usage.import', 'import takes --dump, --media or --env-file (a first import takes all three; --media alone goes on with an interrupted copy)', EXIT_USAGE);
+      }
       const deployer = await import('./deployer/index.js');
       const { readMastodonSecrets } = await import('./mastodon/envFile.js');
       // Every local input is read before anything is sent.

@@ -534,11 +534,18 @@ describe('compiler: Mastodon on AWS really runs', () => {
       metrics: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'metrics' },
       migrate: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'migrate' },
       postgres: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'postgres' },
+      fetch: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'fetch' },
+      restore: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'restore' },
+      dump: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'dump' },
+      upload: { group: '/mastodon-cfn/social-prod/mastodon', streamPrefix: 'upload' },
       postblog: { group: '/mastodon-cfn/social-prod/postblog', streamPrefix: 'postblog' },
     });
     // The stream prefixes are what the containers' awslogs configuration writes.
     for (const name of ['web', 'sidekiq', 'streaming', 'metrics', 'migrate']) expect(container(main, name).LogConfiguration.Options['awslogs-stream-prefix'], name).to.equal(name);
     expect(main.ServicePostblogTaskDefinition.Properties.ContainerDefinitions[0].LogConfiguration.Options['awslogs-stream-prefix']).to.equal('postblog');
+    for (const [task, names] of [['ImportTaskDefinition', ['fetch', 'restore']], ['ExportTaskDefinition', ['dump', 'upload']]] as const) {
+      expect(main[task].Properties.ContainerDefinitions.map((c: any) => [c.Name, c.LogConfiguration.Options['awslogs-stream-prefix']])).to.deep.equal(names.map((name) => [name, name]));
+    }
   });
 
   it('mixed capacity keeps one on-demand task as the base and runs the rest on Spot', () => {

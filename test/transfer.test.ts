@@ -303,18 +303,18 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
 
       const avatar = await instance.real.s3(instance.region).send(new HeadObjectCommand({ Bucket: instance.mediaBucket, Key: 'accounts/avatars/000/000/001/original/alice.png' }));
       expect(avatar).to.include({ ContentType: 'image/png', CacheControl: 'public, max-age=315576000, immutable' });
-      // Again: what is there already is not sent again.
-      const again = await deployedInstance('imported');
-      const media = mediaFolder();
-      await importInstance(again.pkg, again.context, { dump, media: mediaSource(media), allowDataLoss: true });
+      // The media alone again, with the instance serving by now: what is there already is not sent again, and nothing else runs.
+      const again = await deployedInstance('imported', 'production');
+      await importInstance(again.pkg, again.context, { media: mediaSource(mediaFolder()), allowDataLoss: false });
       expect(again.reporter.lines.join('\n')).to.include('Media: 0 files copied (0.0 MiB), 3 already there');
+      expect(again.ecs.calls).to.deep.equal([]);
     });
 
     it('refuses unless the instance is deployed in maintenance mode, before sending anything', async () => {
       const dump = oldServer('old_running', ['20241007071624']);
       const instance = await deployedInstance('running', 'production');
       const error = await failure(importInstance(instance.pkg, instance.context, { dump, allowDataLoss: false }));
-      expect(error.message).to.equal(`${instance.build.names.stackName('main')} runs in production mode: an import replaces the database, so nothing may use it meanwhile. Set mastodon.mode: maintenance, deploy, and import again.`);
+      expect(error.message).to.equal(`${instance.build.names.stackName('main')} runs in production mode: an import of a database or of keys replaces what the running instance uses, so nothing may use it meanwhile. Set mastodon.mode: maintenance, deploy, and import again.`);
       expect(instance.ecs.calls).to.deep.equal([]);
       expect(await instance.transferObjects()).to.have.property('size', 0);
     });

@@ -111,7 +111,8 @@ async function mastodonSecret(pkg: DeployPackage, clients: Clients): Promise<{ r
 }
 
 export interface ImportOptions {
-  dump: string;
+  /** The dump to restore; without it, import only carries keys over or copies media (an interrupted copy goes on). */
+  dump?: string;
   media?: MediaSource;
   /** The old server's keys (from --env-file), checked before the import starts. */
   secrets?: Partial<Record<MastodonSecretName, string>>;
@@ -119,55 +120,68 @@ export interface ImportOptions {
 }
 
 /**
- * `mastodon-cfn import`: brings an existing server in. In maintenance mode only (nothing else reads or
- * writes the database meanwhile): uploads the dump to the stack's transfer folder of the artifacts bucket,
- * restores it in the import task (which refuses a newer Mastodon's dump, and a database with local posts
- * unless the loss is allowed), deletes the uploaded dump, puts the old server's keys into the kept
- * secret, runs every migration of the pinned release, and copies the media.
+ * `mastodon-cfn import`: brings an existing server in. A dump or keys only in maintenance mode (nothing
+ * else reads or writes the database meanwhile, and no session outlives a new SECRET_KEY_BASE): uploads the
+ * dump to the stack's transfer folder of the artifacts bucket, restores it in the import task (which refuses
+ * a newer Mastodon's dump, and a database with local posts unless the loss is allowed), deletes the uploaded
+ * dump, puts the old server's keys into the kept secret, runs every migration of the pinned release, and
+ * copies the media (in any mode).
  */
 export async function importInstance(pkg: DeployPackage, context: DeployerContext, options: ImportOptions): Promise<void> {
-  const size = checkDump(options.dump);
+  const size = options.dump === undefined ? undefined : checkDump(options.dump);
   const { clients, reporter } = context;
   const main = await deployedMain(pkg, clients, 'import');
   const { stack, transfer, outputs } = main;
   const mode = outputs[transfer.modeOutput];
-  if (mode !== 'maintenance') {
-    throw MastodonCfnError.of('transfer.notInMaintenance', `${stack.name} runs in ${mode} mode: an import replaces the database, so nothing may use it meanwhile. Set mastodon.mode: maintenance, deploy, and import again.`);
+  if ((options.dump !== undefined || options.secrets) && mode !== 'maintenance') {
+    throw MastodonCfnError.of(
+      'transfer.notInMaintenance',
+      `${stack.name} runs in ${mode} mode: an import of a database or of keys replaces what the running instance uses, so nothing may use it meanwhile. Set mastodon.mode: maintenance, deploy, and import again.`,
+    );
   }
   const secret = options.secrets ? await mastodonSecret(pkg, clients) : undefined;
-  if (!options.secrets) reporter.line("No --env-file: the instance keeps its own keys, so the old server's two-factor logins, encrypted columns and Web Push subscriptions will not work here (give its .env.production to carry them over).");
-
-  const { bucket, account } = await ownArtifactsBucket(clients, stack.region);
-  const s3 = clients.s3(stack.region);
-  const Key = dumpKey(transfer, 'import');
-  reporter.line(`Uploading ${options.dump} (${(size / 1024 ** 2).toFixed(1)} MiB) to s3://${bucket}/${Key} ...`);
-  reporter.status(`uploading ${options.dump}`);
-  try {
-    await uploadFile(s3, { Bucket: bucket, Key, ExpectedBucketOwner: account }, options.dump, size);
-    reporter.clear();
-    await runTransferTask(context, main, transfer.import, ['fetch', 'restore'], { [TRANSFER_VARIABLES.key]: Key, ...(options.allowDataLoss ? { [TRANSFER_VARIABLES.allowDataLoss]: 'true' } : {}) });
-  } finally {
-    reporter.clear();
-    // The dump holds every account's data: it stays nowhere but in the database.
-    await deleteObject(s3, { Bucket: bucket, Key });
+  if (options.dump !== undefined && size !== undefined) {
+    if (!options.secrets) reporter.line("No --env-file: the instance keeps its own keys, so the old server's two-factor logins, encrypted columns and Web Push subscriptions will not work here (give its .env.production to carry them over).");
+    await restoreDump(context, main, options.dump, size, options.allowDataLoss);
   }
-  reporter.line(`${stack.name}: restored ${options.dump}.`);
-
   if (secret && options.secrets) {
     const changed = await replaceSecretKeys(clients.secretsManager(secret.region), secret.arn, options.secrets);
     reporter.line(changed.length ? `Put the old server's ${changed.join(', ')} into ${secret.arn.split(':').at(-1)} (values not shown).` : "The Mastodon secret already holds the old server's keys.");
   }
-
-  const migrations: AfterDeployTask = { ...stack.oneOffTask!, description: 'migrations of the imported database (rails db:migrate)' };
-  await runAfterDeploy(clients.ecs(stack.region), migrations, outputs, stack, reporter, context.polling, {}, 'The restored data is in place: fix the cause and run mastodon-cfn run -- bundle exec rails db:migrate.');
-
+  if (options.dump !== undefined) {
+    const migrations: AfterDeployTask = { ...stack.oneOffTask!, description: 'migrations of the imported database (rails db:migrate)' };
+    await runAfterDeploy(clients.ecs(stack.region), migrations, outputs, stack, reporter, context.polling, {}, 'The restored data is in place: fix the cause and run mastodon-cfn run -- bundle exec rails db:migrate.');
+  }
   if (options.media) {
     const mediaBucket = requiredOutput(outputs, transfer.mediaBucketOutput, stack.name);
     reporter.line(`Copying the media into s3://${mediaBucket}/ ...`);
     const copied = await copyMedia(clients, options.media, { bucket: mediaBucket, prefix: '', region: stack.region }, reporter);
     reporter.line(`Media: ${copied.copied} files copied (${(copied.bytes / 1024 ** 2).toFixed(1)} MiB), ${copied.skipped} already there.`);
   }
-  reporter.line(`Imported into ${stack.name}. Next: set mastodon.mode: production and deploy${options.media ? '' : ' (and copy the media with import --media, or they stay on the old server)'}.`);
+  if (options.dump !== undefined) {
+    reporter.line(`Imported into ${stack.name}. Next: set mastodon.mode: production and deploy${options.media ? '' : ' (and copy the media with import --media, or they stay on the old server)'}.`);
+  }
+}
+
+/** Uploads the dump, restores it in the import task and deletes it again, whatever the task's outcome. */
+async function restoreDump(context: DeployerContext, main: DeployedMain, dump: string, size: number, allowDataLoss: boolean): Promise<void> {
+  const { clients, reporter } = context;
+  const { stack, transfer } = main;
+  const { bucket, account } = await ownArtifactsBucket(clients, stack.region);
+  const s3 = clients.s3(stack.region);
+  const Key = dumpKey(transfer, 'import');
+  reporter.line(`Uploading ${dump} (${(size / 1024 ** 2).toFixed(1)} MiB) to s3://${bucket}/${Key} ...`);
+  reporter.status(`uploading ${dump}`);
+  try {
+    await uploadFile(s3, { Bucket: bucket, Key, ExpectedBucketOwner: account }, dump, size);
+    reporter.clear();
+    await runTransferTask(context, main, transfer.import, ['fetch', 'restore'], { [TRANSFER_VARIABLES.key]: Key, ...(allowDataLoss ? { [TRANSFER_VARIABLES.allowDataLoss]: 'true' } : {}) });
+  } finally {
+    reporter.clear();
+    // The dump holds every account's data: it stays nowhere but in the database.
+    await deleteObject(s3, { Bucket: bucket, Key });
+  }
+  reporter.line(`${stack.name}: restored ${dump}.`);
 }
 
 export interface ExportOptions {
@@ -209,9 +223,9 @@ export async function exportInstance(pkg: DeployPackage, context: DeployerContex
   const secret = await mastodonSecret(pkg, clients);
   reporter.line(
     [
-      `Exported ${stack.name} to ${where}. The keys another server needs (SECRET_KEY_BASE, Active Record encryption, VAPID) are not in the bucket: read them with`,
-      `  aws secretsmanager get-secret-value --region ${secret.region} --secret-id ${secret.arn} --query SecretString --output text`,
-      `Another mastodon-cfn instance takes it all with: mastodon-cfn import --dump mastodon.dump --media ${where}media/ --env-file <those keys as KEY=value lines>`,
+      `Exported ${stack.name} to ${where}. The keys another server needs (SECRET_KEY_BASE, Active Record encryption, VAPID) are not in the bucket; write them where only you read them, as .env lines:`,
+      `  aws secretsmanager get-secret-value --region ${secret.region} --secret-id ${secret.arn} --query SecretString --output text | jq -r 'to_entries[] | "\\(.key)=\\(.value)"' > keys.env`,
+      `Another mastodon-cfn instance takes it all with: mastodon-cfn import --dump mastodon.dump --media ${where}media/ --env-file keys.env (after aws s3 cp ${where}mastodon.dump .)`,
     ].join('\n'),
   );
 }
