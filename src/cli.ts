@@ -201,12 +201,12 @@ export function createProgram(): Command {
     .option('--transfer-bucket <name...>', 'also allow import --media s3:// to read, and export --to to write, these buckets of yours')
     .action(async (flags: DeployFlags & { account?: string; transferBucket?: string[] }) => {
       if (flags.account !== undefined && !/^\d{12}$/.test(flags.account)) throw MastodonCfnError.of('usage.account', `--account takes a 12-digit AWS account id, got "${flags.account}"`, EXIT_USAGE);
+      const { bucketName } = await import('./aws/s3.js');
+      const transferBuckets = (flags.transferBucket ?? []).map((name) => bucketName(name, '--transfer-bucket'));
       // Offline: the build output is read without loading the deployer's AWS SDK.
       const { inMemoryPackage, readPackage } = await import('./deployer/manifest.js');
       const pkg = flags.package ? readPackage(flags.package) : inMemoryPackage(build(pipelineOptions(flags)).files);
       const { deployerPolicy, managedPolicies } = await import('./policy.js');
-      const { parseS3Folder } = await import('./aws/s3.js');
-      const transferBuckets = (flags.transferBucket ?? []).map((name) => parseS3Folder(`s3://${name}`, '--transfer-bucket').bucket);
       const { policy, unknownTypes } = deployerPolicy(pkg, flags.account, transferBuckets);
       printOut(`${JSON.stringify(managedPolicies(policy), null, 2)}\n`);
       if (unknownTypes.length) process.stderr.write(`mastodon-cfn policy: the permissions CloudFormation needs for ${unknownTypes.join(', ')} (from resources:) are not known to it: add them to the policy by hand.\n`);
@@ -259,10 +259,11 @@ export function createProgram(): Command {
       const deployer = await import('./deployer/index.js');
       const { readMastodonSecrets } = await import('./mastodon/envFile.js');
       // Every local input is read before anything is sent.
+      const dump = flags.dump === undefined ? undefined : deployer.checkDump(flags.dump);
       const media = flags.media === undefined ? undefined : deployer.mediaSource(flags.media);
       const secrets = flags.envFile === undefined ? undefined : readMastodonSecrets(flags.envFile);
       await withDeployer(flags, deployer, async (pkg, context) => {
-        await deployer.importInstance(pkg, context, { dump: flags.dump, media, secrets, allowDataLoss: Boolean(flags.allowDataLoss) });
+        await deployer.importInstance(pkg, context, { dump, media, secrets, allowDataLoss: Boolean(flags.allowDataLoss) });
       });
     });
 

@@ -16,7 +16,7 @@ import { listFolder, uploadFile } from '../src/deployer/objects.js';
 import { recordingReporter } from '../src/deployer/terminal.js';
 import { checkDump, exportInstance, importInstance } from '../src/deployer/transfer.js';
 import { readMastodonSecrets } from '../src/mastodon/envFile.js';
-import { API_CALL_LOG, buildConfig, failure, minimalYaml } from './support/build.js';
+import { API_CALL_LOG, buildConfig, failure, minimalYaml, runCli } from './support/build.js';
 import { CloudWatchLogsStandIn } from './support/cloudWatchLogs.js';
 import { EcsStandIn, type Machine, type TemplateTaskDefinition } from './support/ecsStandIn.js';
 import { FakeCloudFormation } from './support/fakeCloudFormation.js';
@@ -284,7 +284,7 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       const dump = oldServer('old_import', ['20240101000000', '20241007071624'], 4);
       newInstance('imported');
       const instance = await deployedInstance('imported');
-      await importInstance(instance.pkg, instance.context, { dump, media: mediaSource(mediaFolder()), secrets: readMastodonSecrets(envFile()), allowDataLoss: false });
+      await importInstance(instance.pkg, instance.context, { dump: checkDump(dump), media: mediaSource(mediaFolder()), secrets: readMastodonSecrets(envFile()), allowDataLoss: false });
 
       expect(count('imported', 'statuses')).to.equal(5);
       const lines = instance.reporter.lines.join('\n');
@@ -313,7 +313,7 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
     it('refuses unless the instance is deployed in maintenance mode, before sending anything', async () => {
       const dump = oldServer('old_running', ['20241007071624']);
       const instance = await deployedInstance('running', 'production');
-      const error = await failure(importInstance(instance.pkg, instance.context, { dump, allowDataLoss: false }));
+      const error = await failure(importInstance(instance.pkg, instance.context, { dump: checkDump(dump), allowDataLoss: false }));
       expect(error.message).to.equal(`${instance.build.names.stackName('main')} runs in production mode: an import of a database or of keys replaces what the running instance uses, so nothing may use it meanwhile. Set mastodon.mode: maintenance, deploy, and import again.`);
       expect(instance.ecs.calls).to.deep.equal([]);
       expect(await instance.transferObjects()).to.have.property('size', 0);
@@ -323,7 +323,7 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       const dump = oldServer('old_future', ['20241007071624', '20991231000000']);
       newInstance('future');
       const instance = await deployedInstance('future');
-      const error = await failure(importInstance(instance.pkg, instance.context, { dump, allowDataLoss: false }));
+      const error = await failure(importInstance(instance.pkg, instance.context, { dump: checkDump(dump), allowDataLoss: false }));
       expect(error.message).to.match(/^The restore of the dump \(pg_restore\) failed: restore exited with code 1 \(Essential container in task exited\)\. Its output is above/);
       expect(instance.reporter.lines.join('\n')).to.include('restore: mastodon-cfn import: the dump is of a newer Mastodon than v4.5.2: its newest migration is 20991231000000');
       expect(instance.migrations).to.deep.equal([]);
@@ -343,11 +343,33 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       expect(() => readMastodonSecrets(broken)).to.throw(`${broken}:2:1: not KEY=value`);
     });
 
+    it('the CLI refuses bad transfer options with exit code 2 and the option named, before it builds or calls AWS', () => {
+      const plain = join(postgres.work, 'cli-plain.sql');
+      writeFileSync(plain, 'CREATE TABLE x (id int);\n');
+      const keyless = join(postgres.work, 'keyless.env');
+      writeFileSync(keyless, 'LOCAL_DOMAIN=old.example\n');
+      const cases: [string[], string][] = [
+        [['import'], 'import takes --dump, --media or --env-file'],
+        [['import', '--dump', plain], `--dump ${plain} is not a dump in pg_dump's custom format`],
+        [['import', '--media', 's3://Bad_Bucket/'], '--media takes s3://<bucket>/<folder>/'],
+        // (Node 20 itself reads --env-file wherever it stands: a missing or unreadable one it refuses, exit code 9, before the tool runs.)
+        [['import', '--env-file', keyless], `${keyless} has no SECRET_KEY_BASE`],
+        [['export', '--to', 'my-bucket'], '--to takes s3://<bucket>/<folder>/'],
+        [['policy', '--transfer-bucket', 's3://x'], "--transfer-bucket takes a bucket's name"],
+      ];
+      for (const [args, message] of cases) {
+        const result = runCli([...args, '--config', join(postgres.work, 'no-config-needed.yaml')], { env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+        expect(result.status, `${args.join(' ')}: ${result.stderr}`).to.equal(2);
+        expect(result.stderr, args.join(' ')).to.include(message);
+        expect(result.stderr).to.not.match(/\n\s+at /);
+      }
+    });
+
     it('export writes a dump import restores and the media into an empty folder, and refuses a folder with anything in it', async () => {
       const dump = oldServer('old_export', ['20241007071624'], 6);
       newInstance('exported');
       const instance = await deployedInstance('exported');
-      await importInstance(instance.pkg, instance.context, { dump, media: mediaSource(mediaFolder()), allowDataLoss: false });
+      await importInstance(instance.pkg, instance.context, { dump: checkDump(dump), media: mediaSource(mediaFolder()), allowDataLoss: false });
       const s3 = instance.real.s3(instance.region);
       await new S3Client({ region: instance.region, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'leaving' }));
       const exporting = await deployedInstance('exported');
@@ -367,7 +389,7 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       // And in again, media from S3 this time, copied inside S3.
       newInstance('arrived_too');
       const arriving = await deployedInstance('arrived_too');
-      await importInstance(arriving.pkg, arriving.context, { dump: local, media: mediaSource('s3://leaving/2026/media/'), allowDataLoss: false });
+      await importInstance(arriving.pkg, arriving.context, { dump: checkDump(local), media: mediaSource('s3://leaving/2026/media/'), allowDataLoss: false });
       expect(count('arrived_too', 'statuses')).to.equal(7);
       expect([...(await listFolder(s3, { bucket: arriving.mediaBucket, prefix: '' })).keys()].sort()).to.deep.equal([...there.keys()].filter((key) => key.startsWith('media/')).map((key) => key.slice(6)).sort());
       const copied = await s3.send(new HeadObjectCommand({ Bucket: arriving.mediaBucket, Key: 'accounts/avatars/000/000/001/original/alice.png' }));

@@ -9,5 +9,5 @@ export { parseSince, showLogs } from './logs.js';
 export { formatStatus, httpProbe, status } from './status.js';
 export { detectDrift, formatDrift } from './drift.js';
 export { backup, deployedDatabase, formatSnapshots, listSnapshots } from './snapshots.js';
-export { exportInstance, importInstance } from './transfer.js';
+export { checkDump, exportInstance, importInstance } from './transfer.js';
 export { mediaSource } from './media.js';

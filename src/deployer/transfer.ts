@@ -23,8 +23,14 @@ const CUSTOM_FORMAT_MAGIC = 'PGDMP';
 /** What the task's disk holds besides the dump: pg_restore's list, and room to spare. */
 const DISK_RESERVE_GIB = 10;
 
+/** A dump checked before anything is sent. */
+export interface DumpFile {
+  path: string;
+  size: number;
+}
+
 /** Checks the dump before anything is sent: a file pg_restore reads (custom format) that fits the restore task's disk. */
-export function checkDump(path: string): number {
+export function checkDump(path: string): DumpFile {
   let size: number;
   const head = Buffer.alloc(CUSTOM_FORMAT_MAGIC.length);
   try {
@@ -46,7 +52,7 @@ export function checkDump(path: string): number {
   }
   const limit = (TRANSFER_DISK_GIB - DISK_RESERVE_GIB) * 1024 ** 3;
   if (size > limit) throw MastodonCfnError.of('usage.dump', `--dump ${path} is ${(size / 1024 ** 3).toFixed(1)} GiB; the restore task's disk (Fargate's most, ${TRANSFER_DISK_GIB} GiB) takes dumps up to ${limit / 1024 ** 3} GiB`, 2);
-  return size;
+  return { path, size };
 }
 
 interface DeployedMain {
@@ -111,8 +117,8 @@ async function mastodonSecret(pkg: DeployPackage, clients: Clients): Promise<{ r
 }
 
 export interface ImportOptions {
-  /** The dump to restore; without it, import only carries keys over or copies media (an interrupted copy goes on). */
-  dump?: string;
+  /** The dump to restore (checkDump); without it, import only carries keys over or copies media (an interrupted copy goes on). */
+  dump?: DumpFile;
   media?: MediaSource;
   /** The old server's keys (from --env-file), checked before the import starts. */
   secrets?: Partial<Record<MastodonSecretName, string>>;
@@ -128,7 +134,6 @@ export interface ImportOptions {
  * copies the media (in any mode).
  */
 export async function importInstance(pkg: DeployPackage, context: DeployerContext, options: ImportOptions): Promise<void> {
-  const size = options.dump === undefined ? undefined : checkDump(options.dump);
   const { clients, reporter } = context;
   const main = await deployedMain(pkg, clients, 'import');
   const { stack, transfer, outputs } = main;
@@ -140,9 +145,9 @@ export async function importInstance(pkg: DeployPackage, context: DeployerContex
     );
   }
   const secret = options.secrets ? await mastodonSecret(pkg, clients) : undefined;
-  if (options.dump !== undefined && size !== undefined) {
+  if (options.dump !== undefined) {
     if (!options.secrets) reporter.line("No --env-file: the instance keeps its own keys, so the old server's two-factor logins, encrypted columns and Web Push subscriptions will not work here (give its .env.production to carry them over).");
-    await restoreDump(context, main, options.dump, size, options.allowDataLoss);
+    await restoreDump(context, main, options.dump, options.allowDataLoss);
   }
   if (secret && options.secrets) {
     const changed = await replaceSecretKeys(clients.secretsManager(secret.region), secret.arn, options.secrets);
@@ -164,7 +169,7 @@ export async function importInstance(pkg: DeployPackage, context: DeployerContex
 }
 
 /** Uploads the dump, restores it in the import task and deletes it again, whatever the task's outcome. */
-async function restoreDump(context: DeployerContext, main: DeployedMain, dump: string, size: number, allowDataLoss: boolean): Promise<void> {
+async function restoreDump(context: DeployerContext, main: DeployedMain, { path: dump, size }: DumpFile, allowDataLoss: boolean): Promise<void> {
   const { clients, reporter } = context;
   const { stack, transfer } = main;
   const { bucket, account } = await ownArtifactsBucket(clients, stack.region);
