@@ -29,6 +29,17 @@ describe('mastodon-cfn policy: the IAM policy the deployer needs for a build', (
     expect(result.stdout).to.include('arn:aws:cloudformation:us-east-1:123456789012:stack/social-prod-certificates/*');
   });
 
+  it('lets import and export touch only the stack’s transfer folder and media bucket, and the user’s buckets only when named', () => {
+    const pkg = inMemoryPackage(buildConfig({ yaml: minimalYaml('provider: { region: eu-central-1 }\n') }).files);
+    const without = statements(deployerPolicy(pkg, '123456789012').policy);
+    expect(without.TransferDumps).to.deep.include({ Action: ['s3:DeleteObject', 's3:AbortMultipartUpload'], Resource: 'arn:aws:s3:::mastodon-cfn-artifacts-123456789012-eu-central-1/social-prod/transfer/*' });
+    expect(without.TransferMedia!.Resource).to.equal('arn:aws:s3:::social-prod*/*');
+    expect(without).to.not.have.property('TransferBuckets');
+    const named = statements(deployerPolicy(pkg, '123456789012', ['my-archive']).policy);
+    expect(named.TransferBuckets).to.deep.include({ Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::my-archive'] });
+    expect(named.TransferBucketObjects!.Resource).to.deep.equal(['arn:aws:s3:::my-archive/*']);
+  });
+
   it('scopes the deployer’s own calls to the stacks’ resources; only actions without a resource type, and CloudFormation’s own provisioning, are on "*"', () => {
     const { policy } = policyOf(minimalYaml('provider: { region: eu-central-1 }\n'));
     const byId = statements(policy);
