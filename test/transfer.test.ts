@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { RunTaskCommand } from '@aws-sdk/client-ecs';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { DescribeTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -328,6 +328,22 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       expect(instance.reporter.lines.join('\n')).to.include('restore: mastodon-cfn import: the dump is of a newer Mastodon than v4.5.2: its newest migration is 20991231000000');
       expect(instance.migrations).to.deep.equal([]);
       expect(await instance.transferObjects()).to.have.property('size', 0);
+    });
+
+    it('keeps the uploaded dump, and says how to delete it, when it loses track of a task that may still read it', async () => {
+      const dump = oldServer('old_lost', ['20241007071624']);
+      newInstance('lost');
+      const instance = await deployedInstance('lost');
+      const expired = Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' });
+      const ecs = { send: (command: object) => (command instanceof DescribeTasksCommand ? Promise.reject(expired) : instance.ecs.send(command)) };
+      const context = { ...instance.context, clients: { ...instance.context.clients, ecs: () => ecs } };
+      expect(await failure<Error>(importInstance(instance.pkg, context, { dump: checkDump(dump), allowDataLoss: false }))).to.equal(expired);
+      const kept = [...(await instance.transferObjects()).keys()];
+      expect(kept).to.have.length(1);
+      expect(instance.reporter.lines.join('\n')).to.include(`while the task may still use it: once the task has stopped, delete it with aws s3 rm s3://${artifactsBucket(ACCOUNT, instance.region)}/${instance.build.names.transferPrefix}${kept[0]}`);
+      await instance.ecs.settled();
+      // As the user then does.
+      await new S3Client({ region: instance.region, forcePathStyle: true }).send(new DeleteObjectCommand({ Bucket: artifactsBucket(ACCOUNT, instance.region), Key: `${instance.build.names.transferPrefix}${kept[0]}` }));
     });
 
     it('refuses what is no custom-format dump, a media folder that is not public/system, and an .env.production without SECRET_KEY_BASE, before any AWS call', () => {

@@ -76,17 +76,44 @@ function dumpKey(transfer: TransferTasks, what: 'import' | 'export'): string {
   return `${transfer.prefix}${what}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.dump`;
 }
 
+/** The dump's object in the stack's transfer folder, and whether a task may still be reading or writing it. */
+interface TransferObject {
+  bucket: string;
+  account: string;
+  key: string;
+  taskMayRun: boolean;
+}
+
+/**
+ * Gives `body` a new key in the transfer folder, and deletes the object afterwards, whatever the outcome (the
+ * dump holds every account's data: it stays nowhere but in the database), unless a task may still use it.
+ */
+async function throughTransferFolder<T>(context: DeployerContext, main: DeployedMain, what: 'import' | 'export', body: (object: TransferObject) => Promise<T>): Promise<T> {
+  const { stack, transfer } = main;
+  const { bucket, account } = await ownArtifactsBucket(context.clients, stack.region);
+  const object: TransferObject = { bucket, account, key: dumpKey(transfer, what), taskMayRun: false };
+  try {
+    return await body(object);
+  } finally {
+    context.reporter.clear();
+    const where = `s3://${bucket}/${object.key}`;
+    if (object.taskMayRun) context.reporter.line(`The dump stays at ${where} while the task may still use it: once the task has stopped, delete it with aws s3 rm ${where}`);
+    else await deleteObject(context.clients.s3(stack.region), { Bucket: bucket, Key: object.key });
+  }
+}
+
 /**
  * Runs a transfer task and prints what its two containers wrote. A failure names the container that
  * failed and its reason (the task's own words: a refused dump says why), then what to do.
  */
-async function runTransferTask(context: DeployerContext, main: DeployedMain, task: AfterDeployTask, containers: string[], environment: Record<string, string>): Promise<void> {
+async function runTransferTask(context: DeployerContext, main: DeployedMain, task: AfterDeployTask, containers: string[], object: TransferObject, environment: Record<string, string> = {}): Promise<void> {
   const { stack, outputs } = main;
   const ecs = context.clients.ecs(stack.region);
   const logs = context.clients.logs(stack.region);
   context.reporter.line(`${stack.name}: running the ${task.description} as a one-off task...`);
   context.reporter.status(`${stack.name}: ${task.description}`);
-  const started = await startTask(ecs, task, outputs, stack.name, task.description, { environment, containers });
+  const started = await startTask(ecs, task, outputs, stack.name, task.description, { environment: { [TRANSFER_VARIABLES.key]: object.key, ...environment }, containers });
+  object.taskMayRun = true;
   let outcome;
   try {
     outcome = await waitForStop(ecs, started, task.container, context.polling);
@@ -94,8 +121,10 @@ async function runTransferTask(context: DeployerContext, main: DeployedMain, tas
     if (!(error instanceof Interrupted)) throw error;
     context.reporter.clear();
     await ecs.send(new StopTaskCommand({ cluster: started.cluster, task: started.taskArn, reason: `Stopped by mastodon-cfn (Ctrl-C)` }));
+    object.taskMayRun = false;
     throw MastodonCfnError.of('transfer.interrupted', `Stopped the ${task.description} (task ${started.taskArn.split('/').at(-1)}); a restore commits only at its end, so the database is as it was.`, 130);
   }
+  object.taskMayRun = false;
   context.reporter.clear();
   const group = requiredOutput(outputs, task.outputs.logGroup, stack.name);
   for (const container of containers) {
@@ -168,24 +197,17 @@ export async function importInstance(pkg: DeployPackage, context: DeployerContex
   }
 }
 
-/** Uploads the dump, restores it in the import task and deletes it again, whatever the task's outcome. */
+/** Uploads the dump and restores it in the import task. */
 async function restoreDump(context: DeployerContext, main: DeployedMain, { path: dump, size }: DumpFile, allowDataLoss: boolean): Promise<void> {
   const { clients, reporter } = context;
   const { stack, transfer } = main;
-  const { bucket, account } = await ownArtifactsBucket(clients, stack.region);
-  const s3 = clients.s3(stack.region);
-  const Key = dumpKey(transfer, 'import');
-  reporter.line(`Uploading ${dump} (${(size / 1024 ** 2).toFixed(1)} MiB) to s3://${bucket}/${Key} ...`);
-  reporter.status(`uploading ${dump}`);
-  try {
-    await uploadFile(s3, { Bucket: bucket, Key, ExpectedBucketOwner: account }, dump, size);
+  await throughTransferFolder(context, main, 'import', async (object) => {
+    reporter.line(`Uploading ${dump} (${(size / 1024 ** 2).toFixed(1)} MiB) to s3://${object.bucket}/${object.key} ...`);
+    reporter.status(`uploading ${dump}`);
+    await uploadFile(clients.s3(stack.region), { Bucket: object.bucket, Key: object.key, ExpectedBucketOwner: object.account }, dump, size);
     reporter.clear();
-    await runTransferTask(context, main, transfer.import, ['fetch', 'restore'], { [TRANSFER_VARIABLES.key]: Key, ...(allowDataLoss ? { [TRANSFER_VARIABLES.allowDataLoss]: 'true' } : {}) });
-  } finally {
-    reporter.clear();
-    // The dump holds every account's data: it stays nowhere but in the database.
-    await deleteObject(s3, { Bucket: bucket, Key });
-  }
+    await runTransferTask(context, main, transfer.import, ['fetch', 'restore'], object, allowDataLoss ? { [TRANSFER_VARIABLES.allowDataLoss]: 'true' } : {});
+  });
   reporter.line(`${stack.name}: restored ${dump}.`);
 }
 
@@ -208,17 +230,13 @@ export async function exportInstance(pkg: DeployPackage, context: DeployerContex
   if (!(await folderIsEmpty(targetS3, target))) throw MastodonCfnError.of('transfer.targetNotEmpty', `${where} already holds objects: export writes only into an empty folder, so that it overwrites nothing. Name another folder.`);
   if (outputs[transfer.modeOutput] !== 'maintenance') reporter.line(`${stack.name} runs in ${outputs[transfer.modeOutput]} mode: what is posted after the dump is not in it. To move the instance, deploy in maintenance mode first.`);
 
-  const { bucket } = await ownArtifactsBucket(clients, stack.region);
-  const s3 = clients.s3(stack.region);
-  const Key = dumpKey(transfer, 'export');
   const dump = `${target.prefix}mastodon.dump`;
-  try {
-    await runTransferTask(context, main, transfer.export, ['dump', 'upload'], { [TRANSFER_VARIABLES.key]: Key });
-    const { ContentLength } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key }));
-    await copyObject(targetS3, { Bucket: bucket, Key }, { Bucket: target.bucket, Key: dump }, ContentLength ?? 0);
-  } finally {
-    await deleteObject(s3, { Bucket: bucket, Key });
-  }
+  await throughTransferFolder(context, main, 'export', async (object) => {
+    await runTransferTask(context, main, transfer.export, ['dump', 'upload'], object);
+    const source = { Bucket: object.bucket, Key: object.key };
+    const { ContentLength } = await clients.s3(stack.region).send(new HeadObjectCommand({ ...source, ExpectedBucketOwner: object.account }));
+    await copyObject(targetS3, source, { Bucket: target.bucket, Key: dump }, ContentLength ?? 0);
+  });
   reporter.line(`Wrote the dump to s3://${target.bucket}/${dump}.`);
   if (options.media) {
     const mediaBucket = requiredOutput(outputs, transfer.mediaBucketOutput, stack.name);
