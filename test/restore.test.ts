@@ -76,13 +76,17 @@ describe('restore, backup and snapshots against moto_server (real RDS snapshot A
     await cluster('other', { user: 'postgres' });
     expect(await refusal('other-snap')).to.equal("database.restoreFrom names snapshot other-snap, whose master user is postgres: Mastodon's tasks log in as mastodon, and a restored database keeps its snapshot's master user.");
     await cluster('newer', { version: '17.6' });
-    expect(await refusal('newer-snap')).to.equal('database.restoreFrom names a snapshot of PostgreSQL 17.6, newer than database.engineVersion 16.10: a database cannot be restored to an older major version. Set database.engineVersion to 17.6 or later.');
+    expect(await refusal('newer-snap')).to.equal('database.restoreFrom names a snapshot of PostgreSQL 17.6, newer than database.engineVersion 16.10: a database cannot be restored to an older version. Set database.engineVersion to 17.6 or later.');
 
     // Size small's RDS snapshot moves to Aurora, but Aurora takes a DB snapshot only by its ARN.
     await rdsOf().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'small-db', Engine: 'postgres', EngineVersion: '16.11', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: 20, MasterUsername: 'mastodon', MasterUserPassword: 'a'.repeat(32), StorageEncrypted: true }));
     const small = (await rdsOf().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'small-db', DBSnapshotIdentifier: 'small-db-snap' }))).DBSnapshot;
     expect(await refusal('small-db-snap')).to.equal(`database.restoreFrom names the DB snapshot small-db-snap by its identifier, and Aurora restores a DB snapshot only by its ARN: set database.restoreFrom: ${small.DBSnapshotArn}, build and deploy again.`);
-    await preflight(aurora(small.DBSnapshotArn), clients(), silent);
+    // Nor into an earlier minor version than the snapshot's, as Aurora's default is behind RDS's.
+    expect(await refusal(small.DBSnapshotArn)).to.equal('database.restoreFrom names a snapshot of PostgreSQL 16.11, newer than database.engineVersion 16.10: a database cannot be restored to an older version. Set database.engineVersion to 16.11 or later.');
+    await rdsOf().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'small-db-older', Engine: 'postgres', EngineVersion: '16.10', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: 20, MasterUsername: 'mastodon', MasterUserPassword: 'a'.repeat(32), StorageEncrypted: true }));
+    const older = (await rdsOf().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'small-db-older', DBSnapshotIdentifier: 'small-db-older-snap' }))).DBSnapshot;
+    await preflight(aurora(older.DBSnapshotArn), clients(), silent);
   });
 
   it('backup snapshots the deployed database and prints its id; snapshots lists it with the automated one, newest first, with dates', async () => {

@@ -47,6 +47,8 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
   /** Runs a compiled container's script as the RDS master user would: a role that is no superuser and owns only its database. */
   function runScript(container: Container, dumpFile: string, database: string, extra: Record<string, string> = {}) {
     expect(container.EntryPoint).to.deep.equal(['sh', '-c']);
+    // As the fetch container leaves it when it has fetched the dump.
+    if (container.Name === 'restore') writeFileSync(`${dumpFile}.fetched`, '');
     const result = spawnSync('sh', ['-c', container.Command[0]], {
       encoding: 'utf8',
       env: { PATH: `${postgres.bin}:${process.env.PATH}`, ...plainEnvironment(container), PGHOST: '127.0.0.1', PGPORT: String(postgres.port), PGUSER: 'master', PGDATABASE: database, PGSSLMODE: 'disable', DUMP_FILE: dumpFile, ...extra },
@@ -438,7 +440,7 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       const machine: Machine = { resolve: String, secret: async () => '', environment: {} };
       const essential = structuredClone(definition);
       essential.ContainerDefinitions[0].Essential = true;
-      expect(() => new EcsStandIn({ x: essential }, machine, new CloudWatchLogsStandIn())).to.throw('SUCCESS cannot be the condition on the essential container fetch');
+      expect(() => new EcsStandIn({ x: essential }, machine, new CloudWatchLogsStandIn())).to.throw('COMPLETE cannot be the condition on the essential container fetch');
       const ecs = new EcsStandIn({ x: definition }, machine, new CloudWatchLogsStandIn());
       const network = { awsvpcConfiguration: { subnets: ['subnet-1'] } };
       expect((await failure<Error>(ecs.send(new RunTaskCommand({ taskDefinition: 'x', cluster: 'c', networkConfiguration: network, overrides: { containerOverrides: [{ name: 'migrate' }] } })))).message).to.equal('Override for container named migrate is not a container in the TaskDefinition.');

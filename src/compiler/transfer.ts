@@ -1,5 +1,5 @@
 import { mastodonFacts, OLDEST_IMPORTABLE_MIGRATION } from '../mastodon/facts.js';
-import { Ref, Sub, type ContainerDefinition } from './cfn.js';
+import { Join, Ref, Sub, type ContainerDefinition } from './cfn.js';
 import { awsLogs, environmentList, fargateTaskDefinition, oneOffTask, postgresClient, taskRole } from './compute.js';
 import type { CompileStep, TransferTasks } from './fragment.js';
 import { Ids, OutputIds } from './naming.js';
@@ -17,6 +17,14 @@ export const TRANSFER_DISK_GIB = 200;
 export const TRANSFER_VARIABLES = { bucket: 'TRANSFER_BUCKET', key: 'DUMP_KEY', allowDataLoss: 'ALLOW_DATA_LOSS' } as const;
 
 const volume = { SourceVolume: 'transfer', ContainerPath: '/transfer' };
+
+/**
+ * The second container of a task starts once the first has exited (DependsOn COMPLETE) and reads the first's
+ * outcome from a file it leaves on success: with SUCCESS, a first container that failed could leave the
+ * second, and the task, waiting forever (aws/containers-roadmap#817).
+ */
+const FETCHED = 'fetched';
+const DUMPED = 'dumped';
 
 /** Both containers start with `sh -c`: the postgres image's entrypoint would otherwise decide what runs. */
 function shell(script: string): Pick<ContainerDefinition, 'EntryPoint' | 'Command'> {
@@ -62,6 +70,7 @@ $drop$;`;
  */
 export const RESTORE_SCRIPT = `set -eu
 fail() { echo "mastodon-cfn import: $*" >&2; exit 1; }
+[ -e "$DUMP_FILE.${FETCHED}" ] || fail "the dump was not fetched from the transfer folder: the fetch container's output says why"
 list="$DUMP_FILE.list"
 pg_restore --list "$DUMP_FILE" > "$list" || fail "pg_restore cannot read the dump: is it whole, and made with pg_dump --format=custom by a pg_dump no newer than PostgreSQL $(pg_restore --version | awk '{print $3}')?"
 newest=$(pg_restore --data-only --table=schema_migrations --file=- "$DUMP_FILE" | awk '/^COPY /{rows=1; next} /^\\\\\\.$/{rows=0} rows && $1 ~ /^[0-9]+$/ && (newest == "" || $1 + 0 > newest + 0) {newest=$1} END{print newest}')
@@ -94,15 +103,18 @@ echo "Restored the dump (newest migration $newest) into $PGDATABASE."
 /** The export's dump: the whole database, in pg_dump's custom format (what pg_restore, and import, read). */
 export const DUMP_SCRIPT = `set -eu
 pg_dump --format=custom --file="$DUMP_FILE"
+touch "$DUMP_FILE.${DUMPED}"
 echo "Dumped $PGDATABASE: $(wc -c < "$DUMP_FILE") bytes."
 `;
 
 export const FETCH_SCRIPT = `set -eu
 aws s3 cp --only-show-errors "s3://$${TRANSFER_VARIABLES.bucket}/$${TRANSFER_VARIABLES.key}" "$DUMP_FILE"
+touch "$DUMP_FILE.${FETCHED}"
 echo "Fetched s3://$${TRANSFER_VARIABLES.bucket}/$${TRANSFER_VARIABLES.key}."
 `;
 
 export const UPLOAD_SCRIPT = `set -eu
+[ -e "$DUMP_FILE.${DUMPED}" ] || { echo "mastodon-cfn export: pg_dump did not finish: the dump container's output says why" >&2; exit 1; }
 aws s3 cp --only-show-errors "$DUMP_FILE" "s3://$${TRANSFER_VARIABLES.bucket}/$${TRANSFER_VARIABLES.key}"
 echo "Uploaded the dump to s3://$${TRANSFER_VARIABLES.bucket}/$${TRANSFER_VARIABLES.key}."
 `;
@@ -110,13 +122,14 @@ echo "Uploaded the dump to s3://$${TRANSFER_VARIABLES.bucket}/$${TRANSFER_VARIAB
 /**
  * `mastodon-cfn import` and `export`: two one-off tasks of two containers that share the task's disk. The
  * AWS CLI moves the dump to or from the artifacts bucket (the task role may touch only the stack's transfer
- * prefix there), and PostgreSQL's own client dumps or restores it. The second container starts only after the
- * first succeeded (DependsOn SUCCESS), and its exit code is the task's outcome.
+ * prefix there), and PostgreSQL's own client dumps or restores it. The second container starts after the
+ * first exited and goes on only if it succeeded; its exit code is the task's outcome.
  */
 export const compileTransfer: CompileStep = (config, names) => {
   const facts = mastodonFacts(config.mastodon.version);
   const logs = (name: string) => awsLogs(Ids.MastodonLogGroup, name);
   const bucket = Sub('mastodon-cfn-artifacts-${AWS::AccountId}-${AWS::Region}');
+  const bucketArn = Sub('arn:${AWS::Partition}:s3:::mastodon-cfn-artifacts-${AWS::AccountId}-${AWS::Region}');
   const awsCli = (name: string, script: string, essential: boolean, dependsOn?: string): ContainerDefinition => ({
     Name: name,
     Image: AWS_CLI_IMAGE,
@@ -125,7 +138,7 @@ export const compileTransfer: CompileStep = (config, names) => {
     Environment: environmentList({ DUMP_FILE, [TRANSFER_VARIABLES.bucket]: bucket, AWS_REGION: Ref('AWS::Region') }),
     MountPoints: [volume],
     LogConfiguration: logs(name),
-    ...(dependsOn ? { DependsOn: [{ ContainerName: dependsOn, Condition: 'SUCCESS' }] } : {}),
+    ...(dependsOn ? { DependsOn: [{ ContainerName: dependsOn, Condition: 'COMPLETE' }] } : {}),
   });
   const postgres = (name: string, script: string, essential: boolean, environment: Record<string, string>, dependsOn?: string): ContainerDefinition => ({
     Name: name,
@@ -134,7 +147,7 @@ export const compileTransfer: CompileStep = (config, names) => {
     ...shell(script),
     MountPoints: [volume],
     LogConfiguration: logs(name),
-    ...(dependsOn ? { DependsOn: [{ ContainerName: dependsOn, Condition: 'SUCCESS' }] } : {}),
+    ...(dependsOn ? { DependsOn: [{ ContainerName: dependsOn, Condition: 'COMPLETE' }] } : {}),
   });
   const task = (family: string, containers: ContainerDefinition[]) =>
     fargateTaskDefinition({
@@ -160,7 +173,9 @@ export const compileTransfer: CompileStep = (config, names) => {
     main: {
       Resources: {
         [Ids.TransferTaskRole]: taskRole('transfer', [
-          { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: Sub(`arn:\${AWS::Partition}:s3:::mastodon-cfn-artifacts-\${AWS::AccountId}-\${AWS::Region}/${names.transferPrefix}*`) },
+          { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: Join('', [bucketArn, `/${names.transferPrefix}*`]) },
+          // Without it S3 answers a missing key with 403, not 404: a wrong key would read as a permission problem.
+          { Effect: 'Allow', Action: 's3:ListBucket', Resource: bucketArn, Condition: { StringLike: { 's3:prefix': `${names.transferPrefix}*` } } },
         ]),
         [Ids.ImportTaskDefinition]: task('import', [
           awsCli('fetch', FETCH_SCRIPT, false),

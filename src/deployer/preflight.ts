@@ -121,7 +121,12 @@ export async function findSnapshot(rds: AwsClient, kind: SnapshotKind, id: strin
   }
 }
 
-const major = (version: string | undefined) => Number((version ?? '').split('.')[0]);
+/** PostgreSQL versions (16.10, 17.6) compared part by part, as numbers. */
+function compareEngineVersions(a: string, b: string): number {
+  const [pa, pb] = [a, b].map((version) => version.split('.').map(Number));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
 
 /**
  * Refuses a restore RDS or the tasks would fail on, before any change set: a snapshot that is not
@@ -155,8 +160,9 @@ async function checkRestoreSnapshot(clients: Clients, stack: DeployStack, databa
   if (snapshot.engine && !(snapshot.engine === database.engine || (aurora && snapshot.engine === DATABASE_ENGINES.rds.engine))) {
     throw refuse(`names a snapshot of a ${snapshot.engine} database, which a ${database.engine} database cannot be restored from.`);
   }
-  if (major(snapshot.engineVersion) > major(database.engineVersion)) {
-    throw refuse(`names a snapshot of PostgreSQL ${snapshot.engineVersion}, newer than database.engineVersion ${database.engineVersion}: a database cannot be restored to an older major version. Set database.engineVersion to ${snapshot.engineVersion} or later.`);
+  // RDS restores a snapshot into its own version or a later one, never an earlier: at size small, and from an RDS snapshot into Aurora (whose default minor may be behind RDS's).
+  if (snapshot.engineVersion && compareEngineVersions(snapshot.engineVersion, database.engineVersion) > 0) {
+    throw refuse(`names a snapshot of PostgreSQL ${snapshot.engineVersion}, newer than database.engineVersion ${database.engineVersion}: a database cannot be restored to an older version. Set database.engineVersion to ${snapshot.engineVersion} or later.`);
   }
 }
 
