@@ -196,7 +196,7 @@ export function createProgram(): Command {
     });
 
   packageOption(program.command('policy'), undefined)
-    .description('print the least-privilege IAM policy that deploy, diff, status, logs, run, drift and remove need for this build (offline), as a list of managed policy documents within IAM\'s size limit')
+    .description('print the least-privilege IAM policy that deploy, diff, status, logs, run, drift, backup, snapshots, import, export, remove and cost --prices-from-aws need for this build (offline), as a list of managed policy documents within IAM\'s size limit')
     .option('--account <id>', 'the AWS account id to put in the ARNs (default: any, *)')
     .option('--transfer-bucket <name...>', 'also allow import --media s3:// to read, and export --to to write, these buckets of yours')
     .action(async (flags: DeployFlags & { account?: string; transferBucket?: string[] }) => {
@@ -250,18 +250,22 @@ export function createProgram(): Command {
     .description("bring an existing Mastodon server in (deployed in maintenance mode): restore its pg_dump, carry its keys over, run the migrations and copy its media")
     .option('--dump <file>', "the old server's database, made there with pg_dump --format=custom")
     .option('--media <folder>', "the old server's media: its public/system folder, or s3://<bucket>/<folder>/ where it stored them")
-    .option('--env-file <file>', "the old server's .env.production: its SECRET_KEY_BASE, OTP_SECRET, Active Record encryption and VAPID keys go into the kept Mastodon secret")
+    .option('--env-production <file>', "the old server's .env.production: its SECRET_KEY_BASE, OTP_SECRET, Active Record encryption and VAPID keys go into the kept Mastodon secret")
+    // Node 20 reads --env-file wherever it stands and exits 9 on a missing file before any of the tool runs: the same, under a name Node leaves alone.
+    .option('--env-file <file>', 'the same as --env-production')
     .option('--allow-data-loss', 'replace a database that already has local posts')
-    .action(async (flags: DeployFlags & { dump?: string; media?: string; envFile?: string }) => {
-      if (flags.dump === undefined && flags.media === undefined && flags.envFile === undefined) {
-        throw MastodonCfnError.of('usage.import', 'import takes --dump, --media or --env-file (a first import takes all three; --media alone goes on with an interrupted copy)', EXIT_USAGE);
+    .action(async (flags: DeployFlags & { dump?: string; media?: string; envFile?: string; envProduction?: string }) => {
+      if (flags.envFile !== undefined && flags.envProduction !== undefined) throw MastodonCfnError.of('usage.import', 'give --env-production or --env-file, not both', EXIT_USAGE);
+      const envFile = flags.envProduction ?? flags.envFile;
+      if (flags.dump === undefined && flags.media === undefined && envFile === undefined) {
+        throw MastodonCfnError.of('usage.import', 'import takes --dump, --media or --env-production (a first import takes all three; --media alone goes on with an interrupted copy)', EXIT_USAGE);
       }
       const deployer = await import('./deployer/index.js');
       const { readMastodonSecrets } = await import('./mastodon/envFile.js');
       // Every local input is read before anything is sent.
       const dump = flags.dump === undefined ? undefined : deployer.checkDump(flags.dump);
       const media = flags.media === undefined ? undefined : deployer.mediaSource(flags.media);
-      const secrets = flags.envFile === undefined ? undefined : readMastodonSecrets(flags.envFile);
+      const secrets = envFile === undefined ? undefined : readMastodonSecrets(envFile, flags.envProduction !== undefined ? '--env-production' : '--env-file');
       await withDeployer(flags, deployer, async (pkg, context) => {
         await deployer.importInstance(pkg, context, { dump, media, secrets, allowDataLoss: Boolean(flags.allowDataLoss) });
       });

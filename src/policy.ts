@@ -3,7 +3,7 @@ import type { PolicyDocument, PolicyStatement } from './aws/iam.js';
 import { knowsProvisioning, provisioningActions } from './aws/provisioning.js';
 import { MANAGED_POLICY_LIMITS } from './aws/limits.js';
 import { SEARCH } from './aws/search.js';
-import { artifactsBucket, pascal } from './compiler/naming.js';
+import { artifactsBucket, Ids, pascal } from './compiler/naming.js';
 import type { DeployPackage, DeployStack } from './deployer/manifest.js';
 
 /**
@@ -76,13 +76,14 @@ export function deployerPolicy(pkg: DeployPackage, account = '*', transferBucket
     );
   }
   const moving = stacks.find((stack) => stack.transfer);
+  const mediaBuckets = prefix.length <= generated.length ? `${generated}-${Ids.MediaBucket.toLowerCase()}-*` : `${generated}*`;
   if (moving) {
     statements.push(
       // import and export delete their dump from the transfer folder, whole or in parts, once the task has read or written it.
       statement('TransferDumps', ['s3:DeleteObject', 's3:AbortMultipartUpload'], `arn:aws:s3:::${artifactsBucket(account, moving.region)}/${moving.transfer!.prefix}*`),
-      // The media bucket's name is CloudFormation's, after the stack's.
-      statement('TransferMediaBucket', ['s3:ListBucket'], `arn:aws:s3:::${generated}*`),
-      statement('TransferMedia', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], `arn:aws:s3:::${generated}*/*`),
+      // The media bucket's name is CloudFormation's, after the stack's and the logical id: whole, for a stack name that CloudFormation need not shorten.
+      statement('TransferMediaBucket', ['s3:ListBucket'], `arn:aws:s3:::${mediaBuckets}`),
+      statement('TransferMedia', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], `arn:aws:s3:::${mediaBuckets}/*`),
     );
   }
   if (transferBuckets.length) {

@@ -33,7 +33,7 @@ describe('mastodon-cfn policy: the IAM policy the deployer needs for a build', (
     const pkg = inMemoryPackage(buildConfig({ yaml: minimalYaml('provider: { region: eu-central-1 }\n') }).files);
     const without = statements(deployerPolicy(pkg, '123456789012').policy);
     expect(without.TransferDumps).to.deep.include({ Action: ['s3:DeleteObject', 's3:AbortMultipartUpload'], Resource: 'arn:aws:s3:::mastodon-cfn-artifacts-123456789012-eu-central-1/social-prod/transfer/*' });
-    expect(without.TransferMedia!.Resource).to.equal('arn:aws:s3:::social-prod*/*');
+    expect(without.TransferMedia!.Resource).to.equal('arn:aws:s3:::social-prod-mediabucket-*/*');
     expect(without).to.not.have.property('TransferBuckets');
     const named = statements(deployerPolicy(pkg, '123456789012', ['my-archive']).policy);
     expect(named.TransferBuckets).to.deep.include({ Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::my-archive'] });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -348,6 +349,24 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       await new S3Client({ region: instance.region, forcePathStyle: true }).send(new DeleteObjectCommand({ Bucket: artifactsBucket(ACCOUNT, instance.region), Key: `${instance.build.names.transferPrefix}${kept[0]}` }));
     });
 
+    it('a fetch that fails ends the import task with the restore saying so, instead of leaving it waiting', async () => {
+      newInstance('unfetched');
+      const instance = await deployedInstance('unfetched');
+      const key = `${instance.build.names.transferPrefix}import-never-uploaded.dump`;
+      const environment = [{ name: 'DUMP_KEY', value: key }];
+      const started = await instance.ecs.send(
+        new RunTaskCommand({ cluster: 'c', taskDefinition: arnOf('ImportTaskDefinition'), networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1'] } }, overrides: { containerOverrides: [{ name: 'fetch', environment }, { name: 'restore', environment }] } }),
+      );
+      await instance.ecs.settled();
+      const [task] = (await instance.ecs.send(new DescribeTasksCommand({ cluster: 'c', tasks: [started.tasks[0].taskArn] }))).tasks;
+      expect(task.lastStatus).to.equal('STOPPED');
+      expect(task.containers.map((c: { name: string; exitCode?: number }) => [c.name, c.exitCode !== 0])).to.deep.equal([['fetch', true], ['restore', true]]);
+      const logs = instance.context.clients.logs('us-east-1');
+      const id = started.tasks[0].taskArn.split('/').at(-1);
+      const { events } = await logs.send(new GetLogEventsCommand({ logGroupName: instance.build.names.logGroup('mastodon'), logStreamName: `restore/restore/${id}`, startFromHead: true }));
+      expect(events.map((e: { message: string }) => e.message).join('\n')).to.include("the dump was not fetched from the transfer folder: the fetch container's output says why");
+    });
+
     it('refuses what is no custom-format dump, a media folder that is not public/system, and an .env.production without SECRET_KEY_BASE, before any AWS call', () => {
       const plain = join(postgres.work, 'plain-dump.sql');
       writeFileSync(plain, '-- PostgreSQL database dump\n');
@@ -359,6 +378,15 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       const broken = join(postgres.work, 'broken.env');
       writeFileSync(broken, 'SECRET_KEY_BASE=x\nthis is not a line of dotenv\n');
       expect(() => readMastodonSecrets(broken)).to.throw(`${broken}:2:1: not KEY=value`);
+      const unclosed = join(postgres.work, 'unclosed.env');
+      writeFileSync(unclosed, 'SECRET_KEY_BASE="abc\n');
+      expect(() => readMastodonSecrets(unclosed)).to.throw(`${unclosed}:1:17: the value of SECRET_KEY_BASE opens a quote it does not close`);
+      // The usual slips with --media: the folder above public/system, or one inside it.
+      const live = join(postgres.work, 'live', 'public');
+      mkdirSync(join(live, 'system', 'accounts'), { recursive: true });
+      expect(() => mediaSource(live)).to.throw(`did you mean ${join(live, 'system')}?`);
+      expect(() => mediaSource(join(live, 'system', 'accounts'))).to.throw(`did you mean ${join(live, 'system')}?`);
+      expect(mediaSource(`S3://bucket/folder`)).to.deep.equal({ kind: 's3', location: { bucket: 'bucket', prefix: 'folder/' } });
     });
 
     it('the CLI refuses bad transfer options with exit code 2 and the option named, before it builds or calls AWS', () => {
@@ -367,11 +395,14 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       const keyless = join(postgres.work, 'keyless.env');
       writeFileSync(keyless, 'LOCAL_DOMAIN=old.example\n');
       const cases: [string[], string][] = [
-        [['import'], 'import takes --dump, --media or --env-file'],
+        [['import'], 'import takes --dump, --media or --env-production'],
         [['import', '--dump', plain], `--dump ${plain} is not a dump in pg_dump's custom format`],
         [['import', '--media', 's3://Bad_Bucket/'], '--media takes s3://<bucket>/<folder>/'],
         // (Node 20 itself reads --env-file wherever it stands: a missing or unreadable one it refuses, exit code 9, before the tool runs.)
         [['import', '--env-file', keyless], `${keyless} has no SECRET_KEY_BASE`],
+        [['import', '--env-production', join(postgres.work, 'missing.env')], `--env-production ${join(postgres.work, 'missing.env')}: `],
+        [['import', '--env-production', keyless, '--env-file', keyless], 'give --env-production or --env-file, not both'],
+        [['import', '--media', postgres.work], `--media ${postgres.work} holds none of accounts`],
         [['export', '--to', 'my-bucket'], '--to takes s3://<bucket>/<folder>/'],
         [['policy', '--transfer-bucket', 's3://x'], "--transfer-bucket takes a bucket's name"],
       ];

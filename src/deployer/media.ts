@@ -1,8 +1,9 @@
 import { GetBucketLocationCommand } from '@aws-sdk/client-s3';
 import { lstatSync, readdirSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseS3Folder, type S3Location } from '../aws/s3.js';
 import { MastodonCfnError } from '../errors.js';
+import { fileSystemReason, isSystemError } from '../fileErrors.js';
 import { MEDIA_CACHE_CONTROL, MEDIA_FOLDERS } from '../mastodon/facts.js';
 import type { Clients } from './aws.js';
 import { copyObject, listFolder, uploadFile } from './objects.js';
@@ -12,17 +13,23 @@ export type MediaSource = { kind: 'folder'; path: string } | { kind: 's3'; locat
 
 /** `--media`: Mastodon's public/system folder, or the S3 folder the old server stored its media in. */
 export function mediaSource(value: string): MediaSource {
-  if (value.startsWith('s3://')) return { kind: 's3', location: parseS3Folder(value, '--media') };
+  if (/^s3:\/\//i.test(value)) return { kind: 's3', location: parseS3Folder(value.replace(/^s3:/i, 's3:'), '--media') };
+  if (value === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw MastodonCfnError.of('usage.media', `--media takes the old server's public/system folder, or s3://<bucket>/<folder>/, got ${JSON.stringify(value)}`, 2);
+  }
   const path = resolve(value);
   let entries: string[];
   try {
-    if (!statSync(path).isDirectory()) throw new Error('not a folder');
+    if (!statSync(path).isDirectory()) throw MastodonCfnError.of('usage.media', `--media ${value} is a file: give the old server's public/system folder, or s3://<bucket>/<folder>/`, 2);
     entries = readdirSync(path);
   } catch (error) {
-    throw MastodonCfnError.of('usage.media', `--media ${value}: cannot read that folder (${(error as Error).message}); give the old server's public/system folder, or s3://<bucket>/<folder>/`, 2);
+    if (isSystemError(error)) throw MastodonCfnError.of('usage.media', `--media ${value}: ${fileSystemReason(error, path)}; give the old server's public/system folder, or s3://<bucket>/<folder>/`, 2);
+    throw error;
   }
   if (!MEDIA_FOLDERS.some((folder) => entries.includes(folder))) {
-    throw MastodonCfnError.of('usage.media', `--media ${value} holds none of ${MEDIA_FOLDERS.join(', ')}: give the folder Mastodon stores its files in (public/system, or PAPERCLIP_ROOT_PATH), not its parent`, 2);
+    // The usual slips: the folder above public/system, or one of the folders in it.
+    const hint = entries.includes('system') ? `: did you mean ${join(value, 'system')}?` : (MEDIA_FOLDERS as readonly string[]).includes(basename(path)) ? `: did you mean ${dirname(path)}?` : '';
+    throw MastodonCfnError.of('usage.media', `--media ${value} holds none of ${MEDIA_FOLDERS.join(', ')}: give the folder Mastodon stores its files in (public/system, or PAPERCLIP_ROOT_PATH)${hint}`, 2);
   }
   return { kind: 'folder', path };
 }

@@ -35,8 +35,10 @@ export function checkDump(path: string): DumpFile {
   const head = Buffer.alloc(CUSTOM_FORMAT_MAGIC.length);
   try {
     const stat = statSync(path);
+    if (stat.isDirectory()) throw MastodonCfnError.of('usage.dump', `--dump ${path} is a folder (pg_dump's directory format?): make the dump with pg_dump --format=custom, one file`, 2);
     if (!stat.isFile()) throw MastodonCfnError.of('usage.dump', `--dump ${path} is not a file`, 2);
     size = stat.size;
+    if (size === 0) throw MastodonCfnError.of('usage.dump', `--dump ${path} is empty: make the dump on the old server with pg_dump --format=custom`, 2);
     const fd = openSync(path, 'r');
     try {
       readSync(fd, head, 0, head.length, 0);
@@ -44,7 +46,7 @@ export function checkDump(path: string): DumpFile {
       closeSync(fd);
     }
   } catch (error) {
-    if (isSystemError(error)) throw MastodonCfnError.of('usage.dump', `--dump ${path}: ${fileSystemReason(error, path)}`, 2);
+    if (isSystemError(error)) throw MastodonCfnError.of('usage.dump', `--dump ${path}: ${error.code === 'ENOENT' ? 'there is no such file' : fileSystemReason(error, path)}`, 2);
     throw error;
   }
   if (head.toString('latin1') !== CUSTOM_FORMAT_MAGIC) {
@@ -149,7 +151,7 @@ export interface ImportOptions {
   /** The dump to restore (checkDump); without it, import only carries keys over or copies media (an interrupted copy goes on). */
   dump?: DumpFile;
   media?: MediaSource;
-  /** The old server's keys (from --env-file), checked before the import starts. */
+  /** The old server's keys (from --env-production), checked before the import starts. */
   secrets?: Partial<Record<MastodonSecretName, string>>;
   allowDataLoss: boolean;
 }
@@ -175,7 +177,7 @@ export async function importInstance(pkg: DeployPackage, context: DeployerContex
   }
   const secret = options.secrets ? await mastodonSecret(pkg, clients) : undefined;
   if (options.dump !== undefined) {
-    if (!options.secrets) reporter.line("No --env-file: the instance keeps its own keys, so the old server's two-factor logins, encrypted columns and Web Push subscriptions will not work here (give its .env.production to carry them over).");
+    if (!options.secrets) reporter.line("No --env-production: the instance keeps its own keys, so the old server's two-factor logins, encrypted columns and Web Push subscriptions will not work here (give its .env.production to carry them over).");
     await restoreDump(context, main, options.dump, options.allowDataLoss);
   }
   if (secret && options.secrets) {
@@ -248,7 +250,7 @@ export async function exportInstance(pkg: DeployPackage, context: DeployerContex
     [
       `Exported ${stack.name} to ${where}. The keys another server needs (SECRET_KEY_BASE, Active Record encryption, VAPID) are not in the bucket; write them where only you read them, as .env lines:`,
       `  aws secretsmanager get-secret-value --region ${secret.region} --secret-id ${secret.arn} --query SecretString --output text | jq -r 'to_entries[] | "\\(.key)=\\(.value)"' > keys.env`,
-      `Another mastodon-cfn instance takes it all with: mastodon-cfn import --dump mastodon.dump --media ${where}media/ --env-file keys.env (after aws s3 cp ${where}mastodon.dump .)`,
+      `Another mastodon-cfn instance takes it all with: mastodon-cfn import --dump mastodon.dump --media ${where}media/ --env-production keys.env (after aws s3 cp ${where}mastodon.dump .)`,
     ].join('\n'),
   );
 }

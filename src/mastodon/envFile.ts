@@ -14,14 +14,14 @@ export type MastodonSecretName = (typeof MASTODON_SECRET_VARIABLES)[number];
  * OTP_SECRET) and its Web Push identity (VAPID). dotenv's format: `KEY=value`, `export KEY=value`, values in
  * single or double quotes, `#` comments. Every other key is left alone: the config decides the rest.
  */
-export function readMastodonSecrets(path: string): Partial<Record<MastodonSecretName, string>> {
+export function readMastodonSecrets(path: string, option = '--env-production'): Partial<Record<MastodonSecretName, string>> {
   let text: string;
   try {
     const { size } = statSync(path);
-    if (size > MAX_ENV_FILE_BYTES) throw MastodonCfnError.of('usage.envFile', `--env-file ${path} is ${size.toLocaleString('en-US')} bytes; a .env.production is a few kilobytes (at most ${MAX_ENV_FILE_BYTES.toLocaleString('en-US')})`, 2);
+    if (size > MAX_ENV_FILE_BYTES) throw MastodonCfnError.of('usage.envFile', `${option} ${path} is ${size.toLocaleString('en-US')} bytes; a .env.production is a few kilobytes (at most ${MAX_ENV_FILE_BYTES.toLocaleString('en-US')})`, 2);
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if (isSystemError(error)) throw MastodonCfnError.of('usage.envFile', `--env-file ${path}: ${fileSystemReason(error, path)}`, 2);
+    if (isSystemError(error)) throw MastodonCfnError.of('usage.envFile', `${option} ${path}: ${fileSystemReason(error, path)}`, 2);
     throw error;
   }
   const found: Partial<Record<MastodonSecretName, string>> = {};
@@ -33,6 +33,7 @@ export function readMastodonSecrets(path: string): Partial<Record<MastodonSecret
     const [, key, rest] = match;
     if (!(MASTODON_SECRET_VARIABLES as readonly string[]).includes(key)) continue;
     const quoted = /^(['"])(.*)\1\s*(#.*)?$/.exec(rest);
+    if (!quoted && /^['"]/.test(rest)) throw MastodonCfnError.of('usage.envFile', `${path}:${index + 1}:${raw.indexOf('=') + 2}: the value of ${key} opens a quote it does not close`, 2);
     const value = quoted ? quoted[2] : rest.replace(/\s+#.*$/, '').trim();
     if (value === '') throw MastodonCfnError.of('usage.envFile', `${path}:${index + 1}:${raw.indexOf('=') + 2}: ${key} is empty`, 2);
     found[key as MastodonSecretName] = value;
