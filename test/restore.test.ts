@@ -35,7 +35,8 @@ describe('database.restoreFrom: the database created from a snapshot', () => {
     const [instanceId, instance] = databaseOf(`size: small\ndatabase: { restoreFrom: "${arn}" }\n`);
     expect(instanceId).to.equal('PostgresInstance');
     expect(instance.Properties.DBSnapshotIdentifier).to.equal(arn);
-    for (const key of ['MasterUsername', 'MasterUserPassword', 'DBName', 'StorageEncrypted']) expect(instance.Properties, key).to.not.have.property(key);
+    // AllocatedStorage too: the restore takes the snapshot's, and RDS refuses less than it holds.
+    for (const key of ['MasterUsername', 'MasterUserPassword', 'DBName', 'StorageEncrypted', 'AllocatedStorage']) expect(instance.Properties, key).to.not.have.property(key);
 
     // Without it, a new database of its own: user, generated password, encrypted.
     const [, created] = databaseOf('');
@@ -87,6 +88,15 @@ describe('restore, backup and snapshots against moto_server (real RDS snapshot A
     await rdsOf().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'small-db-older', Engine: 'postgres', EngineVersion: '16.10', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: 20, MasterUsername: 'mastodon', MasterUserPassword: 'a'.repeat(32), StorageEncrypted: true }));
     const older = (await rdsOf().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'small-db-older', DBSnapshotIdentifier: 'small-db-older-snap' }))).DBSnapshot;
     await preflight(aurora(older.DBSnapshotArn), clients(), silent);
+
+    // Size small's storage grows to 100 GiB: a database that had that much or more fits only Aurora.
+    await rdsOf().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'grown-db', Engine: 'postgres', EngineVersion: '16.11', DBInstanceClass: 'db.t4g.micro', AllocatedStorage: 150, MasterUsername: 'mastodon', MasterUserPassword: 'a'.repeat(32), StorageEncrypted: true }));
+    const grown = (await rdsOf().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'grown-db', DBSnapshotIdentifier: 'grown-db-snap' }))).DBSnapshot;
+    const smallSize = (restoreFrom: string) => readPackage(writePackage([mainStack(`restore-${Math.random().toString(36).slice(2, 8)}`, { logicalId: 'PostgresInstance', engine: 'postgres', engineVersion: '16.11', restoreFrom, maxStorageGb: 100 })]));
+    expect((await failure(preflight(smallSize('grown-db-snap'), clients(), silent))).message).to.match(
+      new RegExp(`: database.restoreFrom names a snapshot of a database of 150 GiB, and size small's grows to 100 GiB at most: restore it at size standard \\(Aurora, whose storage grows by itself\\), with restoreFrom: ${grown.DBSnapshotArn}\\.$`),
+    );
+    await preflight(smallSize('small-db-snap'), clients(), silent);
   });
 
   it('backup snapshots the deployed database and prints its id; snapshots lists it with the automated one, newest first, with dates', async () => {

@@ -17,6 +17,10 @@ export const databasePassword = secretKey(databaseSecretArn, 'password');
 const databaseServer = (config: Config) => (config.size === 'small' ? Ids.PostgresInstance : Ids.DatabaseCluster);
 
 /** The engine and version of the database the stack creates, for the deployer's check that AWS still creates it. */
+/** gp3's minimum for RDS; storage autoscaling grows it up to the maximum before a full disk stops Mastodon (size small). */
+const SMALL_STORAGE_GB = 20;
+const SMALL_MAX_STORAGE_GB = 100;
+
 export function databaseEngineOf(config: Config) {
   return {
     logicalId: databaseServer(config),
@@ -24,6 +28,7 @@ export function databaseEngineOf(config: Config) {
     engineVersion: config.database.engineVersion,
     masterUsername: DATABASE_USER,
     ...(config.database.restoreFrom ? { restoreFrom: config.database.restoreFrom } : {}),
+    ...(config.size === 'small' ? { maxStorageGb: SMALL_MAX_STORAGE_GB } : {}),
   };
 }
 
@@ -130,9 +135,6 @@ function auroraDatabase(config: Config): Fragment {
 
 /** RDS for PostgreSQL on the smallest Graviton instance, one availability zone (size small). */
 const SMALL_INSTANCE_CLASS = 'db.t4g.micro';
-/** gp3's minimum for RDS; storage autoscaling grows it up to the maximum before a full disk stops Mastodon. */
-const SMALL_STORAGE_GB = 20;
-const SMALL_MAX_STORAGE_GB = 100;
 
 function smallDatabase(config: Config): Fragment {
   return {
@@ -147,7 +149,8 @@ function smallDatabase(config: Config): Fragment {
             // An RDS instance takes its port as a string (AWS::RDS::DBInstance Port).
             Port: String(POSTGRES_PORT),
             ...commonSettings(config),
-            AllocatedStorage: String(SMALL_STORAGE_GB),
+            // A restore takes the snapshot's storage (RestoreDBInstanceFromDBSnapshot refuses less than it holds).
+            ...(config.database.restoreFrom ? {} : { AllocatedStorage: String(SMALL_STORAGE_GB) }),
             MaxAllocatedStorage: SMALL_MAX_STORAGE_GB,
             StorageType: 'gp3',
             MultiAZ: false,

@@ -225,6 +225,8 @@ export interface DatabaseEngine {
   masterUsername: string;
   /** database.restoreFrom: the snapshot the database is created from. */
   restoreFrom?: string;
+  /** The most storage the database grows to (size small's RDS instance; Aurora's volume grows by itself). */
+  maxStorageGb?: number;
 }
 
 export interface Manifest {

@@ -101,6 +101,8 @@ interface FoundSnapshot {
   masterUsername?: string;
   engine?: string;
   engineVersion?: string;
+  /** GiB the database had (DB snapshots; Aurora's volume has no size to give). */
+  allocatedStorage?: number;
 }
 
 const notFound = (error: unknown) => /^DB(Cluster)?SnapshotNotFound(Fault)?$/.test((error as { name?: string }).name ?? '');
@@ -114,7 +116,7 @@ export async function findSnapshot(rds: AwsClient, kind: SnapshotKind, id: strin
       return found && { kind, arn: found.DBClusterSnapshotArn ?? id, status: found.Status ?? 'unknown', encrypted: Boolean(found.StorageEncrypted), masterUsername: found.MasterUsername, engine: found.Engine, engineVersion: found.EngineVersion };
     }
     const found = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id, SnapshotType }))).DBSnapshots?.[0];
-    return found && { kind, arn: found.DBSnapshotArn ?? id, status: found.Status ?? 'unknown', encrypted: Boolean(found.Encrypted), masterUsername: found.MasterUsername, engine: found.Engine, engineVersion: found.EngineVersion };
+    return found && { kind, arn: found.DBSnapshotArn ?? id, status: found.Status ?? 'unknown', encrypted: Boolean(found.Encrypted), masterUsername: found.MasterUsername, engine: found.Engine, engineVersion: found.EngineVersion, allocatedStorage: found.AllocatedStorage };
   } catch (error) {
     if (notFound(error)) return undefined;
     throw error;
@@ -159,6 +161,9 @@ async function checkRestoreSnapshot(clients: Clients, stack: DeployStack, databa
   }
   if (snapshot.engine && !(snapshot.engine === database.engine || (aurora && snapshot.engine === DATABASE_ENGINES.rds.engine))) {
     throw refuse(`names a snapshot of a ${snapshot.engine} database, which a ${database.engine} database cannot be restored from.`);
+  }
+  if (database.maxStorageGb !== undefined && snapshot.allocatedStorage !== undefined && snapshot.allocatedStorage >= database.maxStorageGb) {
+    throw refuse(`names a snapshot of a database of ${snapshot.allocatedStorage} GiB, and size small's grows to ${database.maxStorageGb} GiB at most: restore it at size standard (Aurora, whose storage grows by itself), with restoreFrom: ${snapshot.arn}.`);
   }
   // RDS restores a snapshot into its own version or a later one, never an earlier: at size small, and from an RDS snapshot into Aurora (whose default minor may be behind RDS's).
   if (snapshot.engineVersion && compareEngineVersions(snapshot.engineVersion, database.engineVersion) > 0) {
