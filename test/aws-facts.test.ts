@@ -136,7 +136,7 @@ describe('AWS facts: engine versions', () => {
     expect(standard.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'DatabaseCluster', engine: 'aurora-postgresql', engineVersion: '16.10', masterUsername: 'mastodon' });
     const rds = small();
     expect(rds.resources().PostgresInstance.Properties).to.deep.include({ Engine: 'postgres', EngineVersion: '16.11' });
-    expect(rds.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'PostgresInstance', engine: 'postgres', engineVersion: '16.11', masterUsername: 'mastodon' });
+    expect(rds.manifest.stacks.find((stack) => stack.role === 'main')!.database).to.deep.equal({ logicalId: 'PostgresInstance', engine: 'postgres', engineVersion: '16.11', masterUsername: 'mastodon', maxStorageGb: 100 });
   });
 
   it('takes a minor version newer than the table, for deploy to ask RDS about', () => {

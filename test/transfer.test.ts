@@ -97,6 +97,8 @@ describe('moving an instance in and out (real PostgreSQL)', function () {
       const result = runScript(restore(), dump, 'new_a');
       expect(result.output).to.include("The dump's newest migration is 20241007071624");
       expect(result.status, result.output).to.equal(0);
+      // Nothing but its own lines: no warning about what the master user may not analyze.
+      expect(result.output).to.not.include('WARNING');
       expect(count('new_a', 'statuses')).to.equal(4);
       expect(count('new_a', 'local_statuses')).to.equal(3);
       expect(postgres.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'statuses'", 'new_a')).to.equal('master');

@@ -96,7 +96,8 @@ SQL
 } | psql -X -q -v ON_ERROR_STOP=1 --file=- || fail "the restore failed and was rolled back: the database is as it was before"
 [ ! -e "$list.failed" ] || fail "pg_restore stopped before the end of the dump; nothing was committed, the database is as it was before"
 [ "$(psql -XAtc 'SELECT max(version) FROM schema_migrations')" = "$newest" ] || fail "the restore did not leave the dump's migrations in the database"
-psql -X -q -c 'ANALYZE'
+# Fresh statistics for the planner; the master user may analyze only its own tables, so quiet about the catalogs.
+PGOPTIONS='-c client_min_messages=error' psql -X -q -c 'ANALYZE'
 echo "Restored the dump (newest migration $newest) into $PGDATABASE."
 `;
 
