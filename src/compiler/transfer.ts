@@ -131,25 +131,18 @@ export const compileTransfer: CompileStep = (config, names) => {
   const logs = (name: string) => awsLogs(Ids.MastodonLogGroup, name);
   const bucket = Sub('mastodon-cfn-artifacts-${AWS::AccountId}-${AWS::Region}');
   const bucketArn = Sub('arn:${AWS::Partition}:s3:::mastodon-cfn-artifacts-${AWS::AccountId}-${AWS::Region}');
-  const awsCli = (name: string, script: string, essential: boolean, dependsOn?: string): ContainerDefinition => ({
+  /** A container of a transfer task: its image and connection (`client`), its script, on the shared disk; the second waits for the first to exit. */
+  const container = (name: string, client: Pick<ContainerDefinition, 'Image' | 'Environment' | 'Secrets'>, script: string, essential: boolean, dependsOn?: string): ContainerDefinition => ({
     Name: name,
-    Image: AWS_CLI_IMAGE,
-    Essential: essential,
-    ...shell(script),
-    Environment: environmentList({ DUMP_FILE, [TRANSFER_VARIABLES.bucket]: bucket, AWS_REGION: Ref('AWS::Region') }),
-    MountPoints: [volume],
-    LogConfiguration: logs(name),
-    ...(dependsOn ? { DependsOn: [{ ContainerName: dependsOn, Condition: 'COMPLETE' }] } : {}),
-  });
-  const postgres = (name: string, script: string, essential: boolean, environment: Record<string, string>, dependsOn?: string): ContainerDefinition => ({
-    Name: name,
-    ...postgresClient(config, { DUMP_FILE, ...environment }),
+    ...client,
     Essential: essential,
     ...shell(script),
     MountPoints: [volume],
     LogConfiguration: logs(name),
     ...(dependsOn ? { DependsOn: [{ ContainerName: dependsOn, Condition: 'COMPLETE' }] } : {}),
   });
+  const awsCli = { Image: AWS_CLI_IMAGE, Environment: environmentList({ DUMP_FILE, [TRANSFER_VARIABLES.bucket]: bucket, AWS_REGION: Ref('AWS::Region') }) };
+  const postgres = (environment: Record<string, string> = {}) => postgresClient(config, { DUMP_FILE, ...environment });
   const task = (family: string, containers: ContainerDefinition[]) =>
     fargateTaskDefinition({
       family: `${names.prefix}-${family}`,
@@ -179,10 +172,10 @@ export const compileTransfer: CompileStep = (config, names) => {
           { Effect: 'Allow', Action: 's3:ListBucket', Resource: bucketArn, Condition: { StringLike: { 's3:prefix': `${names.transferPrefix}*` } } },
         ]),
         [Ids.ImportTaskDefinition]: task('import', [
-          awsCli('fetch', FETCH_SCRIPT, false),
-          postgres('restore', RESTORE_SCRIPT, true, { MASTODON_VERSION: config.mastodon.version, MASTODON_SCHEMA_VERSION: facts.schemaVersion, OLDEST_MIGRATION: OLDEST_IMPORTABLE_MIGRATION }, 'fetch'),
+          container('fetch', awsCli, FETCH_SCRIPT, false),
+          container('restore', postgres({ MASTODON_VERSION: config.mastodon.version, MASTODON_SCHEMA_VERSION: facts.schemaVersion, OLDEST_MIGRATION: OLDEST_IMPORTABLE_MIGRATION }), RESTORE_SCRIPT, true, 'fetch'),
         ]),
-        [Ids.ExportTaskDefinition]: task('export', [postgres('dump', DUMP_SCRIPT, false, {}), awsCli('upload', UPLOAD_SCRIPT, true, 'dump')]),
+        [Ids.ExportTaskDefinition]: task('export', [container('dump', postgres(), DUMP_SCRIPT, false), container('upload', awsCli, UPLOAD_SCRIPT, true, 'dump')]),
       },
       Outputs: {
         [OutputIds.ImportTaskDefinition]: { Description: 'Task that restores a dump from the artifacts bucket (mastodon-cfn import)', Value: Ref(Ids.ImportTaskDefinition) },
