@@ -17,3 +17,34 @@ export const quantity = (count: number, unit: string) => (count === 1 && !/^(mil
 
 /** `2026-12-03 04:05`: a moment in UTC to the minute, as status and drift print when something happened. */
 export const utcMinute = (moment: Date | string | number) => new Date(moment).toISOString().slice(0, 16).replace('T', ' ');
+
+/** How many letters (case aside) must change, be added or be removed to make one word the other. */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+/** The known word nearest to another, however far (ties: the first known). */
+export function nearest(word: string, known: readonly string[]): { word: string; distance: number } | undefined {
+  let best: { word: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(word, candidate);
+    if (best === undefined || distance < best.distance) best = { word: candidate, distance };
+  }
+  return best;
+}
+
+/** The known word nearest to a mistyped one, when it is near enough to be what was meant. */
+export function closest(unknown: string, known: readonly string[]): string | undefined {
+  const found = nearest(unknown, known);
+  return found && found.distance <= Math.max(2, unknown.length / 3) ? found.word : undefined;
+}

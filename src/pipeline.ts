@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
-import { compile, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
+import { compile, stackProblems, templateText, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
+import { keepsItsData } from './compiler/extensions.js';
 import { makeNames, type Names } from './compiler/naming.js';
 import { estimate, type Estimate, type PricedStack } from './cost/estimate.js';
 import { architecture, type Architecture } from './diagram/architecture.js';
@@ -8,12 +9,14 @@ import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isPlainObject } from './config/path.js';
 import type { Config } from './config/types.js';
 import { validateConfig } from './config/validate.js';
-import { resolveVariables } from './config/variables.js';
-import { byPosition, MastodonCfnError } from './errors.js';
+import { resolveVariables, type AwsLookup, type AwsValues } from './config/variables.js';
+import { byPosition, MastodonCfnError, type Problem } from './errors.js';
+import { loadPlugins, runHook, type HookName, type LoadedPlugin, type PluginOptions, type Templates } from './plugins.js';
 
 /**
  * The build pipeline, one stage after another:
- * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile → estimate and draw.
+ * load (YAML with positions) → resolve variables → validate (schema, then semantic checks) → compile
+ * (with resources.extensions) → plugins' hooks → check → estimate and draw.
  * Each stage reports all of its problems at once; the first stage with problems stops the build.
  */
 export interface PipelineOptions {
@@ -21,12 +24,29 @@ export interface PipelineOptions {
   /** CLI options: `${opt:NAME}`; `stage` and `region` also override provider.stage and provider.region. */
   options: Record<string, string | undefined>;
   env: Record<string, string | undefined>;
+  /** `--param name=value`: `${param:name}`. */
+  params?: Record<string, string>;
+  /** What was read from AWS for variables that need it (`${aws:accountId}`, `${cf:…}`). */
+  aws?: AwsValues;
+}
+
+/** The config's variables need values from AWS that the build does not have: `buildWith` reads them and builds again. */
+export class NeedsAws extends Error {
+  constructor(
+    readonly lookups: AwsLookup[],
+    /** provider.profile, as far as the config resolved: the credentials to read with. */
+    readonly profile: string | undefined,
+  ) {
+    super(`the config reads ${lookups.map((lookup) => lookup.variable).join(', ')} from AWS`);
+  }
 }
 
 export interface ValidConfig {
   loaded: LoadedConfig;
   config: Config;
   names: Names;
+  /** The stacks whose outputs variables read (`${cf:}`). */
+  variableStacks: { region: string; name: string }[];
 }
 
 export interface Build extends ValidConfig {
@@ -48,7 +68,11 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
   const fail = (problems: MastodonCfnError['problems']) => new MastodonCfnError(problems, loaded.file);
 
   // A variable that fails does not stop the checks: every problem of the file is reported at once.
-  const variables = resolveVariables(loaded, { options: options.options, env: options.env });
+  const variables = resolveVariables(loaded, { options: options.options, env: options.env, params: options.params, baseDir: dirname(resolve(options.configFile)), aws: options.aws });
+  if (variables.awsLookups.length > 0) {
+    const provider = variables.config.provider;
+    throw new NeedsAws(variables.awsLookups, isPlainObject(provider) && typeof provider.profile === 'string' ? provider.profile : undefined);
+  }
   const resolved = variables.config;
   // With no region in the config or on the command line, AWS_REGION decides, as for every AWS tool.
   const configRegion = isPlainObject(resolved.provider) ? resolved.provider.region : undefined;
@@ -76,27 +100,118 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
   const problems = [...variables.problems, ...validation.problems.filter((problem) => !concernsFailed(problem.path))];
   if (problems.length > 0) throw fail(problems.sort(byPosition));
   const { config } = validation;
-  return { loaded, config, names: makeNames(config.service, config.provider.stage, config.provider.tags) };
+  return { loaded, config, names: makeNames(config.service, config.provider.stage, config.provider.tags), variableStacks: variables.stacksRead };
 }
 
-export function build(options: PipelineOptions): Build {
-  const valid = loadValidConfig(options);
+/** Compiles a valid config; a problem of `resources:` or `resources.extensions` is reported where it is written. */
+function compileValid(valid: ValidConfig): CompiledStack[] {
+  const compiled = compile(valid.config, valid.names);
+  if (compiled.problems.length > 0) throw located(valid, compiled.problems);
+  return compiled.stacks;
+}
+
+function located(valid: ValidConfig, problems: Problem[]): MastodonCfnError {
+  return new MastodonCfnError(
+    problems.map((problem) => (problem.origin || !problem.path ? problem : { ...problem, ...valid.loaded.locate(configKeys(problem.path), { key: true }) })),
+    valid.loaded.file,
+  );
+}
+
+/** The keys of a dotted path; under resources.extensions.<id>.<section>, the rest is one key (it may be a path of its own, as DistributionConfig.Comment). */
+function configKeys(path: string): string[] {
+  const keys = path.split('.');
+  return keys[0] === 'resources' && keys[1] === 'extensions' && keys.length > 5 ? [...keys.slice(0, 4), keys.slice(4).join('.')] : keys;
+}
+
+/** Checks the stacks as they are to be written (CloudFormation's limits), writes them out, prices and draws them. */
+function finish(valid: ValidConfig, stacks: CompiledStack[]): Build {
   const { config, names, loaded } = valid;
-  const compiled = compile(config, names);
-  if (compiled.problems.length > 0) {
-    throw new MastodonCfnError(
-      compiled.problems.map((problem) => ({ ...problem, ...loaded.locate(problem.path.split('.'), { key: true }) })),
-      loaded.file,
-    );
-  }
+  const problems = stackProblems(stacks);
+  if (problems.length > 0) throw new MastodonCfnError(problems, loaded.file);
   const files = new Map<string, string>();
-  for (const stack of compiled.stacks) files.set(names.templateFile(stack.role), stack.text);
+  for (const stack of stacks) files.set(names.templateFile(stack.role), stack.text);
   // Priced and drawn from the templates as written: exactly what CloudFormation will be asked to create.
-  const written = compiled.stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) }));
+  const written = stacks.map((stack) => ({ name: stack.name, region: stack.region, template: JSON.parse(files.get(names.templateFile(stack.role))!) }));
   const monthly = estimate(written, config.provider.region);
   const picture = architecture(written, monthly, `${config.domain}: ${names.prefix} on AWS (size ${config.size})`);
-  const manifest = toManifest(compiled.stacks, config, names, monthly);
+  const manifest = toManifest(stacks, config, names, monthly, valid.variableStacks);
   files.set('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
   files.set(DIAGRAM_FILE, toSvg(picture));
-  return { ...valid, stacks: compiled.stacks, manifest, files, written, estimate: monthly, architecture: picture };
+  return { ...valid, stacks, manifest, files, written, estimate: monthly, architecture: picture };
+}
+
+/**
+ * The offline build of a config with no plugins and no variable read from AWS (the tests' build);
+ * the CLI builds with `buildWith`, which also reads AWS and runs plugins.
+ */
+export function build(options: PipelineOptions): Build {
+  const valid = loadValidConfig(options);
+  if (valid.config.plugins.length > 0) throw new Error('a config with plugins is built by buildWith, which runs them');
+  return finish(valid, compileValid(valid));
+}
+
+/** What the CLI's build can reach beyond the config: AWS for variables, and the terminal for what plugins say. */
+export interface BuildEnvironment {
+  /** Reads what variables need from AWS; `known` is what earlier passes read, `profile` the config's provider.profile. */
+  readAws(lookups: AwsLookup[], known: AwsValues | undefined, profile: string | undefined): Promise<AwsValues>;
+  /** The command being run, as plugins are told it. */
+  command: string;
+  /** The hooks to run after compiling, in order: after:compile, and for deploy before:deploy too. */
+  hooks: HookName[];
+  /** Where plugins' lines (and the note of what is read from AWS) go. */
+  write(line: string): void;
+}
+
+/** How many times variables may need AWS again because of what AWS answered (`${cf:${aws:accountId}-x.Out}` needs two). */
+const MAX_AWS_PASSES = 4;
+
+export interface FullBuild extends Build {
+  plugins: LoadedPlugin[];
+}
+
+/** The valid config, with what its variables need read from AWS (saying what is read). */
+export async function loadValidConfigWith(options: PipelineOptions, environment: Pick<BuildEnvironment, 'readAws' | 'write'>): Promise<ValidConfig> {
+  let current = options;
+  for (let pass = 0; ; pass++) {
+    try {
+      return loadValidConfig(current);
+    } catch (error) {
+      if (!(error instanceof NeedsAws)) throw error;
+      if (pass === MAX_AWS_PASSES) throw MastodonCfnError.of('variables.awsTooDeep', `variables still need AWS after ${MAX_AWS_PASSES} reads (${error.lookups.map((lookup) => lookup.variable).join(', ')}): each read named what to read next; refused, as a config's variables are a few levels deep`);
+      environment.write(`Reading ${error.lookups.map((lookup) => lookup.variable).join(', ')} from AWS (the config's variables need ${error.lookups.length === 1 ? 'it' : 'them'}).`);
+      current = { ...current, aws: await environment.readAws(error.lookups, current.aws, error.profile) };
+    }
+  }
+}
+
+/** The whole build as the CLI runs it: reads from AWS what variables need, then runs the plugins' hooks, and checks and prices their templates. */
+export async function buildWith(options: PipelineOptions, environment: BuildEnvironment): Promise<FullBuild> {
+  const valid = await loadValidConfigWith(options, environment);
+  const stacks = compileValid(valid);
+  const pluginOptions: PluginOptions = { stage: valid.config.provider.stage, region: valid.config.provider.region, command: environment.command };
+  const plugins = loadPlugins(valid.config, valid.loaded.file, pluginOptions);
+  if (plugins.length === 0) return { ...finish(valid, stacks), plugins };
+  // The templates as they would be written (plain JSON), each the plugins' own copy.
+  const templates: Templates = Object.fromEntries(stacks.map((stack) => [stack.role, JSON.parse(stack.text)]));
+  for (const hook of environment.hooks) await runHook(plugins, hook, { config: valid.config, templates }, environment.write);
+  return { ...finish(valid, withPluginChanges(valid, stacks, templates)), plugins };
+}
+
+/** The stacks with the templates plugins left; refused where a plugin removed a stack or made a kept resource deletable. */
+function withPluginChanges(valid: ValidConfig, stacks: CompiledStack[], templates: Templates): CompiledStack[] {
+  const problems: Problem[] = [];
+  const changed = stacks.map((stack) => {
+    const template = templates[stack.role];
+    if (!isPlainObject(template) || !isPlainObject(template.Resources)) {
+      problems.push({ code: 'plugin.template', path: `templates.${stack.role}`, origin: 'plugins', message: `after the plugins' hooks, templates.${stack.role} is no template with Resources: a plugin may change a template, not remove it` });
+      return stack;
+    }
+    // Removing a kept resource is a Remove in the change set, which the deployer's guard refuses; setting its policy to Delete would show nothing there.
+    for (const [id, resource] of Object.entries((JSON.parse(stack.text) as CompiledStack['template']).Resources ?? {})) {
+      problems.push(...keepsItsData(resource, template.Resources[id] as typeof resource | undefined, `templates.${stack.role}.Resources.${id}`).map((problem) => ({ ...problem, origin: 'plugins' })));
+    }
+    return { ...stack, template: template as CompiledStack['template'], text: templateText(template as CompiledStack['template']) };
+  });
+  if (problems.length > 0) throw new MastodonCfnError(problems, valid.loaded.file);
+  return changed;
 }

@@ -41,6 +41,8 @@ export function deployerPolicy(pkg: DeployPackage, account = '*', transferBucket
       ],
       stacks.map((stack) => arn('cloudformation', stack.region, `stack/${stack.name}/*`)),
     ),
+    // The stacks whose outputs the config's ${cf:stack.Output} variables read when deploy, diff and the others build.
+    ...(pkg.variableStacks?.length ? [statement('VariableStackOutputs', ['cloudformation:DescribeStacks'], pkg.variableStacks.map((stack) => arn('cloudformation', stack.region, `stack/${stack.name}/*`)))] : []),
     // Neither has a resource type (Service Authorization Reference, AWS CloudFormation).
     statement('DriftDetectionStatus', ['cloudformation:DescribeStackDriftDetectionStatus'], '*'),
     // Templates over CloudFormation's inline limit go to the account's artifacts bucket of the region, which CloudFormation reads with these credentials.

@@ -11,6 +11,7 @@ import type { Template } from './cfn.js';
 import { compileCompute } from './compute.js';
 import { compileDatabase, databaseEngineOf } from './database.js';
 import { compileDns } from './dns.js';
+import { extendResources } from './extensions.js';
 import { mergeFragments, type AfterDeployTask, type AlertsTarget, type CompileStep, type DeletionProtection, type HostedZone, type LogSource, type OneOffTask, type OwnerAccount, type ReusableSecret, type SearchIndex, type SecretGenerator, type TransferTasks, type ServiceImage, type ServiceToken, type StackPart } from './fragment.js';
 import { compileLoadBalancer } from './loadBalancer.js';
 import { compileMail, mailDomain } from './mail.js';
@@ -80,7 +81,7 @@ export interface CompiledStack {
 
 
 /** A template as it is written: indented JSON, for people and diffs. */
-function templateText(template: Template): string {
+export function templateText(template: Template): string {
   return `${JSON.stringify(template, null, 2)}\n`;
 }
 
@@ -140,6 +141,13 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
     });
   }
 
+  const main = stacks.main!;
+  const userIds = new Set(Object.keys(config.resources.Resources));
+  const generated = Object.fromEntries(Object.entries(main.Resources ?? {}).filter(([id]) => !userIds.has(id)));
+  const extended = extendResources(generated, config.resources.extensions, new Set(Object.keys(main.Resources ?? {})), names.templateFile('main'));
+  problems.push(...extended.problems);
+  main.Resources = { ...main.Resources, ...extended.resources };
+
   const compiled = STACK_ROLES.filter((role) => stacks[role]).map((role) => {
     const template = toTemplate(role, stacks[role]!, config);
     return {
@@ -165,8 +173,15 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
       alerts: stacks[role]!.alerts,
     };
   });
-  for (const stack of compiled) problems.push(...limitProblems(stack));
   return { stacks: compiled, problems };
+}
+
+/**
+ * What CloudFormation would refuse of the stacks as they are to be written, and what would lose
+ * data: run on the compiled stacks and again once plugins have changed them.
+ */
+export function stackProblems(stacks: readonly CompiledStack[]): Problem[] {
+  return stacks.flatMap(limitProblems);
 }
 
 export interface ManifestStack {
@@ -235,6 +250,12 @@ export interface Manifest {
   stage: string;
   /** The monthly estimate's total, for deploy's plan (`mastodon-cfn cost` itemises it). */
   estimate?: Pick<Estimate, 'total' | 'currency' | 'region' | 'date' | 'incomplete' | 'priced'>;
+  /** provider.profile: the AWS credentials profile the deployer uses unless --profile or the environment names others. */
+  profile?: string;
+  /** The config's plugins, as written: a deploy of this package (--package) cannot run their deploy hooks, and says so. */
+  plugins?: string[];
+  /** The stacks whose outputs `${cf:}` variables read: the policy lets the deployer's credentials describe them. */
+  variableStacks?: { region: string; name: string }[];
   stacks: ManifestStack[];
 }
 
@@ -244,12 +265,15 @@ function publicNames(config: Config): string[] {
   return [...new Set([config.domain, config.media.domain, ...hosts, mailDomain(config)])];
 }
 
-export function toManifest(stacks: CompiledStack[], config: Config, names: Names, monthly?: Estimate): Manifest {
+export function toManifest(stacks: CompiledStack[], config: Config, names: Names, monthly?: Estimate, variableStacks: { region: string; name: string }[] = []): Manifest {
   return {
     manifestVersion: 1,
     service: names.service,
     stage: names.stage,
     ...(monthly ? { estimate: { total: monthly.total, currency: monthly.currency, region: monthly.region, date: monthly.date, incomplete: monthly.incomplete, priced: monthly.priced } } : {}),
+    ...(config.provider.profile ? { profile: config.provider.profile } : {}),
+    ...(config.plugins.length ? { plugins: config.plugins } : {}),
+    ...(variableStacks.length ? { variableStacks } : {}),
     stacks: stacks.map((stack) => {
       const dependsOn = STACK_ROLES.filter((role) => Object.values(stack.wiring).some((w) => w.stack === role)).map((role) => names.stackName(role));
       return {

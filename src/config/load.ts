@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, Pair, parseDocument, Scalar, visit, YAMLMap, YAMLSeq, type Document, type Node } from 'yaml';
+import { SHORT_FORMS } from '../aws/intrinsics.js';
 import { byPosition, excerpt, MastodonCfnError, type Problem } from '../errors.js';
 import { fileSystemReason, isSystemError } from '../fileErrors.js';
 import { isPlainObject, type ConfigPath } from './path.js';
@@ -70,7 +71,8 @@ function encodingProblem(bytes: Buffer): string | undefined {
   return undefined;
 }
 
-export function loadConfigFile(file: string): LoadedConfig {
+/** Reads a config file, or a file a config reads with `${file(...)}` (`what` says which, in messages). */
+function readYamlText(file: string, what = 'config'): string {
   let bytes: Buffer;
   try {
     const stat = statSync(file);
@@ -81,11 +83,24 @@ export function loadConfigFile(file: string): LoadedConfig {
     if (error instanceof MastodonCfnError) throw error;
     if (!isSystemError(error)) throw error;
     const reason = error.code === 'ENOENT' ? 'no such file' : fileSystemReason(error, file);
-    throw MastodonCfnError.of('config.unreadable', `cannot read config ${file === '' ? '"" (an empty path)' : file}: ${reason}`);
+    throw MastodonCfnError.of('config.unreadable', `cannot read ${what} ${file === '' ? '"" (an empty path)' : file}: ${reason}`);
   }
   const encoding = encodingProblem(bytes);
   if (encoding) throw new MastodonCfnError([{ code: 'config.encoding', path: '', message: `this file ${encoding}`, line: 1, col: 1 }], file);
-  return parseConfig(bytes.toString('utf8'), file);
+  return bytes.toString('utf8');
+}
+
+export function loadConfigFile(file: string): LoadedConfig {
+  return parseConfig(readYamlText(file), file);
+}
+
+/**
+ * A YAML or JSON file that a config reads with `${file(./x.yml)}`: any value, read with the
+ * config's own rules and bounds. CloudFormation's short forms are read everywhere in it, as
+ * Serverless reads them, since such a file usually holds `resources:`.
+ */
+export function loadIncludedFile(file: string): { raw: unknown; locate: LoadedConfig['locate'] } {
+  return parseYaml(readYamlText(file, 'file'), file, { shortForms: 'everywhere' });
 }
 
 /**
@@ -136,7 +151,7 @@ function unsupportedNodes(doc: Document, text: string): { offset: number; code: 
       const offset = node.range?.[0] ?? 0;
       if (node.tag && !PLAIN_TAGS.has(node.tag)) {
         const tag = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
-        const hint = tag.startsWith('!!') ? 'write the value plainly' : `CloudFormation's short forms are not read: write the long form (for !Ref X, { Ref: X }; for !Sub, Fn::Sub)`;
+        const hint = tag.startsWith('!!') ? 'write the value plainly' : Object.hasOwn(SHORT_FORMS, tag) ? `CloudFormation's short forms are read only under resources:` : `it is no YAML tag mastodon-cfn reads (CloudFormation's short forms, such as !Ref and !GetAtt, are read under resources:)`;
         found.push({ offset, code: 'yaml.tag', message: `YAML: the tag ${excerpt(tag, 40)} would change or drop this value; ${hint}` });
       }
       if (isScalar(node) && typeof node.value === 'string' && LONE_SURROGATE.test(node.value)) {
@@ -187,11 +202,50 @@ function isCyclic(value: unknown, ancestors = new Set<object>(), explored = new 
 /** How many nodes one alias may expand to (yaml's maxAliasCount). */
 const MAX_ALIAS_EXPANSION = 100;
 
+/**
+ * Turns CloudFormation's short forms (`!GetAtt Cluster.Arn`) into their long forms
+ * (`{ Fn::GetAtt: [Cluster, Arn] }`), where `within` says they belong: under the config's
+ * `resources:`, or anywhere in a file a config reads. The new mapping keeps the short form's
+ * place in the file, so that a problem in it is reported there.
+ */
+function expandShortForms(doc: Document, within: 'resources' | 'everywhere'): void {
+  const resources = isMap(doc.contents) ? doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === 'resources') : undefined;
+  if (within === 'resources' && !resources) return;
+  visit(doc, {
+    Node(_key, node, path) {
+      const long = node.tag === undefined ? undefined : Object.hasOwn(SHORT_FORMS, node.tag) ? SHORT_FORMS[node.tag] : undefined;
+      if (long === undefined || (within === 'resources' && !path.includes(resources!))) return undefined;
+      node.tag = undefined;
+      let value: Node = node;
+      if (long === 'Fn::GetAtt' && isScalar(node) && typeof node.value === 'string' && node.value.includes('.')) {
+        const dot = node.value.indexOf('.');
+        const parts = new YAMLSeq();
+        parts.items = [new Scalar(node.value.slice(0, dot)), new Scalar(node.value.slice(dot + 1))];
+        parts.range = node.range;
+        value = parts;
+      }
+      const map = new YAMLMap();
+      map.items = [new Pair(new Scalar(long), value)];
+      map.range = node.range;
+      return map;
+    },
+  });
+}
+
 export function parseConfig(text: string, file: string): LoadedConfig {
+  const parsed = parseYaml(text, file, { shortForms: 'resources' });
+  if (!isPlainObject(parsed.raw)) {
+    throw new MastodonCfnError([{ code: 'yaml.notAMapping', path: '', message: 'the config must be a mapping of keys (service, domain, ...)', line: 1, col: 1 }], file);
+  }
+  return { file, raw: parsed.raw, locate: parsed.locate };
+}
+
+function parseYaml(text: string, file: string, options: { shortForms: 'resources' | 'everywhere' }): { raw: unknown; locate: LoadedConfig['locate'] } {
   const lineCounter = new LineCounter();
   // yaml's own duplicate-key check compares each key with every earlier one (quadratic): keys are checked below, once each.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const toPosition = (offset: number): Position => lineCounter.linePos(offset);
+  if (doc.errors.length === 0) expandShortForms(doc, options.shortForms);
 
   const problems: Problem[] = doc.errors.map((error) => {
     // yaml reads nesting recursively and reports where its stack ran out.
@@ -216,10 +270,6 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       : `YAML: aliases expand to too many nodes (over ${MAX_ALIAS_EXPANSION} per alias); refused, as it looks like an alias bomb`;
     throw new MastodonCfnError([{ code: recursive ? 'yaml.recursiveAlias' : 'yaml.aliasBomb', path: '', message, ...toPosition(firstAlias(doc)) }], file);
   }
-  if (!isPlainObject(raw)) {
-    throw new MastodonCfnError([{ code: 'yaml.notAMapping', path: '', message: 'the config must be a mapping of keys (service, domain, ...)', line: 1, col: 1 }], file);
-  }
-
   // Every key's and value's offset, by path, made once on the first look-up: a file with
   // thousands of problems is located in one pass, not one scan of its mappings per problem.
   let index: Map<string, { key?: number; value?: number }> | undefined;
@@ -258,5 +308,5 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     return { line: 1, col: 1 };
   };
 
-  return { file, raw, locate };
+  return { raw, locate };
 }

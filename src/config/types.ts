@@ -72,7 +72,8 @@ export interface SidekiqGroup extends ProcessConfig {
 
 export interface Config {
   service: string;
-  provider: { region: string; stage: string; tags: Record<string, string>; logRetentionInDays: number };
+  /** profile: the AWS credentials profile the commands that talk to AWS use (--profile wins). */
+  provider: { region: string; stage: string; profile?: string; tags: Record<string, string>; logRetentionInDays: number };
   domain: string;
   size: Size;
   mastodon: {
@@ -116,8 +117,28 @@ export interface Config {
   network: { vpcId?: string; subnetIds?: string[]; cidr: string; availabilityZones: number };
   services: Record<string, ServiceConfig>;
   custom: Record<string, unknown>;
-  resources: { Resources: Record<string, unknown>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> };
+  /** Values of `${param:name}`, by stage (and `default`). */
+  params: Record<string, Record<string, unknown>>;
+  /** Plugin modules, as written: paths relative to the config, or package names. */
+  plugins: string[];
+  resources: { Resources: Record<string, unknown>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown>; extensions: Record<string, ResourceExtension> };
 }
+
+/** `resources.extensions.<logical id>`: what is changed of a generated resource of the main stack. */
+export interface ResourceExtension {
+  Properties?: Record<string, unknown>;
+  Metadata?: Record<string, unknown>;
+  DependsOn?: string | string[];
+  Condition?: string;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+  UpdatePolicy?: Record<string, unknown>;
+  CreationPolicy?: Record<string, unknown>;
+}
+
+/** The schema's defaults of provider.stage and provider.region (schema.test checks that they agree), for `${sls:stage}` and `${aws:region}`. */
+export const DEFAULT_STAGE = 'prod';
+export const DEFAULT_REGION = 'us-east-1';
 
 /** When each alarm fires (schema: alerts.thresholds). */
 export interface AlertThresholds {

@@ -6,6 +6,7 @@ import { ECR_REPOSITORY_NAME, NAME_LIMITS, type NameKind } from '../aws/limits.j
 import { DEPLOYABLE_REGIONS, REGIONS } from '../aws/regions.js';
 import { parseSnapshotReference, restoreProblem } from '../aws/snapshots.js';
 import { byPosition, excerpt, type Problem } from '../errors.js';
+import { closest, editDistance } from '../format.js';
 import { packagePath } from '../packagePath.js';
 import { distributionComment } from '../compiler/media.js';
 import { defaultRulePriority, makeNames, pascal, type KeptSecret } from '../compiler/naming.js';
@@ -95,23 +96,9 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length];
-}
-
 function suggestion(unknown: string, known: string[]): string {
-  const close = known.map((k) => [k, editDistance(unknown, k)] as const).filter(([, d]) => d <= Math.max(2, unknown.length / 3)).sort((x, y) => x[1] - y[1]);
-  if (close.length > 0) return ` (did you mean "${close[0][0]}"?)`;
+  const close = closest(unknown, known);
+  if (close !== undefined) return ` (did you mean "${close}"?)`;
   return known.length > 0 ? ` (known keys: ${known.join(', ')})` : '';
 }
 

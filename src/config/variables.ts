@@ -1,29 +1,69 @@
+import { statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { SUB_PLACEHOLDER } from '../aws/intrinsics.js';
 import { excerpt, MastodonCfnError, type Problem } from '../errors.js';
-import { MAX_CONFIG_BYTES, MAX_NESTING, type LoadedConfig } from './load.js';
+import { loadIncludedFile, MAX_CONFIG_BYTES, MAX_NESTING, type LoadedConfig } from './load.js';
 import { dotted, isPlainObject, type ConfigPath } from './path.js';
+import { DEFAULT_REGION, DEFAULT_STAGE } from './types.js';
 
 /**
- * Serverless-style variables, in values only:
+ * Serverless-style variables, in values only (as the Serverless Framework's docs, variables and
+ * parameters, describe them):
  *   ${opt:stage}            a CLI option (e.g. --stage)
  *   ${env:NAME}             an environment variable
  *   ${self:custom.x}        another value of this config
+ *   ${sls:stage}            the stage: --stage, else provider.stage, else prod
+ *   ${aws:region}           the home region: --region, else provider.region, else AWS_REGION, else us-east-1
+ *   ${aws:accountId}        the account of the credentials in use (read from AWS: STS GetCallerIdentity)
+ *   ${param:name}           --param name=value, else params.<stage>.name, else params.default.name
+ *   ${file(./x.yml)}        a YAML or JSON file, relative to the config; ${file(./x.yml):a.b} one of its values
+ *   ${cf:stack.Output}      an output of a deployed stack in the home region; ${cf(eu-west-1):stack.Output} in another (read from AWS)
+ *   ${strToBool(value)}     "true" or "1" is true, "false" or "0" is false
  *   ${ssm:/path}            a CloudFormation dynamic reference, resolved by CloudFormation at deploy time
  * each optionally with a default after a comma: a quoted string, a number, true/false or another variable.
  * A string that is exactly one variable takes the variable's type (so ${self:custom.ports} can be a list).
+ * Under `resources:`, what Fn::Sub substitutes (`${AWS::Region}`, `${Bucket.Arn}`) is left to CloudFormation.
  */
 export interface VariableSources {
   options: Readonly<Record<string, string | undefined>>;
   env: Readonly<Record<string, string | undefined>>;
+  /** `--param name=value`: wins over the config's `params:`. */
+  params?: Readonly<Record<string, string>>;
+  /** The config's folder: `${file(...)}` paths are relative to it. */
+  baseDir?: string;
+  /** What was read from AWS for the variables that need it, on an earlier pass. */
+  aws?: AwsValues;
 }
+
+/** Values of AWS that variables read: `${aws:accountId}`, and the outputs of the stacks `${cf:}` names (null: no such stack). */
+export interface AwsValues {
+  accountId?: string;
+  stackOutputs: Record<string, Record<string, string> | null>;
+}
+
+/** Something a variable needs from AWS that the build does not have yet, and the variable that needs it (as written). */
+export type AwsLookup = ({ kind: 'accountId' } | { kind: 'stackOutputs'; region: string; stack: string }) & { variable: string };
+
+export const stackOutputsKey = (region: string, stack: string) => `${region}/${stack}`;
 
 type Expression = { kind: 'literal'; value: unknown } | Variable;
 interface Variable {
   kind: 'variable';
   source: string;
+  /** What a function-like source is given in parentheses: `${file(./x.yml)}`, `${cf(us-east-1):…}`, `${strToBool(…)}`. */
+  argument?: Segment[];
   address: Segment[];
   fallback?: Expression;
   text: string;
 }
+
+/** The sources that take an argument in parentheses, and whether it is required. */
+const ARGUMENT: Readonly<Record<string, 'required' | 'optional'>> = { file: 'required', cf: 'optional', strToBool: 'required' };
+const SOURCES = ['opt', 'env', 'self', 'sls', 'aws', 'param', 'file', 'cf', 'strToBool', 'ssm'];
+
+/** The first segment of the path a value of an included file is resolved under: its file, and whether it stands under `resources:`. */
+const FILE_SCOPE = '\u0000file:';
+const fileScope = (file: string, underResources: boolean) => `${FILE_SCOPE}${underResources ? 'r' : 'c'}:${file}`;
 type Segment = string | Variable;
 
 const FAILED = Symbol('failed');
@@ -56,13 +96,20 @@ interface Extent {
   height: number;
 }
 
-/** Parses `text` into literal pieces and variables. */
-function parseTemplate(text: string): Segment[] {
+/** Parses `text` into literal pieces and variables; with `subPlaceholders`, Fn::Sub's own `${...}` stay literal text. */
+function parseTemplate(text: string, subPlaceholders: boolean): Segment[] {
   const segments: Segment[] = [];
   let index = 0;
   let literal = '';
   while (index < text.length) {
-    if (text.startsWith('${', index)) {
+    const placeholder = text.startsWith('${', index) ? SUB_PLACEHOLDER.exec(text.slice(index))?.[0] : undefined;
+    if (placeholder !== undefined && subPlaceholders) {
+      literal += placeholder;
+      index += placeholder.length;
+    } else if (placeholder !== undefined) {
+      const instead = placeholder.includes('::') ? ' (here, ${aws:region} is the region and ${aws:accountId} the account)' : '; a variable is ${source:address}';
+      throw new VariableSyntaxError(`${excerpt(placeholder, 40)} is CloudFormation's Fn::Sub syntax, which is read only under resources:${instead}`);
+    } else if (text.startsWith('${', index)) {
       if (literal) segments.push(literal);
       literal = '';
       const [variable, end] = parseVariable(text, index, 1);
@@ -79,25 +126,23 @@ function parseTemplate(text: string): Segment[] {
 /** Parses the variable starting at `start` (at `${`), `depth` variables deep; returns it and the index after its `}`. */
 function parseVariable(text: string, start: number, depth: number): [Variable, number] {
   if (depth > MAX_VARIABLE_DEPTH) throw new VariableSyntaxError(`variables nest more than ${MAX_VARIABLE_DEPTH} deep inside one another in "${excerpt(text, 40)}"`);
-  const sourceMatch = /^\$\{([a-zA-Z]+):/.exec(text.slice(start));
+  const sourceMatch = /^\$\{([a-zA-Z][a-zA-Z0-9]*)(?=[(:])/.exec(text.slice(start));
   if (!sourceMatch) {
     throw new VariableSyntaxError(`malformed variable at "${excerpt(text.slice(start), 20)}": expected \${source:address}`);
   }
+  const source = sourceMatch[1];
   let index = start + sourceMatch[0].length;
-  const address: Segment[] = [];
-  let literal = '';
-  while (index < text.length && text[index] !== ',' && text[index] !== '}') {
-    if (text.startsWith('${', index)) {
-      if (literal) address.push(literal);
-      literal = '';
-      const [nested, end] = parseVariable(text, index, depth + 1);
-      address.push(nested);
-      index = end;
-    } else {
-      literal += text[index++];
-    }
+  let argument: Segment[] | undefined;
+  if (text[index] === '(') {
+    if (!Object.hasOwn(ARGUMENT, source)) throw new VariableSyntaxError(`\${${source}(...)}: ${source} takes no argument in parentheses`);
+    [argument, index] = parsePieces(text, index + 1, depth, (char) => char === ')');
+    if (text[index] !== ')') throw new VariableSyntaxError(`unterminated variable "${excerpt(text.slice(start))}": missing ")"`);
+    index++;
+  } else if (ARGUMENT[source] === 'required') {
+    throw new VariableSyntaxError(`${excerpt(text.slice(start), 40)}: ${source} takes its argument in parentheses, as \${${source === 'file' ? 'file(./values.yml)' : `${source}(value)`}}`);
   }
-  if (literal.trim()) address.push(literal.trim());
+  let address: Segment[] = [];
+  if (text[index] === ':') [address, index] = parsePieces(text, index + 1, depth, (char) => char === ',' || char === '}');
   let fallback: Expression | undefined;
   if (text[index] === ',') {
     index++;
@@ -106,7 +151,28 @@ function parseVariable(text: string, start: number, depth: number): [Variable, n
     while (text[index] === ' ') index++;
   }
   if (text[index] !== '}') throw new VariableSyntaxError(`unterminated variable "${excerpt(text.slice(start))}": missing "}"`);
-  return [{ kind: 'variable', source: sourceMatch[1], address, fallback, text: text.slice(start, index + 1) }, index + 1];
+  return [{ kind: 'variable', source, argument, address, fallback, text: text.slice(start, index + 1) }, index + 1];
+}
+
+/** Literal text and nested variables from `start` up to the first character `ends` takes (outside a nested variable), trimmed. */
+function parsePieces(text: string, start: number, depth: number, ends: (char: string) => boolean): [Segment[], number] {
+  const pieces: Segment[] = [];
+  let index = start;
+  let literal = '';
+  while (index < text.length && !ends(text[index])) {
+    if (text.startsWith('${', index)) {
+      if (literal) pieces.push(literal);
+      literal = '';
+      const [nested, end] = parseVariable(text, index, depth + 1);
+      pieces.push(nested);
+      index = end;
+    } else {
+      literal += text[index++];
+    }
+  }
+  if (literal.trim()) pieces.push(literal.trim());
+  if (typeof pieces[0] === 'string') pieces[0] = pieces[0].trimStart();
+  return [pieces, index];
 }
 
 function parseFallback(text: string, start: number, depth: number): [Expression, number] {
@@ -139,6 +205,12 @@ class Resolver {
   private readonly extents = new WeakMap<object, Extent>();
   private depth = 0;
   private resolutions = 0;
+  /** What variables need from AWS that `sources.aws` does not hold: the build reads it and resolves again. */
+  readonly awsLookups = new Map<string, AwsLookup>();
+  /** Every stack whose outputs a variable reads, read yet or not. */
+  readonly stacksRead = new Map<string, { region: string; name: string }>();
+  /** Files read by `${file(...)}`, by absolute path (undefined: there is no such file). */
+  private readonly files = new Map<string, ReturnType<typeof loadIncludedFile> | undefined>();
 
   constructor(
     private readonly loaded: LoadedConfig,
@@ -203,7 +275,7 @@ class Resolver {
     this.inProgress.push(key);
     let result: Resolved;
     try {
-      const segments = parseTemplate(text);
+      const segments = parseTemplate(text, this.underResources(path));
       result = this.evaluateSegments(segments, path, true);
     } catch (error) {
       if (!(error instanceof VariableSyntaxError)) throw error;
@@ -245,40 +317,149 @@ class Resolver {
     }
   }
 
+  /** Whether `path` stands under `resources:`, directly or through an included file. */
+  private underResources(path: ConfigPath): boolean {
+    const first = String(path[0] ?? '');
+    return first === 'resources' || first.startsWith(fileScope('', true));
+  }
+
   private lookUp(variable: Variable, path: ConfigPath): Resolved {
     const address = this.evaluateSegments(variable.address, path, false);
     if (address === FAILED) return FAILED;
     const name = String(address);
-    let value: Resolved;
-    switch (variable.source) {
-      case 'opt':
-        value = own(this.sources.options, name);
-        break;
-      case 'env':
-        value = own(this.sources.env, name);
-        break;
-      case 'self':
-        value = name ? this.lookupSelf(name.split('.')) : undefined;
-        break;
-      case 'ssm':
-        if (!/^[A-Za-z0-9_.\-/]+(:[0-9]+)?$/.test(name)) {
-          this.fail(path, 'variables.ssmName', `${variable.text}: "${name}" is not a Parameter Store name`);
-          return FAILED;
-        }
-        return `{{resolve:ssm:${name}}}`;
-      default:
-        this.fail(path, 'variables.unknownSource', `${variable.text}: unknown variable source "${variable.source}" (use opt, env, self or ssm)`);
-        return FAILED;
-    }
-    if (value === FAILED) return FAILED;
-    if (value !== undefined && value !== null) return value;
+    const evaluated = variable.argument && this.evaluateSegments(variable.argument, path, true);
+    if (evaluated === FAILED) return FAILED;
+    // A quoted argument, as the Serverless Framework takes it: ${strToBool('true')}, ${file('./x.yml')}.
+    const argument = typeof evaluated === 'string' ? evaluated.replace(/^(['"])(.*)\1$/s, '$2') : evaluated;
+    const found = this.valueOf(variable, name, argument, path);
+    if (found.value === FAILED) return FAILED;
+    if (found.value !== undefined && found.value !== null) return found.value;
     if (variable.fallback) {
       return variable.fallback.kind === 'literal' ? variable.fallback.value : this.evaluateVariable(variable.fallback, path);
     }
-    const option = name === 'stage' || name === 'region' ? `--${name} ${name.toUpperCase()}` : `--opt ${name}=VALUE`;
-    const what = { opt: `no ${option} option was given`, env: `environment variable ${name} is not set`, self: `there is no key ${name} in this config` }[variable.source as 'opt' | 'env' | 'self'];
-    this.fail(path, 'variables.unresolved', `${excerpt(variable.text)} cannot be resolved: ${what} and no default is given (add one: \${${variable.source}:${excerpt(name, 40)}, 'value'})`);
+    if (found.pending) return FAILED;
+    this.fail(path, 'variables.unresolved', `${excerpt(variable.text)} cannot be resolved: ${found.missing} and no default is given (add one: ${excerpt(variable.text.slice(0, -1), 60)}, 'value'})`);
     return FAILED;
+  }
+
+  /** The value a variable names (undefined: there is none, for the reason `missing` gives; `pending`: it is still to be read from AWS). */
+  private valueOf(variable: Variable, name: string, argument: unknown, path: ConfigPath): { value: Resolved; missing?: string; pending?: boolean } {
+    const failed = (code: string, message: string) => {
+      this.fail(path, code, `${excerpt(variable.text)}: ${message}`);
+      return { value: FAILED };
+    };
+    switch (variable.source) {
+      case 'opt': {
+        const option = name === 'stage' || name === 'region' ? `--${name} ${name.toUpperCase()}` : `--opt ${name}=VALUE`;
+        return { value: own(this.sources.options, name), missing: `no ${option} option was given` };
+      }
+      case 'env':
+        return { value: own(this.sources.env, name), missing: `environment variable ${name} is not set` };
+      case 'self':
+        return { value: name ? this.lookupSelf(name.split('.')) : undefined, missing: `there is no key ${name} in this config` };
+      case 'sls':
+        if (name === 'stage') return { value: this.stage() };
+        return failed('variables.unknownAddress', `mastodon-cfn knows \${sls:stage} only (instanceId changes on every run, which would change the templates every build)`);
+      case 'aws':
+        if (name === 'region') return { value: this.region() };
+        if (name === 'accountId') return this.fromAws({ kind: 'accountId', variable: variable.text }, (aws) => aws.accountId, '');
+        return failed('variables.unknownAddress', 'the aws source has region and accountId');
+      case 'param': {
+        const stage = this.stage();
+        if (stage === FAILED) return { value: FAILED };
+        const given = this.sources.params && own(this.sources.params, name);
+        const value = given ?? this.lookupSelf(['params', String(stage), name]) ?? this.lookupSelf(['params', 'default', name]);
+        return { value, missing: `no --param ${name}=VALUE was given, and neither params.${stage}.${name} nor params.default.${name} is in this config` };
+      }
+      case 'file':
+        return this.fromFile(String(argument), name, path);
+      case 'cf': {
+        const region = argument === undefined ? this.region() : String(argument);
+        if (region === FAILED) return { value: FAILED };
+        const dot = name.indexOf('.');
+        if (dot < 1 || dot === name.length - 1) return failed('variables.cfAddress', 'write the stack and its output as ${cf:stack-name.OutputKey}');
+        const stack = name.slice(0, dot);
+        const output = name.slice(dot + 1);
+        const key = stackOutputsKey(String(region), stack);
+        return this.fromAws(
+          { kind: 'stackOutputs', region: String(region), stack, variable: variable.text },
+          (aws) => (Object.hasOwn(aws.stackOutputs, key) ? (aws.stackOutputs[key] === null ? null : (own(aws.stackOutputs[key]!, output) ?? null)) : undefined),
+          (aws) => (aws.stackOutputs[key] === null ? `there is no stack ${stack} in ${region}` : `stack ${stack} in ${region} has no output ${output} (its outputs: ${Object.keys(aws.stackOutputs[key] ?? {}).join(', ') || 'none'})`),
+        );
+      }
+      case 'strToBool': {
+        // As the Serverless Framework reads it (lib/configuration/variables/sources/str-to-bool.js).
+        const text = String(argument).trim().toLowerCase();
+        if (text === 'true' || text === '1') return { value: true };
+        if (text === 'false' || text === '0') return { value: false };
+        return failed('variables.strToBool', `expected "true", "false", "0" or "1", got "${excerpt(String(argument), 40)}"`);
+      }
+      case 'ssm':
+        if (!/^[A-Za-z0-9_.\-/]+(:[0-9]+)?$/.test(name)) return failed('variables.ssmName', `"${name}" is not a Parameter Store name`);
+        return { value: `{{resolve:ssm:${name}}}` };
+      default:
+        return failed('variables.unknownSource', `unknown variable source "${variable.source}" (use ${SOURCES.join(', ')})`);
+    }
+  }
+
+  /** `${sls:stage}`: --stage, else provider.stage, else the default, as the build itself takes it. */
+  private stage(): Resolved {
+    return this.sources.options.stage ?? this.lookupSelf(['provider', 'stage']) ?? DEFAULT_STAGE;
+  }
+
+  /** `${aws:region}`: --region, else provider.region, else AWS_REGION, else the default, as the build itself takes it. */
+  private region(): Resolved {
+    return this.sources.options.region ?? this.lookupSelf(['provider', 'region']) ?? (this.sources.env.AWS_REGION || undefined) ?? DEFAULT_REGION;
+  }
+
+  /** A value read from AWS on an earlier pass; or, when it has not been read, a note of what to read. */
+  private fromAws(lookup: AwsLookup, read: (aws: AwsValues) => unknown, missing: string | ((aws: AwsValues) => string)): { value: Resolved; missing?: string; pending?: boolean } {
+    if (lookup.kind === 'stackOutputs') this.stacksRead.set(stackOutputsKey(lookup.region, lookup.stack), { region: lookup.region, name: lookup.stack });
+    const value = this.sources.aws && read(this.sources.aws);
+    if (value === undefined) {
+      this.awsLookups.set(lookup.kind === 'accountId' ? 'accountId' : stackOutputsKey(lookup.region, lookup.stack), lookup);
+      return { value: undefined, pending: true };
+    }
+    return { value, missing: typeof missing === 'string' ? missing : missing(this.sources.aws!) };
+  }
+
+  /** `${file(path)}` and `${file(path):a.b}`: the file's value, or one of its keys, with its own variables resolved. */
+  private fromFile(given: string, keys: string, path: ConfigPath): { value: Resolved; missing?: string } {
+    const file = resolve(this.sources.baseDir ?? '.', given);
+    if (!this.files.has(file)) {
+      let exists = false;
+      try {
+        exists = statSync(file).isFile();
+      } catch {
+        exists = false;
+      }
+      try {
+        this.files.set(file, exists ? loadIncludedFile(file) : undefined);
+      } catch (error) {
+        if (!(error instanceof MastodonCfnError)) throw error;
+        // The file's own problems, each where it stands in that file, next to the value that reads it.
+        for (const problem of error.problems) this.problems.push({ ...problem, path: dotted(path), origin: `${this.shown(file)}:${problem.line ?? 1}:${problem.col ?? 1}`, message: `in ${given}: ${problem.message}` });
+        return { value: FAILED };
+      }
+    }
+    const included = this.files.get(file);
+    // Where it was looked for is said when the path leads out of the config's folder.
+    if (included === undefined) return { value: undefined, missing: `there is no file ${given}${!isAbsolute(given) && this.shown(file) === file ? ` (${file})` : ''}` };
+    const scope = fileScope(file, this.underResources(path));
+    const segments = keys ? keys.split('.') : [];
+    let current: unknown = included.raw;
+    for (const segment of segments) {
+      if (current === null || typeof current !== 'object' || (Array.isArray(current) && !/^\d+$/.test(segment))) return { value: undefined, missing: `${given} has no key ${keys}` };
+      current = own(current as Record<string, unknown>, segment);
+    }
+    if (current === undefined) return { value: undefined, missing: `${given} has no key ${keys}` };
+    return { value: this.resolveNode(current, [scope, ...segments]) };
+  }
+
+  /** A file as messages name it: relative to the config's folder when it is inside it. */
+  private shown(file: string): string {
+    const shown = relative(this.sources.baseDir ?? '.', file);
+    return shown.startsWith('..') ? file : shown;
   }
 
   private lookupSelf(segments: string[]): Resolved {
@@ -310,6 +491,14 @@ class Resolver {
   }
 
   private fail(path: ConfigPath, code: string, message: string): void {
+    const first = String(path[0] ?? '');
+    if (first.startsWith(FILE_SCOPE)) {
+      // A value of an included file: reported where it stands in that file.
+      const file = first.slice(fileScope('', false).length);
+      const { line, col } = this.files.get(file)!.locate(path.slice(1));
+      this.problems.push({ code, path: `file(${this.shown(file)}):${dotted(path.slice(1))}`, message, origin: `${this.shown(file)}:${line}:${col}` });
+      return;
+    }
     this.problems.push({ code, path: dotted(path), message, ...this.loaded.locate(path) });
   }
 }
@@ -318,11 +507,14 @@ class Resolver {
  * Resolves every variable of the config. A value that fails keeps its text and is listed in `failedPaths`, next to its problem.
  * A config whose variables pass the bounds above is refused at once.
  */
-export function resolveVariables(loaded: LoadedConfig, sources: VariableSources): { config: Record<string, unknown>; problems: Problem[]; failedPaths: ReadonlySet<string> } {
+export function resolveVariables(
+  loaded: LoadedConfig,
+  sources: VariableSources,
+): { config: Record<string, unknown>; problems: Problem[]; failedPaths: ReadonlySet<string>; awsLookups: AwsLookup[]; stacksRead: { region: string; name: string }[] } {
   const resolver = new Resolver(loaded, sources);
   try {
     const config = resolver.resolveTree(loaded.raw, []) as Record<string, unknown>;
-    return { config, problems: resolver.problems, failedPaths: resolver.failedPaths };
+    return { config, problems: resolver.problems, failedPaths: resolver.failedPaths, awsLookups: [...resolver.awsLookups.values()], stacksRead: [...resolver.stacksRead.values()] };
   } catch (error) {
     if (!(error instanceof LimitExceeded)) throw error;
     throw new MastodonCfnError([{ code: error.code, path: dotted(error.path), message: error.message, ...loaded.locate(error.path) }], loaded.file);

@@ -11,6 +11,12 @@ export interface DeployPackage {
   source: string;
   stacks: DeployStack[];
   estimate?: Manifest['estimate'];
+  /** provider.profile of the build: the credentials profile, unless --profile or the environment names others. */
+  profile?: string;
+  /** The config's plugins: their deploy hooks run only when deploy builds the config itself. */
+  plugins?: string[];
+  /** Stacks whose outputs the config's `${cf:}` variables read: a build by deploy or diff reads them again. */
+  variableStacks?: Manifest['variableStacks'];
   template(stack: DeployStack): string;
 }
 
@@ -47,6 +53,9 @@ function packageOf(source: string, read: (name: string) => string): DeployPackag
     source,
     stacks: stacks as DeployStack[],
     estimate: manifest.estimate,
+    profile: typeof manifest.profile === 'string' && manifest.profile !== '' ? manifest.profile : undefined,
+    plugins: Array.isArray(manifest.plugins) ? manifest.plugins.filter((name): name is string => typeof name === 'string') : undefined,
+    variableStacks: Array.isArray(manifest.variableStacks) ? manifest.variableStacks.filter((stack) => typeof stack?.name === 'string' && typeof stack.region === 'string') : undefined,
     template: (stack) => {
       const path = join(source, stack.templateFile);
       let text: string;

@@ -1,0 +1,116 @@
+import { createRequire } from 'node:module';
+import { isAbsolute, resolve } from 'node:path';
+import type { Template } from './compiler/cfn.js';
+import type { StackRole } from './compiler/naming.js';
+import type { Config } from './config/types.js';
+import { excerpt, MastodonCfnError } from './errors.js';
+
+/**
+ * Plugins, as in the Serverless Framework: `plugins: [./path/to/plugin.js, package-name]` in the
+ * config. A plugin module exports a class (as its default export, or as module.exports); the build
+ * makes one instance per config and calls its `hooks` at these points. docs/plugins.md has the
+ * guide and examples/plugins/ a working plugin.
+ */
+export const HOOKS = ['after:compile', 'before:deploy', 'after:deploy'] as const;
+export type HookName = (typeof HOOKS)[number];
+
+/** The compiled templates, keyed by stack (a build has no secrets stack when it needs none). */
+export type Templates = Partial<Record<StackRole, Template>>;
+
+export interface HookContext {
+  /** The validated config, defaults filled in (read-only: a change to it changes nothing). */
+  readonly config: Readonly<Config>;
+  /**
+   * The templates: after:compile and before:deploy may change them in place. They are checked
+   * again afterwards (CloudFormation's limits, the data-loss guard) and priced.
+   * after:deploy sees the templates as deployed; changing them there changes nothing.
+   */
+  templates: Templates;
+  /** after:deploy only: each stack's outputs, by stack name. */
+  readonly outputs?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Writes one line to the terminal, prefixed by the plugin's name. */
+  log(message: string): void;
+}
+
+export interface PluginOptions {
+  /** The stage and region being built. */
+  stage: string;
+  region: string;
+  /** The command being run: build, deploy, diff, … */
+  command: string;
+}
+
+/** What a plugin instance offers: hooks by name, each may be async. */
+export interface MastodonCfnPlugin {
+  hooks: Partial<Record<HookName, (context: HookContext) => void | Promise<void>>>;
+}
+
+/** A plugin's class: `new Plugin(config, options)`. */
+export type MastodonCfnPluginClass = new (config: Readonly<Config>, options: Readonly<PluginOptions>) => MastodonCfnPlugin;
+
+export interface LoadedPlugin {
+  /** As written in the config's `plugins:`. */
+  name: string;
+  instance: MastodonCfnPlugin;
+}
+
+function pluginError(name: string, message: string): MastodonCfnError {
+  return MastodonCfnError.of('plugin.failed', `plugin ${excerpt(name, 80)}: ${message}`);
+}
+
+/** A module's message, on one line, without its stack (a plugin's bug is the plugin's to fix). */
+function reason(error: unknown): string {
+  if (error instanceof Error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message.split('\n')[0]}`;
+  return String(error);
+}
+
+/**
+ * Loads and makes the config's plugins, in their order. A path (./x.js, ../x.mjs, /abs/x.js) is
+ * relative to the config file; anything else is a package resolved from the config's folder, as
+ * Node resolves it. ESM modules are loaded by require (Node 20.19 and later), so a module with a
+ * top-level await is refused, with Node's own reason.
+ */
+export function loadPlugins(config: Readonly<Config>, configFile: string, options: PluginOptions): LoadedPlugin[] {
+  const requireFromConfig = createRequire(resolve(configFile));
+  return config.plugins.map((name) => {
+    const isPath = name.startsWith('./') || name.startsWith('../') || isAbsolute(name);
+    let exported: unknown;
+    try {
+      exported = requireFromConfig(isPath ? resolve(configFile, '..', name) : name);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${isPath ? resolve(configFile, '..', name) : name}'`)) {
+        throw pluginError(name, isPath ? `there is no module ${resolve(configFile, '..', name)}` : `no package ${name} is installed where the config is (npm install ${name} beside it), or write a path starting with ./`);
+      }
+      throw pluginError(name, `loading it failed: ${reason(error)}`);
+    }
+    const Plugin = (exported as { default?: unknown })?.default ?? exported;
+    if (typeof Plugin !== 'function') throw pluginError(name, 'the module exports no class (export default class … { hooks = { … } }, or module.exports = class …)');
+    let instance: MastodonCfnPlugin;
+    try {
+      instance = new (Plugin as MastodonCfnPluginClass)(config, options);
+    } catch (error) {
+      throw pluginError(name, `its constructor failed: ${reason(error)}`);
+    }
+    const hooks = (instance as Partial<MastodonCfnPlugin> | undefined)?.hooks;
+    if (hooks === null || typeof hooks !== 'object') throw pluginError(name, `its instance has no hooks (an object mapping ${HOOKS.join(', ')} to functions)`);
+    for (const [hook, run] of Object.entries(hooks)) {
+      if (!(HOOKS as readonly string[]).includes(hook)) throw pluginError(name, `it has a hook "${excerpt(hook, 40)}", which mastodon-cfn never calls (it calls ${HOOKS.join(', ')})`);
+      if (typeof run !== 'function') throw pluginError(name, `its hook ${hook} is not a function`);
+    }
+    return { name, instance };
+  });
+}
+
+/** Runs one hook of every plugin that has it, in the config's order; a plugin that throws stops the command, named. */
+export async function runHook(plugins: LoadedPlugin[], hook: HookName, context: Omit<HookContext, 'log'>, write: (line: string) => void): Promise<void> {
+  for (const plugin of plugins) {
+    const run = plugin.instance.hooks[hook];
+    if (!run) continue;
+    try {
+      await run.call(plugin.instance, { ...context, log: (message: string) => write(`${plugin.name}: ${String(message)}`) });
+    } catch (error) {
+      throw pluginError(plugin.name, `its ${hook} hook failed: ${reason(error)}`);
+    }
+  }
+}
