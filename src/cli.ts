@@ -6,10 +6,12 @@ import { describeAwsFailure } from './awsErrors.js';
 import { estimate, type Estimate, formatEstimate, type PriceTable, SHIPPED_SOURCE } from './cost/estimate.js';
 import { formatProblem, MastodonCfnError } from './errors.js';
 import { DIAGRAM_MARK, toMermaid, toSvg } from './diagram/render.js';
+import { writeForTerminal } from './diagram/terminal.js';
 import type { InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
 import { ownerAccountCommand, TOOTCTL } from './mastodon/facts.js';
-import { type Build, build, loadValidConfig, type PipelineOptions } from './pipeline.js';
+import { buildWith, type FullBuild, loadValidConfigWith, type BuildEnvironment, type PipelineOptions } from './pipeline.js';
+import type { HookName } from './plugins.js';
 import { SIZES } from './config/types.js';
 import { renderSummary } from './summary.js';
 
@@ -17,6 +19,8 @@ const DEFAULT_CONFIG = 'mastodon.config.yaml';
 const DEFAULT_OUT = '.mastodon-cfn';
 /** Exit codes: 1 the config or the request is wrong (or refused), 2 the command line is wrong, 70 a bug, 130 interrupted. */
 const EXIT_USAGE = 2;
+/** diff --exit-code: some stack would change (terraform plan -detailed-exitcode's 2, which is also a usage error's). */
+const EXIT_CHANGES = 2;
 const EXIT_INTERNAL = 70;
 const EXIT_INTERRUPTED = 130;
 /** The exit code a command chose for itself (run: the command's own; status: 1 when not healthy). */
@@ -29,6 +33,8 @@ interface ConfigFlags {
   stage?: string;
   region?: string;
   opt: string[];
+  param: string[];
+  profile?: string;
 }
 
 /**
@@ -59,17 +65,54 @@ function withConfigOptions(command: Command): Command {
     .option('-c, --config <file>', 'the config file', DEFAULT_CONFIG)
     .option('-s, --stage <name>', 'stage; overrides provider.stage and is ${opt:stage}')
     .option('-r, --region <name>', 'home region; overrides provider.region and is ${opt:region}')
-    .option('--opt <name=value>', 'an extra ${opt:name} value (repeatable)', collect, []);
+    .option('--opt <name=value>', 'an extra ${opt:name} value (repeatable)', collect, [])
+    .option('--param <name=value>', 'a ${param:name} value, over the config\'s params (repeatable)', collect, [])
+    .option('--profile <name>', 'the AWS credentials profile, over provider.profile and AWS_PROFILE (for the commands and variables that talk to AWS)');
+}
+
+/** `--opt` and `--param` values: name=value, each. */
+function namedValues(pairs: string[], flag: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const pair of pairs) {
+    const separator = pair.indexOf('=');
+    if (separator < 1) throw MastodonCfnError.of(`usage.${flag.slice(2)}`, `${flag} takes name=value, got "${pair}"`, EXIT_USAGE);
+    values[pair.slice(0, separator)] = pair.slice(separator + 1);
+  }
+  return values;
 }
 
 function pipelineOptions(flags: ConfigFlags): PipelineOptions {
-  const options: Record<string, string | undefined> = { stage: flags.stage, region: flags.region };
-  for (const pair of flags.opt) {
-    const separator = pair.indexOf('=');
-    if (separator < 1) throw MastodonCfnError.of('usage.opt', `--opt takes name=value, got "${pair}"`, EXIT_USAGE);
-    options[pair.slice(0, separator)] = pair.slice(separator + 1);
-  }
-  return { configFile: flags.config, options, env: process.env };
+  const options: Record<string, string | undefined> = { stage: flags.stage, region: flags.region, ...namedValues(flags.opt, '--opt') };
+  return { configFile: flags.config, options, env: process.env, params: namedValues(flags.param, '--param') };
+}
+
+/**
+ * The credentials profile, as the Serverless Framework picks it: --profile; else what the
+ * environment names (AWS_PROFILE, or keys, as CI's OIDC step exports) wins over provider.profile.
+ * The SDK's credential chain reads AWS_PROFILE when it first needs credentials, after this.
+ */
+function useProfile(flag: string | undefined, configured: string | undefined): void {
+  const profile = flag ?? (process.env.AWS_PROFILE || process.env.AWS_ACCESS_KEY_ID ? undefined : configured);
+  if (profile) process.env.AWS_PROFILE = profile;
+}
+
+/** Where the build reaches beyond the config: AWS, only for variables that read it (the deployer's SDK loads only then), and stderr for what it says. */
+function buildEnvironment(flags: ConfigFlags, command: string, hooks: HookName[] = ['after:compile']): BuildEnvironment {
+  return {
+    command,
+    hooks,
+    write: (line) => process.stderr.write(`${line}\n`),
+    readAws: async (lookups, known, profile) => {
+      useProfile(flags.profile, profile);
+      const deployer = await import('./deployer/index.js');
+      return deployer.readVariableValues(deployer.sdkClients(), lookups, known, flags.region ?? (process.env.AWS_REGION || 'us-east-1'));
+    },
+  };
+}
+
+/** The build of the config the flags name, as `command` runs it. */
+function buildFor(flags: ConfigFlags, command: string, hooks?: HookName[]): Promise<FullBuild> {
+  return buildWith(pipelineOptions(flags), buildEnvironment(flags, command, hooks));
 }
 
 
@@ -81,22 +124,26 @@ export function createProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     // Options after a command's first argument belong to that command (run, tootctl), not to mastodon-cfn.
     .enablePositionalOptions()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, command) => {
+      currentCommand = command.name();
+    });
 
   withConfigOptions(program.command('build'))
     .description('validate the config and write the CloudFormation templates, the manifest and architecture.svg, and print the monthly estimate (offline, no AWS credentials)')
     .option('-o, --out <dir>', 'output folder', DEFAULT_OUT)
-    .action((flags: ConfigFlags & { out: string }) => {
-      const result = build(pipelineOptions(flags));
+    .action(async (flags: ConfigFlags & { out: string }) => {
+      const result = await buildFor(flags, 'build');
       const others = writeOutput({ path: flags.out, flag: '--out' }, result.files);
       printOut(renderSummary(result, flags.out, flags.stage !== undefined, others));
     });
 
   program
     .command('init')
-    .description('write a new, commented mastodon.config.yaml: asks for the domain, media domain, region, mail sender, size and Route 53 use, or takes them as flags')
+    .description('write a new, commented mastodon.config.yaml: asks for the domain, service name, media domain, region, mail sender, size and Route 53 use, or takes them as flags')
     .option('-c, --config <file>', 'the file to write (never over an existing one)', DEFAULT_CONFIG)
     .option('--domain <name>', "the instance's domain")
+    .option('--service <name>', 'the service name, which the stack names derive from (default: the first label of the domain)')
     .option('--media-domain <name>', 'the domain of the media files (default media.<domain>)')
     .option('-r, --region <name>', 'the AWS region (default AWS_REGION, else us-east-1)')
     .option('--mail-from <address>', "the sender of Mastodon's e-mails (default notifications@<domain>)")
@@ -123,10 +170,10 @@ export function createProgram(): Command {
   withConfigOptions(program.command('cost'))
     .description("the monthly cost of the stacks the config compiles to, itemised, from the price table shipped with mastodon-cfn (offline) or today's AWS prices")
     .option('--json', 'as JSON')
-    // No --profile here, unlike the commands that deploy: cost needs no credentials unless --prices-from-aws, and AWS_PROFILE picks them.
-    .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts; AWS_PROFILE picks them)")
+    .option('--prices-from-aws', "today's prices from AWS's Price List API instead (needs credentials allowed pricing:GetProducts)")
     .action(async (flags: ConfigFlags & { json?: boolean; pricesFromAws?: boolean }) => {
-      const result = build(pipelineOptions(flags));
+      const result = await buildFor(flags, 'cost');
+      if (flags.pricesFromAws) useProfile(flags.profile, result.config.provider.profile);
       const monthly = flags.pricesFromAws ? await estimateWithAwsPrices(result) : result.estimate;
       printOut(flags.json ? `${JSON.stringify(monthly, null, 2)}\n` : `${formatEstimate(monthly)}\n`);
     });
@@ -134,19 +181,21 @@ export function createProgram(): Command {
   withConfigOptions(program.command('diagram'))
     .description('the architecture the config compiles to, with the monthly cost of each box (build also writes architecture.svg)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['svg', 'mermaid']).default('svg'))
-    .option('--out <file>', 'write it to this file instead of printing it')
-    .action((flags: ConfigFlags & { format: 'svg' | 'mermaid'; out?: string }) => {
-      const result = build(pipelineOptions(flags));
+    .option('--out <file>', 'write it to this file instead of printing it (on a terminal an SVG goes to architecture.svg here)')
+    .action(async (flags: ConfigFlags & { format: 'svg' | 'mermaid'; out?: string }) => {
+      const result = await buildFor(flags, 'diagram');
       const text = flags.format === 'mermaid' ? toMermaid(result.architecture) : toSvg(result.architecture);
       if (flags.out) writeFile({ path: flags.out, flag: '--out' }, text, DIAGRAM_MARK);
+      // On a terminal the SVG goes to a file (node:tty loads net: only here); Mermaid is text to paste, and printed.
+      else if (flags.format === 'svg' && (await import('node:tty')).isatty(1)) printOut(writeForTerminal(text));
       else printOut(text);
     });
 
   withConfigOptions(program.command('print'))
     .description('print the config with variables resolved and defaults filled in')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action((flags: ConfigFlags & { format: 'yaml' | 'json' }) => {
-      const { config } = loadValidConfig(pipelineOptions(flags));
+    .action(async (flags: ConfigFlags & { format: 'yaml' | 'json' }) => {
+      const { config } = await loadValidConfigWith(pipelineOptions(flags), buildEnvironment(flags, 'print'));
       printOut(flags.format === 'json' ? `${JSON.stringify(config, null, 2)}\n` : stringify(config));
     });
 
@@ -154,8 +203,7 @@ export function createProgram(): Command {
   const packageOption = (command: Command, out: string | undefined) =>
     withConfigOptions(command)
       .option('-o, --out <dir>', out ? 'where the build is written first' : 'also write the build to this folder', out)
-      .option('-p, --package <dir>', 'use an existing build output (manifest.json and templates) instead of building')
-      .option('--profile <name>', 'the AWS profile to use (as AWS_PROFILE)');
+      .option('-p, --package <dir>', 'use an existing build output (manifest.json and templates) instead of building');
 
   packageOption(program.command('deploy'), DEFAULT_OUT)
     .description('build, then deploy every stack through a change set: shown, checked, confirmed, executed and followed')
@@ -164,16 +212,25 @@ export function createProgram(): Command {
     .option('--allow-data-loss', 'deploy even if a stateful resource would be replaced or deleted')
     .option('--force-version', 'deploy even if the Mastodon upgrade would skip a release series or go down')
     .option('--rotate-token <service...>', "make a new Mastodon token for these services (services.<name>.mastodon): the old one is revoked and the service's tasks restart with the new one")
-    .action(async (flags: DeployFlags) => {
+    .option('--outputs-file <file>', 'once every stack is deployed, write their outputs to this JSON file ({"<stack>": {"<OutputKey>": "<value>"}}); an existing file is replaced only when it is an outputs file of these stacks')
+    .action(async (flags: DeployFlags & { outputsFile?: string }) => {
       const deployer = await import('./deployer/index.js');
-      await withDeployer(flags, deployer, (pkg, context) => deployer.deploy(pkg, context, { allowDataLoss: Boolean(flags.allowDataLoss), forceVersion: Boolean(flags.forceVersion), rotateTokens: flags.rotateToken ?? [] }));
+      const outputsFile = flags.outputsFile === undefined ? undefined : { path: flags.outputsFile, flag: '--outputs-file' };
+      await withDeployer(flags, deployer, (pkg, context) => deployer.deploy(pkg, context, { allowDataLoss: Boolean(flags.allowDataLoss), forceVersion: Boolean(flags.forceVersion), rotateTokens: flags.rotateToken ?? [], outputsFile }));
     });
 
   packageOption(program.command('diff'), undefined)
-    .description('show what deploy would change; changes nothing')
-    .action(async (flags: DeployFlags) => {
+    .description('show what deploy would change; changes nothing (it makes a change set for each deployed stack, reads it and deletes it)')
+    .option('--json', 'the plan as one JSON document on stdout (progress goes to stderr)')
+    .option('--exit-code', 'exit 0 when no stack would change, 2 when some would, 1 on an error (as terraform plan -detailed-exitcode; 2 is also the exit code of a wrong command line)')
+    .action(async (flags: DeployFlags & { json?: boolean; exitCode?: boolean }) => {
       const deployer = await import('./deployer/index.js');
-      await withDeployer(flags, deployer, (pkg, context) => deployer.diff(pkg, context));
+      // With --json, stdout holds the plan and nothing else.
+      await withDeployer(flags, deployer, async (pkg, context) => {
+        const planned = flags.json ? await deployer.plan(pkg, context) : await deployer.diff(pkg, context);
+        if (flags.json) printOut(`${JSON.stringify(planned, null, 2)}\n`);
+        if (flags.exitCode && planned.changes) commandExitCode = EXIT_CHANGES;
+      }, flags.json ? process.stderr : process.stdout);
     });
 
   packageOption(program.command('info'), undefined)
@@ -181,7 +238,7 @@ export function createProgram(): Command {
     .option('--json', 'as JSON')
     .action(async (flags: DeployFlags & { json?: boolean }) => {
       const deployer = await import('./deployer/index.js');
-      const stacks = await deployer.info(packageFor(flags, deployer), deployer.sdkClients());
+      const stacks = await deployer.info((await packageFor(flags, deployer)).pkg, deployer.sdkClients());
       process.stdout.write(flags.json ? `${JSON.stringify(stacks, null, 2)}\n` : `${deployer.formatInfo(stacks)}\n`);
     });
 
@@ -190,7 +247,7 @@ export function createProgram(): Command {
     .option('--json', 'as JSON')
     .action(async (flags: DeployFlags & { json?: boolean }) => {
       const deployer = await import('./deployer/index.js');
-      const report = await deployer.status(packageFor(flags, deployer), deployer.sdkClients(), deployer.httpProbe);
+      const report = await deployer.status((await packageFor(flags, deployer)).pkg, deployer.sdkClients(), deployer.httpProbe);
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : deployer.formatStatus(report));
       commandExitCode = report.healthy ? 0 : 1;
     });
@@ -205,7 +262,7 @@ export function createProgram(): Command {
       const transferBuckets = (flags.transferBucket ?? []).map((name) => bucketName(name, '--transfer-bucket'));
       // Offline: the build output is read without loading the deployer's AWS SDK.
       const { inMemoryPackage, readPackage } = await import('./deployer/manifest.js');
-      const pkg = flags.package ? readPackage(flags.package) : inMemoryPackage(build(pipelineOptions(flags)).files);
+      const pkg = flags.package ? readPackage(flags.package) : inMemoryPackage((await buildFor(flags, 'policy')).files);
       const { deployerPolicy, managedPolicies } = await import('./policy.js');
       const { policy, unknownTypes } = deployerPolicy(pkg, flags.account, transferBuckets);
       printOut(`${JSON.stringify(managedPolicies(policy), null, 2)}\n`);
@@ -241,7 +298,7 @@ export function createProgram(): Command {
     .action(async (flags: DeployFlags & { json?: boolean }) => {
       const deployer = await import('./deployer/index.js');
       const clients = deployer.sdkClients();
-      const database = await deployer.deployedDatabase(packageFor(flags, deployer), clients);
+      const database = await deployer.deployedDatabase((await packageFor(flags, deployer)).pkg, clients);
       const snapshots = await deployer.listSnapshots(clients.rds(database.stack.region), database);
       printOut(flags.json ? `${JSON.stringify(snapshots, null, 2)}\n` : deployer.formatSnapshots(database, snapshots));
     });
@@ -328,7 +385,6 @@ export function createProgram(): Command {
 
 interface DeployFlags extends ConfigFlags {
   out?: string;
-  profile?: string;
   package?: string;
   yes?: boolean;
   progress?: 'bar' | 'events';
@@ -339,38 +395,61 @@ interface DeployFlags extends ConfigFlags {
 
 type Deployer = typeof import('./deployer/index.js');
 
-/** The deployer reads only a build output: the given --package, or a fresh build (written to --out when there is one). */
-function packageFor(flags: DeployFlags, deployer: Deployer) {
-  // The SDK's credential chain reads the profile when it first needs credentials, after this.
-  if (flags.profile) process.env.AWS_PROFILE = flags.profile;
-  if (flags.package) return deployer.readPackage(flags.package);
-  const result = build(pipelineOptions(flags));
-  if (flags.out === undefined) return deployer.inMemoryPackage(result.files);
-  writeOutput({ path: flags.out, flag: '--out' }, result.files);
-  return deployer.readPackage(flags.out);
+/** The command being run (set before its action): what plugins are told, and whether deploy's hooks run. */
+let currentCommand = '';
+
+/**
+ * The deployer reads only a build output: the given --package, or a fresh build (written to
+ * --out when there is one), with the plugins' before:deploy hooks when it is deploy's.
+ */
+async function packageFor(flags: DeployFlags, deployer: Deployer): Promise<{ pkg: ReturnType<Deployer['readPackage']>; built?: FullBuild }> {
+  if (flags.package) {
+    const pkg = deployer.readPackage(flags.package);
+    useProfile(flags.profile, pkg.profile);
+    if (currentCommand === 'deploy' && pkg.plugins?.length) {
+      process.stderr.write(`${pkg.source} was built with plugins (${pkg.plugins.join(', ')}): deploy --package runs none of their hooks, as it reads no config; deploy without --package runs before:deploy and after:deploy.\n`);
+    }
+    return { pkg };
+  }
+  const built = await buildFor(flags, currentCommand, currentCommand === 'deploy' ? ['after:compile', 'before:deploy'] : ['after:compile']);
+  useProfile(flags.profile, built.config.provider.profile);
+  if (flags.out === undefined) return { pkg: deployer.inMemoryPackage(built.files), built };
+  writeOutput({ path: flags.out, flag: '--out' }, built.files);
+  return { pkg: deployer.readPackage(flags.out), built };
 }
 
-async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: ReturnType<Deployer['readPackage']>, context: import('./deployer/index.js').DeployerContext) => Promise<void>): Promise<void> {
-  const pkg = packageFor(flags, deployer);
+/** The plugins' after:deploy hooks, given the templates deployed and every stack's outputs. */
+async function afterDeploy(built: FullBuild, pkg: ReturnType<Deployer['readPackage']>, deployer: Deployer, clients: import('./deployer/index.js').Clients): Promise<void> {
+  if (!built.plugins.some((plugin) => plugin.instance.hooks['after:deploy'])) return;
+  const { runHook } = await import('./plugins.js');
+  const outputs = Object.fromEntries((await deployer.info(pkg, clients)).map((stack) => [stack.name, stack.outputs]));
+  const templates = Object.fromEntries(built.stacks.map((stack) => [stack.role, JSON.parse(stack.text)]));
+  await runHook(built.plugins, 'after:deploy', { config: built.config, templates, outputs }, (line) => process.stderr.write(`${line}\n`));
+}
+
+async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: ReturnType<Deployer['readPackage']>, context: import('./deployer/index.js').DeployerContext) => Promise<void>, reportTo: NodeJS.WriteStream = process.stdout): Promise<void> {
+  const { pkg, built } = await packageFor(flags, deployer);
   // Ctrl-C aborts the signal: the deployer cleans up what it made and not yet used (a change set, an empty stack),
   // stops following what CloudFormation goes on with, and ends with exit code 130. A second Ctrl-C ends at once.
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   process.once('SIGINT', onSigint);
   try {
-    await run(pkg, {
+    const context = {
       clients: deployer.sdkClients(),
-      reporter: deployer.terminalReporter(flags.progress),
+      reporter: deployer.terminalReporter(flags.progress, reportTo),
       confirm: deployer.terminalConfirm(Boolean(flags.yes), interrupt),
       polling: { ...deployer.DEFAULT_POLLING, signal: interrupt.signal },
-    });
+    };
+    await run(pkg, context);
+    if (currentCommand === 'deploy' && built) await afterDeploy(built, pkg, deployer, context.clients);
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
 }
 
 /** The same build priced with today's Price List prices; a failure to read them says that the shipped table still works. */
-async function estimateWithAwsPrices(shipped: Build): Promise<Estimate> {
+async function estimateWithAwsPrices(shipped: FullBuild): Promise<Estimate> {
   const deployer = await import('./deployer/index.js');
   let prices: PriceTable;
   try {

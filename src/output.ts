@@ -146,24 +146,32 @@ export function writeOutput(destination: Destination, files: Map<string, string>
   });
 }
 
-/** Refuses a file that exists and does not hold `ownMark` (any existing file, without a mark; a symbolic link always). */
-export function refuseForeignFile(destination: Destination, ownMark?: string): void {
+/**
+ * How a file mastodon-cfn wrote is told from the user's: a mark its text holds, or, for a format with no room for
+ * one (JSON), a test of its text and what the test recognises, for the refusal.
+ */
+export type OwnMark = string | { ours: (content: string) => boolean; what: string };
+
+/** Refuses a file that exists and is not marked as ours (any existing file, without a mark; a symbolic link always). */
+export function refuseForeignFile(destination: Destination, ownMark?: OwnMark): void {
   asUserProblem(destination, '', () => {
     const entry = entryAt(resolve(destination.path));
     if (entry === undefined) return;
-    const ours = ownMark !== undefined && entry.isFile() && readFileSync(resolve(destination.path), 'utf8').includes(ownMark);
+    const content = () => readFileSync(resolve(destination.path), 'utf8');
+    const ours = ownMark !== undefined && entry.isFile() && (typeof ownMark === 'string' ? content().includes(ownMark) : ownMark.ours(content()));
     if (!ours) {
-      throw MastodonCfnError.of('output.exists', `${destination.path} already exists${ownMark ? ' and mastodon-cfn did not write it' : ''}: it is left as it is. Choose another file, or move that one away.`);
+      const why = ownMark === undefined ? '' : typeof ownMark === 'string' ? ' and mastodon-cfn did not write it' : ` and is not ${ownMark.what}`;
+      throw MastodonCfnError.of('output.exists', `${destination.path} already exists${why}: it is left as it is. Choose another file, or move that one away.`);
     }
   });
 }
 
 /**
  * Writes one file, whole or not at all (a sibling written first, then renamed over). An existing
- * file is replaced only when it holds `ownMark`, the mark of a file mastodon-cfn wrote; without
- * one, nothing that exists is ever replaced.
+ * file is replaced only when `ownMark` recognises it as one mastodon-cfn wrote; without a mark,
+ * nothing that exists is ever replaced.
  */
-export function writeFile(destination: Destination, content: string, ownMark?: string): void {
+export function writeFile(destination: Destination, content: string, ownMark?: OwnMark): void {
   refuseForeignFile(destination, ownMark);
   const target = resolve(destination.path);
   const staging = `${target}.tmp-${process.pid}`;

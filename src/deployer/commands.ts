@@ -2,12 +2,12 @@ import { DeleteStackCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import type { ServiceImage } from '../compiler/fragment.js';
 import type { StackRole } from '../compiler/naming.js';
-import { formatTotal } from '../cost/estimate.js';
 import { MastodonCfnError } from '../errors.js';
+import type { Destination } from '../output.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import { reportAlertSubscriptions } from './alerts.js';
 import type { AwsClient, Clients } from './aws.js';
-import { costChange, formatCostChange } from './costChange.js';
+import { formatCost, planCost } from './costChange.js';
 import { hostedZoneParameters } from './dns.js';
 import { driftNotice } from './drift.js';
 import { createOwnerOnce } from './owner.js';
@@ -16,6 +16,8 @@ import { deployedSnapshot, preflight } from './preflight.js';
 import { executeChangeSet, followStack } from './follow.js';
 import { dataLossChanges, describeDataLoss, restoreChange, sizeChange, upgradeProblem } from './guards.js';
 import type { DeployPackage, DeployStack } from './manifest.js';
+import { checkOutputsFile, writeOutputsFile } from './outputsFile.js';
+import { formatPlan, stackPlan, type Plan, type StackPlan } from './plan.js';
 import { fillGeneratedSecrets, reusedSecretParameters } from './secrets.js';
 import { pushServiceImages } from './images.js';
 import { checkRotation, makeServiceTokens, tokenParameters } from './serviceTokens.js';
@@ -39,6 +41,8 @@ export interface DeployOptions {
   forceVersion: boolean;
   /** Services whose Mastodon token is made again (deploy --rotate-token). */
   rotateTokens?: string[];
+  /** Where the stacks' outputs are written once every stack is deployed (deploy --outputs-file). */
+  outputsFile?: Destination;
 }
 
 const VERSION_OUTPUT = 'MastodonVersion';
@@ -79,13 +83,6 @@ function wiredParameters(stack: DeployStack, outputs: Map<string, Record<string,
 async function describeAll(clients: Clients, stacks: DeployStack[]): Promise<Map<string, Stack | undefined>> {
   const described = await Promise.all(stacks.map((stack) => describeStack(clients.cloudFormation(stack.region), stack.name)));
   return new Map(stacks.map((stack, i) => [stack.name, described[i]]));
-}
-
-/** The plan's first line: what the stacks will cost a month, and against the deployed stacks what changes. */
-async function reportCost(context: DeployerContext, pkg: DeployPackage, described: Map<string, Stack | undefined>): Promise<void> {
-  const change = await costChange(context.clients, pkg, described);
-  if (change) context.reporter.line(formatCostChange(change));
-  else if (pkg.estimate) context.reporter.line(`Estimated cost once deployed: ${formatTotal(pkg.estimate)} (mastodon-cfn cost itemises it)`);
 }
 
 /** The change set that would bring `stack` (deployed as `existing`) to the package's template. */
@@ -224,10 +221,13 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
   const { clients, reporter, polling } = context;
   const rotate = options.rotateTokens ?? [];
   checkRotation(pkg.stacks.flatMap((stack) => stack.serviceTokens ?? []), rotate);
+  // Before any stack is touched: a file that is not ours would only be refused once everything is deployed.
+  if (options.outputsFile) checkOutputsFile(options.outputsFile, pkg);
   await preflight(pkg, clients, reporter);
   const outputs = new Map<string, Record<string, string>>();
-  // A package built without an estimate (by hand, or by an older mastodon-cfn) has no plan to print.
-  if (pkg.estimate) await reportCost(context, pkg, await describeAll(clients, pkg.stacks));
+  // A package built without an estimate (by hand, or by an older mastodon-cfn) has no cost to print.
+  const cost = pkg.estimate && (await planCost(clients, pkg, await describeAll(clients, pkg.stacks)));
+  if (cost) reporter.line(formatCost(cost));
   const zones = await hostedZoneParameters(clients.route53, pkg);
   for (const stack of pkg.stacks) {
     const cfn = clients.cloudFormation(stack.region);
@@ -282,6 +282,10 @@ export async function deploy(pkg: DeployPackage, context: DeployerContext, optio
       }
     }
   }
+  if (options.outputsFile) {
+    writeOutputsFile(options.outputsFile, pkg, Object.fromEntries(pkg.stacks.map((stack) => [stack.name, outputs.get(stack.name)!])));
+    reporter.line(`Outputs written to ${options.outputsFile.path}`);
+  }
 }
 
 /** Ends a step Ctrl-C interrupted (it has cleaned up after itself) with exit code 130 and what was left. */
@@ -299,48 +303,67 @@ const NOT_BUILT = `not-built-yet@sha256:${'0'.repeat(64)}`;
 
 /**
  * What only a deploy knows, as `diff` passes it: each service image and token switch as the deployed
- * stack has it (diff builds and pushes nothing, and makes no token), said in one line.
+ * stack has it (diff builds and pushes nothing, and makes no token), with the note that says so.
  */
-function parametersOfDeploy(stack: DeployStack, existing: Stack | undefined, reporter: Reporter): Record<string, string> {
-  const deployed = Object.fromEntries((existing?.Parameters ?? []).map((p) => [p.ParameterKey!, p.ParameterValue ?? '']));
+function parametersOfDeploy(stack: DeployStack, existing: Stack): { parameters: Record<string, string>; note?: string } {
+  const deployed = Object.fromEntries((existing.Parameters ?? []).map((p) => [p.ParameterKey!, p.ParameterValue ?? '']));
   const images = stack.images ?? [];
   const tokens = stack.serviceTokens ?? [];
-  if (images.length) reporter.line(`${stack.name}: diff compares the image${images.length > 1 ? 's' : ''} of ${images.map((i) => i.service).join(', ')} as deployed; deploy builds ${images.length > 1 ? 'them' : 'it'} from source and rolls out a changed one.`);
   return {
-    ...Object.fromEntries(images.map((image) => [image.parameter, deployed[image.parameter] ?? NOT_BUILT])),
-    ...Object.fromEntries(tokens.filter((token) => token.madeParameter in deployed).map((token) => [token.madeParameter, deployed[token.madeParameter]])),
+    parameters: {
+      ...Object.fromEntries(images.map((image) => [image.parameter, deployed[image.parameter] ?? NOT_BUILT])),
+      ...Object.fromEntries(tokens.filter((token) => token.madeParameter in deployed).map((token) => [token.madeParameter, deployed[token.madeParameter]])),
+    },
+    note: images.length
+      ? `${stack.name}: diff compares the image${images.length > 1 ? 's' : ''} of ${images.map((i) => i.service).join(', ')} as deployed; deploy builds ${images.length > 1 ? 'them' : 'it'} from source and rolls out a changed one.`
+      : undefined,
   };
 }
 
-/** Shows what a deploy would change, and changes nothing: change sets are made, printed and deleted. */
-export async function diff(pkg: DeployPackage, context: DeployerContext): Promise<void> {
+/** One stack's part of the plan: its change set made, read and deleted at once, or the template's resources when it is not deployed. */
+async function planStack(context: DeployerContext, pkg: DeployPackage, stack: DeployStack, existing: Stack | undefined, outputs: Map<string, Record<string, string>>, zones: Map<string, Record<string, string>>): Promise<StackPlan> {
+  const cfn = context.clients.cloudFormation(stack.region);
+  const drifted = driftNotice(existing);
+  const notes = drifted ? [drifted] : [];
+  if (!isDeployed(existing)) {
+    // A CREATE change set would leave a REVIEW_IN_PROGRESS stack behind: read the template instead.
+    const resources = Object.entries((JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { Type: string }> }).Resources ?? {});
+    return stackPlan(stack, 'NOT_DEPLOYED', resources.map(([logicalId, r]) => ({ action: 'Add', logicalId, type: r.Type, replacement: '', policyAction: '' })), notes);
+  }
+  const deployOnly = parametersOfDeploy(stack, existing);
+  if (deployOnly.note) notes.push(deployOnly.note);
+  const parameters = { ...(await changeSetParameters(context, stack, existing, outputs, zones)), ...deployOnly.parameters };
+  context.reporter.status(`${stack.name}: making a change set to compare`);
+  const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, parameters), 'nothing was changed and no change set is left behind');
+  if (changeSet.empty) return stackPlan(stack, 'NO_CHANGES', [], notes);
+  // Deleted before anything else: a closed pipe or Ctrl-C from here on leaves nothing behind.
+  await deleteChangeSet(cfn, changeSet);
+  const losses = await dataLossChanges(cfn, changeSet.rows, stack);
+  const dataLoss = losses.length > 0 ? { resources: losses, message: await dataLossMessage(cfn, `Deploy would refuse ${stack.name}`, losses, stack, existing) } : null;
+  return stackPlan(stack, 'CHANGES', changeSet.rows, notes, dataLoss);
+}
+
+/** What a deploy would change, and changes nothing: change sets are made, read and deleted. */
+export async function plan(pkg: DeployPackage, context: DeployerContext): Promise<Plan> {
   const { clients, reporter } = context;
   const described = await describeAll(clients, pkg.stacks);
   const outputs = new Map([...described].map(([name, stack]) => [name, outputsOf(stack)]));
   const zones = await hostedZoneParameters(clients.route53, pkg);
-  await reportCost(context, pkg, described);
-  for (const stack of pkg.stacks) {
-    const existing = described.get(stack.name);
-    const drifted = driftNotice(existing);
-    if (drifted) reporter.line(drifted);
-    if (!isDeployed(existing)) {
-      // A CREATE change set would leave a REVIEW_IN_PROGRESS stack behind: read the template instead.
-      const resources = Object.entries((JSON.parse(pkg.template(stack)) as { Resources?: Record<string, { Type: string }> }).Resources ?? {});
-      reporter.line([`${stack.name} (${stack.region}) is not deployed; deploying creates:`, ...resources.map(([id, r]) => `  Add  ${id}  ${r.Type}`)].join('\n'));
-      continue;
-    }
-    const parameters = { ...(await changeSetParameters(context, stack, existing, outputs, zones)), ...parametersOfDeploy(stack, existing, reporter) };
-    const changeSet = await onInterrupt(proposeChangeSet(context, pkg, stack, existing, parameters), 'nothing was changed and no change set is left behind');
-    if (changeSet.empty) {
-      reporter.line(`${stack.name} (${stack.region}): no changes`);
-      continue;
-    }
-    // Deleted before anything is printed: a closed pipe or Ctrl-C from here on leaves nothing behind.
-    await deleteChangeSet(clients.cloudFormation(stack.region), changeSet);
-    reporter.line(formatChangeSet(changeSet));
-    const losses = await dataLossChanges(clients.cloudFormation(stack.region), changeSet.rows, stack);
-    if (losses.length > 0) reporter.line(await dataLossMessage(clients.cloudFormation(stack.region), `Deploy would refuse ${stack.name}`, losses, stack, existing));
+  const cost = await planCost(clients, pkg, described);
+  const stacks: StackPlan[] = [];
+  try {
+    for (const stack of pkg.stacks) stacks.push(await planStack(context, pkg, stack, described.get(stack.name), outputs, zones));
+  } finally {
+    reporter.clear();
   }
+  return { formatVersion: 1, changes: stacks.some((stack) => stack.status !== 'NO_CHANGES'), dataLoss: stacks.some((stack) => stack.dataLoss !== null), cost: cost ?? null, stacks };
+}
+
+/** Shows what a deploy would change: the plan, as text. */
+export async function diff(pkg: DeployPackage, context: DeployerContext): Promise<Plan> {
+  const planned = await plan(pkg, context);
+  for (const block of formatPlan(planned)) context.reporter.line(block);
+  return planned;
 }
 
 export interface StackInfo {

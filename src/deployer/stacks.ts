@@ -331,7 +331,7 @@ export async function deleteChangeSet(cfn: AwsClient, changeSet: { id: string; s
   await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: changeSet.id, StackName: changeSet.stackName }));
 }
 
-export function formatChangeSet(changeSet: ChangeSet): string {
+export function formatChangeSet(changeSet: Pick<ChangeSet, 'stackName' | 'rows'>): string {
   const header = ['Action', 'Logical id', 'Type', 'Replacement', 'Policy action'];
   const cells = changeSet.rows.map((r) => [r.action, r.logicalId, r.type, r.replacement || '-', r.policyAction || '-']);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
