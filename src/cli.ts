@@ -10,8 +10,8 @@ import { writeForTerminal } from './diagram/terminal.js';
 import type { InitFlags } from './init.js';
 import { writeFile, writeOutput } from './output.js';
 import { ownerAccountCommand, TOOTCTL } from './mastodon/facts.js';
-import { buildWith, type FullBuild, loadValidConfigWith, type BuildEnvironment, type PipelineOptions } from './pipeline.js';
-import type { HookName } from './plugins.js';
+import { afterDeploy, buildWith, type FullBuild, loadValidConfigWith, type BuildEnvironment, type PipelineOptions } from './pipeline.js';
+import { hasHook, type HookName } from './plugins.js';
 import { SIZES } from './config/types.js';
 import { renderSummary } from './summary.js';
 
@@ -418,14 +418,6 @@ async function packageFor(flags: DeployFlags, deployer: Deployer): Promise<{ pkg
   return { pkg: deployer.readPackage(flags.out), built };
 }
 
-/** The plugins' after:deploy hooks, given the templates deployed and every stack's outputs. */
-async function afterDeploy(built: FullBuild, pkg: ReturnType<Deployer['readPackage']>, deployer: Deployer, clients: import('./deployer/index.js').Clients): Promise<void> {
-  if (!built.plugins.some((plugin) => plugin.instance.hooks['after:deploy'])) return;
-  const { runHook } = await import('./plugins.js');
-  const outputs = Object.fromEntries((await deployer.info(pkg, clients)).map((stack) => [stack.name, stack.outputs]));
-  const templates = Object.fromEntries(built.stacks.map((stack) => [stack.role, JSON.parse(stack.text)]));
-  await runHook(built.plugins, 'after:deploy', { config: built.config, templates, outputs }, (line) => process.stderr.write(`${line}\n`));
-}
 
 async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: ReturnType<Deployer['readPackage']>, context: import('./deployer/index.js').DeployerContext) => Promise<void>, reportTo: NodeJS.WriteStream = process.stdout): Promise<void> {
   const { pkg, built } = await packageFor(flags, deployer);
@@ -442,7 +434,10 @@ async function withDeployer(flags: DeployFlags, deployer: Deployer, run: (pkg: R
       polling: { ...deployer.DEFAULT_POLLING, signal: interrupt.signal },
     };
     await run(pkg, context);
-    if (currentCommand === 'deploy' && built) await afterDeploy(built, pkg, deployer, context.clients);
+    if (currentCommand === 'deploy' && built && hasHook(built.plugins, 'after:deploy')) {
+      const outputs = Object.fromEntries((await deployer.info(pkg, context.clients)).map((stack) => [stack.name, stack.outputs]));
+      await afterDeploy(built, outputs, (line) => process.stderr.write(`${line}\n`));
+    }
   } finally {
     process.removeListener('SIGINT', onSigint);
   }

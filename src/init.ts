@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type FullHandlebars from 'handlebars';
 import handlebarsRuntime from 'handlebars/runtime.js';
@@ -11,12 +11,14 @@ import { loadValidConfig } from './pipeline.js';
 import { SIZES, type Size } from './config/types.js';
 import { config as configTemplate } from './templates.generated.js';
 import { stringify } from 'yaml';
+import packageJson from '../package.json' with { type: 'json' };
 
 const Handlebars = handlebarsRuntime as unknown as typeof FullHandlebars;
 
 /** What `init` asks, each with its flag. */
 export interface InitAnswers {
   domain: string;
+  service: string;
   mediaDomain: string;
   region: string;
   mailFrom: string;
@@ -28,6 +30,8 @@ export interface InitAnswers {
 const QUESTIONS: { key: keyof InitAnswers; flag: string; path: string; question: string; fallback: (answers: Partial<InitAnswers>, env: NodeJS.ProcessEnv) => string; refuse?: (answer: string) => string | undefined }[] = [
   // There is no sensible default name for an instance: this one is a placeholder, said so when used.
   { key: 'domain', flag: '--domain', path: 'domain', question: "The instance's domain (people's handles end with it; it cannot change later)", fallback: () => PLACEHOLDER_DOMAIN },
+  // The stack names derive from it, so a second instance in the same account needs a name of its own.
+  { key: 'service', flag: '--service', path: 'service', question: 'The service name (the stacks are named after it: <service>-<stage>, <service>-<stage>-secrets, ...)', fallback: (a) => serviceName(a.domain!) },
   { key: 'mediaDomain', flag: '--media-domain', path: 'media.domain', question: 'The domain media files are served from (CloudFront)', fallback: (a) => `media.${a.domain}` },
   { key: 'region', flag: '--region', path: 'provider.region', question: 'The AWS region', fallback: (_, env) => env.AWS_REGION || 'us-east-1' },
   { key: 'mailFrom', flag: '--mail-from', path: 'mail.from', question: "The sender of Mastodon's e-mails", fallback: (a) => `notifications@${a.domain}` },
@@ -144,18 +148,28 @@ function serviceName(domain: string): string {
 /** One string as a YAML scalar on one line: plain where that reads back as the same string, else double-quoted. */
 const scalar = (value: string) => stringify(value, { lineWidth: 0, defaultStringType: 'PLAIN', defaultKeyType: 'PLAIN' }).trimEnd();
 
-/** The commented config for the answers; `schema` is the modeline's path to the JSON Schema. */
-export function renderConfig(answers: InitAnswers, schema: string, mastodonVersion: string): string {
+const SCHEMA_FILE = 'schema/mastodon.config.schema.json';
+
+/**
+ * The modeline's schema: this version's schema as the published package holds it. A URL, not a
+ * path into the install folder, so that the config keeps its schema wherever it is moved or
+ * committed, and on machines that have mastodon-cfn elsewhere or not at all. unpkg serves every
+ * published version's files forever (npm never lets a version change).
+ */
+export const SCHEMA_URL = `https://unpkg.com/${packageJson.name}@${packageJson.version}/${SCHEMA_FILE}`;
+
+/** The commented config for the answers. */
+export function renderConfig(answers: InitAnswers, mastodonVersion: string): string {
   const handlebars = Handlebars.create();
   // Comments start in one column, as in the reference config.
   handlebars.registerHelper('line', (key: string, value: string) => `${`${key}${value}`.padEnd(35)} `);
   // Every answer is written as one YAML scalar, quoted where YAML would read it otherwise (`#` starts a comment, `yes` or `1.5` are not strings in every reader).
-  const quoted = Object.fromEntries(Object.entries({ ...answers, service: serviceName(answers.domain), version: mastodonVersion }).map(([key, value]) => [key, typeof value === 'string' ? scalar(value) : value]));
-  return handlebars.template(configTemplate)({ ...quoted, schema });
+  const quoted = Object.fromEntries(Object.entries({ ...answers, version: mastodonVersion }).map(([key, value]) => [key, typeof value === 'string' ? scalar(value) : value]));
+  return handlebars.template(configTemplate)({ ...quoted, schema: SCHEMA_URL });
 }
 
-/** Which question a config path comes from, for messages about bad answers (the service name comes from the domain). */
-const QUESTION_OF_PATH: Record<string, (typeof QUESTIONS)[number]> = { ...Object.fromEntries(QUESTIONS.map((q) => [q.path, q])), service: QUESTIONS[0] };
+/** Which question a config path comes from, for messages about bad answers. */
+const QUESTION_OF_PATH: Record<string, (typeof QUESTIONS)[number]> = Object.fromEntries(QUESTIONS.map((q) => [q.path, q]));
 
 /** Whether the flags answer every question, so that nothing needs asking. */
 export const answersEverything = (flags: InitFlags) => QUESTIONS.every((q) => flags[q.key] !== undefined);
@@ -185,19 +199,15 @@ function configProblems(text: string): { key?: keyof InitAnswers; flag: string; 
  * (the others are kept); a refused flag is a wrong command line (exit 2), named by its flag.
  */
 export async function init(target: string, flags: InitFlags, ask: Ask | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const path = resolve(target);
   // Refused before any question is asked: the answers would be lost.
   refuseUnwritableFlags(flags, target);
   const destination = { path: target, flag: '--config' };
   refuseForeignFile(destination);
-  const schemaFile = packagePath('schema/mastodon.config.schema.json');
   // The release this mastodon-cfn knows best, written out so that an upgrade is a deliberate edit.
-  const mastodonVersion = JSON.parse(readFileSync(schemaFile, 'utf8')).properties.mastodon.properties.version.default as string;
-  const fromConfig = relative(dirname(path), schemaFile.pathname);
-  const schema = fromConfig.startsWith('.') || fromConfig.startsWith('/') ? fromConfig : `./${fromConfig}`;
+  const mastodonVersion = JSON.parse(readFileSync(packagePath(SCHEMA_FILE), 'utf8')).properties.mastodon.properties.version.default as string;
   let collected = await collectAnswers(flags, ask, env);
   for (;;) {
-    const text = renderConfig(collected.answers, schema, mastodonVersion);
+    const text = renderConfig(collected.answers, mastodonVersion);
     const problems = configProblems(text);
     if (problems.length === 0) {
       writeFile(destination, text);

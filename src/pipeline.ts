@@ -197,6 +197,12 @@ export async function buildWith(options: PipelineOptions, environment: BuildEnvi
   return { ...finish(valid, withPluginChanges(valid, stacks, templates)), plugins };
 }
 
+/** The plugins' after:deploy hooks, given the templates as deployed and every stack's outputs by stack name. */
+export async function afterDeploy(built: FullBuild, outputs: Record<string, Record<string, string>>, write: (line: string) => void): Promise<void> {
+  const templates: Templates = Object.fromEntries(built.stacks.map((stack) => [stack.role, JSON.parse(stack.text)]));
+  await runHook(built.plugins, 'after:deploy', { config: built.config, templates, outputs }, write);
+}
+
 /** The stacks with the templates plugins left; refused where a plugin removed a stack or made a kept resource deletable. */
 function withPluginChanges(valid: ValidConfig, stacks: CompiledStack[], templates: Templates): CompiledStack[] {
   const problems: Problem[] = [];

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import type { Template } from './compiler/cfn.js';
 import type { StackRole } from './compiler/naming.js';
 import type { Config } from './config/types.js';
 import { excerpt, MastodonCfnError } from './errors.js';
@@ -14,8 +13,19 @@ import { excerpt, MastodonCfnError } from './errors.js';
 export const HOOKS = ['after:compile', 'before:deploy', 'after:deploy'] as const;
 export type HookName = (typeof HOOKS)[number];
 
+/** A template as plugins get it: CloudFormation's JSON, as `build` writes it. */
+export interface TemplateJson {
+  AWSTemplateFormatVersion?: string;
+  Description?: string;
+  Parameters?: Record<string, Record<string, unknown>>;
+  Conditions?: Record<string, unknown>;
+  Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; [attribute: string]: unknown }>;
+  Outputs?: Record<string, { Value: unknown; [attribute: string]: unknown }>;
+  [section: string]: unknown;
+}
+
 /** The compiled templates, keyed by stack (a build has no secrets stack when it needs none). */
-export type Templates = Partial<Record<StackRole, Template>>;
+export type Templates = Partial<Record<StackRole, TemplateJson>>;
 
 export interface HookContext {
   /** The validated config, defaults filled in (read-only: a change to it changes nothing). */
@@ -101,6 +111,8 @@ export function loadPlugins(config: Readonly<Config>, configFile: string, option
     return { name, instance };
   });
 }
+
+export const hasHook = (plugins: LoadedPlugin[], hook: HookName) => plugins.some((plugin) => plugin.instance.hooks[hook] !== undefined);
 
 /** Runs one hook of every plugin that has it, in the config's order; a plugin that throws stops the command, named. */
 export async function runHook(plugins: LoadedPlugin[], hook: HookName, context: Omit<HookContext, 'log'>, write: (line: string) => void): Promise<void> {

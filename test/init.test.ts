@@ -1,11 +1,15 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parse } from 'yaml';
 import { MastodonCfnError } from '../src/errors.js';
 import { collectAnswers, init, terminalAsk } from '../src/init.js';
 import { buildConfig, REPO_ROOT, runCli, tempDir } from './support/build.js';
+
+const { name, version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+/** Where the modeline points: this version's schema in the published package (test/install.test.ts checks the package holds it there). */
+const schemaUrl = `https://unpkg.com/${name}@${version}/schema/mastodon.config.schema.json`;
 
 describe('mastodon-cfn init', () => {
   it('writes a commented config from flags, with the schema modeline, that builds into what was asked', () => {
@@ -15,15 +19,41 @@ describe('mastodon-cfn init', () => {
     expect(result.status, result.stderr).to.equal(0);
     expect(result.stdout).to.equal(`Wrote ${file}.\nNext: mastodon-cfn cost (what it will cost), mastodon-cfn build (the templates and architecture.svg), mastodon-cfn deploy.\n`);
     const text = readFileSync(file, 'utf8');
-    const modeline = /^# yaml-language-server: \$schema=(.+)$/m.exec(text.split('\n')[0]);
-    expect(modeline, 'the first line is the schema modeline').to.not.equal(null);
-    expect(resolve(dirname(file), modeline![1])).to.equal(join(REPO_ROOT, 'schema/mastodon.config.schema.json'));
+    expect(text.split('\n')[0], 'the first line is the schema modeline').to.equal(`# yaml-language-server: $schema=${schemaUrl}`);
     expect(text).to.include("domain: social.example.org          # Mastodon's LOCAL_DOMAIN: it cannot change after the first deploy\n");
     const { config, estimate } = buildConfig({ file });
     expect([config.service, config.domain, config.media.domain, config.provider.region, config.mail.from, config.size, config.dns]).to.deep.equal([
       'social', 'social.example.org', 'media.social.example.org', 'eu-west-1', 'hello@example.org', 'small', { route53: true, dmarc: 'none' },
     ]);
     expect(estimate.region).to.equal('eu-west-1');
+  });
+
+  it("the README's example config names the schema as init writes it", () => {
+    expect(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')).to.include(`\`\`\`yaml\n# yaml-language-server: $schema=${schemaUrl}\n`);
+  });
+
+  it('--service names the service, which the stacks are named after', () => {
+    const file = join(tempDir(), 'mastodon.config.yaml');
+    const result = runCli(['init', '--config', file, '--yes', '--service', 'club', '--domain', 'social.example.org']);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(readFileSync(file, 'utf8')).to.include('\nservice: club                       # stack names derive from service and stage\n');
+    const { config, stacks } = buildConfig({ file });
+    expect([config.service, stacks.map((stack) => stack.name).sort()]).to.deep.equal(['club', ['club-prod', 'club-prod-certificates', 'club-prod-secrets']]);
+  });
+
+  it("--service takes only what the config schema's rule for service takes: else exit 2, named by the flag, and nothing is written", () => {
+    const directory = tempDir();
+    const file = join(directory, 'mastodon.config.yaml');
+    const hint = 'lower-case letters, digits and dashes, starting with a letter (e.g. social)';
+    const refused = (service: string) => {
+      const result = runCli(['init', '--config', file, '--yes', '--service', service]);
+      expect(result.status, service).to.equal(2);
+      return result.stderr.trim();
+    };
+    // The schema's rule is more than the characters: at least two of them, not ending with a dash, at most 40.
+    for (const service of ['Club_1', 'x', 'club-', '1club']) expect(refused(service)).to.equal(`--service: must be ${hint}; got "${service}"`);
+    expect(refused('a'.repeat(41))).to.equal('--service: must be at most 40 characters long; got 41');
+    expect(readdirSync(directory)).to.deep.equal([]);
   });
 
   it('never writes over an existing file, and says so before asking anything', () => {
@@ -41,7 +71,7 @@ describe('mastodon-cfn init', () => {
     expect(partly.status).to.equal(2);
     expect(partly.stderr.trim()).to.equal('init asks its questions on a terminal, and there is none: give the answers as flags (--domain, --region, ...), or --yes for the defaults.');
     expect(existsSync(join(directory, 'a.yaml'))).to.equal(false);
-    const every = runCli(['init', '--config', join(directory, 'b.yaml'), '--domain', 'social.example.org', '--media-domain', 'files.example.org', '--region', 'us-west-2', '--mail-from', 'a@example.org', '--size', 'standard', '--no-route53']);
+    const every = runCli(['init', '--config', join(directory, 'b.yaml'), '--domain', 'social.example.org', '--service', 'social', '--media-domain', 'files.example.org', '--region', 'us-west-2', '--mail-from', 'a@example.org', '--size', 'standard', '--no-route53']);
     expect(every.status, every.stderr).to.equal(0);
     expect(readFileSync(join(directory, 'b.yaml'), 'utf8')).to.include('# dns:\n#   route53: true');
   });
@@ -66,8 +96,8 @@ describe('mastodon-cfn init', () => {
   it('on a terminal asks each question in turn, with the default from the answers before it', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
-    // A person answering each prompt as it appears: the domain, Enter for the media domain, a region, Enter, a size (in any case), and yes for Route 53.
-    const typed = ['social.example.net', '', 'eu-west-1', '', 'Small', 'yes'];
+    // A person answering each prompt as it appears: the domain, Enter for the service name and the media domain, a region, Enter, a size (in any case), and yes for Route 53.
+    const typed = ['social.example.net', '', '', 'eu-west-1', '', 'Small', 'yes'];
     let shown = '';
     output.on('data', (chunk) => {
       shown += String(chunk);
@@ -76,9 +106,26 @@ describe('mastodon-cfn init', () => {
     const { ask, close } = terminalAsk(input, output);
     const { answers } = await collectAnswers({}, ask, {});
     close();
-    expect(answers).to.deep.equal({ domain: 'social.example.net', mediaDomain: 'media.social.example.net', region: 'eu-west-1', mailFrom: 'notifications@social.example.net', size: 'small', route53: true });
+    expect(answers).to.deep.equal({ domain: 'social.example.net', service: 'social', mediaDomain: 'media.social.example.net', region: 'eu-west-1', mailFrom: 'notifications@social.example.net', size: 'small', route53: true });
     expect(shown).to.include("The instance's domain (people's handles end with it; it cannot change later) [social.example.com]: ");
+    expect(shown).to.include('The service name (the stacks are named after it: <service>-<stage>, <service>-<stage>-secrets, ...) [social]: ');
     expect(shown).to.include('The domain media files are served from (CloudFront) [media.social.example.net]: ');
+  });
+
+  it('on a terminal, --service answers the service question', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const typed = ['social.example.net', '', 'eu-west-1', '', 'small', 'no'];
+    let shown = '';
+    output.on('data', (chunk) => {
+      shown += String(chunk);
+      if (String(chunk).endsWith(']: ')) input.write(`${typed.shift()}\n`);
+    });
+    const { ask, close } = terminalAsk(input, output);
+    const { answers } = await collectAnswers({ service: 'club' }, ask, {});
+    close();
+    expect([answers.service, answers.mediaDomain, typed]).to.deep.equal(['club', 'media.social.example.net', []]);
+    expect(shown).to.not.include('The service name');
   });
 
   it('never turns a flag into config: a control character or a variable in any flag is refused, each named by its flag, and nothing is written', () => {
@@ -113,7 +160,7 @@ describe('mastodon-cfn init', () => {
     // A leading % is a YAML directive unquoted (today: a YAML error blamed on the file).
     const given = { domain: 'social.example.org', mediaDomain: 'files.example.org', region: 'ap-southeast-2', mailFrom: '%team+news@social.example.org', size: 'small' };
     const file = join(directory, 'b.yaml');
-    const result = runCli(['init', '--config', file, '--domain', given.domain, '--media-domain', given.mediaDomain, '--region', given.region, '--mail-from', given.mailFrom, '--size', given.size, '--no-route53']);
+    const result = runCli(['init', '--config', file, '--domain', given.domain, '--service', 'social', '--media-domain', given.mediaDomain, '--region', given.region, '--mail-from', given.mailFrom, '--size', given.size, '--no-route53']);
     expect(result.status, result.stderr).to.equal(0);
     const written = parse(readFileSync(file, 'utf8'));
     expect({ domain: written.domain, mediaDomain: written.media.domain, region: written.provider.region, mailFrom: written.mail.from, size: written.size }).to.deep.equal(given);
@@ -126,8 +173,8 @@ describe('mastodon-cfn init', () => {
     const file = join(tempDir(), 'mastodon.config.yaml');
     const input = new PassThrough();
     const output = new PassThrough();
-    // A bad domain, then everything else; then the domain again (the media and mail defaults came from it, so they are asked again too).
-    const typed = ['Social_Example', 'files.example.net', 'eu-west-1', '', 'small', 'maybe', 'yes', 'social.example.net', 'tab\there@example.net', 'me@social.example.net'];
+    // A bad domain, a bad service name, then everything else; then the domain and the service name again (the mail default came from the domain, so it is asked again too).
+    const typed = ['Social_Example', 'My_Club', 'files.example.net', 'eu-west-1', '', 'small', 'maybe', 'yes', 'social.example.net', 'club', 'tab\there@example.net', 'me@social.example.net'];
     let shown = '';
     output.on('data', (chunk) => {
       shown += String(chunk);
@@ -140,9 +187,10 @@ describe('mastodon-cfn init', () => {
     expect(lines[0]).to.equal(`Wrote ${file}.`);
     expect(shown).to.include('  not taken: answer yes or no\nIs the domain in Route 53');
     expect(shown).to.include("  not taken: must be a lower-case DNS name such as social.example.com; got \"Social_Example\"\nThe instance's domain (people's handles end with it; it cannot change later) [social.example.com]: ");
+    expect(shown).to.include('  not taken: must be lower-case letters, digits and dashes, starting with a letter (e.g. social); got "My_Club"\nThe service name');
     expect(shown).to.include('  not taken: holds a control character ("\\t" at character 4): give it on one line, as plain text\n');
     const { config } = buildConfig({ file });
-    expect([config.domain, config.media.domain, config.provider.region, config.mail.from, config.size, config.dns?.route53]).to.deep.equal(['social.example.net', 'files.example.net', 'eu-west-1', 'me@social.example.net', 'small', true]);
+    expect([config.domain, config.service, config.media.domain, config.provider.region, config.mail.from, config.size, config.dns?.route53]).to.deep.equal(['social.example.net', 'club', 'files.example.net', 'eu-west-1', 'me@social.example.net', 'small', true]);
   });
 
   it('on a terminal, input that ends before the last answer is exit 2 and nothing is written', async () => {

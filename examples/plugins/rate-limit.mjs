@@ -19,11 +19,13 @@ const MINIMUM_LIMIT = 10;
 
 /** @implements {MastodonCfnPlugin} */
 export default class RateLimit {
-  /** @param {import('mastodon-cfn/plugins').HookContext['config']} config */
+  /** @param {HookContext['config']} config */
   constructor(config) {
-    const limit = config.custom?.rateLimit?.requestsPer5Minutes ?? 3000;
-    if (!Number.isInteger(limit) || limit < MINIMUM_LIMIT) throw new Error(`custom.rateLimit.requestsPer5Minutes must be a whole number of at least ${MINIMUM_LIMIT}, got ${JSON.stringify(limit)}`);
+    const settings = /** @type {{ rateLimit?: { requestsPer5Minutes?: unknown } }} */ (config.custom);
+    const limit = settings.rateLimit?.requestsPer5Minutes ?? 3000;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < MINIMUM_LIMIT) throw new Error(`custom.rateLimit.requestsPer5Minutes must be a whole number of at least ${MINIMUM_LIMIT}, got ${JSON.stringify(limit)}`);
     this.limit = limit;
+    /** @type {MastodonCfnPlugin['hooks']} */
     this.hooks = {
       'after:compile': (context) => this.addWebAcl(context),
       'after:deploy': (context) => context.log(`web ACL in front of the load balancer, ${this.limit} requests per address per 5 minutes`),
@@ -33,8 +35,10 @@ export default class RateLimit {
   /** @param {HookContext} context */
   addWebAcl({ config, templates, log }) {
     const main = templates.main;
+    if (!main) throw new Error('there is no main stack');
     const loadBalancer = Object.entries(main.Resources).find(([, resource]) => resource.Type === 'AWS::ElasticLoadBalancingV2::LoadBalancer')?.[0];
     if (!loadBalancer) throw new Error('the main stack has no load balancer to protect');
+    /** @param {string} name */
     const metric = (name) => ({ SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: name });
     main.Resources.RateLimitWebAcl = {
       Type: 'AWS::WAFv2::WebACL',
