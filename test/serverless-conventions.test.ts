@@ -3,6 +3,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { expect } from 'chai';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterDeploy, buildWith } from '../src/pipeline.js';
 import { API_CALL_LOG, lintLater, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
 import { useMoto } from './support/moto.js';
 
@@ -86,6 +87,14 @@ describe('Serverless Framework conventions: variable sources', () => {
     expect(stderr).to.include('values.yml:1:4  file(values.yml):k  ${env:NOT_SET_ANYWHERE} cannot be resolved: environment variable NOT_SET_ANYWHERE is not set');
     expect(stderr).to.include('mastodon.config.yaml:6:6  custom.c  ${file(./values.yml):nope} cannot be resolved: ./values.yml has no key nope');
     expect(stderr).to.include('mastodon.config.yaml:7:6  custom.d  ${file(./absent.yml)} cannot be resolved: there is no file ./absent.yml');
+  });
+
+  it('refuses files that include themselves, or too many files, where it happens', () => {
+    const cyclic = refused(project(minimalYaml('custom:\n  a: ${file(./x.yml)}\n'), { 'x.yml': 'again: ${file(./x.yml)}\n' }), ['build']);
+    expect(cyclic).to.include('x.yml:1:8  file(x.yml):again  circular reference: file(x.yml):again → file(x.yml):again');
+    const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`f${i}.yml`, `v: ${i}\n`]));
+    const list = Array.from({ length: 70 }, (_, i) => `k${i}: \${file(./f${i}.yml)}`).join('\n');
+    expect(refused(project(minimalYaml('custom:\n  a: ${file(./list.yml)}\n'), { ...many, 'list.yml': `${list}\n` }), ['build'])).to.include('file(list.yml):k63  the config reads more than 64 files with ${file(...)}; refused');
   });
 
   it('${strToBool(…)} reads "true", "1", "false" and "0" as the Serverless Framework does, and refuses anything else', () => {
@@ -318,6 +327,20 @@ describe('plugins', () => {
       expect(stderr, JSON.stringify(files)).to.include(message);
     }
     expect(refused(project(minimalYaml('plugins: [not-installed-anywhere]\n')), ['build'])).to.include('plugin not-installed-anywhere: no package not-installed-anywhere is installed where the config is');
+  });
+
+  it("after:deploy gets the templates as deployed and every stack's outputs", async () => {
+    const folder = project(minimalYaml('plugins: [./p.mjs]\n'), {
+      'p.mjs': plugin("    'after:deploy': ({ templates, outputs, log }) => { log(`${Object.keys(templates).join(' ')}: ${JSON.stringify(outputs)}`); templates.main.Resources = {}; },"),
+    });
+    const noAws = async () => {
+      throw new Error('no AWS here');
+    };
+    const build = await buildWith({ configFile: join(folder, 'mastodon.config.yaml'), options: {}, env: {} }, { command: 'deploy', hooks: ['after:compile', 'before:deploy'], write: () => undefined, readAws: noAws });
+    const lines: string[] = [];
+    await afterDeploy(build, { 'social-prod': { MastodonVersion: 'v4.5.2' } }, (line) => lines.push(line));
+    expect(lines).to.deep.equal([`./p.mjs: ${build.stacks.map((stack) => stack.role).join(' ')}: {"social-prod":{"MastodonVersion":"v4.5.2"}}`]);
+    expect(Object.keys(JSON.parse(build.files.get('social-prod.template.json')!).Resources)).not.to.be.empty;
   });
 
   it("before:deploy runs for deploy only, and its changes are what deploy writes and sends; deploy --package says it runs none", () => {

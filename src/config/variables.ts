@@ -82,6 +82,8 @@ const MAX_VARIABLE_DEPTH = 16;
 const MAX_RESOLUTIONS = 10_000;
 /** The resolved config may be no larger than a config file may be. */
 const MAX_RESOLVED_SIZE = MAX_CONFIG_BYTES;
+/** How many files `${file(...)}` may read, each at most as large as a config: a config splits into a handful. */
+const MAX_INCLUDED_FILES = 64;
 
 /** A bound was passed: the config is refused with this one problem. */
 class LimitExceeded extends Error {
@@ -200,6 +202,7 @@ class Resolver {
   /** Dotted paths of values whose variables could not be resolved: they keep their text, and checks of them are left out. */
   readonly failedPaths = new Set<string>();
   private readonly memo = new Map<string, Resolved>();
+  /** The values being resolved, outermost first, each as messages name it. */
   private readonly inProgress: string[] = [];
   /** Extents of the lists and mappings built so far; values are shared (a memoized `${self:}`), so each is measured once. */
   private readonly extents = new WeakMap<object, Extent>();
@@ -267,12 +270,13 @@ class Resolver {
   private resolveString(text: string, path: ConfigPath): Resolved {
     const key = dotted(path);
     if (this.memo.has(key)) return this.memo.get(key);
-    if (this.inProgress.includes(key)) {
-      const cycle = [...this.inProgress.slice(this.inProgress.indexOf(key)), key].join(' → ');
+    const shown = this.shownPath(path);
+    if (this.inProgress.includes(shown)) {
+      const cycle = [...this.inProgress.slice(this.inProgress.indexOf(shown)), shown].join(' → ');
       this.fail(path, 'variables.cycle', `circular reference: ${cycle}`);
       return FAILED;
     }
-    this.inProgress.push(key);
+    this.inProgress.push(shown);
     let result: Resolved;
     try {
       const segments = parseTemplate(text, this.underResources(path));
@@ -426,6 +430,9 @@ class Resolver {
   /** `${file(path)}` and `${file(path):a.b}`: the file's value, or one of its keys, with its own variables resolved. */
   private fromFile(given: string, keys: string, path: ConfigPath): { value: Resolved; missing?: string } {
     const file = resolve(this.sources.baseDir ?? '.', given);
+    if (!this.files.has(file) && this.files.size >= MAX_INCLUDED_FILES) {
+      throw new LimitExceeded('variables.tooManyFiles', path, `the config reads more than ${MAX_INCLUDED_FILES} files with \${file(...)}; refused, as it looks like a runaway expansion`);
+    }
     if (!this.files.has(file)) {
       let exists = false;
       try {
@@ -490,16 +497,28 @@ class Resolver {
     return value;
   }
 
-  private fail(path: ConfigPath, code: string, message: string): void {
+  /** The file a value of an included file is in (undefined: the value is the config's). */
+  private includedFile(path: ConfigPath): string | undefined {
     const first = String(path[0] ?? '');
-    if (first.startsWith(FILE_SCOPE)) {
-      // A value of an included file: reported where it stands in that file.
-      const file = first.slice(fileScope('', false).length);
-      const { line, col } = this.files.get(file)!.locate(path.slice(1));
-      this.problems.push({ code, path: `file(${this.shown(file)}):${dotted(path.slice(1))}`, message, origin: `${this.shown(file)}:${line}:${col}` });
-      return;
-    }
-    this.problems.push({ code, path: dotted(path), message, ...this.loaded.locate(path) });
+    return first.startsWith(FILE_SCOPE) ? first.slice(fileScope('', false).length) : undefined;
+  }
+
+  /** A path as messages name it: dotted, or `file(x.yml):a.b` for a value of an included file. */
+  private shownPath(path: ConfigPath): string {
+    const file = this.includedFile(path);
+    return file === undefined ? dotted(path) : `file(${this.shown(file)}):${dotted(path.slice(1))}`;
+  }
+
+  /** A problem of the value at `path`, where it is written: in the config, or in the included file it comes from. */
+  problemAt(path: ConfigPath, code: string, message: string): Problem {
+    const file = this.includedFile(path);
+    if (file === undefined) return { code, path: dotted(path), message, ...this.loaded.locate(path) };
+    const { line, col } = this.files.get(file)!.locate(path.slice(1));
+    return { code, path: this.shownPath(path), message, origin: `${this.shown(file)}:${line}:${col}` };
+  }
+
+  private fail(path: ConfigPath, code: string, message: string): void {
+    this.problems.push(this.problemAt(path, code, message));
   }
 }
 
@@ -517,6 +536,6 @@ export function resolveVariables(
     return { config, problems: resolver.problems, failedPaths: resolver.failedPaths, awsLookups: [...resolver.awsLookups.values()], stacksRead: [...resolver.stacksRead.values()] };
   } catch (error) {
     if (!(error instanceof LimitExceeded)) throw error;
-    throw new MastodonCfnError([{ code: error.code, path: dotted(error.path), message: error.message, ...loaded.locate(error.path) }], loaded.file);
+    throw new MastodonCfnError([resolver.problemAt(error.path, error.code, error.message)], loaded.file);
   }
 }
