@@ -61,6 +61,9 @@ export function describeAwsFailure(error: unknown): string | undefined {
     // Only the chain's own "none found" is ours to explain: any other message is the SDK's word on the source that
     // failed, often with the fix ("To refresh this SSO session run 'aws sso login' with the corresponding profile.").
     if (/^Could not load credentials from any providers/i.test(e.message ?? '')) {
+      // A profile named (by --profile, AWS_PROFILE or provider.profile) that gives nothing is most often one not in the AWS config.
+      const profile = process.env.AWS_PROFILE;
+      if (profile) return `${where} failed: the AWS profile ${profile} gives no credentials. Is it in ${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} (or ${process.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'})? "aws configure list-profiles" lists the profiles there.`;
       return `${where} failed: no AWS credentials were found. Set AWS_PROFILE (or pass --profile), run "aws configure", or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then try again.`;
     }
     return `${where} failed: the AWS credentials could not be loaded: ${oneLine(e.message)}`;

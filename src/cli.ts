@@ -92,9 +92,17 @@ function pipelineOptions(flags: ConfigFlags): PipelineOptions {
  * The SDK's credential chain reads AWS_PROFILE when it first needs credentials, after this.
  */
 function useProfile(flag: string | undefined, configured: string | undefined): void {
-  const profile = flag ?? (process.env.AWS_PROFILE || process.env.AWS_ACCESS_KEY_ID ? undefined : configured);
+  const environment = ENVIRONMENT_CREDENTIALS.find((name) => process.env[name]);
+  const profile = flag ?? (environment ? undefined : configured);
+  if (!flag && configured && environment && !profileNoticeGiven && process.env.AWS_PROFILE !== configured) {
+    profileNoticeGiven = true;
+    process.stderr.write(`provider.profile ${configured} is not used: the environment's ${environment} names the credentials, and wins over it (as in the Serverless Framework); --profile ${configured} would use it.\n`);
+  }
   if (profile) process.env.AWS_PROFILE = profile;
 }
+let profileNoticeGiven = false;
+/** What names the credentials in the environment, for the SDK's chain: a profile, keys, a container's or a web identity's credentials (CodeBuild, ECS, EKS). */
+const ENVIRONMENT_CREDENTIALS = ['AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
 
 /** Where the build reaches beyond the config: AWS, only for variables that read it (the deployer's SDK loads only then), and stderr for what it says. */
 function buildEnvironment(flags: ConfigFlags, command: string, hooks: HookName[] = ['after:compile']): BuildEnvironment {

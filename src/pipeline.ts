@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { compile, stackProblems, templateText, toManifest, type CompiledStack, type Manifest } from './compiler/index.js';
 import { keepsItsData } from './compiler/extensions.js';
-import { makeNames, type Names } from './compiler/naming.js';
+import { makeNames, type Names, type StackRole } from './compiler/naming.js';
 import { estimate, type Estimate, type PricedStack } from './cost/estimate.js';
 import { architecture, type Architecture } from './diagram/architecture.js';
 import { toSvg } from './diagram/render.js';
@@ -10,7 +10,7 @@ import { isPlainObject } from './config/path.js';
 import type { Config } from './config/types.js';
 import { validateConfig } from './config/validate.js';
 import { resolveVariables, type AwsLookup, type AwsValues } from './config/variables.js';
-import { byPosition, MastodonCfnError, type Problem } from './errors.js';
+import { byPosition, excerpt, MastodonCfnError, type Problem } from './errors.js';
 import { loadPlugins, runHook, type HookName, type LoadedPlugin, type PluginOptions, type Templates } from './plugins.js';
 
 /**
@@ -112,7 +112,7 @@ function compileValid(valid: ValidConfig): CompiledStack[] {
 
 function located(valid: ValidConfig, problems: Problem[]): MastodonCfnError {
   return new MastodonCfnError(
-    problems.map((problem) => (problem.origin || !problem.path ? problem : { ...problem, ...valid.loaded.locate(configKeys(problem.path), { key: true }) })),
+    problems.map((problem) => (problem.origin || !problem.path ? problem : { ...problem, ...valid.loaded.locate(configKeys(problem.path), { key: true }) })).sort(byPosition),
     valid.loaded.file,
   );
 }
@@ -125,9 +125,9 @@ function configKeys(path: string): string[] {
 
 /** Checks the stacks as they are to be written (CloudFormation's limits), writes them out, prices and draws them. */
 function finish(valid: ValidConfig, stacks: CompiledStack[]): Build {
-  const { config, names, loaded } = valid;
-  const problems = stackProblems(stacks);
-  if (problems.length > 0) throw new MastodonCfnError(problems, loaded.file);
+  const { config, names } = valid;
+  const problems = stackProblems(stacks, config);
+  if (problems.length > 0) throw located(valid, problems);
   const files = new Map<string, string>();
   for (const stack of stacks) files.set(names.templateFile(stack.role), stack.text);
   // Priced and drawn from the templates as written: exactly what CloudFormation will be asked to create.
@@ -193,8 +193,15 @@ export async function buildWith(options: PipelineOptions, environment: BuildEnvi
   if (plugins.length === 0) return { ...finish(valid, stacks), plugins };
   // The templates as they would be written (plain JSON), each the plugins' own copy.
   const templates: Templates = Object.fromEntries(stacks.map((stack) => [stack.role, JSON.parse(stack.text)]));
-  for (const hook of environment.hooks) await runHook(plugins, hook, { config: valid.config, templates }, environment.write);
-  return { ...finish(valid, withPluginChanges(valid, stacks, templates)), plugins };
+  const written = new Map<StackRole, string>();
+  // Checked after each plugin, so that a problem names the plugin that made it.
+  const check = (plugin: LoadedPlugin) => {
+    const problems = pluginTemplateProblems(stacks, templates, written).map((problem) => ({ ...problem, origin: plugin.name }));
+    if (problems.length > 0) throw new MastodonCfnError(problems, valid.loaded.file);
+  };
+  for (const hook of environment.hooks) await runHook(plugins, hook, { config: valid.config, templates }, environment.write, { check });
+  const changed = stacks.map((stack) => (written.has(stack.role) ? { ...stack, template: JSON.parse(written.get(stack.role)!) as CompiledStack['template'], text: written.get(stack.role)! } : stack));
+  return { ...finish(valid, changed), plugins };
 }
 
 /** The plugins' after:deploy hooks, given the templates as deployed and every stack's outputs by stack name. */
@@ -203,21 +210,46 @@ export async function afterDeploy(built: FullBuild, outputs: Record<string, Reco
   await runHook(built.plugins, 'after:deploy', { config: built.config, templates, outputs }, write);
 }
 
-/** The stacks with the templates plugins left; refused where a plugin removed a stack or made a kept resource deletable. */
-function withPluginChanges(valid: ValidConfig, stacks: CompiledStack[], templates: Templates): CompiledStack[] {
+/**
+ * What is wrong with the templates plugins left, as the compiled ones are checked: each must still
+ * be a template of JSON with resources (each with a Type) and outputs under CloudFormation's
+ * logical ids, and each kept resource must go on keeping its data. `written` gets each template's
+ * text, as it will be written.
+ */
+function pluginTemplateProblems(stacks: CompiledStack[], templates: Templates, written: Map<StackRole, string>): Problem[] {
   const problems: Problem[] = [];
-  const changed = stacks.map((stack) => {
+  for (const stack of stacks) {
+    const path = `templates.${stack.role}`;
     const template = templates[stack.role];
     if (!isPlainObject(template) || !isPlainObject(template.Resources)) {
-      problems.push({ code: 'plugin.template', path: `templates.${stack.role}`, origin: 'plugins', message: `after the plugins' hooks, templates.${stack.role} is no template with Resources: a plugin may change a template, not remove it` });
-      return stack;
+      problems.push({ code: 'plugin.template', path, message: `${path} is no template with Resources any more: a plugin may change a template, not remove it` });
+      continue;
     }
-    // Removing a kept resource is a Remove in the change set, which the deployer's guard refuses; setting its policy to Delete would show nothing there.
-    for (const [id, resource] of Object.entries((JSON.parse(stack.text) as CompiledStack['template']).Resources ?? {})) {
-      problems.push(...keepsItsData(resource, template.Resources[id] as typeof resource | undefined, `templates.${stack.role}.Resources.${id}`).map((problem) => ({ ...problem, origin: 'plugins' })));
+    let text: string;
+    try {
+      text = templateText(template as unknown as CompiledStack['template']);
+    } catch (error) {
+      problems.push({ code: 'plugin.template', path, message: `${path} cannot be written as JSON (${(error as Error).message.split('\n')[0]}): a template holds only strings, numbers, true, false, null, lists and mappings` });
+      continue;
     }
-    return { ...stack, template: template as CompiledStack['template'], text: templateText(template as CompiledStack['template']) };
-  });
-  if (problems.length > 0) throw new MastodonCfnError(problems, valid.loaded.file);
-  return changed;
+    written.set(stack.role, text);
+    const plain = JSON.parse(text) as { Resources: Record<string, unknown>; Outputs?: Record<string, unknown> };
+    for (const [section, entries] of [['Resources', plain.Resources], ['Outputs', plain.Outputs ?? {}]] as const) {
+      for (const [id, entry] of Object.entries(entries)) {
+        if (!LOGICAL_ID.test(id)) problems.push({ code: 'plugin.logicalId', path: `${path}.${section}`, message: `"${excerpt(id, 60)}" is no CloudFormation logical id (letters and digits only, at most 255)` });
+        const valid = section === 'Resources' ? isPlainObject(entry) && typeof entry.Type === 'string' : isPlainObject(entry) && entry.Value !== undefined;
+        if (!valid) problems.push({ code: 'plugin.entry', path: `${path}.${section}.${excerpt(id, 60)}`, message: section === 'Resources' ? 'a resource is a mapping with a Type' : 'an output is a mapping with a Value' });
+      }
+    }
+    const compiled = JSON.parse(stack.text) as CompiledStack['template'];
+    // Removing a kept resource is a Remove in the change set, which the deployer's guard refuses; a policy that no longer keeps its data would show nothing there.
+    for (const [id, resource] of Object.entries(compiled.Resources ?? {})) {
+      const now = plain.Resources[id];
+      if (isPlainObject(now)) problems.push(...keepsItsData(resource, now as unknown as typeof resource, `${path}.Resources.${id}`));
+    }
+  }
+  return problems;
 }
+
+/** CloudFormation's logical ids (User Guide, "Resources": alphanumeric, A-Za-z0-9, unique within the template; at most 255). */
+const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;

@@ -114,15 +114,45 @@ export function loadPlugins(config: Readonly<Config>, configFile: string, option
 
 export const hasHook = (plugins: LoadedPlugin[], hook: HookName) => plugins.some((plugin) => plugin.instance.hooks[hook] !== undefined);
 
-/** Runs one hook of every plugin that has it, in the config's order; a plugin that throws stops the command, named. */
-export async function runHook(plugins: LoadedPlugin[], hook: HookName, context: Omit<HookContext, 'log'>, write: (line: string) => void): Promise<void> {
+/**
+ * How long one hook may take: a hook changes templates (and may call an API or two), so one that
+ * takes longer is stuck, and the command says so instead of waiting for ever.
+ */
+export const HOOK_TIMEOUT_MS = 300_000;
+
+/**
+ * Runs one hook of every plugin that has it, in the config's order, and `check`s what each left; a
+ * plugin that throws, or does not finish, stops the command, named. A hook's promise that nothing
+ * is left to settle (Node's event loop runs empty: `beforeExit`) is said so at once; one that waits
+ * on something is given up on after `timeoutMs`.
+ */
+export async function runHook(
+  plugins: LoadedPlugin[],
+  hook: HookName,
+  context: Omit<HookContext, 'log'>,
+  write: (line: string) => void,
+  options: { timeoutMs?: number; check?: (plugin: LoadedPlugin) => void } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? HOOK_TIMEOUT_MS;
   for (const plugin of plugins) {
     const run = plugin.instance.hooks[hook];
     if (!run) continue;
+    let timer: NodeJS.Timeout | undefined;
+    let onEmptyLoop: (() => void) | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(pluginError(plugin.name, `its ${hook} hook did not finish within ${timeoutMs / 1000} seconds`)), timeoutMs).unref();
+      onEmptyLoop = () => reject(pluginError(plugin.name, `its ${hook} hook returned a promise that never settles (it waits on nothing that could settle it)`));
+      process.once('beforeExit', onEmptyLoop);
+    });
     try {
-      await run.call(plugin.instance, { ...context, log: (message: string) => write(`${plugin.name}: ${String(message)}`) });
+      await Promise.race([Promise.resolve().then(() => run.call(plugin.instance, { ...context, log: (message: string) => write(`${plugin.name}: ${String(message)}`) })), stuck]);
     } catch (error) {
+      if (error instanceof MastodonCfnError) throw error;
       throw pluginError(plugin.name, `its ${hook} hook failed: ${reason(error)}`);
+    } finally {
+      clearTimeout(timer);
+      process.removeListener('beforeExit', onEmptyLoop!);
     }
+    options.check?.(plugin);
   }
 }

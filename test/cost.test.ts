@@ -226,10 +226,10 @@ describe('cost: a monthly estimate from the compiled templates and the dated pri
     }
   });
 
-  it('cost --size small is a usage error, not an AWS profile silently taken for the config\'s', () => {
-    const result = runCli(['cost', '--profile', 'small']);
+  it('cost --size small is a usage error (size is the config\'s), not a size silently left out', () => {
+    const result = runCli(['cost', '--size', 'small']);
     expect(result.status).to.equal(2);
-    expect(result.stderr).to.include("unknown option '--profile'");
+    expect(result.stderr).to.include("unknown option '--size'");
     expect(result.stdout).to.equal('');
   });
 

@@ -161,7 +161,12 @@ describe('plans in CI: diff --json and --exit-code, deploy --outputs-file (again
 
   it("docs/ci.md's plan role is denied executing change sets and deleting stacks, and none of the calls diff made", () => {
     const guide = readFileSync(join(REPO_ROOT, 'docs/ci.md'), 'utf8');
-    const denied = (JSON.parse(/cat > plan-only\.json <<'EOF'\n([\s\S]*?)\nEOF/.exec(guide)![1]) as { Statement: { Effect: string; Action: string[] }[] }).Statement.flatMap((statement) => (statement.Effect === 'Deny' ? statement.Action : []));
+    const statements = (JSON.parse(/cat > plan-only\.json <<'EOF'\n([\s\S]*?)\nEOF/.exec(guide)![1]) as { Statement: { Effect: string; Action: string[]; Resource: string | string[] }[] }).Statement;
+    // A deny on every resource would refuse any such call diff makes; one on some resources keeps the plan role from the data.
+    const denied = statements.flatMap((statement) => (statement.Effect === 'Deny' && statement.Resource === '*' ? statement.Action : []));
+    const dataDenied = statements.find((statement) => statement.Effect === 'Deny' && statement.Resource !== '*');
+    expect(dataDenied?.Action).to.have.members(['s3:GetObject', 's3:PutObject']);
+    expect(dataDenied?.Resource).to.have.members(['arn:aws:s3:::mastodon-cfn-artifacts-*/*/transfer/*', 'arn:aws:s3:::*-mediabucket-*/*']);
     const logged = readFileSync(diffCalls, 'utf8');
     // The policy hook checks these calls too.
     appendFileSync(API_CALL_LOG, logged);

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './support/build.js';
+import { DEFAULT_REGION, DEFAULT_STAGE } from '../src/config/types.js';
 
 type SchemaNode = { description?: string; default?: unknown; examples?: unknown[]; properties?: Record<string, SchemaNode>; definitions?: Record<string, SchemaNode>; additionalProperties?: unknown; $ref?: string };
 
@@ -46,11 +47,16 @@ describe('schema', () => {
   });
 
   it('rejects unknown keys in every section that is not free-form', () => {
-    const freeForm = new Set(['custom', 'provider.tags', 'mastodon.environment', 'mastodon.secrets', 'services', 'mastodon.sidekiq.groups', 'mastodon.sidekiq.groups.*.queues', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
+    const freeForm = new Set(['custom', 'params', 'resources.extensions', 'provider.tags', 'mastodon.environment', 'mastodon.secrets', 'services', 'mastodon.sidekiq.groups', 'mastodon.sidekiq.groups.*.queues', 'resources.Resources', 'resources.Outputs', 'resources.Conditions', 'services.*.environment', 'services.*.secrets']);
     expect(schema.additionalProperties).to.equal(false);
     for (const [key, node] of documented) {
       if ((node as { type?: string }).type === 'object' && !freeForm.has(key)) expect(node.additionalProperties, key).to.equal(false);
     }
+  });
+
+  it('gives ${sls:stage} and ${aws:region} the defaults the schema gives provider.stage and provider.region', () => {
+    const provider = (schema.properties as Record<string, SchemaNode>).provider.properties as Record<string, { default?: unknown }>;
+    expect([provider.stage.default, provider.region.default]).to.deep.equal([DEFAULT_STAGE, DEFAULT_REGION]);
   });
 
   it('is the schema the shipped config points editors at', () => {

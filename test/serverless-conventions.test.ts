@@ -4,6 +4,8 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterDeploy, buildWith } from '../src/pipeline.js';
+import { runHook } from '../src/plugins.js';
+import { failure } from './support/build.js';
 import { API_CALL_LOG, lintLater, minimalYaml, REPO_ROOT, runCli, tempDir } from './support/build.js';
 import { useMoto } from './support/moto.js';
 
@@ -97,6 +99,14 @@ describe('Serverless Framework conventions: variable sources', () => {
     expect(refused(project(minimalYaml('custom:\n  a: ${file(./list.yml)}\n'), { ...many, 'list.yml': `${list}\n` }), ['build'])).to.include('file(list.yml):k63  the config reads more than 64 files with ${file(...)}; refused');
   });
 
+  it('reads a file that is neither YAML nor JSON as text, and refuses a script, a device and a FIFO', () => {
+    const folder = project(minimalYaml('custom:\n  text: ${file(./motd.txt)}\n'), { 'motd.txt': 'Welcome' });
+    expect(printed(folder).custom.text).to.equal('Welcome');
+    expect(refused(project(minimalYaml('custom:\n  a: ${file(./values.js)}\n'), { 'values.js': 'module.exports = {}' }), ['build'])).to.include('${file(./values.js)}: mastodon-cfn reads YAML, JSON or text files, and runs no script');
+    expect(refused(project(minimalYaml('custom:\n  a: ${file(/dev/zero)}\n')), ['build'])).to.include('${file(/dev/zero)}: /dev/zero is not a regular file (a device, a FIFO or a socket)');
+    expect(refused(project(minimalYaml('custom:\n  a: ${file(./motd.txt):key}\n'), { 'motd.txt': 'Welcome' }), ['build'])).to.include('./motd.txt is read as text (it is no .yml, .yaml or .json file), which has no keys');
+  });
+
   it('${strToBool(…)} reads "true", "1", "false" and "0" as the Serverless Framework does, and refuses anything else', () => {
     const folder = project(minimalYaml("custom:\n  a: ${strToBool(true)}\n  b: ${strToBool(${env:FLAG})}\n  c: ${strToBool(' False ')}\n  d: ${strToBool(0)}\n"));
     expect(printed(folder, [], { ...OFFLINE, FLAG: '1' }).custom).to.deep.equal({ a: true, b: true, c: false, d: false });
@@ -144,6 +154,13 @@ describe('Serverless Framework conventions: CloudFormation under resources', () 
     expect(main.Outputs.AlertsName.Value).to.deep.equal({ 'Fn::GetAtt': ['Alerts', 'TopicName'] });
     expect(main.Outputs.LoadBalancerDns.Value).to.deep.equal({ 'Fn::GetAtt': ['LoadBalancer', 'DNSName'] });
     expect(main.Outputs.Region.Value).to.deep.equal({ 'Fn::Sub': '${AWS::Region}-${!Literal}-${Alerts.TopicName}' });
+  });
+
+  it('refuses a reference to a logical id no stack defines, where it is written', () => {
+    const stderr = refused(project(minimalYaml("resources:\n  Outputs:\n    Typo:\n      Value: !GetAtt LoadBalancr.DNSName\n    Sub:\n      Value: !Sub ['${Name}-${Nope}', { Name: x }]\n")), ['build']);
+    expect(stderr).to.include('mastodon.config.yaml:5:5  resources.Outputs.Typo  Outputs.Typo of the social-prod stack refers to LoadBalancr, which that stack does not define');
+    expect(stderr).to.include('resources.Outputs.Sub  Outputs.Sub of the social-prod stack refers to Nope,');
+    expect(stderr).not.to.include('refers to Name,');
   });
 
   it('refuses the short forms and Fn::Sub syntax outside resources, where they would change a setting', () => {
@@ -256,7 +273,9 @@ describe('resources.extensions', () => {
     expect(resources.DatabaseCluster.Properties.DBClusterParameterGroupName).to.deep.equal({ Ref: 'DatabaseParameters' });
     expect(resources.MediaDistribution.DependsOn).to.deep.equal([...[plain.MediaDistribution.DependsOn ?? []].flat(), 'DatabaseParameters']);
     expect(resources.DatabaseCluster.Properties.MasterUserPassword).to.deep.equal(plain.DatabaseCluster.Properties.MasterUserPassword);
-    expect(resources.LoadBalancer.Properties.LoadBalancerAttributes).to.deep.equal([{ Key: 'idle_timeout.timeout_seconds', Value: '120' }]);
+    // Merged by Key: the generated attributes stay (drop_invalid_header_fields among them).
+    expect(plain.LoadBalancer.Properties.LoadBalancerAttributes.map((a: { Key: string }) => a.Key)).to.include('routing.http.drop_invalid_header_fields.enabled').and.not.include('idle_timeout.timeout_seconds');
+    expect(resources.LoadBalancer.Properties.LoadBalancerAttributes).to.deep.equal([...plain.LoadBalancer.Properties.LoadBalancerAttributes, { Key: 'idle_timeout.timeout_seconds', Value: '120' }]);
     const distribution = resources.MediaDistribution.Properties.DistributionConfig;
     expect(distribution.DefaultCacheBehavior).to.deep.equal({ ...plain.MediaDistribution.Properties.DistributionConfig.DefaultCacheBehavior, Compress: false });
     expect(distribution.Origins[0]).to.deep.equal({ ...plain.MediaDistribution.Properties.DistributionConfig.Origins[0], ConnectionAttempts: 2 });
@@ -270,6 +289,8 @@ describe('resources.extensions', () => {
     MediaBucket:
       DeletionPolicy: Delete
       UpdateReplacePolicy: Delete
+    DatabaseCluster:
+      Properties: { DeletionProtection: false }
     LoadBalancer:
       Properties:
         LoadBalancerAttributes.5.Key: x
@@ -278,8 +299,9 @@ describe('resources.extensions', () => {
     expect(stderr).to.include('mastodon.config.yaml:5:5  resources.extensions.DatabaseClustr  the main stack has no generated resource DatabaseClustr; the nearest is DatabaseCluster');
     expect(stderr).to.include('resources.extensions.MediaBucket.DeletionPolicy  DeletionPolicy Delete would let CloudFormation delete the data of this AWS::S3::Bucket (mastodon-cfn gives it Retain); refused');
     expect(stderr).to.include('resources.extensions.MediaBucket.UpdateReplacePolicy  UpdateReplacePolicy Delete would');
-    expect(stderr).to.include('mastodon.config.yaml:12:9  resources.extensions.LoadBalancer.Properties.LoadBalancerAttributes.5.Key  the list has 1 item; "5" is none of them (count from 0)');
-    expect(stderr).to.include('mastodon.config.yaml:13:9  resources.extensions.LoadBalancer.Properties.Scheme.Inner  Scheme is "internet-facing", not a mapping or list to go into');
+    expect(stderr).to.include('resources.extensions.DatabaseCluster.Properties.DeletionProtection  DeletionProtection is mastodon-cfn\'s to switch');
+    expect(stderr).to.include('mastodon.config.yaml:14:9  resources.extensions.LoadBalancer.Properties.LoadBalancerAttributes.5.Key  the list has 1 item; "5" is none of them (count from 0)');
+    expect(stderr).to.include('mastodon.config.yaml:15:9  resources.extensions.LoadBalancer.Properties.Scheme.Inner  Scheme is "internet-facing", not a mapping or list to go into');
   });
 });
 
@@ -320,13 +342,26 @@ describe('plugins', () => {
       [{}, `plugin ./p.mjs: there is no module`],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources.MediaBucket.DeletionPolicy = 'Delete'; },") }, 'templates.main.Resources.MediaBucket.DeletionPolicy  DeletionPolicy Delete would let CloudFormation delete the data of this AWS::S3::Bucket'],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { for (let i = 0; i < 500; i++) templates.main.Resources[`Topic${i}`] = { Type: 'AWS::SNS::Topic' }; },") }, 'resources; CloudFormation allows 500'],
-      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { delete templates.main; },") }, 'templates.main is no template with Resources'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { delete templates.main; },") }, './p.mjs  templates.main  templates.main is no template with Resources'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { delete templates.main.Resources.MediaBucket.DeletionPolicy; },") }, 'without DeletionPolicy, CloudFormation would delete the data of this AWS::S3::Bucket (mastodon-cfn gives it Retain); refused'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { const r = { Type: 'AWS::SNS::Topic', Properties: {} }; r.Properties.self = r; templates.main.Resources.Loop = r; },") }, 'templates.main cannot be written as JSON (Converting circular structure to JSON'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources['bad-id!'] = { Type: 'AWS::SNS::Topic' }; templates.main.Resources.NoType = {}; },") }, '"bad-id!" is no CloudFormation logical id'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Outputs.Dangling = { Value: { Ref: 'NoSuchThing' } }; },") }, 'Outputs.Dangling of the social-prod stack refers to NoSuchThing, which that stack does not define'],
+      [{ 'p.mjs': plugin("    'after:compile': () => new Promise(() => undefined),") }, 'plugin ./p.mjs: its after:compile hook returned a promise that never settles'],
     ];
     for (const [files, message] of cases) {
       const stderr = refused(project(minimalYaml('plugins: [./p.mjs]\n'), files), ['build']);
       expect(stderr, JSON.stringify(files)).to.include(message);
     }
     expect(refused(project(minimalYaml('plugins: [not-installed-anywhere]\n')), ['build'])).to.include('plugin not-installed-anywhere: no package not-installed-anywhere is installed where the config is');
+  });
+
+  it('a hook that never finishes is given up on, named, instead of waiting for ever', async () => {
+    const stuck = { name: './stuck.mjs', instance: { hooks: { 'after:compile': () => new Promise<void>(() => undefined) } } };
+    const started = Date.now();
+    const error = await failure(runHook([stuck], 'after:compile', { config: {} as never, templates: {} }, () => undefined, { timeoutMs: 50 }));
+    expect(error.message).to.equal('plugin ./stuck.mjs: its after:compile hook did not finish within 0.05 seconds');
+    expect(Date.now() - started).to.be.below(5_000);
   });
 
   it("after:deploy gets the templates as deployed and every stack's outputs", async () => {

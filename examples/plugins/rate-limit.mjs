@@ -39,7 +39,8 @@ export default class RateLimit {
     const loadBalancer = Object.entries(main.Resources).find(([, resource]) => resource.Type === 'AWS::ElasticLoadBalancingV2::LoadBalancer')?.[0];
     if (!loadBalancer) throw new Error('the main stack has no load balancer to protect');
     /** @param {string} name */
-    const metric = (name) => ({ SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: name });
+    // One metric per instance: stages in one account and region would otherwise share it.
+    const metric = (name) => ({ SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: `${config.service}-${config.provider.stage}-${name}` });
     main.Resources.RateLimitWebAcl = {
       Type: 'AWS::WAFv2::WebACL',
       Properties: {
@@ -52,7 +53,9 @@ export default class RateLimit {
           {
             Name: 'requests-per-address',
             Priority: 0,
-            Action: { Block: {} },
+            // 429, not WAF's default 403: Mastodon's delivery worker gives up on a 4xx other than 401, 408 and 429
+            // (app/workers/activitypub/delivery_worker.rb), so a 403 would drop another server's posts for good.
+            Action: { Block: { CustomResponse: { ResponseCode: 429, ResponseHeaders: [{ Name: 'Retry-After', Value: '300' }] } } },
             Statement: { RateBasedStatement: { Limit: this.limit, AggregateKeyType: 'IP' } },
             VisibilityConfig: metric('requests-per-address'),
           },

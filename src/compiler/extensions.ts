@@ -53,21 +53,38 @@ export function extendResources(generated: Record<string, Resource>, extensions:
 }
 
 /**
+ * The policies that keep a resource's data when CloudFormation deletes or replaces it (User Guide,
+ * "DeletionPolicy attribute", "UpdateReplacePolicy attribute"). Without the attribute, CloudFormation
+ * deletes the resource (an RDS cluster or instance takes a snapshot first, but only if it has no
+ * DBClusterIdentifier), so a missing policy counts as Delete.
+ */
+const KEEPING_POLICIES = new Set(['Retain', 'RetainExceptOnCreate', 'Snapshot']);
+/** The properties that make AWS refuse to delete a resource, by type (the RDS and DynamoDB resource references). */
+const DELETION_PROTECTION: Readonly<Record<string, string>> = { 'AWS::RDS::DBCluster': 'DeletionProtection', 'AWS::RDS::DBInstance': 'DeletionProtection', 'AWS::DynamoDB::Table': 'DeletionProtectionEnabled' };
+
+/**
  * The data-loss guard's side of a change made after compiling (an extension, or a plugin): a
- * stateful resource that mastodon-cfn keeps on delete and replace must go on being kept, since a
- * deploy would otherwise delete its data without the change set saying so.
+ * stateful resource that mastodon-cfn keeps on delete and replace must go on being kept, and keep
+ * its deletion protection, since a deploy would otherwise delete its data without the change set
+ * saying so.
  */
 export function keepsItsData(generated: Resource | undefined, later: Resource | undefined, path: string): Problem[] {
   const original = generated as unknown as ResourceAttributes | undefined;
   const changed = later as unknown as ResourceAttributes | undefined;
-  if (!original || !STATEFUL_TYPES.has(original.Type)) return [];
-  return (['DeletionPolicy', 'UpdateReplacePolicy'] as const)
-    .filter((policy) => original[policy] !== undefined && original[policy] !== 'Delete' && changed?.[policy] === 'Delete')
-    .map((policy) => ({
-      code: 'extensions.dataLoss',
-      path: `${path}.${policy}`,
-      message: `${policy} Delete would let CloudFormation delete the data of this ${original.Type} (mastodon-cfn gives it ${String(original[policy])}); refused`,
-    }));
+  if (!original || !changed || !STATEFUL_TYPES.has(original.Type)) return [];
+  const problems: Problem[] = [];
+  for (const policy of ['DeletionPolicy', 'UpdateReplacePolicy'] as const) {
+    if (!KEEPING_POLICIES.has(String(original[policy])) || KEEPING_POLICIES.has(String(changed[policy]))) continue;
+    const given = changed[policy] === undefined ? `without ${policy}, CloudFormation would delete` : `${policy} ${String(changed[policy])} would let CloudFormation delete`;
+    problems.push({ code: 'extensions.dataLoss', path: `${path}.${policy}`, message: `${given} the data of this ${original.Type} (mastodon-cfn gives it ${String(original[policy])}); refused` });
+  }
+  const protection = DELETION_PROTECTION[original.Type];
+  const before = (original.Properties as Record<string, unknown> | undefined)?.[protection];
+  const after = (changed.Properties as Record<string, unknown> | undefined)?.[protection];
+  if (protection && before !== undefined && JSON.stringify(before) !== JSON.stringify(after) && after !== true) {
+    problems.push({ code: 'extensions.dataLoss', path: `${path}.Properties.${protection}`, message: `${protection} is mastodon-cfn's to switch (deploy turns it on once the database is created, remove off only to delete the stack): it may be made true, not false or removed; refused` });
+  }
+  return problems;
 }
 
 /** Sets `value` at `path` inside `target`: mappings are merged into, numbers index lists, null removes. A problem in words, or undefined. */
@@ -82,6 +99,15 @@ function setAt(target: Record<string, unknown> | unknown[], path: string[], valu
     if (value === null) {
       if (Array.isArray(target)) target.splice(Number(key), 1);
       else delete container[key];
+    } else if (isKeyedList(value) && isKeyedList(container[key])) {
+      // A list of { Key, Value } (LoadBalancerAttributes, Tags) is merged by Key: an attribute given replaces the generated one of its Key, the others stay.
+      const merged = [...(container[key] as { Key: string }[])];
+      for (const item of value) {
+        const at = merged.findIndex((existing) => existing.Key === item.Key);
+        if (at >= 0) merged[at] = structuredClone(item);
+        else merged.push(structuredClone(item));
+      }
+      container[key] = merged;
     } else if (isMapping(value) && isMapping(container[key])) {
       for (const [inner, innerValue] of Object.entries(value)) {
         const problem = setAt(container[key] as Record<string, unknown>, [inner], innerValue);
@@ -99,3 +125,4 @@ function setAt(target: Record<string, unknown> | unknown[], path: string[], valu
 }
 
 const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isKeyedList = (value: unknown): value is { Key: string }[] => Array.isArray(value) && value.length > 0 && value.every((item) => isMapping(item) && typeof item.Key === 'string');

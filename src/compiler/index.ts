@@ -1,6 +1,7 @@
 import type { Config, Size } from '../config/types.js';
 import type { Estimate } from '../cost/estimate.js';
 import type { Problem } from '../errors.js';
+import { unresolvedReferences } from '../references.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import { compileAlerts } from './alerts.js';
 import { compileCache } from './cache.js';
@@ -180,8 +181,21 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
  * What CloudFormation would refuse of the stacks as they are to be written, and what would lose
  * data: run on the compiled stacks and again once plugins have changed them.
  */
-export function stackProblems(stacks: readonly CompiledStack[]): Problem[] {
-  return stacks.flatMap(limitProblems);
+/** A reference from `resources:` is reported there (`resources.Resources.X`); any other by its place in the template. */
+export function stackProblems(stacks: readonly CompiledStack[], config: Config): Problem[] {
+  const fromConfig = (role: StackRole, at: string) => {
+    const [section, id] = at.split('.');
+    return role === 'main' && Object.hasOwn(config.resources[section as 'Resources' | 'Outputs'] ?? {}, id);
+  };
+  return stacks.flatMap((stack) => [
+    ...limitProblems(stack),
+    // The template as written: cloudform-types' intrinsic functions become Ref and Fn:: only in JSON.
+    ...unresolvedReferences(JSON.parse(stack.text)).map(({ name, at }) => ({
+      code: 'compile.unknownReference',
+      path: fromConfig(stack.role, at) ? `resources.${at}` : '',
+      message: `${at} of the ${stack.name} stack refers to ${name}, which that stack does not define as a resource or a parameter (nor is it a pseudo parameter such as AWS::Region): CloudFormation would refuse the template`,
+    })),
+  ]);
 }
 
 export interface ManifestStack {

@@ -66,7 +66,7 @@ function encodingProblem(bytes: Buffer): string | undefined {
   const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
   if (utf16) return 'is UTF-16 text: save it as UTF-8';
   // isUtf8 is a plain byte check; a fatal TextDecoder would start ICU (5 ms of every build).
-  if (bytes.includes(0)) return 'is not a text file (it holds binary data, or UTF-16 text): give the path of your mastodon.config.yaml (--config FILE), saved as UTF-8';
+  if (bytes.includes(0)) return 'is not a text file (it holds binary data, or UTF-16 text): save it as UTF-8 text';
   if (!isUtf8(bytes)) return 'is not UTF-8 text (a binary file, or text in another encoding such as Latin-1): save it as UTF-8';
   return undefined;
 }
@@ -101,6 +101,11 @@ export function loadConfigFile(file: string): LoadedConfig {
  */
 export function loadIncludedFile(file: string): { raw: unknown; locate: LoadedConfig['locate'] } {
   return parseYaml(readYamlText(file, 'file'), file, { shortForms: 'everywhere' });
+}
+
+/** A text file a config reads with `${file(./x.txt)}`: its text, as the Serverless Framework reads a file that is neither YAML nor JSON. */
+export function loadTextFile(file: string): { raw: string; locate: LoadedConfig['locate'] } {
+  return { raw: readYamlText(file, 'file'), locate: () => ({ line: 1, col: 1 }) };
 }
 
 /**

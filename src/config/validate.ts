@@ -74,7 +74,7 @@ function pointerToPath(pointer: string): string[] {
 /** Keys of earlier versions, with what to write instead. */
 const RENAMED_KEYS: Record<string, string> = {
   // In a Serverless Framework config `profile` names the AWS credentials, and `--profile` does on every deploying command.
-  profile: '"profile" is now "size" (small, standard or large; profile small is size small, profile standard is size standard): write size: instead',
+  profile: '"profile" is now "size" (small, standard or large; profile small is size small, profile standard is size standard): write size: instead; the AWS credentials profile is provider.profile',
   'mastodon.desiredCount': '"mastodon.desiredCount" is gone: size small runs one task; at sizes standard and large write mastodon.web.count (or mastodon.web.autoscaling)',
 };
 

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { SUB_PLACEHOLDER } from '../aws/intrinsics.js';
 import { excerpt, MastodonCfnError, type Problem } from '../errors.js';
-import { loadIncludedFile, MAX_CONFIG_BYTES, MAX_NESTING, type LoadedConfig } from './load.js';
+import { loadIncludedFile, loadTextFile, MAX_CONFIG_BYTES, MAX_NESTING, type LoadedConfig } from './load.js';
 import { dotted, isPlainObject, type ConfigPath } from './path.js';
 import { DEFAULT_REGION, DEFAULT_STAGE } from './types.js';
 
@@ -84,6 +84,8 @@ const MAX_RESOLUTIONS = 10_000;
 const MAX_RESOLVED_SIZE = MAX_CONFIG_BYTES;
 /** How many files `${file(...)}` may read, each at most as large as a config: a config splits into a handful. */
 const MAX_INCLUDED_FILES = 64;
+const YAML_OR_JSON = /\.(ya?ml|json)$/i;
+const SCRIPT = /\.([cm]?js|[cm]?ts)$/i;
 
 /** A bound was passed: the config is refused with this one problem. */
 class LimitExceeded extends Error {
@@ -427,21 +429,32 @@ class Resolver {
     return { value, missing: typeof missing === 'string' ? missing : missing(this.sources.aws!) };
   }
 
-  /** `${file(path)}` and `${file(path):a.b}`: the file's value, or one of its keys, with its own variables resolved. */
+  /**
+   * `${file(path)}` and `${file(path):a.b}`: a YAML or JSON file's value, or one of its keys, with
+   * its own variables resolved; any other file's text. A script is refused: the Serverless Framework
+   * runs a .js file, which a build that only reads cannot.
+   */
   private fromFile(given: string, keys: string, path: ConfigPath): { value: Resolved; missing?: string } {
     const file = resolve(this.sources.baseDir ?? '.', given);
+    if (SCRIPT.test(file)) throw new VariableSyntaxError(`\${file(${excerpt(given, 60)})}: mastodon-cfn reads YAML, JSON or text files, and runs no script: write the values in a .yml or .json file`);
+    const parsed = YAML_OR_JSON.test(file);
+    if (!parsed && keys) throw new VariableSyntaxError(`\${file(${excerpt(given, 60)}):${excerpt(keys, 40)}}: ${excerpt(given, 60)} is read as text (it is no .yml, .yaml or .json file), which has no keys`);
     if (!this.files.has(file) && this.files.size >= MAX_INCLUDED_FILES) {
       throw new LimitExceeded('variables.tooManyFiles', path, `the config reads more than ${MAX_INCLUDED_FILES} files with \${file(...)}; refused, as it looks like a runaway expansion`);
     }
     if (!this.files.has(file)) {
       let exists = false;
       try {
-        exists = statSync(file).isFile();
-      } catch {
+        const stat = statSync(file);
+        // A device or a FIFO is no file of values: /dev/zero would never end, a FIFO may never be written.
+        if (!stat.isFile()) throw new VariableSyntaxError(`\${file(${excerpt(given, 60)})}: ${excerpt(given, 60)} is ${stat.isDirectory() ? 'a folder' : 'not a regular file (a device, a FIFO or a socket)'}; give a YAML, JSON or text file`);
+        exists = true;
+      } catch (error) {
+        if (error instanceof VariableSyntaxError) throw error;
         exists = false;
       }
       try {
-        this.files.set(file, exists ? loadIncludedFile(file) : undefined);
+        this.files.set(file, exists ? (parsed ? loadIncludedFile(file) : loadTextFile(file)) : undefined);
       } catch (error) {
         if (!(error instanceof MastodonCfnError)) throw error;
         // The file's own problems, each where it stands in that file, next to the value that reads it.
