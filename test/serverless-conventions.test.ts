@@ -314,6 +314,10 @@ describe('plugins', () => {
     expect(main.Resources.RateLimitWebAcl.Properties.Rules[0].Statement).to.deep.equal({ RateBasedStatement: { Limit: 1200, AggregateKeyType: 'IP' } });
     expect(main.Resources.RateLimitWebAclAssociation.Properties.ResourceArn).to.deep.equal({ Ref: 'LoadBalancer' });
     expect(result.stderr).to.include(`${join(REPO_ROOT, 'examples/plugins/rate-limit.mjs')}: rate limit of 1200 requests per address per 5 minutes on LoadBalancer`);
+    // WAF is not in the price table: the web ACL is an unknown line and the total a lower bound; the association costs nothing.
+    const cost = JSON.parse(runCli(['cost', '--json'], { cwd: folder, env: OFFLINE }).stdout) as { incomplete: boolean; lines: { resource: string; monthly?: number }[] };
+    expect(cost.incomplete).to.equal(true);
+    expect(cost.lines.filter((line) => line.resource.startsWith('RateLimit')).map((line) => [line.resource, line.monthly ?? null])).to.deep.equal([['RateLimitWebAcl', null]]);
   });
 
   it('loads a path relative to the config and a package beside it, CommonJS or ESM, in order; their templates are priced', () => {

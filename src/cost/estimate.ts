@@ -62,7 +62,7 @@ export const PRICES: PriceTable = prices;
 export interface CostLine {
   /** The box of the architecture it belongs to: the logical id of the resource that costs. */
   resource: string;
-  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images' | 'search' | 'monitoring';
+  component: 'database' | 'cache' | 'load balancer' | 'compute' | 'network' | 'media' | 'secrets' | 'logs' | 'mail' | 'dns' | 'service' | 'images' | 'search' | 'monitoring' | 'other';
   item: string;
   quantity: number;
   unit: string;
@@ -173,6 +173,30 @@ function derivedAt(price: Price, table: PriceTable): Price {
 /** The logical id a `{ Ref }` points at, or undefined for a literal. */
 const refOf = (value: unknown) => (value && typeof value === 'object' && 'Ref' in value ? String((value as { Ref: unknown }).Ref) : undefined);
 
+/**
+ * Resource types that cost nothing by themselves (AWS's pricing pages: "There is no additional
+ * charge for creating and using a VPC", for its subnets, route tables, internet gateways and
+ * security groups; IAM "is offered at no additional charge"; public ACM certificates are free; "There
+ * is no additional charge for Amazon ECS" on Fargate; SNS topics, and e-mail deliveries within the
+ * free tier): what they bring is billed through the resources they serve, or not at all. Any other
+ * type the estimate does not price is listed with an unknown price.
+ */
+const UNBILLED_TYPES: ReadonlySet<string> = new Set([
+  'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::RouteTable', 'AWS::EC2::Route', 'AWS::EC2::SubnetRouteTableAssociation', 'AWS::EC2::InternetGateway', 'AWS::EC2::VPCGatewayAttachment',
+  'AWS::EC2::SecurityGroup', 'AWS::EC2::SecurityGroupIngress', 'AWS::EC2::SecurityGroupEgress',
+  'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::User', 'AWS::IAM::AccessKey', 'AWS::IAM::InstanceProfile',
+  'AWS::CertificateManager::Certificate', 'AWS::ECS::Cluster', 'AWS::ECS::ClusterCapacityProviderAssociations',
+  'AWS::ElasticLoadBalancingV2::Listener', 'AWS::ElasticLoadBalancingV2::ListenerCertificate', 'AWS::ElasticLoadBalancingV2::ListenerRule', 'AWS::ElasticLoadBalancingV2::TargetGroup',
+  'AWS::CloudFront::OriginAccessControl', 'AWS::CloudFront::ResponseHeadersPolicy', 'AWS::CloudFront::CachePolicy', 'AWS::CloudFront::OriginRequestPolicy',
+  'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBParameterGroup', 'AWS::RDS::DBClusterParameterGroup', 'AWS::ElastiCache::SubnetGroup', 'AWS::ElastiCache::ParameterGroup',
+  'AWS::S3::BucketPolicy', 'AWS::SNS::Topic', 'AWS::SNS::Subscription', 'AWS::SNS::TopicPolicy', 'AWS::ApplicationAutoScaling::ScalableTarget',
+  'AWS::CloudFormation::WaitConditionHandle', 'AWS::CloudFormation::WaitCondition',
+  // AWS WAF bills web ACLs, rules and requests ("AWS WAF pricing"), not associations.
+  'AWS::WAFv2::WebACLAssociation',
+]);
+/** Types whose cost is counted with others: a task definition through its service, alarms and scaling policies as alarm metrics, record sets through the hosted zone. */
+const PRICED_ELSEWHERE: ReadonlySet<string> = new Set(['AWS::ECS::TaskDefinition', 'AWS::CloudWatch::Alarm', 'AWS::ApplicationAutoScaling::ScalingPolicy', 'AWS::Route53::RecordSet']);
+
 /** One stack's billable resources, priced in `p` (undefined: a region the table lacks). */
 function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: PriceTable, usage: Usage, mediaGb: number): CostLine[] {
   const resources = stack.template.Resources ?? {};
@@ -254,6 +278,8 @@ function stackLines(stack: PricedStack, p: RegionPrices | undefined, table: Pric
         lines.push(line(id, 'mail', `SES e-mails (assumed ${usage.emailsPerMonth})`, usage.emailsPerMonth / 1000, 'thousand e-mails', at('sesThousandEmails')));
         break;
       default:
+        // A type that `resources:` or a plugin brings, which may cost money: an unknown line, so that the total says "at least".
+        if (!UNBILLED_TYPES.has(resource.Type) && !PRICED_ELSEWHERE.has(resource.Type)) lines.push(line(id, 'other', `${resource.Type} ${id} (a type mastodon-cfn has no price for)`, 1, 'resource-months', { path: [] }));
         break;
     }
   }
