@@ -274,7 +274,7 @@ export function createProgram(): Command {
       const { deployerPolicy, managedPolicies } = await import('./policy.js');
       const { policy, unknownTypes } = deployerPolicy(pkg, flags.account, transferBuckets);
       printOut(`${JSON.stringify(managedPolicies(policy), null, 2)}\n`);
-      if (unknownTypes.length) process.stderr.write(`mastodon-cfn policy: the permissions CloudFormation needs for ${unknownTypes.join(', ')} (from resources:) are not known to it: add them to the policy by hand.\n`);
+      if (unknownTypes.length) process.stderr.write(`mastodon-cfn policy: the permissions CloudFormation needs for ${unknownTypes.join(', ')} (from resources: or a plugin) are not known to it: add them to the policy by hand.\n`);
     });
 
   packageOption(program.command('drift'), undefined)

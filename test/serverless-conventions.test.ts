@@ -211,9 +211,10 @@ describe('Serverless Framework conventions: variables read from AWS', function (
     expect(statements.find((statement) => statement.Sid === 'VariableStackOutputs')?.Resource).to.deep.equal(['arn:aws:cloudformation:eu-west-1:*:stack/shared-network/*']);
   });
 
-  it('without credentials, says which variable needed AWS and what failed, exit 1', () => {
-    const stderr = refused(project(minimalYaml('custom:\n  a: ${aws:accountId}\n')), ['build'], { ...OFFLINE, AWS_ENDPOINT_URL: moto.endpoint });
-    expect(stderr).to.include('${aws:accountId} is read from AWS: STS GetCallerIdentity in us-east-1 failed: no AWS credentials were found.');
+  it('without credentials, says which variables needed AWS, where, and what failed, exit 1', () => {
+    const stderr = refused(project(minimalYaml('custom:\n  a: ${aws:accountId}\n  b: ${cf(eu-west-1):shared-network.Host}\n')), ['build'], { ...OFFLINE, AWS_ENDPOINT_URL: moto.endpoint });
+    expect(stderr).to.include('mastodon.config.yaml:4:6  custom.a  ${aws:accountId} is read from AWS: STS GetCallerIdentity in us-east-1 failed: no AWS credentials were found.');
+    expect(stderr).to.include('mastodon.config.yaml:5:6  custom.b  ${cf(eu-west-1):shared-network.Host} is read from AWS: CloudFormation DescribeStacks in eu-west-1 failed: no AWS credentials were found.');
   });
 
   it('provider.profile names the credentials; --profile wins; keys in the environment win over provider.profile', () => {

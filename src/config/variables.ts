@@ -41,8 +41,8 @@ export interface AwsValues {
   stackOutputs: Record<string, Record<string, string> | null>;
 }
 
-/** Something a variable needs from AWS that the build does not have yet, and the variable that needs it (as written). */
-export type AwsLookup = ({ kind: 'accountId' } | { kind: 'stackOutputs'; region: string; stack: string }) & { variable: string };
+/** Something a variable needs from AWS that the build does not have yet, the variable that needs it (as written), and where it is. */
+export type AwsLookup = ({ kind: 'accountId' } | { kind: 'stackOutputs'; region: string; stack: string }) & { variable: string; where: Omit<Problem, 'code' | 'message'>; file: string };
 
 export const stackOutputsKey = (region: string, stack: string) => `${region}/${stack}`;
 
@@ -368,7 +368,7 @@ class Resolver {
         return failed('variables.unknownAddress', `mastodon-cfn knows \${sls:stage} only (instanceId changes on every run, which would change the templates every build)`);
       case 'aws':
         if (name === 'region') return { value: this.region() };
-        if (name === 'accountId') return this.fromAws({ kind: 'accountId', variable: variable.text }, (aws) => aws.accountId, '');
+        if (name === 'accountId') return this.fromAws({ kind: 'accountId', variable: variable.text }, path, (aws) => aws.accountId, '');
         return failed('variables.unknownAddress', 'the aws source has region and accountId');
       case 'param': {
         const stage = this.stage();
@@ -389,6 +389,7 @@ class Resolver {
         const key = stackOutputsKey(String(region), stack);
         return this.fromAws(
           { kind: 'stackOutputs', region: String(region), stack, variable: variable.text },
+          path,
           (aws) => (Object.hasOwn(aws.stackOutputs, key) ? (aws.stackOutputs[key] === null ? null : (own(aws.stackOutputs[key]!, output) ?? null)) : undefined),
           (aws) => (aws.stackOutputs[key] === null ? `there is no stack ${stack} in ${region}` : `stack ${stack} in ${region} has no output ${output} (its outputs: ${Object.keys(aws.stackOutputs[key] ?? {}).join(', ') || 'none'})`),
         );
@@ -419,7 +420,14 @@ class Resolver {
   }
 
   /** A value read from AWS on an earlier pass; or, when it has not been read, a note of what to read. */
-  private fromAws(lookup: AwsLookup, read: (aws: AwsValues) => unknown, missing: string | ((aws: AwsValues) => string)): { value: Resolved; missing?: string; pending?: boolean } {
+  private fromAws(
+    need: ({ kind: 'accountId' } | { kind: 'stackOutputs'; region: string; stack: string }) & { variable: string },
+    path: ConfigPath,
+    read: (aws: AwsValues) => unknown,
+    missing: string | ((aws: AwsValues) => string),
+  ): { value: Resolved; missing?: string; pending?: boolean } {
+    const { code: _code, message: _message, ...where } = this.problemAt(path, '', '');
+    const lookup: AwsLookup = { ...need, where, file: this.loaded.file };
     if (lookup.kind === 'stackOutputs') this.stacksRead.set(stackOutputsKey(lookup.region, lookup.stack), { region: lookup.region, name: lookup.stack });
     const value = this.sources.aws && read(this.sources.aws);
     if (value === undefined) {

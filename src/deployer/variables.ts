@@ -14,21 +14,23 @@ import { describeStack, outputsOf } from './stacks.js';
  */
 export async function readVariableValues(clients: Clients, lookups: AwsLookup[], known: AwsValues | undefined, homeRegion: string): Promise<AwsValues> {
   const values: AwsValues = { accountId: known?.accountId, stackOutputs: { ...known?.stackOutputs } };
-  await Promise.all(
+  const read = await Promise.allSettled(
     lookups.map(async (lookup) => {
-      try {
-        if (lookup.kind === 'accountId') {
-          values.accountId = (await clients.sts(homeRegion).send(new GetCallerIdentityCommand({}))).Account;
-        } else {
-          const stack = await describeStack(clients.cloudFormation(lookup.region), lookup.stack);
-          values.stackOutputs[stackOutputsKey(lookup.region, lookup.stack)] = stack ? outputsOf(stack) : null;
-        }
-      } catch (error) {
-        const outside = describeAwsFailure(error);
-        if (!outside) throw error;
-        throw MastodonCfnError.of('variables.aws', `${lookup.variable} is read from AWS: ${outside}`);
+      if (lookup.kind === 'accountId') {
+        values.accountId = (await clients.sts(homeRegion).send(new GetCallerIdentityCommand({}))).Account;
+      } else {
+        const stack = await describeStack(clients.cloudFormation(lookup.region), lookup.stack);
+        values.stackOutputs[stackOutputsKey(lookup.region, lookup.stack)] = stack ? outputsOf(stack) : null;
       }
     }),
   );
+  // Every variable AWS could not answer, each where it is written.
+  const problems = read.flatMap((result, i) => {
+    if (result.status === 'fulfilled') return [];
+    const outside = describeAwsFailure(result.reason);
+    if (!outside) throw result.reason;
+    return [{ code: 'variables.aws', message: `${lookups[i].variable} is read from AWS: ${outside}`, ...lookups[i].where }];
+  });
+  if (problems.length > 0) throw new MastodonCfnError(problems, lookups[0].file);
   return values;
 }
