@@ -165,7 +165,7 @@ describe('Serverless Framework conventions: CloudFormation under resources', () 
 
   it('refuses the short forms and Fn::Sub syntax outside resources, where they would change a setting', () => {
     const stderr = refused(project(minimalYaml('custom:\n  a: !GetAtt Cluster.Arn\n')), ['build']);
-    expect(stderr).to.include("mastodon.config.yaml:4:14  (file)  YAML: the tag !GetAtt would change or drop this value; CloudFormation's short forms are read only under resources:");
+    expect(stderr).to.include("mastodon.config.yaml:4:14  custom.a  YAML: the tag !GetAtt would change or drop this value; CloudFormation's short forms are read only under resources:");
     const sub = refused(project(minimalYaml('custom:\n  a: ${AWS::Region}-x\n')), ['build']);
     expect(sub).to.include("custom.a  ${AWS::Region} is CloudFormation's Fn::Sub syntax, which is read only under resources: (here, ${aws:region} is the region and ${aws:accountId} the account)");
   });

@@ -146,18 +146,18 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * into something else, YAML 1.1 (where `yes`, `2001-12-14` and `010` are no longer strings and
  * numbers), a list or mapping as a key, an alias with no anchor before it, a lone surrogate.
  */
-function unsupportedNodes(doc: Document, text: string): { offset: number; code: string; message: string }[] {
-  const found: { offset: number; code: string; message: string }[] = [];
+function unsupportedNodes(doc: Document, text: string): { offset: number; code: string; message: string; path?: string }[] {
+  const found: { offset: number; code: string; message: string; path?: string }[] = [];
   if (doc.directives?.yaml.version === '1.1') {
     found.push({ offset: Math.max(0, text.indexOf('%YAML')), code: 'yaml.version', message: 'YAML: %YAML 1.1 reads yes/no, dates and 010 as other values than they look; remove the directive (mastodon-cfn reads YAML 1.2)' });
   }
   visit(doc, {
-    Node(_key, node) {
+    Node(_key, node, ancestors) {
       const offset = node.range?.[0] ?? 0;
       if (node.tag && !PLAIN_TAGS.has(node.tag)) {
         const tag = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
         const hint = tag.startsWith('!!') ? 'write the value plainly' : Object.hasOwn(SHORT_FORMS, tag) ? `CloudFormation's short forms are read only under resources:` : `it is no YAML tag mastodon-cfn reads (CloudFormation's short forms, such as !Ref and !GetAtt, are read under resources:)`;
-        found.push({ offset, code: 'yaml.tag', message: `YAML: the tag ${excerpt(tag, 40)} would change or drop this value; ${hint}` });
+        found.push({ offset, code: 'yaml.tag', path: keyPath(ancestors, node), message: `YAML: the tag ${excerpt(tag, 40)} would change or drop this value; ${hint}` });
       }
       if (isScalar(node) && typeof node.value === 'string' && LONE_SURROGATE.test(node.value)) {
         found.push({ offset, code: 'yaml.loneSurrogate', message: 'YAML: this string holds half of a UTF-16 surrogate pair (an escape such as "\\ud800" with no partner), which is no character and cannot be written as UTF-8; write the whole character' });
@@ -179,6 +179,17 @@ function unsupportedNodes(doc: Document, text: string): { offset: number; code: 
     },
   });
   return found;
+}
+
+/** The dotted config path of a node, from the mappings' keys and the lists' indexes above it. */
+function keyPath(ancestors: readonly unknown[], node: unknown): string {
+  const keys: string[] = [];
+  const chain = [...ancestors, node];
+  chain.forEach((step, i) => {
+    if (isPair(step) && isScalar(step.key)) keys.push(String(step.key.value));
+    else if (isSeq(step) && i + 1 < chain.length) keys.push(String(step.items.indexOf(chain[i + 1] as never)));
+  });
+  return keys.join('.');
 }
 
 /** The first alias of the document, where a recursive alias or an alias bomb is reported. */
@@ -259,7 +270,7 @@ function parseYaml(text: string, file: string, options: { shortForms: 'resources
     return { code: `yaml.${error.code}`, path: '', message: `YAML: ${message}`, ...toPosition(start) };
   });
   problems.push(...duplicateKeys(doc).map((offset) => ({ code: 'yaml.DUPLICATE_KEY', path: '', message: 'YAML: Map keys must be unique', ...toPosition(offset) })));
-  problems.push(...unsupportedNodes(doc, text).map(({ offset, code, message }) => ({ code, path: '', message, ...toPosition(offset) })));
+  problems.push(...unsupportedNodes(doc, text).map(({ offset, code, message, path }) => ({ code, path: path ?? '', message, ...toPosition(offset) })));
   if (problems.length > 0) throw new MastodonCfnError(problems.sort(byPosition), file);
 
   let raw: unknown;
