@@ -69,6 +69,8 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
 
   // A variable that fails does not stop the checks: every problem of the file is reported at once.
   const variables = resolveVariables(loaded, { options: options.options, env: options.env, params: options.params, baseDir: dirname(resolve(options.configFile)), aws: options.aws });
+  // What is wrong offline is said first, before anything is asked of AWS.
+  if (variables.awsLookups.length > 0 && variables.problems.length > 0) throw fail(variables.problems.sort(byPosition));
   if (variables.awsLookups.length > 0) {
     const provider = variables.config.provider;
     throw new NeedsAws(variables.awsLookups, isPlainObject(provider) && typeof provider.profile === 'string' ? provider.profile : undefined);
@@ -88,7 +90,7 @@ export function loadValidConfig(options: PipelineOptions): ValidConfig {
     if (isPlainObject(resolved.provider)) resolved.provider[key] = override.value;
   }
 
-  const validation = validateConfig(resolved, loaded.locate, dirname(resolve(options.configFile)));
+  const validation = validateConfig(resolved, loaded.locate, dirname(resolve(options.configFile)), variables.textFromOutside);
   // A wrong value of a flag or of AWS_REGION is reported as theirs, not as a line of the file.
   for (const problem of validation.problems) {
     const key = problem.path === 'provider.stage' ? 'stage' : problem.path === 'provider.region' ? 'region' : undefined;
@@ -194,14 +196,17 @@ export async function buildWith(options: PipelineOptions, environment: BuildEnvi
   // The templates as they would be written (plain JSON), each the plugins' own copy.
   const templates: Templates = Object.fromEntries(stacks.map((stack) => [stack.role, JSON.parse(stack.text)]));
   const written = new Map<StackRole, string>();
-  // Checked after each plugin, so that a problem names the plugin that made it.
+  const changed = () => stacks.map((stack) => (written.has(stack.role) ? { ...stack, template: JSON.parse(written.get(stack.role)!) as CompiledStack['template'], text: written.get(stack.role)! } : stack));
+  // The config's own problems first, where they are written; then each plugin's, after it ran, named by it.
+  const own = stackProblems(stacks, valid.config);
+  if (own.length > 0) throw located(valid, own);
   const check = (plugin: LoadedPlugin) => {
-    const problems = pluginTemplateProblems(stacks, templates, written).map((problem) => ({ ...problem, origin: plugin.name }));
-    if (problems.length > 0) throw new MastodonCfnError(problems, valid.loaded.file);
+    const found = pluginTemplateProblems(stacks, templates, written);
+    const problems = found.length > 0 ? found : stackProblems(changed(), valid.config);
+    if (problems.length > 0) throw new MastodonCfnError(problems.map((problem) => ({ ...problem, origin: plugin.name })), valid.loaded.file);
   };
   for (const hook of environment.hooks) await runHook(plugins, hook, { config: valid.config, templates }, environment.write, { check });
-  const changed = stacks.map((stack) => (written.has(stack.role) ? { ...stack, template: JSON.parse(written.get(stack.role)!) as CompiledStack['template'], text: written.get(stack.role)! } : stack));
-  return { ...finish(valid, changed), plugins };
+  return { ...finish(valid, changed()), plugins };
 }
 
 /** The plugins' after:deploy hooks, given the templates as deployed and every stack's outputs by stack name. */
@@ -225,13 +230,12 @@ function pluginTemplateProblems(stacks: CompiledStack[], templates: Templates, w
       problems.push({ code: 'plugin.template', path, message: `${path} is no template with Resources any more: a plugin may change a template, not remove it` });
       continue;
     }
-    let text: string;
-    try {
-      text = templateText(template as unknown as CompiledStack['template']);
-    } catch (error) {
-      problems.push({ code: 'plugin.template', path, message: `${path} cannot be written as JSON (${(error as Error).message.split('\n')[0]}): a template holds only strings, numbers, true, false, null, lists and mappings` });
+    const notJson = nonJsonValue(template, path, 0);
+    if (notJson) {
+      problems.push({ code: 'plugin.template', path: notJson.path, message: `${notJson.path} is ${notJson.what}, which a template cannot hold: only strings, finite numbers, true, false, null, lists and mappings` });
       continue;
     }
+    const text = templateText(template as unknown as CompiledStack['template']);
     written.set(stack.role, text);
     const plain = JSON.parse(text) as { Resources: Record<string, unknown>; Outputs?: Record<string, unknown> };
     for (const [section, entries] of [['Resources', plain.Resources], ['Outputs', plain.Outputs ?? {}]] as const) {
@@ -249,6 +253,24 @@ function pluginTemplateProblems(stacks: CompiledStack[], templates: Templates, w
     }
   }
   return problems;
+}
+
+/** How deep a template's JSON may nest when a plugin hands it back: deeper than any template, and deep enough to stop a cycle. */
+const MAX_TEMPLATE_DEPTH = 100;
+
+/** The first value in `value` that JSON would drop or change (a function, NaN, a Map, a cycle), and where it is. */
+function nonJsonValue(value: unknown, path: string, depth: number): { path: string; what: string } | undefined {
+  if (depth > MAX_TEMPLATE_DEPTH) return { path, what: `nested more than ${MAX_TEMPLATE_DEPTH} levels deep (a value that contains itself?)` };
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path, what: String(value) };
+  if (typeof value !== 'object') return { path, what: value === undefined ? 'undefined' : `a ${typeof value}` };
+  const isList = Array.isArray(value);
+  if (!isList && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return { path, what: `a ${(value as object).constructor?.name ?? 'object'} (not a plain mapping)` };
+  for (const [key, inner] of Object.entries(value)) {
+    const found = nonJsonValue(inner, isList ? `${path}.${key}` : `${path}.${excerpt(key, 60)}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** CloudFormation's logical ids (User Guide, "Resources": alphanumeric, A-Za-z0-9, unique within the template; at most 255). */

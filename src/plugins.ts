@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import type { StackRole } from './compiler/naming.js';
 import type { Config } from './config/types.js';
-import { excerpt, MastodonCfnError } from './errors.js';
+import { excerpt, MastodonCfnError, printable } from './errors.js';
 
 /**
  * Plugins, as in the Serverless Framework: `plugins: [./path/to/plugin.js, package-name]` in the
@@ -68,6 +68,25 @@ function pluginError(name: string, message: string): MastodonCfnError {
   return MastodonCfnError.of('plugin.failed', `plugin ${excerpt(name, 80)}: ${message}`);
 }
 
+/**
+ * Sends what plugin code prints (console.log, process.stdout.write) to stderr until the returned
+ * function is called: stdout is the command's own (a plan, a policy, JSON a pipe reads).
+ */
+function stdoutToStderr(): () => void {
+  const write = process.stdout.write;
+  const log = console.log;
+  const info = console.info;
+  const debug = console.debug;
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  console.log = console.info = console.debug = console.error;
+  return () => {
+    process.stdout.write = write;
+    console.log = log;
+    console.info = info;
+    console.debug = debug;
+  };
+}
+
 /** A module's message, on one line, without its stack (a plugin's bug is the plugin's to fix). */
 function reason(error: unknown): string {
   if (error instanceof Error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message.split('\n')[0]}`;
@@ -81,35 +100,43 @@ function reason(error: unknown): string {
  * top-level await is refused, with Node's own reason.
  */
 export function loadPlugins(config: Readonly<Config>, configFile: string, options: PluginOptions): LoadedPlugin[] {
+  if (config.plugins.length === 0) return [];
+  const restore = stdoutToStderr();
+  try {
+    return config.plugins.map((name) => loadPlugin(name, config, configFile, options));
+  } finally {
+    restore();
+  }
+}
+
+function loadPlugin(name: string, config: Readonly<Config>, configFile: string, options: PluginOptions): LoadedPlugin {
   const requireFromConfig = createRequire(resolve(configFile));
-  return config.plugins.map((name) => {
-    const isPath = name.startsWith('./') || name.startsWith('../') || isAbsolute(name);
-    let exported: unknown;
-    try {
-      exported = requireFromConfig(isPath ? resolve(configFile, '..', name) : name);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${isPath ? resolve(configFile, '..', name) : name}'`)) {
-        throw pluginError(name, isPath ? `there is no module ${resolve(configFile, '..', name)}` : `no package ${name} is installed where the config is (npm install ${name} beside it), or write a path starting with ./`);
-      }
-      throw pluginError(name, `loading it failed: ${reason(error)}`);
+  const isPath = name.startsWith('./') || name.startsWith('../') || isAbsolute(name);
+  let exported: unknown;
+  try {
+    exported = requireFromConfig(isPath ? resolve(configFile, '..', name) : name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${isPath ? resolve(configFile, '..', name) : name}'`)) {
+      throw pluginError(name, isPath ? `there is no module ${resolve(configFile, '..', name)}` : `no package ${name} is installed where the config is (npm install ${name} beside it), or write a path starting with ./`);
     }
-    const Plugin = (exported as { default?: unknown })?.default ?? exported;
-    if (typeof Plugin !== 'function') throw pluginError(name, 'the module exports no class (export default class … { hooks = { … } }, or module.exports = class …)');
-    let instance: MastodonCfnPlugin;
-    try {
-      instance = new (Plugin as MastodonCfnPluginClass)(config, options);
-    } catch (error) {
-      throw pluginError(name, `its constructor failed: ${reason(error)}`);
-    }
-    const hooks = (instance as Partial<MastodonCfnPlugin> | undefined)?.hooks;
-    if (hooks === null || typeof hooks !== 'object') throw pluginError(name, `its instance has no hooks (an object mapping ${HOOKS.join(', ')} to functions)`);
-    for (const [hook, run] of Object.entries(hooks)) {
-      if (!(HOOKS as readonly string[]).includes(hook)) throw pluginError(name, `it has a hook "${excerpt(hook, 40)}", which mastodon-cfn never calls (it calls ${HOOKS.join(', ')})`);
-      if (typeof run !== 'function') throw pluginError(name, `its hook ${hook} is not a function`);
-    }
-    return { name, instance };
-  });
+    throw pluginError(name, `loading it failed: ${reason(error)}`);
+  }
+  const Plugin = (exported as { default?: unknown })?.default ?? exported;
+  if (typeof Plugin !== 'function') throw pluginError(name, 'the module exports no class (export default class … { hooks = { … } }, or module.exports = class …)');
+  let instance: MastodonCfnPlugin;
+  try {
+    instance = new (Plugin as MastodonCfnPluginClass)(config, options);
+  } catch (error) {
+    throw pluginError(name, `its constructor failed: ${reason(error)}`);
+  }
+  const hooks = (instance as Partial<MastodonCfnPlugin> | undefined)?.hooks;
+  if (hooks === null || typeof hooks !== 'object') throw pluginError(name, `its instance has no hooks (an object mapping ${HOOKS.join(', ')} to functions)`);
+  for (const [hook, run] of Object.entries(hooks)) {
+    if (!(HOOKS as readonly string[]).includes(hook)) throw pluginError(name, `it has a hook "${excerpt(hook, 40)}", which mastodon-cfn never calls (it calls ${HOOKS.join(', ')})`);
+    if (typeof run !== 'function') throw pluginError(name, `its hook ${hook} is not a function`);
+  }
+  return { name, instance };
 }
 
 export const hasHook = (plugins: LoadedPlugin[], hook: HookName) => plugins.some((plugin) => plugin.instance.hooks[hook] !== undefined);
@@ -139,19 +166,30 @@ export async function runHook(
     if (!run) continue;
     let timer: NodeJS.Timeout | undefined;
     let onEmptyLoop: (() => void) | undefined;
+    let onStrayError: ((error: unknown) => void) | undefined;
     const stuck = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(pluginError(plugin.name, `its ${hook} hook did not finish within ${timeoutMs / 1000} seconds`)), timeoutMs).unref();
       onEmptyLoop = () => reject(pluginError(plugin.name, `its ${hook} hook returned a promise that never settles (it waits on nothing that could settle it)`));
+      // A rejection nobody awaits, or a throw in a timer, while the hook runs: the hook's, whoever else could have made it.
+      onStrayError = (error) => reject(pluginError(plugin.name, `its ${hook} hook left an error unhandled: ${reason(error)}`));
       process.once('beforeExit', onEmptyLoop);
+      process.on('unhandledRejection', onStrayError);
+      process.on('uncaughtException', onStrayError);
     });
+    // One line each, prefixed, with control characters written as escapes, as the tool's own messages are.
+    const log = (message: string) => String(message).split('\n').forEach((line) => write(`${plugin.name}: ${printable(line)}`));
+    const restore = stdoutToStderr();
     try {
-      await Promise.race([Promise.resolve().then(() => run.call(plugin.instance, { ...context, log: (message: string) => write(`${plugin.name}: ${String(message)}`) })), stuck]);
+      await Promise.race([Promise.resolve().then(() => run.call(plugin.instance, { ...context, log })), stuck]);
     } catch (error) {
       if (error instanceof MastodonCfnError) throw error;
       throw pluginError(plugin.name, `its ${hook} hook failed: ${reason(error)}`);
     } finally {
+      restore();
       clearTimeout(timer);
       process.removeListener('beforeExit', onEmptyLoop!);
+      process.removeListener('unhandledRejection', onStrayError!);
+      process.removeListener('uncaughtException', onStrayError!);
     }
     options.check?.(plugin);
   }

@@ -1,5 +1,6 @@
 import { DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
 import { expect } from 'chai';
+import { parseDocument } from 'yaml';
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iamActionOf } from '../src/aws/iam.js';
@@ -157,6 +158,17 @@ describe('plans in CI: diff --json and --exit-code, deploy --outputs-file (again
     expect(result.status, result.stderr).to.equal(0);
     expect(await status('plan-ci', 'eu-central-1')).to.equal('UPDATE_COMPLETE');
     expect(JSON.parse(readFileSync(file, 'utf8'))).to.deep.equal(deployedOutputs());
+  });
+
+  it("docs/ci.md's workflow is a valid GitHub Actions file: YAML that parses, a plan job on pull requests that fails on data loss, a deploy job on pushes", () => {
+    const guide = readFileSync(join(REPO_ROOT, 'docs/ci.md'), 'utf8');
+    const document = parseDocument(/```yaml\n([\s\S]*?)\n```/.exec(guide)![1]);
+    expect(document.errors.map((error) => error.message)).to.deep.equal([]);
+    const workflow = document.toJS() as { on: Record<string, unknown>; jobs: Record<string, { if: string; permissions: Record<string, string>; steps: { name?: string; run?: string; uses?: string }[] }> };
+    expect(Object.keys(workflow.on)).to.have.members(['pull_request', 'push']);
+    expect(workflow.jobs.plan.permissions['id-token']).to.equal('write');
+    expect(workflow.jobs.plan.steps.find((step) => step.name === 'Refuse a plan that loses data')?.run).to.match(/dataLoss \? 1 : 0/);
+    expect(workflow.jobs.deploy.steps.some((step) => step.run?.includes('mastodon-cfn deploy --yes --outputs-file outputs.json'))).to.equal(true);
   });
 
   it("docs/ci.md's plan role is denied executing change sets and deleting stacks, and none of the calls diff made", () => {

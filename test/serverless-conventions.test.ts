@@ -70,6 +70,13 @@ describe('Serverless Framework conventions: variable sources', () => {
     expect(runCli(['build', '--param', 'novalue'], { cwd: folder, env: OFFLINE })).to.include({ status: 2 });
   });
 
+  it('text from the command line or the environment is read as the number or boolean the schema takes there', () => {
+    const folder = project(minimalYaml("params:\n  default: { webCount: 1 }\nmastodon:\n  web: { count: '${param:webCount}' }\ndatabase:\n  readReplica: ${env:REPLICA, false}\n"));
+    const config = printed(folder, ['--param', 'webCount=3'], { ...OFFLINE, REPLICA: 'true' });
+    expect([config.mastodon.web.count, config.database.readReplica]).to.deep.equal([3, true]);
+    expect(refused(folder, ['build', '--param', 'webCount=three'])).to.include('mastodon.web.count');
+  });
+
   it('${file(./x.yml)} and ${file(./x.yml):a.b} read YAML or JSON beside the config, with its own variables; a missing file takes the default', () => {
     const folder = project(minimalYaml("custom:\n  all: ${file(./values.yml)}\n  one: ${file(./values.yml):nested.port}\n  json: ${file(./more.json):list}\n  fallback: ${file(./absent.yml):x, 'kept'}\n  staged: ${file(./${sls:stage}.yml):size}\n"), {
       'values.yml': 'nested:\n  port: 8000\nservice: ${self:service}\n',
@@ -157,7 +164,9 @@ describe('Serverless Framework conventions: CloudFormation under resources', () 
   });
 
   it('refuses a reference to a logical id no stack defines, where it is written', () => {
-    const stderr = refused(project(minimalYaml("resources:\n  Outputs:\n    Typo:\n      Value: !GetAtt LoadBalancr.DNSName\n    Sub:\n      Value: !Sub ['${Name}-${Nope}', { Name: x }]\n")), ['build']);
+    const stderr = refused(project(minimalYaml("resources:\n  Outputs:\n    Typo:\n      Value: !GetAtt LoadBalancr.DNSName\n    Sub:\n      Value: !Sub ['${Name}-${Nope}', { Name: x }]\n  Resources:\n    Topic:\n      Type: AWS::SNS::Topic\n      Condition: IsProdd\n      DependsOn: [NoSuchResource]\n")), ['build']);
+    expect(stderr).to.include('resources.Resources.Topic  Resources.Topic of the social-prod stack refers to IsProdd, which that stack does not define as a condition');
+    expect(stderr).to.include('resources.Resources.Topic  Resources.Topic of the social-prod stack refers to NoSuchResource, which that stack does not define as a resource');
     expect(stderr).to.include('mastodon.config.yaml:5:5  resources.Outputs.Typo  Outputs.Typo of the social-prod stack refers to LoadBalancr, which that stack does not define');
     expect(stderr).to.include('resources.Outputs.Sub  Outputs.Sub of the social-prod stack refers to Nope,');
     expect(stderr).not.to.include('refers to Name,');
@@ -209,6 +218,12 @@ describe('Serverless Framework conventions: variables read from AWS', function (
     const policy = runCli(['policy', '--package', join(folder, '.mastodon-cfn')], { cwd: folder, env: OFFLINE });
     const statements = (JSON.parse(policy.stdout) as { Statement: { Sid: string; Resource: unknown }[] }[]).flatMap((document) => document.Statement);
     expect(statements.find((statement) => statement.Sid === 'VariableStackOutputs')?.Resource).to.deep.equal(['arn:aws:cloudformation:eu-west-1:*:stack/shared-network/*']);
+  });
+
+  it('says what is wrong offline first, before anything is asked of AWS', () => {
+    const stderr = refused(project(minimalYaml('custom:\n  a: ${aws:accountId}\n  b: ${env:NOT_SET_HERE}\n')), ['build'], { ...OFFLINE, AWS_ENDPOINT_URL: moto.endpoint });
+    expect(stderr).to.include('custom.b  ${env:NOT_SET_HERE} cannot be resolved');
+    expect(stderr).not.to.include('from AWS');
   });
 
   it('without credentials, says which variables needed AWS, where, and what failed, exit 1', () => {
@@ -277,6 +292,9 @@ describe('resources.extensions', () => {
     // Merged by Key: the generated attributes stay (drop_invalid_header_fields among them).
     expect(plain.LoadBalancer.Properties.LoadBalancerAttributes.map((a: { Key: string }) => a.Key)).to.include('routing.http.drop_invalid_header_fields.enabled').and.not.include('idle_timeout.timeout_seconds');
     expect(resources.LoadBalancer.Properties.LoadBalancerAttributes).to.deep.equal([...plain.LoadBalancer.Properties.LoadBalancerAttributes, { Key: 'idle_timeout.timeout_seconds', Value: '120' }]);
+    // Value null removes the generated entry of its Key.
+    const removed = built(project(minimalYaml('resources:\n  extensions:\n    LoadBalancer:\n      Properties:\n        LoadBalancerAttributes: [{ Key: routing.http.drop_invalid_header_fields.enabled, Value: null }]\n'))).main;
+    expect(removed.Resources.LoadBalancer.Properties.LoadBalancerAttributes).to.deep.equal([]);
     const distribution = resources.MediaDistribution.Properties.DistributionConfig;
     expect(distribution.DefaultCacheBehavior).to.deep.equal({ ...plain.MediaDistribution.Properties.DistributionConfig.DefaultCacheBehavior, Compress: false });
     expect(distribution.Origins[0]).to.deep.equal({ ...plain.MediaDistribution.Properties.DistributionConfig.Origins[0], ConnectionAttempts: 2 });
@@ -298,8 +316,8 @@ describe('resources.extensions', () => {
         Scheme.Inner: y
 `)), ['build']);
     expect(stderr).to.include('mastodon.config.yaml:5:5  resources.extensions.DatabaseClustr  the main stack has no generated resource DatabaseClustr; the nearest is DatabaseCluster');
-    expect(stderr).to.include('resources.extensions.MediaBucket.DeletionPolicy  DeletionPolicy Delete would let CloudFormation delete the data of this AWS::S3::Bucket (mastodon-cfn gives it Retain); refused');
-    expect(stderr).to.include('resources.extensions.MediaBucket.UpdateReplacePolicy  UpdateReplacePolicy Delete would');
+    expect(stderr).to.include('resources.extensions.MediaBucket.DeletionPolicy  DeletionPolicy "Delete" would let CloudFormation delete the data of this AWS::S3::Bucket (mastodon-cfn gives it Retain); refused');
+    expect(stderr).to.include('resources.extensions.MediaBucket.UpdateReplacePolicy  UpdateReplacePolicy "Delete" would');
     expect(stderr).to.include('resources.extensions.DatabaseCluster.Properties.DeletionProtection  DeletionProtection is mastodon-cfn\'s to switch');
     expect(stderr).to.include('mastodon.config.yaml:14:9  resources.extensions.LoadBalancer.Properties.LoadBalancerAttributes.5.Key  the list has 1 item; "5" is none of them (count from 0)');
     expect(stderr).to.include('mastodon.config.yaml:15:9  resources.extensions.LoadBalancer.Properties.Scheme.Inner  Scheme is "internet-facing", not a mapping or list to go into');
@@ -325,9 +343,11 @@ describe('plugins', () => {
     const folder = project(minimalYaml('plugins: [./plugins/first.mjs, second-plugin]\n'), {
       'plugins/first.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources.PluginSecret = { Type: 'AWS::SecretsManager::Secret', Properties: { Description: 'from a plugin' } }; },"),
       'node_modules/second-plugin/package.json': '{ "name": "second-plugin", "main": "index.js" }',
-      'node_modules/second-plugin/index.js': "module.exports = class { constructor(config, options) { this.hooks = { 'after:compile': ({ templates, log }) => { log(`${options.command} ${options.stage} sees ${Boolean(templates.main.Resources.PluginSecret)}`); templates.main.Outputs.PluginOutput = { Value: config.domain }; } }; } };\n",
+      'node_modules/second-plugin/index.js': "module.exports = class { constructor(config, options) { this.hooks = { 'after:compile': ({ templates, log }) => { console.log('printed by a plugin'); log(`${options.command} ${options.stage} sees ${Boolean(templates.main.Resources.PluginSecret)}`); log('two lines \\u001b[31m\\nand a second'); templates.main.Outputs.PluginOutput = { Value: config.domain }; } }; } };\n",
     });
     const { main, result } = built(folder);
+    expect(result.stdout).not.to.include('printed by');
+    expect(result.stderr).to.include('printed by a plugin\nsecond-plugin: build prod sees true\nsecond-plugin: two lines \\u001b[31m');
     expect(main.Resources.PluginSecret.Type).to.equal('AWS::SecretsManager::Secret');
     expect(main.Outputs.PluginOutput).to.deep.equal({ Value: 'social.example.com' });
     expect(result.stderr).to.include('second-plugin: build prod sees true');
@@ -345,14 +365,17 @@ describe('plugins', () => {
       [{ 'p.mjs': plugin("    'before:build': () => {},") }, 'plugin ./p.mjs: it has a hook "before:build", which mastodon-cfn never calls (it calls after:compile, before:deploy, after:deploy)'],
       [{ 'p.mjs': 'export default class { constructor() { throw new Error("needs custom.x"); } }\n' }, 'plugin ./p.mjs: its constructor failed: needs custom.x'],
       [{}, `plugin ./p.mjs: there is no module`],
-      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources.MediaBucket.DeletionPolicy = 'Delete'; },") }, 'templates.main.Resources.MediaBucket.DeletionPolicy  DeletionPolicy Delete would let CloudFormation delete the data of this AWS::S3::Bucket'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources.MediaBucket.DeletionPolicy = 'Delete'; },") }, 'templates.main.Resources.MediaBucket.DeletionPolicy  DeletionPolicy "Delete" would let CloudFormation delete the data of this AWS::S3::Bucket'],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { for (let i = 0; i < 500; i++) templates.main.Resources[`Topic${i}`] = { Type: 'AWS::SNS::Topic' }; },") }, 'resources; CloudFormation allows 500'],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { delete templates.main; },") }, './p.mjs  templates.main  templates.main is no template with Resources'],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { delete templates.main.Resources.MediaBucket.DeletionPolicy; },") }, 'without DeletionPolicy, CloudFormation would delete the data of this AWS::S3::Bucket (mastodon-cfn gives it Retain); refused'],
-      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { const r = { Type: 'AWS::SNS::Topic', Properties: {} }; r.Properties.self = r; templates.main.Resources.Loop = r; },") }, 'templates.main cannot be written as JSON (Converting circular structure to JSON'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { const r = { Type: 'AWS::SNS::Topic', Properties: {} }; r.Properties.self = r; templates.main.Resources.Loop = r; },") }, 'templates.main.Resources.Loop.Properties.self.Properties.self.Properties.self'],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources['bad-id!'] = { Type: 'AWS::SNS::Topic' }; templates.main.Resources.NoType = {}; },") }, '"bad-id!" is no CloudFormation logical id'],
       [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Outputs.Dangling = { Value: { Ref: 'NoSuchThing' } }; },") }, 'Outputs.Dangling of the social-prod stack refers to NoSuchThing, which that stack does not define'],
       [{ 'p.mjs': plugin("    'after:compile': () => new Promise(() => undefined),") }, 'plugin ./p.mjs: its after:compile hook returned a promise that never settles'],
+      [{ 'p.mjs': plugin("    'after:compile': async () => { Promise.reject(new Error('forgotten')); await new Promise((resolve) => setTimeout(resolve, 50)); },") }, 'plugin ./p.mjs: its after:compile hook left an error unhandled: forgotten'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources.Topic = { Type: 'AWS::SNS::Topic', Condition: 'Nope', DependsOn: ['Gone'] }; },") }, './p.mjs  templates.main.Resources.Topic  Resources.Topic of the social-prod stack refers to Nope, which that stack does not define as a condition'],
+      [{ 'p.mjs': plugin("    'after:compile': ({ templates }) => { templates.main.Resources.Topic = { Type: 'AWS::SNS::Topic', Properties: { DisplayName: NaN } }; },") }, './p.mjs  templates.main.Resources.Topic.Properties.DisplayName  templates.main.Resources.Topic.Properties.DisplayName is NaN, which a template cannot hold'],
     ];
     for (const [files, message] of cases) {
       const stderr = refused(project(minimalYaml('plugins: [./p.mjs]\n'), files), ['build']);

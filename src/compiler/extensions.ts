@@ -75,13 +75,13 @@ export function keepsItsData(generated: Resource | undefined, later: Resource | 
   const problems: Problem[] = [];
   for (const policy of ['DeletionPolicy', 'UpdateReplacePolicy'] as const) {
     if (!KEEPING_POLICIES.has(String(original[policy])) || KEEPING_POLICIES.has(String(changed[policy]))) continue;
-    const given = changed[policy] === undefined ? `without ${policy}, CloudFormation would delete` : `${policy} ${String(changed[policy])} would let CloudFormation delete`;
+    const given = changed[policy] === undefined ? `without ${policy}, CloudFormation would delete` : `${policy} ${JSON.stringify(changed[policy])} would let CloudFormation delete`;
     problems.push({ code: 'extensions.dataLoss', path: `${path}.${policy}`, message: `${given} the data of this ${original.Type} (mastodon-cfn gives it ${String(original[policy])}); refused` });
   }
   const protection = DELETION_PROTECTION[original.Type];
   const before = (original.Properties as Record<string, unknown> | undefined)?.[protection];
   const after = (changed.Properties as Record<string, unknown> | undefined)?.[protection];
-  if (protection && before !== undefined && JSON.stringify(before) !== JSON.stringify(after) && after !== true) {
+  if (protection && before !== undefined && JSON.stringify(before) !== JSON.stringify(after) && after !== true && after !== 'true') {
     problems.push({ code: 'extensions.dataLoss', path: `${path}.Properties.${protection}`, message: `${protection} is mastodon-cfn's to switch (deploy turns it on once the database is created, remove off only to delete the stack): it may be made true, not false or removed; refused` });
   }
   return problems;
@@ -100,12 +100,14 @@ function setAt(target: Record<string, unknown> | unknown[], path: string[], valu
       if (Array.isArray(target)) target.splice(Number(key), 1);
       else delete container[key];
     } else if (isKeyedList(value) && isKeyedList(container[key])) {
-      // A list of { Key, Value } (LoadBalancerAttributes, Tags) is merged by Key: an attribute given replaces the generated one of its Key, the others stay.
+      // A list of { Key, Value } (LoadBalancerAttributes, Tags) is merged by Key: an entry given replaces the generated one of its Key, the others stay; Value null removes it.
       const merged = [...(container[key] as { Key: string }[])];
       for (const item of value) {
         const at = merged.findIndex((existing) => existing.Key === item.Key);
-        if (at >= 0) merged[at] = structuredClone(item);
-        else merged.push(structuredClone(item));
+        const removes = (item as { Value?: unknown }).Value === null;
+        if (at >= 0 && removes) merged.splice(at, 1);
+        else if (at >= 0) merged[at] = structuredClone(item);
+        else if (!removes) merged.push(structuredClone(item));
       }
       container[key] = merged;
     } else if (isMapping(value) && isMapping(container[key])) {

@@ -181,6 +181,8 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
  * What CloudFormation would refuse of the stacks as they are to be written, and what would lose
  * data: run on the compiled stacks and again once plugins have changed them.
  */
+const REFERENCE_KINDS = { value: 'a resource or a parameter (nor is it a pseudo parameter such as AWS::Region)', resource: 'a resource', condition: 'a condition' } as const;
+
 /** A reference from `resources:` is reported there (`resources.Resources.X`); any other by its place in the template. */
 export function stackProblems(stacks: readonly CompiledStack[], config: Config): Problem[] {
   const fromConfig = (role: StackRole, at: string) => {
@@ -190,10 +192,10 @@ export function stackProblems(stacks: readonly CompiledStack[], config: Config):
   return stacks.flatMap((stack) => [
     ...limitProblems(stack),
     // The template as written: cloudform-types' intrinsic functions become Ref and Fn:: only in JSON.
-    ...unresolvedReferences(JSON.parse(stack.text)).map(({ name, at }) => ({
+    ...unresolvedReferences(JSON.parse(stack.text)).map(({ name, at, kind }) => ({
       code: 'compile.unknownReference',
-      path: fromConfig(stack.role, at) ? `resources.${at}` : '',
-      message: `${at} of the ${stack.name} stack refers to ${name}, which that stack does not define as a resource or a parameter (nor is it a pseudo parameter such as AWS::Region): CloudFormation would refuse the template`,
+      path: fromConfig(stack.role, at) ? `resources.${at}` : `templates.${stack.role}.${at}`,
+      message: `${at} of the ${stack.name} stack refers to ${name}, which that stack does not define as ${REFERENCE_KINDS[kind]}: CloudFormation would refuse the template`,
     })),
   ]);
 }

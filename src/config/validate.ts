@@ -23,9 +23,16 @@ type Locate = LoadedConfig['locate'];
 
 /** Validates against the schema (filling in its defaults), then fills derived defaults and checks what a schema cannot. */
 /** `baseDir`: the config file's folder, which `services.<name>.build` is relative to. */
-export function validateConfig(resolved: Record<string, unknown>, locate: Locate, baseDir: string): { config: Config; problems: Problem[] } {
-  const data = structuredClone(resolved);
-  const schemaValid = validateSchema(data);
+/** `textFromOutside`: the dotted paths of values that are one variable of the command line or the environment, which can only be text. */
+export function validateConfig(resolved: Record<string, unknown>, locate: Locate, baseDir: string, textFromOutside: ReadonlySet<string> = new Set()): { config: Config; problems: Problem[] } {
+  let data = structuredClone(resolved);
+  let schemaValid = validateSchema(data);
+  // `count: ${param:webCount}` with --param webCount=3: the command line and the environment give text, read as the number or boolean the schema takes.
+  const retyped = schemaValid ? undefined : retypeOutsideText(resolved, validateSchema.errors ?? [], textFromOutside);
+  if (retyped) {
+    data = structuredClone(retyped);
+    schemaValid = validateSchema(data);
+  }
   const problems = schemaValid ? [] : schemaProblems(validateSchema.errors ?? [], data, locate);
   const config = data as unknown as Config;
   // The semantic checks run even when the schema found problems, so that all are reported at once;
@@ -47,6 +54,27 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
   if (problems.length === 0) problems.push(...connectionBudgetProblems(config, locate));
   problems.sort(byPosition);
   return { config, problems };
+}
+
+/** A copy of the config with the outside text the schema wants as a number or a boolean read as one; undefined when there is none. */
+function retypeOutsideText(resolved: Record<string, unknown>, errors: SchemaError[], textFromOutside: ReadonlySet<string>): Record<string, unknown> | undefined {
+  let copy: Record<string, unknown> | undefined;
+  for (const error of errors) {
+    if (error.keyword !== 'type') continue;
+    const path = pointerToPath(error.instancePath);
+    const text = getAt(copy ?? resolved, path);
+    if (typeof text !== 'string' || !textFromOutside.has(dotted(path))) continue;
+    const wanted = [error.params.type].flat() as string[];
+    const value = wanted.includes('integer') && /^-?\d{1,15}$/.test(text) ? Number(text)
+      : wanted.includes('number') && /^-?\d{1,15}(\.\d{1,15})?$/.test(text) ? Number(text)
+      : wanted.includes('boolean') && (text === 'true' || text === 'false') ? text === 'true'
+      : undefined;
+    if (value === undefined) continue;
+    copy ??= structuredClone(resolved);
+    const parent = getAt(copy, path.slice(0, -1)) as Record<string, unknown>;
+    parent[path.at(-1)!] = value;
+  }
+  return copy;
 }
 
 // ---------------------------------------------------------------------------------------------

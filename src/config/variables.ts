@@ -85,6 +85,8 @@ const MAX_RESOLVED_SIZE = MAX_CONFIG_BYTES;
 /** How many files `${file(...)}` may read, each at most as large as a config: a config splits into a handful. */
 const MAX_INCLUDED_FILES = 64;
 const YAML_OR_JSON = /\.(ya?ml|json)$/i;
+/** The sources that can only give text: the command line (--opt, --stage, --param) and the environment. */
+const TEXT_SOURCES = new Set(['opt', 'env', 'param']);
 const SCRIPT = /\.([cm]?js|[cm]?ts)$/i;
 
 /** A bound was passed: the config is refused with this one problem. */
@@ -212,6 +214,8 @@ class Resolver {
   private resolutions = 0;
   /** What variables need from AWS that `sources.aws` does not hold: the build reads it and resolves again. */
   readonly awsLookups = new Map<string, AwsLookup>();
+  /** Values that are one variable of the command line or the environment, whose text a number or a boolean of the schema may be read from. */
+  readonly textFromOutside = new Set<string>();
   /** Every stack whose outputs a variable reads, read yet or not. */
   readonly stacksRead = new Map<string, { region: string; name: string }>();
   /** Files read by `${file(...)}`, by absolute path (undefined: there is no such file). */
@@ -283,6 +287,8 @@ class Resolver {
     try {
       const segments = parseTemplate(text, this.underResources(path));
       result = this.evaluateSegments(segments, path, true);
+      const [only] = segments;
+      if (segments.length === 1 && typeof only !== 'string' && TEXT_SOURCES.has(only.source) && typeof result === 'string' && !this.includedFile(path)) this.textFromOutside.add(key);
     } catch (error) {
       if (!(error instanceof VariableSyntaxError)) throw error;
       this.fail(path, 'variables.syntax', error.message);
@@ -340,10 +346,11 @@ class Resolver {
     const found = this.valueOf(variable, name, argument, path);
     if (found.value === FAILED) return FAILED;
     if (found.value !== undefined && found.value !== null) return found.value;
+    // Not read from AWS yet: the default may not apply, and is not looked at until it is read.
+    if (found.pending) return FAILED;
     if (variable.fallback) {
       return variable.fallback.kind === 'literal' ? variable.fallback.value : this.evaluateVariable(variable.fallback, path);
     }
-    if (found.pending) return FAILED;
     this.fail(path, 'variables.unresolved', `${excerpt(variable.text)} cannot be resolved: ${found.missing} and no default is given (add one: ${excerpt(variable.text.slice(0, -1), 60)}, 'value'})`);
     return FAILED;
   }
@@ -550,11 +557,11 @@ class Resolver {
 export function resolveVariables(
   loaded: LoadedConfig,
   sources: VariableSources,
-): { config: Record<string, unknown>; problems: Problem[]; failedPaths: ReadonlySet<string>; awsLookups: AwsLookup[]; stacksRead: { region: string; name: string }[] } {
+): { config: Record<string, unknown>; problems: Problem[]; failedPaths: ReadonlySet<string>; awsLookups: AwsLookup[]; stacksRead: { region: string; name: string }[]; textFromOutside: ReadonlySet<string> } {
   const resolver = new Resolver(loaded, sources);
   try {
     const config = resolver.resolveTree(loaded.raw, []) as Record<string, unknown>;
-    return { config, problems: resolver.problems, failedPaths: resolver.failedPaths, awsLookups: [...resolver.awsLookups.values()], stacksRead: [...resolver.stacksRead.values()] };
+    return { config, problems: resolver.problems, failedPaths: resolver.failedPaths, awsLookups: [...resolver.awsLookups.values()], stacksRead: [...resolver.stacksRead.values()], textFromOutside: resolver.textFromOutside };
   } catch (error) {
     if (!(error instanceof LimitExceeded)) throw error;
     throw new MastodonCfnError([resolver.problemAt(error.path, error.code, error.message)], loaded.file);
