@@ -69,21 +69,24 @@ function pluginError(name: string, message: string): MastodonCfnError {
 }
 
 /**
- * Sends what plugin code prints (console.log, process.stdout.write) to stderr until the returned
- * function is called: stdout is the command's own (a plan, a policy, JSON a pipe reads).
+ * While plugin code runs, until the returned function is called: what it prints (console.log,
+ * process.stdout.write) goes to stderr, as stdout is the command's own (a plan, a policy, JSON a
+ * pipe reads); and process.exit stops the plugin, not the command, which would end with nothing
+ * written and no word why.
  */
-function stdoutToStderr(): () => void {
+function guardPluginCode(name: string, what: string): () => void {
   const write = process.stdout.write;
-  const log = console.log;
-  const info = console.info;
-  const debug = console.debug;
+  const { log, info, debug } = console;
+  const exit = process.exit;
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   console.log = console.info = console.debug = console.error;
+  process.exit = ((code?: number) => {
+    throw pluginError(name, `${what} called process.exit(${code ?? ''}); a plugin throws an Error to stop the command`);
+  }) as typeof process.exit;
   return () => {
     process.stdout.write = write;
-    console.log = log;
-    console.info = info;
-    console.debug = debug;
+    Object.assign(console, { log, info, debug });
+    process.exit = exit;
   };
 }
 
@@ -100,13 +103,14 @@ function reason(error: unknown): string {
  * top-level await is refused, with Node's own reason.
  */
 export function loadPlugins(config: Readonly<Config>, configFile: string, options: PluginOptions): LoadedPlugin[] {
-  if (config.plugins.length === 0) return [];
-  const restore = stdoutToStderr();
-  try {
-    return config.plugins.map((name) => loadPlugin(name, config, configFile, options));
-  } finally {
-    restore();
-  }
+  return config.plugins.map((name) => {
+    const restore = guardPluginCode(name, 'loading it');
+    try {
+      return loadPlugin(name, config, configFile, options);
+    } finally {
+      restore();
+    }
+  });
 }
 
 function loadPlugin(name: string, config: Readonly<Config>, configFile: string, options: PluginOptions): LoadedPlugin {
@@ -116,6 +120,7 @@ function loadPlugin(name: string, config: Readonly<Config>, configFile: string, 
   try {
     exported = requireFromConfig(isPath ? resolve(configFile, '..', name) : name);
   } catch (error) {
+    if (error instanceof MastodonCfnError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${isPath ? resolve(configFile, '..', name) : name}'`)) {
       throw pluginError(name, isPath ? `there is no module ${resolve(configFile, '..', name)}` : `no package ${name} is installed where the config is (npm install ${name} beside it), or write a path starting with ./`);
@@ -128,6 +133,7 @@ function loadPlugin(name: string, config: Readonly<Config>, configFile: string, 
   try {
     instance = new (Plugin as MastodonCfnPluginClass)(config, options);
   } catch (error) {
+    if (error instanceof MastodonCfnError) throw error;
     throw pluginError(name, `its constructor failed: ${reason(error)}`);
   }
   const hooks = (instance as Partial<MastodonCfnPlugin> | undefined)?.hooks;
@@ -178,7 +184,7 @@ export async function runHook(
     });
     // One line each, prefixed, with control characters written as escapes, as the tool's own messages are.
     const log = (message: string) => String(message).split('\n').forEach((line) => write(`${plugin.name}: ${printable(line)}`));
-    const restore = stdoutToStderr();
+    const restore = guardPluginCode(plugin.name, `its ${hook} hook`);
     try {
       await Promise.race([Promise.resolve().then(() => run.call(plugin.instance, { ...context, log })), stuck]);
     } catch (error) {

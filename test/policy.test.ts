@@ -87,7 +87,7 @@ describe('mastodon-cfn policy: the IAM policy the deployer needs for a build', (
     writeFileSync(yamlFile, minimalYaml("mastodon:\n  environment: { SINGLE_USER_MODE: '${ssm:/social/single}' }\nresources:\n  Resources:\n    Queue: { Type: AWS::SQS::Queue }\n"));
     const result = runCli(['policy', '--config', yamlFile]);
     expect(result.status, result.stderr).to.equal(0);
-    expect(result.stderr).to.equal('mastodon-cfn policy: the permissions CloudFormation needs for AWS::SQS::Queue (from resources:) are not known to it: add them to the policy by hand.\n');
+    expect(result.stderr).to.equal('mastodon-cfn policy: the permissions CloudFormation needs for AWS::SQS::Queue (from resources: or a plugin) are not known to it: add them to the policy by hand.\n');
     const parameters = (JSON.parse(result.stdout) as PolicyDocument[]).flatMap((d) => d.Statement).find((s) => s.Sid === 'ParametersOfTemplates');
     expect(parameters).to.deep.include({ Action: ['ssm:GetParameters'], Resource: ['arn:aws:ssm:us-east-1:*:parameter/social/single'] });
     const bad = runCli(['policy', '--config', yamlFile, '--account', '12345']);

@@ -369,7 +369,7 @@ class Resolver {
       case 'env':
         return { value: own(this.sources.env, name), missing: `environment variable ${name} is not set` };
       case 'self':
-        return { value: name ? this.lookupSelf(name.split('.')) : undefined, missing: `there is no key ${name} in this config` };
+        return { value: name ? this.lookupSelf(name.split('.')) : undefined, missing: name ? `there is no key ${name} in this config` : 'it names no key (write ${self:custom.name})' };
       case 'sls':
         if (name === 'stage') return { value: this.stage() };
         return failed('variables.unknownAddress', `mastodon-cfn knows \${sls:stage} only (instanceId changes on every run, which would change the templates every build)`);
