@@ -1,7 +1,7 @@
 import type { Config, Size } from '../config/types.js';
 import type { Estimate } from '../cost/estimate.js';
 import type { Problem } from '../errors.js';
-import { unresolvedReferences } from '../references.js';
+import { unresolvedReferences, type ReferenceKind } from '../references.js';
 import { STATEFUL_TYPES } from '../stateful.js';
 import { compileAlerts } from './alerts.js';
 import { compileCache } from './cache.js';
@@ -177,13 +177,13 @@ export function compile(config: Config, names: Names): { stacks: CompiledStack[]
   return { stacks: compiled, problems };
 }
 
-/**
- * What CloudFormation would refuse of the stacks as they are to be written, and what would lose
- * data: run on the compiled stacks and again once plugins have changed them.
- */
-const REFERENCE_KINDS = { value: 'a resource or a parameter (nor is it a pseudo parameter such as AWS::Region)', resource: 'a resource', condition: 'a condition' } as const;
+const REFERENCE_KINDS: Record<ReferenceKind, string> = { value: 'a resource or a parameter (nor is it a pseudo parameter such as AWS::Region)', resource: 'a resource', condition: 'a condition' };
 
-/** A reference from `resources:` is reported there (`resources.Resources.X`); any other by its place in the template. */
+/**
+ * What CloudFormation would refuse of the stacks as they are to be written (its limits, a reference
+ * to nothing): run on the compiled stacks and again once plugins have changed them. A reference from
+ * `resources:` is reported there (`resources.Resources.X`); any other by its place in the template.
+ */
 export function stackProblems(stacks: readonly CompiledStack[], config: Config): Problem[] {
   const fromConfig = (role: StackRole, at: string) => {
     const [section, id] = at.split('.');
