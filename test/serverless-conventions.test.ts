@@ -86,6 +86,11 @@ describe('Serverless Framework conventions: variable sources', () => {
     expect(printed(folder).custom).to.deep.equal({ all: { nested: { port: 8000 }, service: 'social' }, one: 8000, json: [1, 2], fallback: 'kept', staged: 3 });
   });
 
+  it('${file(./x.yml):a.b} goes through a value of the file that is itself a variable, as ${self:} does', () => {
+    const folder = project(minimalYaml('custom:\n  port: ${file(./outer.yml):inner.port}\n'), { 'outer.yml': 'inner: ${file(./inner.yml)}\n', 'inner.yml': 'port: 8000\n' });
+    expect(printed(folder).custom.port).to.equal(8000);
+  });
+
   it("a file's problems are reported where they are in that file; a missing file or key without a default is refused", () => {
     const folder = project(minimalYaml('custom:\n  a: ${file(./broken.yml)}\n  b: ${file(./values.yml):k}\n  c: ${file(./values.yml):nope}\n  d: ${file(./absent.yml)}\n'), {
       'broken.yml': 'x: [unclosed\n',

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { SUB_PLACEHOLDER } from '../aws/intrinsics.js';
 import { excerpt, MastodonCfnError, type Problem } from '../errors.js';
@@ -458,16 +458,15 @@ class Resolver {
       throw new LimitExceeded('variables.tooManyFiles', path, `the config reads more than ${MAX_INCLUDED_FILES} files with \${file(...)}; refused, as it looks like a runaway expansion`);
     }
     if (!this.files.has(file)) {
-      let exists = false;
+      let stat: Stats | undefined;
       try {
-        const stat = statSync(file);
-        // A device or a FIFO is no file of values: /dev/zero would never end, a FIFO may never be written.
-        if (!stat.isFile()) throw new VariableSyntaxError(`\${file(${excerpt(given, 60)})}: ${excerpt(given, 60)} is ${stat.isDirectory() ? 'a folder' : 'not a regular file (a device, a FIFO or a socket)'}; give a YAML, JSON or text file`);
-        exists = true;
-      } catch (error) {
-        if (error instanceof VariableSyntaxError) throw error;
-        exists = false;
+        stat = statSync(file);
+      } catch {
+        stat = undefined;
       }
+      // A device or a FIFO is no file of values: /dev/zero would never end, a FIFO may never be written.
+      if (stat && !stat.isFile()) throw new VariableSyntaxError(`\${file(${excerpt(given, 60)})}: ${excerpt(given, 60)} is ${stat.isDirectory() ? 'a folder' : 'not a regular file (a device, a FIFO or a socket)'}; give a YAML, JSON or text file`);
+      const exists = stat !== undefined;
       try {
         this.files.set(file, exists ? (parsed ? loadIncludedFile(file) : loadTextFile(file)) : undefined);
       } catch (error) {
@@ -481,14 +480,7 @@ class Resolver {
     // Where it was looked for is said when the path leads out of the config's folder.
     if (included === undefined) return { value: undefined, missing: `there is no file ${given}${!isAbsolute(given) && this.shown(file) === file ? ` (${file})` : ''}` };
     const scope = fileScope(file, this.underResources(path));
-    const segments = keys ? keys.split('.') : [];
-    let current: unknown = included.raw;
-    for (const segment of segments) {
-      if (current === null || typeof current !== 'object' || (Array.isArray(current) && !/^\d+$/.test(segment))) return { value: undefined, missing: `${given} has no key ${keys}` };
-      current = own(current as Record<string, unknown>, segment);
-    }
-    if (current === undefined) return { value: undefined, missing: `${given} has no key ${keys}` };
-    return { value: this.resolveNode(current, [scope, ...segments]) };
+    return { value: this.lookUpIn(included.raw, [scope], keys ? keys.split('.') : []), missing: `${given} has no key ${keys}` };
   }
 
   /** A file as messages name it: relative to the config's folder when it is inside it. */
@@ -498,8 +490,13 @@ class Resolver {
   }
 
   private lookupSelf(segments: string[]): Resolved {
-    let current: unknown = this.loaded.raw;
-    const path: string[] = [];
+    return this.lookUpIn(this.loaded.raw, [], segments);
+  }
+
+  /** The value at `segments` inside `root` (the config, or an included file's value at `base`), resolved; undefined where there is none. */
+  private lookUpIn(root: unknown, base: ConfigPath, segments: string[]): Resolved {
+    let current: unknown = root;
+    const path: (string | number)[] = [...base];
     for (const segment of segments) {
       if (typeof current === 'string' && current.includes('${')) current = this.resolveString(current, path);
       if (current === FAILED) return FAILED;
