@@ -235,9 +235,9 @@ function pluginTemplateProblems(stacks: CompiledStack[], templates: Templates, w
       problems.push({ code: 'plugin.template', path: notJson.path, message: `${notJson.path} is ${notJson.what}, which a template cannot hold: only strings, finite numbers, true, false, null, lists and mappings` });
       continue;
     }
-    const text = templateText(template as unknown as CompiledStack['template']);
-    written.set(stack.role, text);
-    const plain = JSON.parse(text) as { Resources: Record<string, unknown>; Outputs?: Record<string, unknown> };
+    written.set(stack.role, templateText(template as unknown as CompiledStack['template']));
+    // Plain JSON from here on (nonJsonValue found nothing else in it).
+    const plain = template as { Resources: Record<string, unknown>; Outputs?: Record<string, unknown> };
     for (const [section, entries] of [['Resources', plain.Resources], ['Outputs', plain.Outputs ?? {}]] as const) {
       for (const [id, entry] of Object.entries(entries)) {
         if (!LOGICAL_ID.test(id)) problems.push({ code: 'plugin.logicalId', path: `${path}.${section}`, message: `"${excerpt(id, 60)}" is no CloudFormation logical id (letters and digits only, at most 255)` });

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { StackRole } from './compiler/naming.js';
 import type { Config } from './config/types.js';
 import { excerpt, MastodonCfnError, printable } from './errors.js';
@@ -116,14 +116,15 @@ export function loadPlugins(config: Readonly<Config>, configFile: string, option
 function loadPlugin(name: string, config: Readonly<Config>, configFile: string, options: PluginOptions): LoadedPlugin {
   const requireFromConfig = createRequire(resolve(configFile));
   const isPath = name.startsWith('./') || name.startsWith('../') || isAbsolute(name);
+  const module = isPath ? resolve(dirname(configFile), name) : name;
   let exported: unknown;
   try {
-    exported = requireFromConfig(isPath ? resolve(configFile, '..', name) : name);
+    exported = requireFromConfig(module);
   } catch (error) {
     if (error instanceof MastodonCfnError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${isPath ? resolve(configFile, '..', name) : name}'`)) {
-      throw pluginError(name, isPath ? `there is no module ${resolve(configFile, '..', name)}` : `no package ${name} is installed where the config is (npm install ${name} beside it), or write a path starting with ./`);
+    // Node's message names the module it could not find: this one, or one it requires.
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${module}'`)) {
+      throw pluginError(name, isPath ? `there is no module ${module}` : `no package ${name} is installed where the config is (npm install ${name} beside it), or write a path starting with ./`);
     }
     throw pluginError(name, `loading it failed: ${reason(error)}`);
   }

@@ -30,7 +30,8 @@ export function validateConfig(resolved: Record<string, unknown>, locate: Locate
   // `count: ${param:webCount}` with --param webCount=3: the command line and the environment give text, read as the number or boolean the schema takes.
   const retyped = schemaValid ? undefined : retypeOutsideText(resolved, validateSchema.errors ?? [], textFromOutside);
   if (retyped) {
-    data = structuredClone(retyped);
+    // A copy already, and the validator's to fill in.
+    data = retyped;
     schemaValid = validateSchema(data);
   }
   const problems = schemaValid ? [] : schemaProblems(validateSchema.errors ?? [], data, locate);
